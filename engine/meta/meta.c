@@ -1,0 +1,468 @@
+/* meta.c — LMDB-backed region metadata (contract in hr_meta.h). */
+#include <errno.h>
+#include <lmdb.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/hr_meta.h"
+#include "engine/hr_util.h"
+#include "hr_log.h"
+
+#define META_SCHEMA_VERSION 1
+
+struct hr_meta {
+	MDB_env *env;
+	MDB_dbi tables, regions, stores, wal, counters;
+};
+
+struct hr_meta_txn {
+	hr_meta *m;
+	MDB_txn *txn;
+};
+
+static int mdb_err(int rc)
+{
+	switch (rc) {
+	case 0:
+		return 0;
+	case MDB_NOTFOUND:
+		return -ENOENT;
+	case MDB_MAP_FULL:
+		return -ENOSPC;
+	default:
+		return rc > 0 ? -rc : -EIO;
+	}
+}
+
+int hr_meta_open(const char *dir, hr_meta **out)
+{
+	hr_meta *m = calloc(1, sizeof(*m));
+	MDB_txn *txn = NULL;
+	int rc;
+	if (!m)
+		return -ENOMEM;
+	if ((rc = hr_mkdirs(dir)) < 0)
+		goto fail;
+	if ((rc = mdb_err(mdb_env_create(&m->env))) < 0)
+		goto fail;
+	mdb_env_set_maxdbs(m->env, 8);
+	/* Sparse: only what is used takes disk. Metadata is small (file ids). */
+	mdb_env_set_mapsize(m->env, (size_t)4 << 30);
+	rc = mdb_env_open(m->env, dir, MDB_NOTLS, 0644);
+	if (rc) {
+		hr_log_error("meta", "%s: cannot open LMDB: %s", dir, mdb_strerror(rc));
+		rc = mdb_err(rc);
+		goto fail;
+	}
+	if ((rc = mdb_err(mdb_txn_begin(m->env, NULL, 0, &txn))) < 0)
+		goto fail;
+	if ((rc = mdb_err(mdb_dbi_open(txn, "tables", MDB_CREATE, &m->tables))) < 0 ||
+	    (rc = mdb_err(mdb_dbi_open(txn, "regions", MDB_CREATE, &m->regions))) < 0 ||
+	    (rc = mdb_err(mdb_dbi_open(txn, "stores", MDB_CREATE, &m->stores))) < 0 ||
+	    (rc = mdb_err(mdb_dbi_open(txn, "wal", MDB_CREATE, &m->wal))) < 0 ||
+	    (rc = mdb_err(mdb_dbi_open(txn, "counters", MDB_CREATE, &m->counters))) < 0)
+		goto fail;
+	rc = mdb_err(mdb_txn_commit(txn));
+	txn = NULL;
+	if (rc < 0)
+		goto fail;
+	*out = m;
+	return 0;
+fail:
+	if (txn)
+		mdb_txn_abort(txn);
+	if (m->env)
+		mdb_env_close(m->env);
+	free(m);
+	return rc;
+}
+
+void hr_meta_close(hr_meta *m)
+{
+	if (!m)
+		return;
+	mdb_env_close(m->env);
+	free(m);
+}
+
+int hr_meta_begin(hr_meta *m, int write, hr_meta_txn **out)
+{
+	hr_meta_txn *t = malloc(sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	t->m = m;
+	int rc = mdb_txn_begin(m->env, NULL, write ? 0 : MDB_RDONLY, &t->txn);
+	if (rc) {
+		hr_log_error("meta", "begin transaction: %s", mdb_strerror(rc));
+		free(t);
+		return mdb_err(rc);
+	}
+	*out = t;
+	return 0;
+}
+
+int hr_meta_commit(hr_meta_txn *t)
+{
+	int rc = mdb_txn_commit(t->txn);
+	if (rc)
+		hr_log_error("meta", "commit: %s", mdb_strerror(rc));
+	free(t);
+	return mdb_err(rc);
+}
+
+void hr_meta_abort(hr_meta_txn *t)
+{
+	if (!t)
+		return;
+	mdb_txn_abort(t->txn);
+	free(t);
+}
+
+static void be64(uint8_t *p, uint64_t v)
+{
+	for (int i = 7; i >= 0; i--, v >>= 8)
+		p[i] = (uint8_t)v;
+}
+
+static uint64_t rbe64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+static int put(hr_meta_txn *t, MDB_dbi dbi, const void *k, size_t kl, const void *v, size_t vl)
+{
+	MDB_val key = {kl, (void *)k}, val = {vl, (void *)v};
+	int rc = mdb_put(t->txn, dbi, &key, &val, 0);
+	if (rc)
+		hr_log_error("meta", "put: %s", mdb_strerror(rc));
+	return mdb_err(rc);
+}
+
+static int del(hr_meta_txn *t, MDB_dbi dbi, const void *k, size_t kl)
+{
+	MDB_val key = {kl, (void *)k};
+	int rc = mdb_del(t->txn, dbi, &key, NULL);
+	return rc == MDB_NOTFOUND ? 0 : mdb_err(rc);
+}
+
+typedef int (*each_fn)(void *ctx, const MDB_val *k, const MDB_val *v);
+
+static int each(hr_meta_txn *t, MDB_dbi dbi, each_fn fn, void *ctx)
+{
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc = mdb_cursor_open(t->txn, dbi, &c);
+	if (rc)
+		return mdb_err(rc);
+	int op = MDB_FIRST;
+	while ((rc = mdb_cursor_get(c, &k, &v, op)) == 0) {
+		op = MDB_NEXT;
+		int r = fn(ctx, &k, &v);
+		if (r) {
+			mdb_cursor_close(c);
+			return r < 0 ? r : 0;
+		}
+	}
+	mdb_cursor_close(c);
+	return rc == MDB_NOTFOUND ? 0 : mdb_err(rc);
+}
+
+/* ---- tables: u32 version | u32 nfam | nfam x (u8 len, name, u32 maxv,
+ *      i64 ttl, u32 block, u8 bloom, u8 compression) */
+
+int hr_meta_table_put(hr_meta_txn *t, const hr_table_schema *s)
+{
+	uint8_t buf[8 + HR_MAX_FAMILIES * (1 + HR_MAX_NAME + 18)];
+	uint8_t *p = buf;
+	hr_put32(p, META_SCHEMA_VERSION);
+	hr_put32(p + 4, s->nfamilies);
+	p += 8;
+	for (uint32_t i = 0; i < s->nfamilies; i++) {
+		const hr_family_schema *f = &s->families[i];
+		size_t n = strlen(f->name);
+		*p++ = (uint8_t)n;
+		memcpy(p, f->name, n);
+		p += n;
+		hr_put32(p, f->max_versions);
+		hr_put64(p + 4, (uint64_t)f->ttl_ms);
+		hr_put32(p + 12, f->block_size);
+		p[16] = f->bloom;
+		p[17] = f->compression;
+		p += 18;
+	}
+	return put(t, t->m->tables, s->name, strlen(s->name), buf, (size_t)(p - buf));
+}
+
+int hr_meta_table_del(hr_meta_txn *t, const char *name)
+{
+	return del(t, t->m->tables, name, strlen(name));
+}
+
+static int decode_table(const MDB_val *k, const MDB_val *v, hr_table_schema *s)
+{
+	const uint8_t *p = v->mv_data, *end = p + v->mv_size;
+	memset(s, 0, sizeof(*s));
+	if (k->mv_size > HR_MAX_NAME || v->mv_size < 8 || hr_get32(p) != META_SCHEMA_VERSION)
+		return -EIO;
+	memcpy(s->name, k->mv_data, k->mv_size);
+	s->nfamilies = hr_get32(p + 4);
+	if (s->nfamilies > HR_MAX_FAMILIES)
+		return -EIO;
+	p += 8;
+	for (uint32_t i = 0; i < s->nfamilies; i++) {
+		hr_family_schema *f = &s->families[i];
+		if (p >= end || p + 1 + *p + 18 > end)
+			return -EIO;
+		size_t n = *p++;
+		memcpy(f->name, p, n);
+		p += n;
+		f->max_versions = hr_get32(p);
+		f->ttl_ms = (int64_t)hr_get64(p + 4);
+		f->block_size = hr_get32(p + 12);
+		f->bloom = p[16];
+		f->compression = p[17];
+		p += 18;
+	}
+	return 0;
+}
+
+struct table_each_ctx {
+	int (*fn)(void *ctx, const hr_table_schema *s);
+	void *ctx;
+	hr_table_schema s;
+};
+
+static int table_each_cb(void *ctx, const MDB_val *k, const MDB_val *v)
+{
+	struct table_each_ctx *c = ctx;
+	if (decode_table(k, v, &c->s) < 0) {
+		hr_log_error("meta", "table record '%.*s' is corrupt", (int)k->mv_size,
+			     (const char *)k->mv_data);
+		return -EIO;
+	}
+	return c->fn(c->ctx, &c->s);
+}
+
+int hr_meta_table_each(hr_meta_txn *t, int (*fn)(void *ctx, const hr_table_schema *s), void *ctx)
+{
+	struct table_each_ctx *c = malloc(sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->fn = fn;
+	c->ctx = ctx;
+	int rc = each(t, t->m->tables, table_each_cb, c);
+	free(c);
+	return rc;
+}
+
+/* ---- regions: u8 state | u8 tlen | table | u16 slen | start | u16 elen | end */
+
+int hr_meta_region_put(hr_meta_txn *t, const hr_meta_region *r)
+{
+	size_t tl = strlen(r->table);
+	size_t len = 2 + tl + 2 + r->start_len + 2 + r->end_len;
+	uint8_t key[8], *buf = malloc(len);
+	if (!buf)
+		return -ENOMEM;
+	uint8_t *p = buf;
+	*p++ = (uint8_t)r->state;
+	*p++ = (uint8_t)tl;
+	memcpy(p, r->table, tl);
+	p += tl;
+	hr_put16(p, (uint16_t)r->start_len);
+	if (r->start_len)
+		memcpy(p + 2, r->start, r->start_len);
+	p += 2 + r->start_len;
+	hr_put16(p, (uint16_t)r->end_len);
+	if (r->end_len)
+		memcpy(p + 2, r->end, r->end_len);
+	be64(key, r->id);
+	int rc = put(t, t->m->regions, key, 8, buf, len);
+	free(buf);
+	return rc;
+}
+
+int hr_meta_region_del(hr_meta_txn *t, uint64_t id)
+{
+	uint8_t key[8];
+	be64(key, id);
+	return del(t, t->m->regions, key, 8);
+}
+
+struct region_each_ctx {
+	int (*fn)(void *ctx, const hr_meta_region *r);
+	void *ctx;
+};
+
+static int region_each_cb(void *ctx, const MDB_val *k, const MDB_val *v)
+{
+	struct region_each_ctx *c = ctx;
+	hr_meta_region r;
+	const uint8_t *p = v->mv_data, *end = p + v->mv_size;
+	memset(&r, 0, sizeof(r));
+	if (k->mv_size != 8 || v->mv_size < 2)
+		goto bad;
+	r.id = rbe64(k->mv_data);
+	r.state = p[0];
+	size_t tl = p[1];
+	p += 2;
+	if (p + tl + 2 > end)
+		goto bad;
+	memcpy(r.table, p, tl);
+	p += tl;
+	r.start_len = hr_get16(p);
+	r.start = p + 2;
+	p += 2 + r.start_len;
+	if (p + 2 > end)
+		goto bad;
+	r.end_len = hr_get16(p);
+	r.end = p + 2;
+	if (r.end + r.end_len > end)
+		goto bad;
+	return c->fn(c->ctx, &r);
+bad:
+	hr_log_error("meta", "region record is corrupt");
+	return -EIO;
+}
+
+int hr_meta_region_each(hr_meta_txn *t, int (*fn)(void *ctx, const hr_meta_region *r), void *ctx)
+{
+	struct region_each_ctx c = {fn, ctx};
+	return each(t, t->m->regions, region_each_cb, &c);
+}
+
+/* ---- stores: key BE region id | family; value u64 flushed | u32 n | n x u64 */
+
+static size_t store_key(uint8_t *key, uint64_t region_id, const char *family)
+{
+	size_t fl = strlen(family);
+	be64(key, region_id);
+	memcpy(key + 8, family, fl);
+	return 8 + fl;
+}
+
+int hr_meta_store_put(hr_meta_txn *t, const hr_meta_store *s)
+{
+	uint8_t key[8 + HR_MAX_NAME];
+	size_t kl = store_key(key, s->region_id, s->family);
+	size_t len = 12 + (size_t)s->nfiles * 8;
+	uint8_t *buf = malloc(len);
+	if (!buf)
+		return -ENOMEM;
+	hr_put64(buf, s->flushed_seq);
+	hr_put32(buf + 8, s->nfiles);
+	for (uint32_t i = 0; i < s->nfiles; i++)
+		hr_put64(buf + 12 + 8 * i, s->files[i]);
+	int rc = put(t, t->m->stores, key, kl, buf, len);
+	free(buf);
+	return rc;
+}
+
+int hr_meta_store_del(hr_meta_txn *t, uint64_t region_id, const char *family)
+{
+	uint8_t key[8 + HR_MAX_NAME];
+	size_t kl = store_key(key, region_id, family);
+	return del(t, t->m->stores, key, kl);
+}
+
+struct store_each_ctx {
+	int (*fn)(void *ctx, const hr_meta_store *s);
+	void *ctx;
+};
+
+static int store_each_cb(void *ctx, const MDB_val *k, const MDB_val *v)
+{
+	struct store_each_ctx *c = ctx;
+	hr_meta_store s;
+	memset(&s, 0, sizeof(s));
+	const uint8_t *p = v->mv_data;
+	if (k->mv_size < 9 || k->mv_size > 8 + HR_MAX_NAME || v->mv_size < 12)
+		goto bad;
+	s.region_id = rbe64(k->mv_data);
+	memcpy(s.family, (const uint8_t *)k->mv_data + 8, k->mv_size - 8);
+	s.flushed_seq = hr_get64(p);
+	s.nfiles = hr_get32(p + 8);
+	if (v->mv_size != 12 + (size_t)s.nfiles * 8)
+		goto bad;
+	/* LMDB values are only byte-aligned: copy the ids out */
+	uint64_t *ids = malloc((s.nfiles ? s.nfiles : 1) * sizeof(uint64_t));
+	if (!ids)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < s.nfiles; i++)
+		ids[i] = hr_get64(p + 12 + 8 * i);
+	s.files = ids;
+	int rc = c->fn(c->ctx, &s);
+	free(ids);
+	return rc;
+bad:
+	hr_log_error("meta", "store record is corrupt");
+	return -EIO;
+}
+
+int hr_meta_store_each(hr_meta_txn *t, int (*fn)(void *ctx, const hr_meta_store *s), void *ctx)
+{
+	struct store_each_ctx c = {fn, ctx};
+	return each(t, t->m->stores, store_each_cb, &c);
+}
+
+/* ---- wal segments and counters */
+
+int hr_meta_wal_put(hr_meta_txn *t, uint64_t seg_id)
+{
+	uint8_t key[8];
+	be64(key, seg_id);
+	return put(t, t->m->wal, key, 8, "", 0);
+}
+
+int hr_meta_wal_del(hr_meta_txn *t, uint64_t seg_id)
+{
+	uint8_t key[8];
+	be64(key, seg_id);
+	return del(t, t->m->wal, key, 8);
+}
+
+struct wal_each_ctx {
+	int (*fn)(void *ctx, uint64_t seg_id);
+	void *ctx;
+};
+
+static int wal_each_cb(void *ctx, const MDB_val *k, const MDB_val *v)
+{
+	struct wal_each_ctx *c = ctx;
+	(void)v;
+	if (k->mv_size != 8)
+		return -EIO;
+	return c->fn(c->ctx, rbe64(k->mv_data));
+}
+
+int hr_meta_wal_each(hr_meta_txn *t, int (*fn)(void *ctx, uint64_t seg_id), void *ctx)
+{
+	struct wal_each_ctx c = {fn, ctx};
+	return each(t, t->m->wal, wal_each_cb, &c);
+}
+
+int hr_meta_counter_get(hr_meta_txn *t, const char *name, uint64_t *v)
+{
+	MDB_val key = {strlen(name), (void *)name}, val;
+	int rc = mdb_get(t->txn, t->m->counters, &key, &val);
+	if (rc == MDB_NOTFOUND) {
+		*v = 0;
+		return 0;
+	}
+	if (rc)
+		return mdb_err(rc);
+	if (val.mv_size != 8)
+		return -EIO;
+	*v = hr_get64(val.mv_data);
+	return 0;
+}
+
+int hr_meta_counter_put(hr_meta_txn *t, const char *name, uint64_t v)
+{
+	uint8_t buf[8];
+	hr_put64(buf, v);
+	return put(t, t->m->counters, name, strlen(name), buf, 8);
+}

@@ -1,0 +1,127 @@
+/* resolve.c — HBase delete/version/TTL semantics over cells fed in order
+ * (contract in hr_region.h). Within a row, DeleteFamily markers sit at the
+ * empty qualifier and so arrive before every column they can mask; within a
+ * column, markers arrive before the puts they can mask (ts desc, type desc).
+ * That makes a single forward pass enough. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/hr_region.h"
+#include "engine/hr_util.h"
+
+void hr_resolver_init(hr_resolver *r, const hr_family_schema *f, uint64_t read_point)
+{
+	memset(r, 0, sizeof(*r));
+	r->read_point = read_point;
+	r->max_versions = f->max_versions ? f->max_versions : 1;
+	r->oldest_ts = f->ttl_ms > 0 ? hr_now_ms() - f->ttl_ms : INT64_MIN;
+}
+
+void hr_resolver_free(hr_resolver *r)
+{
+	free(r->row);
+	free(r->fam);
+	free(r->qual);
+	memset(r, 0, sizeof(*r));
+}
+
+void hr_resolver_reset_row(hr_resolver *r)
+{
+	r->row_len = 0;
+	r->nfam = 0;
+	r->have_col = 0;
+	if (r->row) {
+		free(r->row);
+		r->row = NULL;
+		r->row_cap = 0;
+	}
+}
+
+static int copy_into(uint8_t **buf, size_t *cap, const uint8_t *src, size_t n)
+{
+	if (n > *cap || !*buf) {
+		size_t c = n < 64 ? 64 : n;
+		uint8_t *nb = realloc(*buf, c);
+		if (!nb)
+			return -1;
+		*buf = nb;
+		*cap = c;
+	}
+	if (n)
+		memcpy(*buf, src, n);
+	return 0;
+}
+
+static void reset_col(hr_resolver *r)
+{
+	r->col_del_seq = 0;
+	r->ver_del_ts = INT64_MIN;
+	r->ver_del_seq = 0;
+	r->versions = 0;
+}
+
+int hr_resolve(hr_resolver *r, const hr_kv *kv)
+{
+	if (kv->seq > r->read_point)
+		return HR_RES_SKIP;
+	if (!r->row || r->row_len != kv->row_len || memcmp(r->row, kv->row, kv->row_len)) {
+		if (copy_into(&r->row, &r->row_cap, kv->row, kv->row_len) < 0)
+			return HR_RES_SKIP;
+		r->row_len = kv->row_len;
+		r->nfam = 0;
+		r->have_col = 0;
+	}
+	if (!r->have_col || r->qual_len != kv->qual_len || memcmp(r->qual, kv->qual, kv->qual_len)) {
+		if (copy_into(&r->qual, &r->qual_cap, kv->qual, kv->qual_len) < 0)
+			return HR_RES_SKIP;
+		r->qual_len = kv->qual_len;
+		r->have_col = 1;
+		reset_col(r);
+	}
+	switch (kv->type) {
+	case HR_DELETE_FAMILY:
+		if (r->nfam == r->fam_cap) {
+			size_t c = r->fam_cap ? r->fam_cap * 2 : 4;
+			void *nf = realloc(r->fam, c * sizeof(*r->fam));
+			if (!nf)
+				return HR_RES_SKIP;
+			r->fam = nf;
+			r->fam_cap = c;
+		}
+		r->fam[r->nfam].ts = kv->ts;
+		r->fam[r->nfam].seq = kv->seq;
+		r->nfam++;
+		return HR_RES_SKIP;
+	case HR_DELETE_COLUMN:
+		if (kv->seq > r->col_del_seq)
+			r->col_del_seq = kv->seq;
+		return HR_RES_SKIP;
+	case HR_DELETE:
+		if (kv->ts != r->ver_del_ts) {
+			r->ver_del_ts = kv->ts;
+			r->ver_del_seq = 0;
+		}
+		if (kv->seq > r->ver_del_seq)
+			r->ver_del_seq = kv->seq;
+		return HR_RES_SKIP;
+	case HR_PUT:
+		break;
+	default:
+		return HR_RES_SKIP;
+	}
+	if (kv->ts < r->oldest_ts || r->versions >= r->max_versions)
+		return HR_RES_COLUMN_DONE;
+	if (r->min_ts && kv->ts < r->min_ts)
+		return HR_RES_COLUMN_DONE;
+	if (kv->seq < r->col_del_seq)
+		return HR_RES_SKIP;
+	if (kv->ts == r->ver_del_ts && kv->seq < r->ver_del_seq)
+		return HR_RES_SKIP;
+	for (size_t i = 0; i < r->nfam; i++)
+		if (r->fam[i].ts >= kv->ts && r->fam[i].seq > kv->seq)
+			return HR_RES_SKIP;
+	if (r->max_ts && kv->ts >= r->max_ts)
+		return HR_RES_SKIP;
+	r->versions++;
+	return HR_RES_EMIT;
+}

@@ -1,0 +1,80 @@
+/* edit.c — the WAL edit codec (format in hr_server.h). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/hr_server.h"
+#include "engine/hr_util.h"
+
+int hr_wal_edit_encode(uint64_t region_id, const uint8_t *row, size_t row_len,
+		       const hr_mcell *cells, size_t n, uint8_t **out, size_t *len)
+{
+	size_t total = 8 + 2 + row_len + 2;
+	for (size_t i = 0; i < n; i++)
+		total += 1 + strlen(cells[i].family) + HR_KV_HDR + cells[i].qualifier_len +
+			 (cells[i].type == HR_PUT ? cells[i].value_len : 0);
+	uint8_t *buf = malloc(total), *p = buf;
+	if (!buf)
+		return -ENOMEM;
+	hr_put64(p, region_id);
+	hr_put16(p + 8, (uint16_t)row_len);
+	memcpy(p + 10, row, row_len);
+	p += 10 + row_len;
+	hr_put16(p, (uint16_t)n);
+	p += 2;
+	for (size_t i = 0; i < n; i++) {
+		const hr_mcell *c = &cells[i];
+		size_t fl = strlen(c->family);
+		*p++ = (uint8_t)fl;
+		memcpy(p, c->family, fl);
+		p += fl;
+		hr_kv kv = {
+			.qual = c->qualifier,
+			.qual_len = (uint32_t)c->qualifier_len,
+			.ts = c->ts,
+			.type = c->type,
+			.value = c->value,
+			.value_len = c->type == HR_PUT ? (uint32_t)c->value_len : 0,
+		};
+		hr_kv_encode(p, &kv);
+		p += hr_kv_encoded_len(&kv);
+	}
+	*out = buf;
+	*len = total;
+	return 0;
+}
+
+int hr_wal_edit_decode(const void *payload, size_t len, hr_wal_edit *ed)
+{
+	const uint8_t *p = payload, *end = p + len;
+	if (len < 12)
+		return -EIO;
+	ed->region_id = hr_get64(p);
+	ed->row_len = hr_get16(p + 8);
+	ed->row = p + 10;
+	p += 10 + ed->row_len;
+	if (p + 2 > end || ed->row_len == 0)
+		return -EIO;
+	ed->ncells = hr_get16(p);
+	ed->cells = p + 2;
+	ed->cells_end = end;
+	return 0;
+}
+
+int hr_wal_cell_decode(const uint8_t **pp, const uint8_t *end, char *family, hr_kv *kv)
+{
+	const uint8_t *p = *pp;
+	if (p >= end)
+		return -EIO;
+	size_t fl = *p++;
+	if (fl == 0 || fl > HR_MAX_NAME || p + fl > end)
+		return -EIO;
+	memcpy(family, p, fl);
+	family[fl] = '\0';
+	p += fl;
+	int n = hr_kv_decode(p, (size_t)(end - p), kv);
+	if (n < 0)
+		return n;
+	*pp = p + n;
+	return 0;
+}

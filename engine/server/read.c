@@ -1,0 +1,196 @@
+/* read.c — point reads: get, versions, exists (contract in hregionfs.h and
+ * hr_read.h). A get seeks only the sources whose bloom filter and key range
+ * admit the row, first to the row's family-delete markers (at the empty
+ * qualifier), then to the column. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/hr_read.h"
+#include "engine/hr_server.h"
+#include "engine/hr_util.h"
+
+/* Feeds the DeleteFamily markers of the row (they sort first in the row,
+ * at the empty qualifier) to the resolver. Puts at the empty qualifier are
+ * fed too; the caller ignores what they emit. */
+static int prime_row(hr_miter *m, hr_resolver *res, const uint8_t *row, size_t row_len)
+{
+	hr_kv first;
+	hr_kv_first_on_column(&first, row, (uint32_t)row_len, NULL, 0);
+	int rc = hr_miter_seek_row(m, &first);
+	while (rc == 0 && hr_miter_valid(m)) {
+		const hr_kv *kv = hr_miter_kv(m);
+		if (kv->qual_len != 0 || hr_bytes_cmp(kv->row, kv->row_len, row, row_len) != 0)
+			break;
+		if (kv->type == HR_DELETE_FAMILY)
+			hr_resolve(res, kv);
+		rc = hr_miter_next(m);
+	}
+	return rc;
+}
+
+int hr_store_get(hr_store *st, uint64_t read_point, const uint8_t *row, size_t row_len,
+		 const uint8_t *qual, size_t qual_len, int with_value, hr_value *out,
+		 uint32_t max, int64_t min_ts, int64_t max_ts)
+{
+	hr_view v;
+	hr_miter *m = NULL;
+	hr_resolver res;
+	int rc, found = 0;
+	hr_resolver_init(&res, &st->fam, read_point);
+	res.min_ts = min_ts;
+	res.max_ts = max_ts;
+	if (max > res.max_versions)
+		res.max_versions = max;
+	if ((rc = hr_store_view(st, &v)) < 0)
+		return rc;
+	if ((rc = hr_miter_open(&v, &m)) < 0)
+		goto out;
+	if ((rc = prime_row(m, &res, row, row_len)) < 0)
+		goto out;
+	hr_kv first;
+	hr_kv_first_on_column(&first, row, (uint32_t)row_len, qual, (uint32_t)qual_len);
+	if ((rc = hr_miter_seek_row(m, &first)) < 0)
+		goto out;
+	while (hr_miter_valid(m) && (uint32_t)found < max) {
+		const hr_kv *kv = hr_miter_kv(m);
+		if (hr_kv_cmp_column(kv, &first) != 0)
+			break;
+		int r = hr_resolve(&res, kv);
+		if (r == HR_RES_COLUMN_DONE)
+			break;
+		if (r == HR_RES_EMIT) {
+			hr_value *o = &out[found];
+			o->ts = kv->ts;
+			o->len = kv->value_len;
+			o->data = NULL;
+			if (with_value && kv->value_len) {
+				if (!(o->data = malloc(kv->value_len))) {
+					rc = -ENOMEM;
+					goto out;
+				}
+				memcpy(o->data, kv->value, kv->value_len);
+			}
+			found++;
+		}
+		if ((rc = hr_miter_next(m)) < 0)
+			goto out;
+	}
+	rc = found;
+out:
+	if (rc < 0)
+		for (int i = 0; i < found; i++)
+			free(out[i].data);
+	hr_miter_free(m);
+	hr_view_release(&v);
+	hr_resolver_free(&res);
+	return rc;
+}
+
+static int locate_store(hr_server *srv, const char *table, const void *row, size_t row_len,
+			const char *family, hr_region **r, hr_store **st)
+{
+	if (row_len == 0 || row_len > HR_MAX_ROW || !family)
+		return -EINVAL;
+	int rc = hr_server_locate(srv, table, row, row_len, r, NULL);
+	if (rc < 0)
+		return rc;
+	if (atomic_load(&(*r)->state) == HR_REGION_OFFLINE) {
+		hr_region_unref(*r);
+		return -EIO;
+	}
+	*st = hr_region_store(*r, family);
+	if (!*st) {
+		hr_region_unref(*r);
+		return -ENOENT;
+	}
+	return 0;
+}
+
+int hr_get(hr_server *srv, const char *table, const void *row, size_t row_len,
+	   const char *family, const void *qual, size_t qual_len, unsigned flags, hr_value *out)
+{
+	hr_region *r;
+	hr_store *st;
+	memset(out, 0, sizeof(*out));
+	int rc = locate_store(srv, table, row, row_len, family, &r, &st);
+	if (rc < 0)
+		return rc;
+	atomic_fetch_add(&srv->st.gets, 1);
+	rc = hr_store_get(st, hr_mvcc_read_point(&r->mvcc), row, row_len, qual, qual_len,
+			  (flags & HR_GET_VALUE) != 0, out, 1, 0, 0);
+	hr_region_unref(r);
+	return rc < 0 ? rc : rc == 0 ? -ENOENT : 0;
+}
+
+int hr_get_versions(hr_server *srv, const char *table, const void *row, size_t row_len,
+		    const char *family, const void *qual, size_t qual_len,
+		    const hr_get_opts *opts, hr_value **out)
+{
+	hr_region *r;
+	hr_store *st;
+	*out = NULL;
+	int rc = locate_store(srv, table, row, row_len, family, &r, &st);
+	if (rc < 0)
+		return rc;
+	uint32_t max = opts && opts->max_versions ? opts->max_versions : st->fam.max_versions;
+	if (max == 0)
+		max = 1;
+	hr_value *v = calloc(max, sizeof(*v));
+	if (!v) {
+		hr_region_unref(r);
+		return -ENOMEM;
+	}
+	rc = hr_store_get(st, hr_mvcc_read_point(&r->mvcc), row, row_len, qual, qual_len, 1, v,
+			  max, opts ? opts->min_ts : 0, opts ? opts->max_ts : 0);
+	hr_region_unref(r);
+	if (rc <= 0) {
+		free(v);
+		return rc;
+	}
+	*out = v;
+	return rc;
+}
+
+void hr_values_free(hr_value *v, size_t n)
+{
+	if (!v)
+		return;
+	for (size_t i = 0; i < n; i++)
+		free(v[i].data);
+	free(v);
+}
+
+int hr_exists(hr_server *srv, const char *table, const void *row, size_t row_len,
+	      const char *family, const void *qual, size_t qual_len)
+{
+	if (family && qual) {
+		hr_value v;
+		int rc = hr_get(srv, table, row, row_len, family, qual, qual_len, 0, &v);
+		return rc == 0 ? 1 : rc == -ENOENT ? 0 : rc;
+	}
+	if (row_len == 0 || row_len > HR_MAX_ROW)
+		return -EINVAL;
+	uint8_t *stop = malloc(row_len + 1);
+	if (!stop)
+		return -ENOMEM;
+	memcpy(stop, row, row_len);
+	stop[row_len] = 0;
+	hr_scan_opts o = {
+		.start = row,
+		.start_len = row_len,
+		.stop = stop,
+		.stop_len = row_len + 1,
+		.family = family,
+		.mode = HR_SCAN_ROWS,
+	};
+	hr_scan *sc;
+	hr_scan_entry e;
+	int rc = hr_scan_open(srv, table, &o, &sc);
+	if (rc == 0) {
+		rc = hr_scan_next(sc, &e);
+		hr_scan_close(sc);
+	}
+	free(stop);
+	return rc;
+}

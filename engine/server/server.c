@@ -1,0 +1,755 @@
+/* server.c — open (lock, metadata, leftovers, WAL replay), close, and the
+ * region map (contract in hregionfs.h; internals in hr_region.h). */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "engine/hr_region.h"
+#include "engine/hr_server.h"
+#include "engine/hr_util.h"
+#include "hr_log.h"
+
+/* ---- regions and stores ---------------------------------------------------- */
+
+void hr_region_ref(hr_region *r) { atomic_fetch_add(&r->refs, 1); }
+
+static void store_free(hr_store *st)
+{
+	if (!st)
+		return;
+	if (st->active)
+		hr_memstore_unref(st->active);
+	if (st->snapshot)
+		hr_memstore_unref(st->snapshot);
+	for (uint32_t i = 0; i < st->nfiles; i++)
+		hr_sfile_unref(st->files[i]);
+	free(st->files);
+	pthread_mutex_destroy(&st->mu);
+	free(st);
+}
+
+void hr_region_unref(hr_region *r)
+{
+	if (!r || atomic_fetch_sub(&r->refs, 1) != 1)
+		return;
+	unsigned n = atomic_load(&r->nstores);
+	for (unsigned i = 0; i < n; i++) {
+		hr_store *st = r->stores[i];
+		uint64_t b = hr_memstore_bytes(st->active) +
+			     (st->snapshot ? hr_memstore_bytes(st->snapshot) : 0);
+		atomic_fetch_sub(&r->srv->memstore_total, b);
+		store_free(st);
+	}
+	hr_mvcc_destroy(&r->mvcc);
+	hr_rowlocks_destroy(&r->locks);
+	pthread_rwlock_destroy(&r->updates_lock);
+	pthread_mutex_destroy(&r->flush_mu);
+	free(r->start);
+	free(r->end);
+	free(r);
+}
+
+hr_store *hr_region_store(hr_region *r, const char *family)
+{
+	unsigned n = atomic_load_explicit(&r->nstores, memory_order_acquire);
+	for (unsigned i = 0; i < n; i++)
+		if (strcmp(r->stores[i]->fam.name, family) == 0)
+			return r->stores[i];
+	return NULL;
+}
+
+uint64_t hr_region_memstore_bytes(hr_region *r)
+{
+	uint64_t b = 0;
+	unsigned n = atomic_load(&r->nstores);
+	for (unsigned i = 0; i < n; i++) {
+		hr_store *st = r->stores[i];
+		pthread_mutex_lock(&st->mu);
+		b += hr_memstore_bytes(st->active);
+		if (st->snapshot)
+			b += hr_memstore_bytes(st->snapshot);
+		pthread_mutex_unlock(&st->mu);
+	}
+	return b;
+}
+
+int hr_region_contains(const hr_region *r, const uint8_t *row, size_t len)
+{
+	if (r->start_len && hr_bytes_cmp(row, len, r->start, r->start_len) < 0)
+		return 0;
+	if (r->end_len && hr_bytes_cmp(row, len, r->end, r->end_len) >= 0)
+		return 0;
+	return 1;
+}
+
+int hr_store_file_path(const hr_store *st, uint64_t file_id, int tmp, char *buf, size_t len)
+{
+	int n = snprintf(buf, len, "%s/%016" PRIx64 "%s", st->dir, file_id, tmp ? ".tmp" : ".hsf");
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+static int store_new(hr_region *r, const hr_family_schema *f, hr_store **out)
+{
+	hr_store *st = calloc(1, sizeof(*st));
+	int rc;
+	if (!st)
+		return -ENOMEM;
+	pthread_mutex_init(&st->mu, NULL);
+	st->region = r;
+	st->fam = *f;
+	if ((rc = hr_memstore_new(&st->active)) < 0)
+		goto fail;
+	snprintf(st->dir, sizeof(st->dir), "%s/%s", r->dir, f->name);
+	if ((rc = hr_mkdirs(st->dir)) < 0) {
+		hr_log_error("region", "%s: cannot create store directory: %s", st->dir,
+			     strerror(-rc));
+		goto fail;
+	}
+	*out = st;
+	return 0;
+fail:
+	store_free(st);
+	return rc;
+}
+
+int hr_region_add_store(hr_region *r, const hr_family_schema *f)
+{
+	hr_store *st;
+	unsigned n = atomic_load(&r->nstores);
+	if (n >= HR_MAX_FAMILIES)
+		return -ENOSPC;
+	int rc = store_new(r, f, &st);
+	if (rc < 0)
+		return rc;
+	r->stores[n] = st;
+	atomic_store_explicit(&r->nstores, n + 1, memory_order_release);
+	return 0;
+}
+
+int hr_region_new(hr_server *srv, hr_table *t, uint64_t id, const uint8_t *start,
+		  size_t start_len, const uint8_t *end, size_t end_len, hr_region **out)
+{
+	hr_region *r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	r->srv = srv;
+	r->table = t;
+	r->id = id;
+	atomic_init(&r->refs, 1);
+	atomic_init(&r->state, HR_REGION_OPEN);
+	pthread_rwlockattr_t ra;
+	pthread_rwlockattr_init(&ra);
+	/* a flush's brief write lock must not starve behind a stream of puts */
+	pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&r->updates_lock, &ra);
+	pthread_rwlockattr_destroy(&ra);
+	pthread_mutex_init(&r->flush_mu, NULL);
+	hr_mvcc_init(&r->mvcc, atomic_load(&srv->seq));
+	hr_rowlocks_init(&r->locks);
+	r->start = malloc(start_len ? start_len : 1);
+	r->end = malloc(end_len ? end_len : 1);
+	if (!r->start || !r->end) {
+		hr_region_unref(r);
+		return -ENOMEM;
+	}
+	if (start_len)
+		memcpy(r->start, start, start_len);
+	if (end_len)
+		memcpy(r->end, end, end_len);
+	r->start_len = start_len;
+	r->end_len = end_len;
+	snprintf(r->dir, sizeof(r->dir), "%s/%016" PRIx64, srv->store_dir, id);
+	for (uint32_t i = 0; i < t->schema.nfamilies; i++) {
+		int rc = hr_region_add_store(r, &t->schema.families[i]);
+		if (rc < 0) {
+			hr_region_unref(r);
+			return rc;
+		}
+	}
+	*out = r;
+	return 0;
+}
+
+/* ---- the table map --------------------------------------------------------- */
+
+hr_table *hr_server_table(hr_server *srv, const char *name)
+{
+	for (size_t i = 0; i < srv->ntables; i++)
+		if (strcmp(srv->tables[i]->schema.name, name) == 0)
+			return srv->tables[i];
+	return NULL;
+}
+
+int hr_server_locate(hr_server *srv, const char *table, const uint8_t *row, size_t len,
+		     hr_region **out, hr_table_schema *schema_out)
+{
+	pthread_rwlock_rdlock(&srv->map_lock);
+	hr_table *t = hr_server_table(srv, table);
+	if (!t) {
+		pthread_rwlock_unlock(&srv->map_lock);
+		return -ENOENT;
+	}
+	/* regions are sorted by start key: binary search the last start <= row */
+	size_t lo = 0, hi = t->nregions;
+	while (hi - lo > 1) {
+		size_t mid = (lo + hi) / 2;
+		hr_region *m = t->regions[mid];
+		if (hr_bytes_cmp(m->start, m->start_len, row, len) <= 0)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	hr_region *r = t->nregions ? t->regions[lo] : NULL;
+	if (r)
+		hr_region_ref(r);
+	if (schema_out)
+		*schema_out = t->schema;
+	pthread_rwlock_unlock(&srv->map_lock);
+	if (!r)
+		return -ESTALE;
+	*out = r;
+	return 0;
+}
+
+int hr_server_table_add(hr_server *srv, hr_table *t)
+{
+	hr_table **nt = realloc(srv->tables, (srv->ntables + 1) * sizeof(*nt));
+	if (!nt)
+		return -ENOMEM;
+	srv->tables = nt;
+	size_t i = srv->ntables;
+	while (i > 0 && strcmp(nt[i - 1]->schema.name, t->schema.name) > 0) {
+		nt[i] = nt[i - 1];
+		i--;
+	}
+	nt[i] = t;
+	srv->ntables++;
+	return 0;
+}
+
+void hr_table_free(hr_table *t)
+{
+	if (!t)
+		return;
+	for (size_t i = 0; i < t->nregions; i++)
+		hr_region_unref(t->regions[i]);
+	free(t->regions);
+	free(t);
+}
+
+int hr_table_add_region(hr_table *t, hr_region *r)
+{
+	hr_region **nr = realloc(t->regions, (t->nregions + 1) * sizeof(*nr));
+	if (!nr)
+		return -ENOMEM;
+	t->regions = nr;
+	size_t i = t->nregions;
+	while (i > 0 && hr_bytes_cmp(nr[i - 1]->start, nr[i - 1]->start_len, r->start,
+				     r->start_len) > 0) {
+		nr[i] = nr[i - 1];
+		i--;
+	}
+	nr[i] = r;
+	t->nregions++;
+	return 0;
+}
+
+hr_region *hr_server_region_by_id(hr_server *srv, uint64_t id)
+{
+	for (size_t i = 0; i < srv->ntables; i++)
+		for (size_t j = 0; j < srv->tables[i]->nregions; j++)
+			if (srv->tables[i]->regions[j]->id == id)
+				return srv->tables[i]->regions[j];
+	return NULL;
+}
+
+/* ---- open: metadata ------------------------------------------------------- */
+
+static int load_table_cb(void *ctx, const hr_table_schema *s)
+{
+	hr_server *srv = ctx;
+	hr_table *t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	t->schema = *s;
+	int rc = hr_server_table_add(srv, t);
+	if (rc < 0)
+		free(t);
+	return rc;
+}
+
+static int load_region_cb(void *ctx, const hr_meta_region *mr)
+{
+	hr_server *srv = ctx;
+	hr_table *t = hr_server_table(srv, mr->table);
+	hr_region *r;
+	if (!t) {
+		hr_log_warn("server", "region %" PRIu64 " names unknown table '%s': ignored", mr->id,
+			    mr->table);
+		return 0;
+	}
+	int rc = hr_region_new(srv, t, mr->id, mr->start, mr->start_len, mr->end, mr->end_len, &r);
+	if (rc < 0)
+		return rc;
+	if ((rc = hr_table_add_region(t, r)) < 0) {
+		hr_region_unref(r);
+		return rc;
+	}
+	if (mr->id >= atomic_load(&srv->next_region_id))
+		atomic_store(&srv->next_region_id, mr->id + 1);
+	return 0;
+}
+
+static int load_store_cb(void *ctx, const hr_meta_store *ms)
+{
+	hr_server *srv = ctx;
+	hr_region *r = hr_server_region_by_id(srv, ms->region_id);
+	if (!r)
+		return 0;
+	hr_store *st = hr_region_store(r, ms->family);
+	if (!st) {
+		hr_log_warn("server", "region %" PRIu64 ": store '%s' not in the schema: ignored",
+			    ms->region_id, ms->family);
+		return 0;
+	}
+	st->flushed_seq = ms->flushed_seq;
+	if (ms->flushed_seq > atomic_load(&srv->seq))
+		atomic_store(&srv->seq, ms->flushed_seq);
+	st->files = calloc(ms->nfiles ? ms->nfiles : 1, sizeof(*st->files));
+	if (!st->files)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < ms->nfiles; i++) {
+		char path[PATH_MAX];
+		hr_store_file_path(st, ms->files[i], 0, path, sizeof(path));
+		if (ms->files[i] >= atomic_load(&srv->next_file_id))
+			atomic_store(&srv->next_file_id, ms->files[i] + 1);
+		int rc = hr_sfile_open(path, ms->files[i], srv->fdc, srv->bc, &st->files[st->nfiles]);
+		if (rc < 0) {
+			/* Never serve a region with a hole in it: refuse it loudly. */
+			hr_log_error("server",
+				     "table '%s' region %" PRIu64 ": store file %s is missing or "
+				     "unreadable (%s): region OFFLINE, its data is not served",
+				     r->table->schema.name, r->id, path, strerror(-rc));
+			atomic_store(&r->state, HR_REGION_OFFLINE);
+			continue;
+		}
+		st->nfiles++;
+	}
+	return 0;
+}
+
+/* ---- open: crash leftovers ------------------------------------------------ */
+
+static int rm_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	remove(path);
+	return 0;
+}
+
+int hr_rmrf(const char *path) { return nftw(path, rm_cb, 16, FTW_DEPTH | FTW_PHYS) < 0 ? -errno : 0; }
+
+static int file_referenced(hr_store *st, uint64_t id)
+{
+	for (uint32_t i = 0; i < st->nfiles; i++)
+		if (hr_sfile_id(st->files[i]) == id)
+			return 1;
+	return 0;
+}
+
+/* Removes what LMDB does not reference: directories of unknown regions or
+ * families, temp files of an interrupted flush, files written but never
+ * committed. Offline regions keep everything, for a human to look at. */
+static void remove_leftovers(hr_server *srv)
+{
+	DIR *d = opendir(srv->store_dir);
+	struct dirent *de;
+	if (!d)
+		return;
+	int changed = 0;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		char path[PATH_MAX];
+		snprintf(path, sizeof(path), "%s/%s", srv->store_dir, de->d_name);
+		uint64_t id = strtoull(de->d_name, NULL, 16);
+		hr_region *r = hr_server_region_by_id(srv, id);
+		if (!r) {
+			hr_log_info("server", "removing leftover region directory %s", path);
+			hr_rmrf(path);
+			changed = 1;
+			continue;
+		}
+		if (atomic_load(&r->state) == HR_REGION_OFFLINE)
+			continue;
+		DIR *fd = opendir(path);
+		struct dirent *fe;
+		while (fd && (fe = readdir(fd))) {
+			if (fe->d_name[0] == '.')
+				continue;
+			char fpath[PATH_MAX + 256];
+			snprintf(fpath, sizeof(fpath), "%s/%s", path, fe->d_name);
+			hr_store *st = hr_region_store(r, fe->d_name);
+			if (!st) {
+				hr_log_info("server", "removing leftover store directory %s", fpath);
+				hr_rmrf(fpath);
+				changed = 1;
+				continue;
+			}
+			DIR *sd = opendir(st->dir);
+			struct dirent *se;
+			int sch = 0;
+			while (sd && (se = readdir(sd))) {
+				if (se->d_name[0] == '.')
+					continue;
+				char *end;
+				uint64_t fid = strtoull(se->d_name, &end, 16);
+				if (strcmp(end, ".hsf") == 0 && file_referenced(st, fid))
+					continue;
+				char spath[PATH_MAX + 256];
+				snprintf(spath, sizeof(spath), "%s/%s", st->dir, se->d_name);
+				hr_log_info("server", "removing leftover file %s", spath);
+				unlink(spath);
+				sch = 1;
+			}
+			if (sd)
+				closedir(sd);
+			if (sch)
+				hr_fsync_dir(st->dir);
+		}
+		if (fd)
+			closedir(fd);
+	}
+	closedir(d);
+	if (changed)
+		hr_fsync_dir(srv->store_dir);
+}
+
+/* ---- open: WAL ------------------------------------------------------------ */
+
+typedef struct replay_ctx {
+	hr_server *srv;
+	uint64_t cur_seg, cur_max, nrecords, napplied;
+	hr_wal_old *segs;
+	size_t nsegs, cap;
+} replay_ctx;
+
+static int note_seg(replay_ctx *c, uint64_t seg, uint64_t seq)
+{
+	if (c->nsegs && c->segs[c->nsegs - 1].id == seg) {
+		if (seq > c->segs[c->nsegs - 1].max_seq)
+			c->segs[c->nsegs - 1].max_seq = seq;
+		return 0;
+	}
+	if (c->nsegs == c->cap) {
+		size_t nc = c->cap ? c->cap * 2 : 16;
+		hr_wal_old *n = realloc(c->segs, nc * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		c->segs = n;
+		c->cap = nc;
+	}
+	c->segs[c->nsegs].id = seg;
+	c->segs[c->nsegs].max_seq = seq;
+	c->nsegs++;
+	return 0;
+}
+
+static int replay_cb(void *ctx, uint64_t seg_id, uint64_t seq, const void *payload, size_t len)
+{
+	replay_ctx *c = ctx;
+	hr_server *srv = c->srv;
+	int rc = note_seg(c, seg_id, seq);
+	if (rc < 0)
+		return rc;
+	c->nrecords++;
+	if (seq > atomic_load(&srv->seq))
+		atomic_store(&srv->seq, seq);
+	hr_wal_edit ed;
+	if (hr_wal_edit_decode(payload, len, &ed) < 0) {
+		hr_log_warn("server", "WAL segment %016" PRIx64 ": record seq %" PRIu64
+			    " does not decode: skipped", seg_id, seq);
+		return 0;
+	}
+	hr_region *r = hr_server_region_by_id(srv, ed.region_id);
+	if (!r || atomic_load(&r->state) == HR_REGION_OFFLINE)
+		return 0; /* dropped table, or a region we refuse to serve */
+	const uint8_t *p = ed.cells;
+	for (uint32_t i = 0; i < ed.ncells; i++) {
+		char fam[HR_MAX_NAME + 1];
+		hr_kv kv;
+		if ((rc = hr_wal_cell_decode(&p, ed.cells_end, fam, &kv)) < 0) {
+			hr_log_warn("server", "WAL segment %016" PRIx64 ": record seq %" PRIu64
+				    " has a bad cell: rest skipped", seg_id, seq);
+			return 0;
+		}
+		hr_store *st = hr_region_store(r, fam);
+		if (!st || seq <= st->flushed_seq)
+			continue;
+		kv.row = ed.row;
+		kv.row_len = ed.row_len;
+		kv.seq = seq;
+		uint64_t before = hr_memstore_bytes(st->active);
+		if ((rc = hr_memstore_add(st->active, &kv)) < 0)
+			return rc;
+		atomic_fetch_add(&srv->memstore_total, hr_memstore_bytes(st->active) - before);
+		c->napplied++;
+	}
+	return 0;
+}
+
+static int wal_seg_collect(void *ctx, uint64_t id)
+{
+	replay_ctx *c = ctx;
+	return note_seg(c, id, 0);
+}
+
+static int on_new_segment(void *ctx, uint64_t seg_id)
+{
+	hr_server *srv = ctx;
+	hr_meta_txn *t;
+	int rc = hr_meta_begin(srv->meta, 1, &t);
+	if (rc < 0)
+		return rc;
+	if ((rc = hr_meta_wal_put(t, seg_id)) < 0) {
+		hr_meta_abort(t);
+		return rc;
+	}
+	return hr_meta_commit(t);
+}
+
+int hr_server_wal_forget(void *ctx, uint64_t seg_id)
+{
+	hr_server *srv = ctx;
+	hr_meta_txn *t;
+	int rc = hr_meta_begin(srv->meta, 1, &t);
+	if (rc < 0)
+		return rc;
+	if ((rc = hr_meta_wal_del(t, seg_id)) < 0) {
+		hr_meta_abort(t);
+		return rc;
+	}
+	return hr_meta_commit(t);
+}
+
+static int recover_wal(hr_server *srv, uint64_t *max_seg)
+{
+	replay_ctx c = {.srv = srv};
+	uint64_t disk_max = 0;
+	uint64_t t0 = hr_mono_ns();
+	int rc = hr_wal_replay(srv->wal_dir, replay_cb, &c, &disk_max);
+	if (rc < 0)
+		goto out;
+	/* Reconcile LMDB's segment list with the disk: a listed segment that is
+	 * not on disk was recorded just before a crash prevented its creation. */
+	uint64_t *ids = NULL;
+	size_t n = 0;
+	if ((rc = hr_wal_list_dir(srv->wal_dir, &ids, &n)) < 0)
+		goto out;
+	replay_ctx listed = {.srv = srv};
+	hr_meta_txn *t;
+	if ((rc = hr_meta_begin(srv->meta, 1, &t)) < 0) {
+		free(ids);
+		goto out;
+	}
+	rc = hr_meta_wal_each(t, wal_seg_collect, &listed);
+	for (size_t i = 0; rc == 0 && i < listed.nsegs; i++) {
+		int on_disk = 0;
+		for (size_t j = 0; j < n; j++)
+			on_disk |= ids[j] == listed.segs[i].id;
+		if (!on_disk)
+			rc = hr_meta_wal_del(t, listed.segs[i].id);
+		if (listed.segs[i].id > *max_seg)
+			*max_seg = listed.segs[i].id;
+	}
+	for (size_t j = 0; rc == 0 && j < n; j++)
+		rc = hr_meta_wal_put(t, ids[j]);
+	if (rc == 0)
+		rc = hr_meta_commit(t);
+	else
+		hr_meta_abort(t);
+	free(listed.segs);
+	if (rc < 0) {
+		free(ids);
+		goto out;
+	}
+	/* Every segment on disk, with the highest seq replayed from it, waits
+	 * in the old list until flushes cover it. */
+	srv->old_segs = calloc(n ? n : 1, sizeof(*srv->old_segs));
+	if (!srv->old_segs) {
+		free(ids);
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (size_t j = 0; j < n; j++) {
+		srv->old_segs[j].id = ids[j];
+		for (size_t k = 0; k < c.nsegs; k++)
+			if (c.segs[k].id == ids[j])
+				srv->old_segs[j].max_seq = c.segs[k].max_seq;
+	}
+	srv->nold = n;
+	free(ids);
+	if (disk_max > *max_seg)
+		*max_seg = disk_max;
+	if (c.nrecords)
+		hr_log_info("server", "WAL replay: %" PRIu64 " records, %" PRIu64
+			    " cells applied, %zu segments, %.1f ms", c.nrecords, c.napplied, n,
+			    (double)(hr_mono_ns() - t0) / 1e6);
+out:
+	free(c.segs);
+	return rc;
+}
+
+/* ---- open / close ---------------------------------------------------------- */
+
+static int take_lock(hr_server *srv)
+{
+	char path[PATH_MAX + 8];
+	snprintf(path, sizeof(path), "%s/LOCK", srv->cfg.data_dir);
+	srv->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (srv->lock_fd < 0) {
+		int e = errno;
+		hr_log_error("server", "%s: cannot open lock file: %s", path, strerror(e));
+		return -e;
+	}
+	if (flock(srv->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+		int e = errno;
+		if (e == EWOULDBLOCK) {
+			hr_log_error("server", "%s is in use by another hregionfs process (lock %s)",
+				     srv->cfg.data_dir, path);
+			return -EBUSY;
+		}
+		return -e;
+	}
+	return 0;
+}
+
+int hr_server_open(const hr_config *cfg, hr_server **out)
+{
+	hr_server *srv = calloc(1, sizeof(*srv));
+	hr_meta_txn *t = NULL;
+	int rc;
+	if (!srv)
+		return -ENOMEM;
+	srv->cfg = *cfg;
+	srv->lock_fd = -1;
+	if (strlen(cfg->data_dir) > PATH_MAX - 1024) {
+		free(srv);
+		return -ENAMETOOLONG;
+	}
+	pthread_rwlock_init(&srv->map_lock, NULL);
+	pthread_mutex_init(&srv->old_mu, NULL);
+	pthread_mutex_init(&srv->flush_mu, NULL);
+	pthread_cond_init(&srv->flush_cond, NULL);
+	pthread_cond_init(&srv->flush_done, NULL);
+	atomic_init(&srv->next_file_id, 1);
+	atomic_init(&srv->next_region_id, 1);
+	snprintf(srv->meta_dir, sizeof(srv->meta_dir), "%s/meta", cfg->data_dir);
+	snprintf(srv->wal_dir, sizeof(srv->wal_dir), "%s/wal", cfg->data_dir);
+	snprintf(srv->store_dir, sizeof(srv->store_dir), "%s/store", cfg->data_dir);
+	if ((rc = hr_mkdirs(cfg->data_dir)) < 0) {
+		hr_log_error("server", "%s: cannot create data directory: %s", cfg->data_dir,
+			     strerror(-rc));
+		goto fail;
+	}
+	if ((rc = take_lock(srv)) < 0)
+		goto fail;
+	if ((rc = hr_mkdirs(srv->wal_dir)) < 0 || (rc = hr_mkdirs(srv->store_dir)) < 0)
+		goto fail;
+	if ((rc = hr_meta_open(srv->meta_dir, &srv->meta)) < 0)
+		goto fail;
+	if ((rc = hr_bcache_new(cfg->block_cache_size, &srv->bc)) < 0)
+		goto fail;
+	if ((rc = hr_fdcache_new(cfg->open_files ? cfg->open_files : 1024, &srv->fdc)) < 0)
+		goto fail;
+
+	if ((rc = hr_meta_begin(srv->meta, 0, &t)) < 0)
+		goto fail;
+	uint64_t v;
+	if ((rc = hr_meta_table_each(t, load_table_cb, srv)) < 0 ||
+	    (rc = hr_meta_region_each(t, load_region_cb, srv)) < 0 ||
+	    (rc = hr_meta_store_each(t, load_store_cb, srv)) < 0)
+		goto fail;
+	if ((rc = hr_meta_counter_get(t, "next_region_id", &v)) < 0)
+		goto fail;
+	if (v > atomic_load(&srv->next_region_id))
+		atomic_store(&srv->next_region_id, v);
+	hr_meta_abort(t);
+	t = NULL;
+
+	remove_leftovers(srv);
+	uint64_t max_seg = 0;
+	if ((rc = recover_wal(srv, &max_seg)) < 0)
+		goto fail;
+	/* Every region's read point starts past everything recovered. */
+	for (size_t i = 0; i < srv->ntables; i++)
+		for (size_t j = 0; j < srv->tables[i]->nregions; j++)
+			atomic_store(&srv->tables[i]->regions[j]->mvcc.read_point,
+				     atomic_load(&srv->seq));
+
+	hr_wal_opts wo = {
+		.dir = srv->wal_dir,
+		.segment_size = cfg->segment_size,
+		.durability = cfg->durability,
+		.sync_interval_ms = cfg->sync_interval_ms,
+		.first_segment_id = max_seg + 1,
+		.on_new_segment = on_new_segment,
+		.ctx = srv,
+	};
+	if ((rc = hr_wal_open(&wo, &srv->wal)) < 0)
+		goto fail;
+	for (size_t i = 0; i < srv->nold; i++)
+		hr_wal_adopt(srv->wal, srv->old_segs[i].id, srv->old_segs[i].max_seq, 0);
+	if ((rc = hr_flusher_start(srv)) < 0)
+		goto fail;
+	hr_log_info("server", "opened %s: %zu tables, seq %" PRIu64, cfg->data_dir, srv->ntables,
+		    (uint64_t)atomic_load(&srv->seq));
+	*out = srv;
+	return 0;
+fail:
+	hr_meta_abort(t);
+	hr_server_close(srv);
+	return rc;
+}
+
+int hr_server_close(hr_server *srv)
+{
+	if (!srv)
+		return 0;
+	hr_flusher_stop(srv);
+	int rc = 0;
+	if (srv->wal) {
+		rc = hr_wal_sync(srv->wal);
+		hr_wal_close(srv->wal);
+	}
+	for (size_t i = 0; i < srv->ntables; i++)
+		hr_table_free(srv->tables[i]);
+	free(srv->tables);
+	free(srv->old_segs);
+	if (srv->fdc)
+		hr_fdcache_free(srv->fdc);
+	if (srv->bc)
+		hr_bcache_free(srv->bc);
+	hr_meta_close(srv->meta);
+	if (srv->lock_fd >= 0)
+		close(srv->lock_fd);
+	pthread_rwlock_destroy(&srv->map_lock);
+	pthread_mutex_destroy(&srv->old_mu);
+	pthread_mutex_destroy(&srv->flush_mu);
+	pthread_cond_destroy(&srv->flush_cond);
+	pthread_cond_destroy(&srv->flush_done);
+	free(srv);
+	return rc;
+}
+
+int hr_sync(hr_server *srv) { return hr_wal_sync(srv->wal); }

@@ -1,0 +1,283 @@
+/* table.c — schema operations: create, drop, list, describe, add a family
+ * (contract in hregionfs.h). Each change is one LMDB transaction, committed
+ * before the in-memory map changes, under srv->map_lock (write). */
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/hr_server.h"
+#include "engine/hr_util.h"
+#include "hr_log.h"
+
+void hr_family_defaults(hr_family_schema *f, const char *name)
+{
+	memset(f, 0, sizeof(*f));
+	snprintf(f->name, sizeof(f->name), "%s", name ? name : "");
+	f->max_versions = 1;
+	f->ttl_ms = 0;
+	f->block_size = 64 * 1024;
+	f->bloom = HR_BLOOM_ROW;
+	f->compression = HR_COMPRESSION_NONE;
+}
+
+static int name_char(int c) { return isalnum(c) || c == '_' || c == '-' || c == '.'; }
+
+int hr_table_name_valid(const char *name)
+{
+	if (!name)
+		return 0;
+	const char *colon = strchr(name, ':');
+	const char *q = name;
+	if (colon) {
+		if (colon == name)
+			return 0;
+		for (const char *p = name; p < colon; p++)
+			if (!isalnum((unsigned char)*p) && *p != '_')
+				return 0;
+		q = colon + 1;
+	}
+	size_t n = strlen(q);
+	if (n == 0 || strlen(name) > HR_MAX_NAME || q[0] == '.' || q[0] == '-')
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!name_char((unsigned char)q[i]))
+			return 0;
+	/* HBase reserves these */
+	return strcmp(q, ".") != 0 && strcmp(q, "..") != 0;
+}
+
+int hr_family_name_valid(const char *name)
+{
+	if (!name || !name[0] || name[0] == '.' || strlen(name) > HR_MAX_NAME)
+		return 0;
+	for (const char *p = name; *p; p++)
+		if (!name_char((unsigned char)*p))
+			return 0;
+	return 1;
+}
+
+static int schema_valid(const hr_table_schema *s)
+{
+	if (!hr_table_name_valid(s->name) || s->nfamilies == 0 || s->nfamilies > HR_MAX_FAMILIES)
+		return 0;
+	for (uint32_t i = 0; i < s->nfamilies; i++) {
+		const hr_family_schema *f = &s->families[i];
+		if (!hr_family_name_valid(f->name) || f->max_versions == 0 || f->ttl_ms < 0 ||
+		    f->block_size < 512 || f->block_size > (64u << 20))
+			return 0;
+		for (uint32_t j = 0; j < i; j++)
+			if (strcmp(s->families[j].name, f->name) == 0)
+				return 0;
+	}
+	return 1;
+}
+
+static int put_store_record(hr_meta_txn *t, uint64_t region_id, const char *family)
+{
+	hr_meta_store ms = {.region_id = region_id};
+	snprintf(ms.family, sizeof(ms.family), "%s", family);
+	return hr_meta_store_put(t, &ms);
+}
+
+int hr_table_create(hr_server *srv, const hr_table_schema *schema)
+{
+	if (!schema_valid(schema))
+		return -EINVAL;
+	hr_table *t = calloc(1, sizeof(*t));
+	hr_meta_txn *txn = NULL;
+	hr_region *r = NULL;
+	int rc;
+	if (!t)
+		return -ENOMEM;
+	t->schema = *schema;
+	pthread_rwlock_wrlock(&srv->map_lock);
+	if (hr_server_table(srv, schema->name)) {
+		rc = -EEXIST;
+		goto fail;
+	}
+	uint64_t rid = atomic_fetch_add(&srv->next_region_id, 1);
+	if ((rc = hr_meta_begin(srv->meta, 1, &txn)) < 0)
+		goto fail;
+	hr_meta_region mr = {.id = rid, .state = HR_REGION_OPEN};
+	strcpy(mr.table, schema->name);
+	if ((rc = hr_meta_table_put(txn, schema)) < 0 || (rc = hr_meta_region_put(txn, &mr)) < 0 ||
+	    (rc = hr_meta_counter_put(txn, "next_region_id", rid + 1)) < 0)
+		goto fail;
+	for (uint32_t i = 0; i < schema->nfamilies; i++)
+		if ((rc = put_store_record(txn, rid, schema->families[i].name)) < 0)
+			goto fail;
+	if ((rc = hr_region_new(srv, t, rid, NULL, 0, NULL, 0, &r)) < 0)
+		goto fail;
+	rc = hr_meta_commit(txn);
+	txn = NULL;
+	if (rc < 0)
+		goto fail;
+	if ((rc = hr_table_add_region(t, r)) < 0 || (rc = hr_server_table_add(srv, t)) < 0) {
+		/* LMDB has it; the next open will too. Keep memory consistent. */
+		hr_log_error("table", "'%s': out of memory after commit", schema->name);
+		goto fail;
+	}
+	pthread_rwlock_unlock(&srv->map_lock);
+	hr_log_info("table", "created '%s' (%u families, region %" PRIu64 ")", schema->name,
+		    schema->nfamilies, rid);
+	return 0;
+fail:
+	pthread_rwlock_unlock(&srv->map_lock);
+	hr_meta_abort(txn);
+	if (r) {
+		r->table = NULL;
+		hr_region_unref(r);
+	}
+	free(t->regions);
+	free(t);
+	return rc;
+}
+
+int hr_table_drop(hr_server *srv, const char *name)
+{
+	hr_meta_txn *txn = NULL;
+	int rc;
+	pthread_rwlock_wrlock(&srv->map_lock);
+	hr_table *t = hr_server_table(srv, name);
+	if (!t) {
+		pthread_rwlock_unlock(&srv->map_lock);
+		return -ENOENT;
+	}
+	if ((rc = hr_meta_begin(srv->meta, 1, &txn)) < 0)
+		goto fail;
+	if ((rc = hr_meta_table_del(txn, name)) < 0)
+		goto fail;
+	for (size_t i = 0; i < t->nregions; i++) {
+		hr_region *r = t->regions[i];
+		if ((rc = hr_meta_region_del(txn, r->id)) < 0)
+			goto fail;
+		for (unsigned j = 0; j < atomic_load(&r->nstores); j++)
+			if ((rc = hr_meta_store_del(txn, r->id, r->stores[j]->fam.name)) < 0)
+				goto fail;
+	}
+	rc = hr_meta_commit(txn);
+	txn = NULL;
+	if (rc < 0)
+		goto fail;
+	size_t k = 0;
+	while (srv->tables[k] != t)
+		k++;
+	memmove(&srv->tables[k], &srv->tables[k + 1], (srv->ntables - k - 1) * sizeof(t));
+	srv->ntables--;
+	pthread_rwlock_unlock(&srv->map_lock);
+	/* In-flight writers finish under the updates lock before the region is
+	 * marked closed; later ones see the state and retry into -ENOENT. */
+	for (size_t i = 0; i < t->nregions; i++) {
+		hr_region *r = t->regions[i];
+		pthread_mutex_lock(&r->flush_mu);
+		pthread_rwlock_wrlock(&r->updates_lock);
+		atomic_store(&r->state, HR_REGION_CLOSED);
+		pthread_rwlock_unlock(&r->updates_lock);
+		pthread_mutex_unlock(&r->flush_mu);
+		/* Open descriptors keep working for readers still holding files. */
+		hr_rmrf(r->dir);
+	}
+	hr_table_free(t);
+	hr_fsync_dir(srv->store_dir);
+	hr_log_info("table", "dropped '%s'", name);
+	return 0;
+fail:
+	hr_meta_abort(txn);
+	pthread_rwlock_unlock(&srv->map_lock);
+	return rc;
+}
+
+int hr_table_schema_get(hr_server *srv, const char *table, hr_table_schema *out)
+{
+	pthread_rwlock_rdlock(&srv->map_lock);
+	hr_table *t = hr_server_table(srv, table);
+	if (t)
+		*out = t->schema;
+	pthread_rwlock_unlock(&srv->map_lock);
+	return t ? 0 : -ENOENT;
+}
+
+int hr_family_add(hr_server *srv, const char *table, const hr_family_schema *f)
+{
+	hr_meta_txn *txn = NULL;
+	hr_table_schema *ns = malloc(sizeof(*ns));
+	int rc;
+	if (!ns)
+		return -ENOMEM;
+	pthread_rwlock_wrlock(&srv->map_lock);
+	hr_table *t = hr_server_table(srv, table);
+	if (!t) {
+		rc = -ENOENT;
+		goto out;
+	}
+	*ns = t->schema;
+	for (uint32_t i = 0; i < ns->nfamilies; i++)
+		if (strcmp(ns->families[i].name, f->name) == 0) {
+			rc = -EEXIST;
+			goto out;
+		}
+	if (ns->nfamilies >= HR_MAX_FAMILIES) {
+		rc = -ENOSPC;
+		goto out;
+	}
+	ns->families[ns->nfamilies++] = *f;
+	if (!schema_valid(ns)) {
+		rc = -EINVAL;
+		goto out;
+	}
+	if ((rc = hr_meta_begin(srv->meta, 1, &txn)) < 0)
+		goto out;
+	if ((rc = hr_meta_table_put(txn, ns)) < 0)
+		goto out;
+	for (size_t i = 0; i < t->nregions; i++)
+		if ((rc = put_store_record(txn, t->regions[i]->id, f->name)) < 0)
+			goto out;
+	/* stores first, so the schema never names a family a region lacks */
+	for (size_t i = 0; i < t->nregions; i++)
+		if ((rc = hr_region_add_store(t->regions[i], f)) < 0)
+			goto out;
+	rc = hr_meta_commit(txn);
+	txn = NULL;
+	if (rc == 0)
+		t->schema = *ns;
+out:
+	hr_meta_abort(txn);
+	pthread_rwlock_unlock(&srv->map_lock);
+	free(ns);
+	return rc;
+}
+
+int hr_table_list(hr_server *srv, char ***names, size_t *n)
+{
+	pthread_rwlock_rdlock(&srv->map_lock);
+	char **v = calloc(srv->ntables ? srv->ntables : 1, sizeof(*v));
+	size_t k = 0;
+	int rc = 0;
+	if (!v)
+		rc = -ENOMEM;
+	for (; v && k < srv->ntables; k++)
+		if (!(v[k] = strdup(srv->tables[k]->schema.name))) {
+			rc = -ENOMEM;
+			break;
+		}
+	pthread_rwlock_unlock(&srv->map_lock);
+	if (rc < 0) {
+		hr_names_free(v, k);
+		return rc;
+	}
+	*names = v;
+	*n = k;
+	return 0;
+}
+
+void hr_names_free(char **names, size_t n)
+{
+	if (!names)
+		return;
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}

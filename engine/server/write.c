@@ -1,0 +1,204 @@
+/* write.c — the write path (HBase's doMiniBatchMutation, one row at a time):
+ * region updates lock (read) -> row lock -> timestamps -> seq from the
+ * region's MVCC -> WAL append (+ sync per durability) -> memstore insert ->
+ * MVCC complete (visible) -> release. A reader never sees a mutation before
+ * its WAL record is written, nor half of one: the read point passes a seq
+ * only once every cell of it is in the memstores. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/hr_read.h"
+#include "engine/hr_server.h"
+#include "engine/hr_util.h"
+#include "hr_log.h"
+
+static int validate(hr_server *srv, const hr_table_schema *s, size_t row_len,
+		    const hr_mcell *cells, size_t n)
+{
+	if (row_len == 0 || row_len > HR_MAX_ROW || n == 0 || n > 65535)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		const hr_mcell *c = &cells[i];
+		int found = 0;
+		for (uint32_t f = 0; f < s->nfamilies && !found; f++)
+			found = strcmp(s->families[f].name, c->family) == 0;
+		if (!found)
+			return -ENOENT;
+		if (c->qualifier_len > HR_MAX_QUALIFIER || (c->qualifier_len && !c->qualifier))
+			return -EINVAL;
+		if (c->type != HR_PUT && c->type != HR_DELETE && c->type != HR_DELETE_COLUMN &&
+		    c->type != HR_DELETE_FAMILY)
+			return -EINVAL;
+		if (c->ts < 0)
+			return -EINVAL;
+		if (c->type == HR_PUT && c->value_len > srv->cfg.max_cell_size)
+			return -EFBIG;
+	}
+	return 0;
+}
+
+/* A version delete without a timestamp means "the latest version": look it
+ * up under the row lock, as HBase does. Returns 0 and *ts, or -ENOENT. */
+static int latest_ts(hr_region *r, hr_store *st, const uint8_t *row, size_t row_len,
+		     const hr_mcell *c, int64_t *ts)
+{
+	hr_value v;
+	int rc = hr_store_get(st, hr_mvcc_read_point(&r->mvcc), row, row_len, c->qualifier,
+			      c->qualifier_len, 0, &v, 1, 0, 0);
+	if (rc <= 0)
+		return rc == 0 ? -ENOENT : rc;
+	*ts = v.ts;
+	return 0;
+}
+
+int hr_mutate(hr_server *srv, const char *table, const void *row, size_t row_len,
+	      const hr_mcell *cells, size_t n, unsigned flags)
+{
+	hr_table_schema *schema = malloc(sizeof(*schema));
+	hr_mcell *mc = NULL;
+	hr_region *r = NULL;
+	hr_rowlock_held *lock = NULL;
+	uint8_t *payload = NULL;
+	size_t plen;
+	int locked = 0, rc;
+	if (!schema)
+		return -ENOMEM;
+	if ((rc = hr_server_locate(srv, table, row, row_len, &r, schema)) < 0)
+		goto out;
+	if ((rc = validate(srv, schema, row_len, cells, n)) < 0)
+		goto out;
+	if (!(mc = malloc(n * sizeof(*mc)))) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	pthread_rwlock_rdlock(&r->updates_lock);
+	locked = 1;
+	if (atomic_load(&r->state) != HR_REGION_OPEN) {
+		rc = atomic_load(&r->state) == HR_REGION_OFFLINE ? -EIO : -ESTALE;
+		goto out;
+	}
+	if (!hr_region_contains(r, row, row_len)) {
+		rc = -ESTALE;
+		goto out;
+	}
+	if ((rc = hr_rowlock_acquire(&r->locks, row, row_len, srv->cfg.row_lock_timeout_ms,
+				     &lock)) < 0)
+		goto out;
+	int64_t now = hr_now_ms();
+	size_t m = 0;
+	for (size_t i = 0; i < n; i++) {
+		mc[m] = cells[i];
+		if (mc[m].type == HR_DELETE_FAMILY)
+			mc[m].qualifier_len = 0;
+		if (mc[m].type == HR_DELETE && mc[m].ts == HR_TS_NOW) {
+			rc = latest_ts(r, hr_region_store(r, mc[m].family), row, row_len, &mc[m],
+				       &mc[m].ts);
+			if (rc == -ENOENT)
+				continue; /* nothing to delete */
+			if (rc < 0)
+				goto out;
+		} else if (mc[m].ts == HR_TS_NOW) {
+			mc[m].ts = now;
+		}
+		m++;
+	}
+	rc = 0;
+	if (m == 0)
+		goto out;
+
+	hr_mvcc_entry we;
+	hr_mvcc_begin(&r->mvcc, &srv->seq, &we);
+	rc = hr_wal_edit_encode(r->id, row, row_len, mc, m, &payload, &plen);
+	if (rc == 0)
+		rc = hr_wal_append(srv->wal, payload, plen, we.seq,
+				   (flags & HR_MUT_SYNC) || srv->cfg.durability == HR_DURABILITY_FSYNC,
+				   NULL);
+	if (rc < 0) {
+		hr_log_error("write", "table '%s': WAL append failed: %s", table, strerror(-rc));
+		hr_mvcc_complete(&r->mvcc, &we);
+		goto out;
+	}
+	for (size_t i = 0; i < m; i++) {
+		hr_store *st = hr_region_store(r, mc[i].family);
+		hr_kv kv = {
+			.row = row,
+			.row_len = (uint32_t)row_len,
+			.qual = mc[i].qualifier,
+			.qual_len = (uint32_t)mc[i].qualifier_len,
+			.ts = mc[i].ts,
+			.seq = we.seq,
+			.type = mc[i].type,
+			.value = mc[i].value,
+			.value_len = mc[i].type == HR_PUT ? (uint32_t)mc[i].value_len : 0,
+		};
+		/* store->active only changes under the updates write lock */
+		uint64_t before = hr_memstore_bytes(st->active);
+		int arc = hr_memstore_add(st->active, &kv);
+		if (arc < 0) {
+			/* The edit is in the WAL: it will be recovered by replay, but
+			 * this process cannot show it. Say so loudly. */
+			hr_log_error("write", "table '%s': memstore insert failed after WAL append: %s",
+				     table, strerror(-arc));
+			rc = arc;
+		}
+		atomic_fetch_add(&srv->memstore_total, hr_memstore_bytes(st->active) - before);
+	}
+	hr_mvcc_complete(&r->mvcc, &we);
+	atomic_fetch_add(&srv->st.puts, 1);
+out:
+	if (lock)
+		hr_rowlock_release(&r->locks, lock);
+	if (locked)
+		pthread_rwlock_unlock(&r->updates_lock);
+	if (r && rc == 0 && hr_region_memstore_bytes(r) >= srv->cfg.flush_size)
+		hr_flush_request(srv, r);
+	if (r && rc == 0 && atomic_load(&srv->memstore_total) >= srv->cfg.global_limit)
+		hr_flush_request(srv, NULL);
+	hr_region_unref(r);
+	free(payload);
+	free(mc);
+	free(schema);
+	return rc;
+}
+
+int hr_put(hr_server *srv, const char *table, const void *row, size_t row_len,
+	   const char *family, const void *qual, size_t qual_len, const void *value,
+	   size_t value_len, unsigned flags)
+{
+	hr_mcell c = {family, qual, qual_len, HR_TS_NOW, HR_PUT, value, value_len};
+	return hr_mutate(srv, table, row, row_len, &c, 1, flags);
+}
+
+int hr_delete_column(hr_server *srv, const char *table, const void *row, size_t row_len,
+		     const char *family, const void *qual, size_t qual_len, unsigned flags)
+{
+	hr_mcell c = {family, qual, qual_len, HR_TS_NOW, HR_DELETE_COLUMN, NULL, 0};
+	return hr_mutate(srv, table, row, row_len, &c, 1, flags);
+}
+
+int hr_delete_row(hr_server *srv, const char *table, const void *row, size_t row_len,
+		  unsigned flags)
+{
+	hr_table_schema *s = malloc(sizeof(*s));
+	hr_mcell *c = NULL;
+	int rc;
+	if (!s)
+		return -ENOMEM;
+	if ((rc = hr_table_schema_get(srv, table, s)) < 0)
+		goto out;
+	if (!(c = calloc(s->nfamilies, sizeof(*c)))) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (uint32_t i = 0; i < s->nfamilies; i++) {
+		c[i].family = s->families[i].name;
+		c[i].ts = HR_TS_NOW;
+		c[i].type = HR_DELETE_FAMILY;
+	}
+	rc = hr_mutate(srv, table, row, row_len, c, s->nfamilies, flags);
+out:
+	free(c);
+	free(s);
+	return rc;
+}

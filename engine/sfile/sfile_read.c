@@ -1,0 +1,333 @@
+/* sfile_read.c — opening a store file, its meta blocks, the bloom filter
+ * and the file's lifetime (contract in hr_sfile.h, format in hr_format.h). */
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "engine/hr_format.h"
+#include "engine/hr_util.h"
+#include "hr_log.h"
+#include "sfile_int.h"
+
+/* A 64-bit hash in the style of xxHash64's single lane: fast on short and
+ * long rows, and well mixed in both halves, which the bloom's double
+ * hashing needs (a CRC would not do: it is linear). */
+static inline uint64_t rotl64(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
+
+uint64_t hr_sfile_row_hash(const uint8_t *p, size_t n)
+{
+	const uint64_t P1 = 0x9E3779B185EBCA87ull, P2 = 0xC2B2AE3D27D4EB4Full,
+		       P3 = 0x165667B19E3779F9ull, P4 = 0x85EBCA77C2B2AE63ull;
+	uint64_t h = P3 ^ (n * P1);
+	while (n >= 8) {
+		uint64_t k = hr_get64(p) * P2;
+		h ^= rotl64(k, 31) * P1;
+		h = rotl64(h, 27) * P1 + P4;
+		p += 8;
+		n -= 8;
+	}
+	if (n) {
+		uint64_t k = 0;
+		memcpy(&k, p, n);
+		k = (k + n) * P2;
+		h ^= rotl64(k, 31) * P1;
+		h = rotl64(h, 27) * P1 + P4;
+	}
+	h ^= h >> 33;
+	h *= P2;
+	h ^= h >> 29;
+	h *= P3;
+	h ^= h >> 32;
+	return h;
+}
+
+/* Reads one framed block of disk_len bytes at off into a malloc'd buffer
+ * and checks framing and CRC. On success *out owns the buffer; the payload
+ * is at +4, payload_len = disk_len - 8. */
+int hr_sfile_read_block(const hr_sfile *f, uint64_t off, uint64_t disk_len, uint8_t **out)
+{
+	if (disk_len < 8 || disk_len > UINT32_MAX) {
+		hr_log_error("sfile", "%s: block at offset %llu: bad length %llu", f->path,
+			     (unsigned long long)off, (unsigned long long)disk_len);
+		return -EIO;
+	}
+	uint8_t *p = malloc(disk_len);
+	if (!p)
+		return -ENOMEM;
+	int rc = hr_fdcache_pread(f->fc, f->file_id, f->path, p, disk_len, off);
+	if (rc < 0) {
+		hr_log_error("sfile", "%s: block at offset %llu: read: %s", f->path,
+			     (unsigned long long)off, strerror(-rc));
+		free(p);
+		return rc;
+	}
+	if (hr_get32(p) != disk_len - 8) {
+		hr_log_error("sfile", "%s: block at offset %llu: length mismatch", f->path,
+			     (unsigned long long)off);
+		free(p);
+		return -EIO;
+	}
+	if (hr_crc32c(0, p, disk_len - 4) != hr_get32(p + disk_len - 4)) {
+		hr_log_error("sfile", "%s: block at offset %llu: checksum mismatch", f->path,
+			     (unsigned long long)off);
+		free(p);
+		return -EIO;
+	}
+	*out = p;
+	return 0;
+}
+
+static int bad(const hr_sfile *f, const char *what)
+{
+	hr_log_error("sfile", "%s: %s", f->path, what);
+	return -EIO;
+}
+
+/* Decodes a key (value_len must be 0) at p, at most avail bytes. */
+static int decode_key(const uint8_t *p, size_t avail, hr_kv *k)
+{
+	int n = hr_kv_decode(p, avail, k);
+	if (n < 0 || k->value_len != 0)
+		return -EIO;
+	k->value = NULL;
+	return n;
+}
+
+static int parse_trailer(hr_sfile *f, const uint8_t *t, uint64_t size, uint64_t off_len[3][2])
+{
+	if (memcmp(t, HR_SFILE_MAGIC, 8) != 0)
+		return bad(f, "trailer: bad magic (not a store file)");
+	if (hr_crc32c(0, t, 68) != hr_get32(t + 68))
+		return bad(f, "trailer: checksum mismatch");
+	if (hr_get32(t + 8) != HR_SFILE_VERSION)
+		return bad(f, "trailer: unsupported version");
+	uint64_t meta_end = size - HR_SFILE_TRAILER_LEN;
+	for (int i = 0; i < 3; i++) {
+		uint64_t off = hr_get64(t + 16 + 16 * i), len = hr_get64(t + 24 + 16 * i);
+		if (i == 1 && len == 0)
+			continue;	/* no bloom */
+		if (len < 8 || off > meta_end || len > meta_end - off)
+			return bad(f, "trailer: block range out of the file");
+		off_len[i][0] = off;
+		off_len[i][1] = len;
+	}
+	return 0;
+}
+
+static int parse_info(hr_sfile *f)
+{
+	const uint8_t *p = f->info_buf + 4;
+	size_t len = hr_get32(f->info_buf);
+	hr_sfile_info *in = &f->info;
+	if (len < HR_SFILE_INFO_FIXED)
+		return bad(f, "info block: too short");
+	in->max_seq = hr_get64(p);
+	in->entry_count = hr_get64(p + 8);
+	in->row_count = hr_get64(p + 16);
+	in->delete_count = hr_get64(p + 24);
+	in->min_ts = (int64_t)hr_get64(p + 32);
+	in->max_ts = (int64_t)hr_get64(p + 40);
+	in->data_block_count = hr_get64(p + 48);
+	in->data_bytes = hr_get64(p + 56);
+	in->block_size = hr_get32(p + 64);
+	in->has_bloom = (hr_get32(p + 68) & HR_SFILE_INFO_HAS_BLOOM) != 0;
+	size_t pos = HR_SFILE_INFO_FIXED;
+	if (in->entry_count) {
+		int n = decode_key(p + pos, len - pos, &in->first_key);
+		if (n < 0)
+			return bad(f, "info block: bad first key");
+		pos += (size_t)n;
+		n = decode_key(p + pos, len - pos, &in->last_key);
+		if (n < 0)
+			return bad(f, "info block: bad last key");
+		pos += (size_t)n;
+		if (hr_kv_cmp(&in->first_key, &in->last_key) > 0)
+			return bad(f, "info block: first key after last key");
+	}
+	if (pos != len)
+		return bad(f, "info block: trailing bytes");
+	return 0;
+}
+
+static int parse_index(hr_sfile *f, uint64_t data_end)
+{
+	const uint8_t *p = f->index_buf + 4;
+	size_t len = hr_get32(f->index_buf);
+	if (len < 4)
+		return bad(f, "index block: too short");
+	uint32_t n = hr_get32(p);
+	if (n != f->info.data_block_count || (n == 0) != (f->info.entry_count == 0))
+		return bad(f, "index block: block count disagrees with file info");
+	if (n > (len - 4) / (12 + HR_KV_HDR))
+		return bad(f, "index block: count too large");
+	f->idx = calloc(n ? n : 1, sizeof(*f->idx));
+	if (!f->idx)
+		return -ENOMEM;
+	size_t pos = 4;
+	uint64_t expect_off = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		if (len - pos < 12)
+			return bad(f, "index block: truncated entry");
+		hr_sfile_idx *e = &f->idx[i];
+		e->off = hr_get64(p + pos);
+		e->len = hr_get32(p + pos + 8);
+		int kn = decode_key(p + pos + 12, len - pos - 12, &e->first);
+		if (kn < 0)
+			return bad(f, "index block: bad key");
+		pos += 12 + (size_t)kn;
+		/* Blocks tile [0, data_end): no gaps, no overlaps. */
+		if (e->off != expect_off || e->len < 16 || e->len > data_end - e->off)
+			return bad(f, "index block: bad block range");
+		if (i && hr_kv_cmp(&f->idx[i - 1].first, &e->first) > 0)
+			return bad(f, "index block: keys out of order");
+		expect_off = e->off + e->len;
+	}
+	if (pos != len || expect_off != data_end)
+		return bad(f, "index block: does not cover the data");
+	f->nblocks = n;
+	return 0;
+}
+
+static int parse_bloom(hr_sfile *f)
+{
+	const uint8_t *p = f->bloom_buf + 4;
+	size_t len = hr_get32(f->bloom_buf);
+	if (len < 16)
+		return bad(f, "bloom block: too short");
+	uint32_t k = hr_get32(p);
+	uint64_t nbits = hr_get64(p + 8);
+	if (hr_get32(p + 4) != HR_SFILE_BLOOM_HASH_VERSION || k < 1 || k > 30 || nbits == 0 ||
+	    (nbits + 7) / 8 != len - 16)
+		return bad(f, "bloom block: bad header");
+	f->bloom_k = k;
+	f->bloom_nbits = nbits;
+	f->bloom_bits = p + 16;
+	return 0;
+}
+
+int hr_sfile_open(const char *path, uint64_t file_id, hr_fdcache *fc, hr_bcache *bc,
+		  hr_sfile **out)
+{
+	hr_sfile *f = calloc(1, sizeof(*f));
+	if (!f)
+		return -ENOMEM;
+	int rc = -ENOMEM;
+	f->path = strdup(path);
+	if (!f->path)
+		goto fail;
+	f->file_id = file_id;
+	f->fc = fc;
+	f->bc = bc;
+	atomic_init(&f->refs, 1);
+
+	struct stat st;
+	if (stat(path, &st) < 0) {
+		rc = -errno;
+		hr_log_error("sfile", "%s: stat: %s", path, strerror(-rc));
+		goto fail;
+	}
+	uint64_t size = (uint64_t)st.st_size;
+	if (size < HR_SFILE_TRAILER_LEN) {
+		rc = bad(f, "too short for a trailer");
+		goto fail;
+	}
+	uint8_t t[HR_SFILE_TRAILER_LEN];
+	rc = hr_fdcache_pread(fc, file_id, path, t, sizeof(t), size - HR_SFILE_TRAILER_LEN);
+	if (rc < 0) {
+		hr_log_error("sfile", "%s: read trailer: %s", path, strerror(-rc));
+		goto fail;
+	}
+	uint64_t ol[3][2] = {{0, 0}, {0, 0}, {0, 0}};
+	if ((rc = parse_trailer(f, t, size, ol)) < 0)
+		goto fail;
+	if ((rc = hr_sfile_read_block(f, ol[2][0], ol[2][1], &f->info_buf)) < 0 ||
+	    (rc = parse_info(f)) < 0)
+		goto fail;
+	f->info.file_size = size;
+	if ((rc = hr_sfile_read_block(f, ol[0][0], ol[0][1], &f->index_buf)) < 0 ||
+	    (rc = parse_index(f, ol[0][0])) < 0)
+		goto fail;
+	if (f->info.has_bloom != (ol[1][1] != 0)) {
+		rc = bad(f, "bloom flag disagrees with trailer");
+		goto fail;
+	}
+	if (ol[1][1] && ((rc = hr_sfile_read_block(f, ol[1][0], ol[1][1], &f->bloom_buf)) < 0 ||
+			 (rc = parse_bloom(f)) < 0))
+		goto fail;
+	*out = f;
+	return 0;
+fail:
+	if (rc == -ENOMEM)
+		hr_log_error("sfile", "%s: open: out of memory", path);
+	hr_fdcache_forget(fc, file_id);
+	free(f->idx);
+	free(f->index_buf);
+	free(f->bloom_buf);
+	free(f->info_buf);
+	free(f->path);
+	free(f);
+	return rc;
+}
+
+void hr_sfile_ref(hr_sfile *f) { atomic_fetch_add_explicit(&f->refs, 1, memory_order_relaxed); }
+
+void hr_sfile_unref(hr_sfile *f)
+{
+	if (!f || atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel) != 1)
+		return;
+	if (atomic_load(&f->deleted)) {
+		hr_fdcache_forget(f->fc, f->file_id);
+		hr_bcache_drop_file(f->bc, f->file_id);
+		if (unlink(f->path) < 0 && errno != ENOENT)
+			hr_log_error("sfile", "%s: unlink: %s", f->path, strerror(errno));
+	}
+	free(f->idx);
+	free(f->index_buf);
+	free(f->bloom_buf);
+	free(f->info_buf);
+	free(f->path);
+	free(f);
+}
+
+void hr_sfile_mark_deleted(hr_sfile *f) { atomic_store(&f->deleted, 1); }
+const hr_sfile_info *hr_sfile_get_info(const hr_sfile *f) { return &f->info; }
+const char *hr_sfile_path(const hr_sfile *f) { return f->path; }
+uint64_t hr_sfile_id(const hr_sfile *f) { return f->file_id; }
+
+int hr_sfile_may_contain_row_h(const hr_sfile *f, const uint8_t *row, size_t len,
+			       uint64_t h)
+{
+	const hr_sfile_info *in = &f->info;
+	if (!in->entry_count)
+		return 0;
+	if (hr_bytes_cmp(row, len, in->first_key.row, in->first_key.row_len) < 0 ||
+	    hr_bytes_cmp(row, len, in->last_key.row, in->last_key.row_len) > 0)
+		return 0;
+	if (!f->bloom_bits)
+		return 1;
+	uint64_t h1 = h & 0xffffffffu, h2 = h >> 32;
+	for (uint32_t i = 0; i < f->bloom_k; i++) {
+		uint64_t b = (h1 + i * h2) % f->bloom_nbits;
+		if (!(f->bloom_bits[b >> 3] & (1u << (b & 7))))
+			return 0;
+	}
+	return 1;
+}
+
+int hr_sfile_may_contain_row(const hr_sfile *f, const uint8_t *row, size_t len)
+{
+	return hr_sfile_may_contain_row_h(f, row, len, hr_sfile_row_hash(row, len));
+}
+
+int hr_sfile_mid_row(const hr_sfile *f, const uint8_t **row, size_t *len)
+{
+	if (!f->nblocks)
+		return -ENOENT;
+	const hr_kv *k = &f->idx[f->nblocks / 2].first;
+	*row = k->row;
+	*len = k->row_len;
+	return 0;
+}

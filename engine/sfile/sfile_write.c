@@ -1,0 +1,453 @@
+/* sfile_write.c — store-file writer (contract in hr_sfile.h, format in
+ * hr_format.h "Store files"). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "engine/hr_format.h"
+#include "engine/hr_sfile.h"
+#include "engine/hr_util.h"
+#include "hr_log.h"
+#include "hregionfs.h"
+
+#define BLOOM_BITS_PER_ROW 10u
+#define BLOOM_K 7u
+
+typedef struct buf {
+	uint8_t *p;
+	size_t len, cap;
+} buf;
+
+static int buf_reserve(buf *b, size_t more)
+{
+	if (b->len + more <= b->cap)
+		return 0;
+	size_t cap = b->cap ? b->cap : 4096;
+	while (cap < b->len + more)
+		cap *= 2;
+	uint8_t *p = realloc(b->p, cap);
+	if (!p)
+		return -ENOMEM;
+	b->p = p;
+	b->cap = cap;
+	return 0;
+}
+
+static int buf_add(buf *b, const void *data, size_t len)
+{
+	int rc = buf_reserve(b, len);
+	if (rc < 0)
+		return rc;
+	if (len)
+		memcpy(b->p + b->len, data, len);
+	b->len += len;
+	return 0;
+}
+
+static int buf_add32(buf *b, uint32_t v)
+{
+	uint8_t t[4];
+	hr_put32(t, v);
+	return buf_add(b, t, 4);
+}
+
+static int buf_add64(buf *b, uint64_t v)
+{
+	uint8_t t[8];
+	hr_put64(t, v);
+	return buf_add(b, t, 8);
+}
+
+/* Appends kv's key (value_len 0) in hr_kv encoding. */
+static int buf_add_key(buf *b, const hr_kv *kv)
+{
+	hr_kv k = *kv;
+	k.value = NULL;
+	k.value_len = 0;
+	size_t n = hr_kv_encoded_len(&k);
+	int rc = buf_reserve(b, n);
+	if (rc < 0)
+		return rc;
+	hr_kv_encode(b->p + b->len, &k);
+	b->len += n;
+	return 0;
+}
+
+struct hr_sfile_writer {
+	int fd;
+	char *path;
+	uint32_t block_size;
+	int bloom;
+	int err;		/* first error; the writer is dead after it */
+	uint64_t file_off;
+
+	buf blk;		/* u32 len placeholder | entries of the open block */
+	buf offs;		/* u32 offsets of the open block's entries */
+	uint32_t blk_n;
+	buf index;		/* index payload after its u32 count */
+	uint32_t nblocks;
+
+	/* The last key added (copied: blk is reset at block boundaries). */
+	buf last;		/* row | qual */
+	hr_kv last_kv;		/* row/qual point into last.p when have_last */
+	int have_last;
+	buf first;		/* first key, encoded */
+
+	uint64_t *row_hashes;	/* one per distinct row, for the bloom */
+	size_t nrows, rows_cap;
+
+	uint64_t entries, deletes, max_seq, data_bytes;
+	int64_t min_ts, max_ts;
+};
+
+int hr_sfile_write_open(const char *tmp_path, uint32_t block_size, int bloom_rows,
+			uint64_t expected_rows, hr_sfile_writer **out)
+{
+	hr_sfile_writer *w = calloc(1, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	w->fd = -1;
+	w->block_size = block_size ? block_size : 64 * 1024;
+	w->bloom = bloom_rows != 0;
+	w->min_ts = INT64_MAX;
+	w->max_ts = INT64_MIN;
+	w->path = strdup(tmp_path);
+	int rc = -ENOMEM;
+	if (!w->path)
+		goto fail;
+	if (w->bloom) {
+		w->rows_cap = expected_rows > 1024 && expected_rows < (1u << 24)
+				      ? (size_t)expected_rows : 1024;
+		w->row_hashes = malloc(w->rows_cap * sizeof(uint64_t));
+		if (!w->row_hashes)
+			goto fail;
+	}
+	if (buf_add32(&w->blk, 0) < 0)
+		goto fail;
+	w->fd = open(tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (w->fd < 0) {
+		rc = -errno;
+		hr_log_error("sfile", "%s: create: %s", tmp_path, strerror(-rc));
+		goto fail;
+	}
+	*out = w;
+	return 0;
+fail:
+	free(w->row_hashes);
+	free(w->blk.p);
+	free(w->path);
+	free(w);
+	return rc;
+}
+
+uint64_t hr_sfile_write_entries(const hr_sfile_writer *w) { return w->entries; }
+uint64_t hr_sfile_write_bytes(const hr_sfile_writer *w) { return w->file_off; }
+
+/* Frames payload (which starts with a 4-byte placeholder in b) and writes
+ * it: u32 len | payload | u32 crc. Returns the on-disk length via disk_len. */
+static int write_framed(hr_sfile_writer *w, buf *b, uint32_t *disk_len)
+{
+	size_t payload = b->len - 4;
+	if (payload > UINT32_MAX - 8)
+		return -EFBIG;
+	hr_put32(b->p, (uint32_t)payload);
+	uint32_t crc = hr_crc32c(0, b->p, b->len);
+	int rc = buf_add32(b, crc);
+	if (rc < 0)
+		return rc;
+	rc = hr_write_all(w->fd, b->p, b->len);
+	if (rc < 0) {
+		hr_log_error("sfile", "%s: write at offset %llu: %s", w->path,
+			     (unsigned long long)w->file_off, strerror(-rc));
+		return rc;
+	}
+	*disk_len = (uint32_t)b->len;
+	w->file_off += b->len;
+	return 0;
+}
+
+static int flush_block(hr_sfile_writer *w)
+{
+	if (!w->blk_n)
+		return 0;
+	int rc = buf_add(&w->blk, w->offs.p, w->offs.len);
+	if (rc == 0)
+		rc = buf_add32(&w->blk, w->blk_n);
+	uint32_t disk_len = 0;
+	if (rc == 0)
+		rc = write_framed(w, &w->blk, &disk_len);
+	if (rc < 0)
+		return rc;
+	w->blk.len = 4;
+	w->offs.len = 0;
+	w->blk_n = 0;
+	return 0;
+}
+
+static int add_row_hash(hr_sfile_writer *w, const hr_kv *kv)
+{
+	if (w->nrows == w->rows_cap) {
+		size_t cap = w->rows_cap * 2;
+		uint64_t *p = realloc(w->row_hashes, cap * sizeof(uint64_t));
+		if (!p)
+			return -ENOMEM;
+		w->row_hashes = p;
+		w->rows_cap = cap;
+	}
+	w->row_hashes[w->nrows++] = hr_sfile_row_hash(kv->row, kv->row_len);
+	return 0;
+}
+
+static int remember_last(hr_sfile_writer *w, const hr_kv *kv)
+{
+	w->last.len = 0;
+	int rc = buf_add(&w->last, kv->row, kv->row_len);
+	if (rc == 0)
+		rc = buf_add(&w->last, kv->qual, kv->qual_len);
+	if (rc < 0)
+		return rc;
+	w->last_kv = *kv;
+	w->last_kv.row = w->last.p;
+	w->last_kv.qual = w->last.p + kv->row_len;
+	w->last_kv.value = NULL;
+	w->last_kv.value_len = 0;
+	w->have_last = 1;
+	return 0;
+}
+
+int hr_sfile_write_add(hr_sfile_writer *w, const hr_kv *kv)
+{
+	if (w->err)
+		return w->err;
+	int rc = -EINVAL;
+	if (kv->row_len > UINT16_MAX || kv->qual_len > UINT16_MAX) {
+		hr_log_error("sfile", "%s: entry %llu: row/qualifier too long", w->path,
+			     (unsigned long long)w->entries);
+		goto fail;
+	}
+	int new_row = 1;
+	if (w->have_last) {
+		if (hr_kv_cmp(&w->last_kv, kv) > 0) {
+			hr_log_error("sfile", "%s: entry %llu added out of order", w->path,
+				     (unsigned long long)w->entries);
+			goto fail;
+		}
+		new_row = hr_bytes_cmp(w->last_kv.row, w->last_kv.row_len, kv->row,
+				       kv->row_len) != 0;
+	}
+	size_t elen = hr_kv_encoded_len(kv);
+	size_t cur = w->blk.len - 4 + w->offs.len + 4;
+	if (w->blk_n && cur + elen + 4 > w->block_size) {
+		rc = flush_block(w);
+		if (rc < 0)
+			goto fail;
+	}
+	if (w->blk.len - 4 + elen > UINT32_MAX - 64) {
+		rc = -EFBIG;
+		goto fail;
+	}
+	if (w->blk_n == 0) {
+		/* Index entry: u64 off | u32 disk_len (patched at finish from
+		 * the running offsets) | first key. */
+		if ((rc = buf_add64(&w->index, w->file_off)) < 0 ||
+		    (rc = buf_add32(&w->index, 0)) < 0 || (rc = buf_add_key(&w->index, kv)) < 0)
+			goto fail;
+		w->nblocks++;
+	}
+	if ((rc = buf_add32(&w->offs, (uint32_t)(w->blk.len - 4))) < 0 ||
+	    (rc = buf_reserve(&w->blk, elen)) < 0)
+		goto fail;
+	hr_kv_encode(w->blk.p + w->blk.len, kv);
+	w->blk.len += elen;
+	w->blk_n++;
+
+	if (w->bloom && new_row && (rc = add_row_hash(w, kv)) < 0)
+		goto fail;
+	if (!w->have_last && (rc = buf_add_key(&w->first, kv)) < 0)
+		goto fail;
+	if ((rc = remember_last(w, kv)) < 0)
+		goto fail;
+	if (!w->bloom && new_row)
+		w->nrows++;
+	w->entries++;
+	w->data_bytes += elen;
+	if (kv->type != HR_PUT)
+		w->deletes++;
+	if (kv->seq > w->max_seq)
+		w->max_seq = kv->seq;
+	if (kv->ts < w->min_ts)
+		w->min_ts = kv->ts;
+	if (kv->ts > w->max_ts)
+		w->max_ts = kv->ts;
+	return 0;
+fail:
+	w->err = rc;
+	return rc;
+}
+
+/* Fills in each index entry's disk_len: block i spans from its offset to
+ * block i+1's (blocks are contiguous from 0), the last one to data_end. */
+static int patch_index(hr_sfile_writer *w, uint64_t data_end)
+{
+	size_t pos = 0;
+	uint8_t *prev_len = NULL;
+	uint64_t prev_off = 0;
+	for (uint32_t i = 0; i < w->nblocks; i++) {
+		uint64_t off = hr_get64(w->index.p + pos);
+		if (prev_len)
+			hr_put32(prev_len, (uint32_t)(off - prev_off));
+		prev_len = w->index.p + pos + 8;
+		prev_off = off;
+		hr_kv k;
+		int n = hr_kv_decode(w->index.p + pos + 12, w->index.len - pos - 12, &k);
+		if (n < 0)
+			return -EIO;	/* cannot happen: we encoded it */
+		pos += 12 + (size_t)n;
+	}
+	if (prev_len)
+		hr_put32(prev_len, (uint32_t)(data_end - prev_off));
+	return 0;
+}
+
+static void bloom_set(uint8_t *bits, uint64_t nbits, uint64_t h)
+{
+	uint64_t h1 = h & 0xffffffffu, h2 = h >> 32;
+	for (uint32_t i = 0; i < BLOOM_K; i++) {
+		uint64_t b = (h1 + i * h2) % nbits;
+		bits[b >> 3] |= (uint8_t)(1u << (b & 7));
+	}
+}
+
+static int write_meta(hr_sfile_writer *w, uint64_t max_seq, uint8_t trailer[HR_SFILE_TRAILER_LEN])
+{
+	buf b = {0};
+	int rc;
+	uint32_t len;
+	uint64_t data_end = w->file_off;
+
+	/* index */
+	if ((rc = patch_index(w, data_end)) < 0 || (rc = buf_add32(&b, 0)) < 0 ||
+	    (rc = buf_add32(&b, w->nblocks)) < 0 ||
+	    (rc = buf_add(&b, w->index.p, w->index.len)) < 0)
+		goto out;
+	uint64_t index_off = w->file_off;
+	if ((rc = write_framed(w, &b, &len)) < 0)
+		goto out;
+	uint64_t index_len = len;
+
+	/* bloom */
+	uint64_t bloom_off = 0, bloom_len = 0;
+	if (w->bloom) {
+		uint64_t nbits = (uint64_t)w->nrows * BLOOM_BITS_PER_ROW;
+		if (nbits < 64)
+			nbits = 64;
+		nbits = (nbits + 7) & ~7ull;
+		b.len = 0;
+		if ((rc = buf_add32(&b, 0)) < 0 || (rc = buf_add32(&b, BLOOM_K)) < 0 ||
+		    (rc = buf_add32(&b, HR_SFILE_BLOOM_HASH_VERSION)) < 0 ||
+		    (rc = buf_add64(&b, nbits)) < 0 || (rc = buf_reserve(&b, nbits / 8)) < 0)
+			goto out;
+		uint8_t *bits = b.p + b.len;
+		memset(bits, 0, nbits / 8);
+		for (size_t i = 0; i < w->nrows; i++)
+			bloom_set(bits, nbits, w->row_hashes[i]);
+		b.len += nbits / 8;
+		bloom_off = w->file_off;
+		if ((rc = write_framed(w, &b, &len)) < 0)
+			goto out;
+		bloom_len = len;
+	}
+
+	/* info */
+	b.len = 0;
+	if (max_seq < w->max_seq)
+		max_seq = w->max_seq;
+	if ((rc = buf_add32(&b, 0)) < 0 || (rc = buf_add64(&b, max_seq)) < 0 ||
+	    (rc = buf_add64(&b, w->entries)) < 0 || (rc = buf_add64(&b, w->nrows)) < 0 ||
+	    (rc = buf_add64(&b, w->deletes)) < 0 ||
+	    (rc = buf_add64(&b, (uint64_t)w->min_ts)) < 0 ||
+	    (rc = buf_add64(&b, (uint64_t)w->max_ts)) < 0 ||
+	    (rc = buf_add64(&b, w->nblocks)) < 0 || (rc = buf_add64(&b, w->data_bytes)) < 0 ||
+	    (rc = buf_add32(&b, w->block_size)) < 0 ||
+	    (rc = buf_add32(&b, w->bloom ? HR_SFILE_INFO_HAS_BLOOM : 0)) < 0 ||
+	    (rc = buf_add(&b, w->first.p, w->first.len)) < 0)
+		goto out;
+	if (w->have_last && (rc = buf_add_key(&b, &w->last_kv)) < 0)
+		goto out;
+	uint64_t info_off = w->file_off;
+	if ((rc = write_framed(w, &b, &len)) < 0)
+		goto out;
+	uint64_t info_len = len;
+
+	memset(trailer, 0, HR_SFILE_TRAILER_LEN);
+	memcpy(trailer, HR_SFILE_MAGIC, 8);
+	hr_put32(trailer + 8, HR_SFILE_VERSION);
+	hr_put64(trailer + 16, index_off);
+	hr_put64(trailer + 24, index_len);
+	hr_put64(trailer + 32, bloom_off);
+	hr_put64(trailer + 40, bloom_len);
+	hr_put64(trailer + 48, info_off);
+	hr_put64(trailer + 56, info_len);
+	hr_put32(trailer + 68, hr_crc32c(0, trailer, 68));
+	rc = hr_write_all(w->fd, trailer, HR_SFILE_TRAILER_LEN);
+	if (rc < 0)
+		hr_log_error("sfile", "%s: write trailer: %s", w->path, strerror(-rc));
+	else
+		w->file_off += HR_SFILE_TRAILER_LEN;
+out:
+	free(b.p);
+	return rc;
+}
+
+static void writer_free(hr_sfile_writer *w)
+{
+	if (w->fd >= 0)
+		close(w->fd);
+	free(w->blk.p);
+	free(w->offs.p);
+	free(w->index.p);
+	free(w->last.p);
+	free(w->first.p);
+	free(w->row_hashes);
+	free(w->path);
+	free(w);
+}
+
+int hr_sfile_write_finish(hr_sfile_writer *w, uint64_t max_seq)
+{
+	uint8_t trailer[HR_SFILE_TRAILER_LEN];
+	int rc = w->err;
+	if (rc == 0)
+		rc = flush_block(w);
+	if (rc == 0)
+		rc = write_meta(w, max_seq, trailer);
+	if (rc == 0) {
+		rc = hr_fsync(w->fd);
+		if (rc < 0)
+			hr_log_error("sfile", "%s: fsync: %s", w->path, strerror(-rc));
+	}
+	if (rc == 0) {
+		int fd = w->fd;
+		w->fd = -1;
+		if (close(fd) < 0) {
+			rc = -errno;
+			hr_log_error("sfile", "%s: close: %s", w->path, strerror(-rc));
+		}
+	}
+	if (rc < 0) {
+		hr_sfile_write_abort(w);
+		return rc;
+	}
+	writer_free(w);
+	return 0;
+}
+
+void hr_sfile_write_abort(hr_sfile_writer *w)
+{
+	if (!w)
+		return;
+	unlink(w->path);
+	writer_free(w);
+}

@@ -1,0 +1,188 @@
+/* wal_replay.c — reads segments back in id order (contract in hr_wal.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "engine/hr_format.h"
+#include "engine/hr_util.h"
+#include "engine/hr_wal.h"
+#include "hr_log.h"
+#include "wal_seg.h"
+
+#define RD_CHUNK (1u << 20)
+
+/* A read window over one file: buf holds bytes [base, base + len). */
+typedef struct wal_rd {
+	int fd;
+	uint8_t *buf;
+	size_t cap;
+	uint64_t base;
+	size_t len;
+} wal_rd;
+
+/* Points *p at n bytes from file offset off. -ENODATA on EOF, -errno on
+ * a read error. Segments are read front to back, so the window only moves
+ * forward. */
+static int rd_need(wal_rd *r, uint64_t off, size_t n, const uint8_t **p)
+{
+	if (off >= r->base && off + n <= r->base + r->len) {
+		*p = r->buf + (off - r->base);
+		return 0;
+	}
+	size_t keep = 0;
+	if (off >= r->base && off < r->base + r->len) {
+		keep = (size_t)(r->base + r->len - off);
+		memmove(r->buf, r->buf + (off - r->base), keep);
+	}
+	r->base = off;
+	r->len = keep;
+	size_t want = n > RD_CHUNK ? n : RD_CHUNK;
+	if (want > r->cap) {
+		uint8_t *nb = realloc(r->buf, want);
+		if (!nb)
+			return -ENOMEM;
+		r->buf = nb;
+		r->cap = want;
+	}
+	while (r->len < n) {
+		ssize_t k = pread(r->fd, r->buf + r->len, r->cap - r->len, (off_t)(r->base + r->len));
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (k == 0)
+			return -ENODATA;
+		r->len += (size_t)k;
+	}
+	*p = r->buf;
+	return 0;
+}
+
+/* 0 when the segment ended (cleanly or at a bad record), < 0 to abort. */
+static int replay_one(const char *dir, uint64_t id,
+		      int (*fn)(void *, uint64_t, uint64_t, const void *, size_t), void *ctx,
+		      wal_rd *r)
+{
+	char path[4096];
+	int rc = hr_wal_segment_path(dir, id, path, sizeof(path));
+	if (rc)
+		return rc;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		rc = -errno;
+		if (rc == -ENOENT)
+			return 0;
+		hr_log_error("wal", "open %s: %s", path, strerror(-rc));
+		return rc;
+	}
+	struct stat st;
+	if (fstat(fd, &st) < 0) {
+		rc = -errno;
+		hr_log_error("wal", "stat %s: %s", path, strerror(-rc));
+		close(fd);
+		return rc;
+	}
+	uint64_t size = (uint64_t)st.st_size, off = 0, nrec = 0;
+	r->fd = fd;
+	r->base = 0;
+	r->len = 0;
+	const uint8_t *p;
+	if (size < HR_WAL_HDR_LEN) {
+		hr_log_warn("wal", "%s: %llu bytes, shorter than a header; skipped", path,
+			    (unsigned long long)size);
+		goto out;
+	}
+	rc = rd_need(r, 0, HR_WAL_HDR_LEN, &p);
+	if (rc)
+		goto rd_fail;
+	const char *why = hr_wal_hdr_check(p, id);
+	if (why) {
+		hr_log_warn("wal", "%s offset 0: %s; segment skipped", path, why);
+		goto out;
+	}
+	off = HR_WAL_HDR_LEN;
+	while (off < size) {
+		if (size - off < HR_WAL_REC_HDR_LEN) {
+			hr_log_warn("wal", "%s offset %llu: torn record header (%llu bytes left); "
+				    "replay of this segment stops here",
+				    path, (unsigned long long)off, (unsigned long long)(size - off));
+			break;
+		}
+		rc = rd_need(r, off, HR_WAL_REC_HDR_LEN, &p);
+		if (rc)
+			goto rd_fail;
+		uint32_t len = hr_get32(p);
+		uint64_t seq = hr_get64(p + 4);
+		uint32_t crc = hr_get32(p + 12);
+		if (len > HR_WAL_MAX_PAYLOAD) {
+			hr_log_warn("wal", "%s offset %llu: bad record length %u; replay of this "
+				    "segment stops here",
+				    path, (unsigned long long)off, len);
+			break;
+		}
+		if (size - off - HR_WAL_REC_HDR_LEN < len) {
+			hr_log_warn("wal", "%s offset %llu: torn record (length %u, %llu bytes "
+				    "left); replay of this segment stops here",
+				    path, (unsigned long long)off, len,
+				    (unsigned long long)(size - off - HR_WAL_REC_HDR_LEN));
+			break;
+		}
+		rc = rd_need(r, off, HR_WAL_REC_HDR_LEN + (size_t)len, &p);
+		if (rc)
+			goto rd_fail;
+		uint32_t c = hr_crc32c(0, p, 12);
+		c = hr_crc32c(c, p + HR_WAL_REC_HDR_LEN, len);
+		if (c != crc) {
+			hr_log_warn("wal", "%s offset %llu: record CRC mismatch (seq %llu, length "
+				    "%u); replay of this segment stops here",
+				    path, (unsigned long long)off, (unsigned long long)seq, len);
+			break;
+		}
+		rc = fn(ctx, id, seq, p + HR_WAL_REC_HDR_LEN, len);
+		if (rc < 0)
+			goto out;
+		nrec++;
+		off += HR_WAL_REC_HDR_LEN + (uint64_t)len;
+	}
+	rc = 0;
+	hr_log_debug("wal", "%s: replayed %llu records", path, (unsigned long long)nrec);
+	goto out;
+rd_fail:
+	if (rc == -ENOMEM)
+		goto out;
+	/* the file shrank under us or the device failed: same as a bad tail */
+	hr_log_warn("wal", "%s offset %llu: %s; replay of this segment stops here", path,
+		    (unsigned long long)off, rc == -ENODATA ? "short read" : strerror(-rc));
+	rc = 0;
+out:
+	close(fd);
+	return rc;
+}
+
+int hr_wal_replay(const char *dir,
+		  int (*fn)(void *ctx, uint64_t seg_id, uint64_t seq, const void *payload,
+			    size_t len),
+		  void *ctx, uint64_t *max_seg_id_out)
+{
+	uint64_t *ids;
+	size_t n;
+	if (max_seg_id_out)
+		*max_seg_id_out = 0;
+	int rc = hr_wal_list_dir(dir, &ids, &n);
+	if (rc) {
+		hr_log_error("wal", "list %s: %s", dir, strerror(-rc));
+		return rc;
+	}
+	wal_rd r = {.fd = -1};
+	for (size_t i = 0; i < n && rc == 0; i++)
+		rc = replay_one(dir, ids[i], fn, ctx, &r);
+	if (max_seg_id_out && n)
+		*max_seg_id_out = ids[n - 1];
+	free(r.buf);
+	free(ids);
+	return rc;
+}

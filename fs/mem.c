@@ -1,0 +1,256 @@
+/*
+ * mem.c — the mount's memory-only namespace: rows and families made with
+ * mkdir (HBase has no empty rows, so they live here until a cell arrives or
+ * the mount ends), cells created but not yet committed (so `ls` shows them
+ * with size 0), and scratch files (literal leading-dot names: rsync's and
+ * editors' temporaries, never stored). Keyed by the registry path
+ * "table/row/family/name" (encoded names). Locking: fs->lock; a scratch
+ * entry's data has its own mutex.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fs/hrfs.h"
+
+static uint64_t hash_path(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (; *s; s++) {
+		h ^= (unsigned char)*s;
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+int hrfs_mem_init(struct hrfs *fs)
+{
+	fs->mem.nbuckets = 256;
+	fs->mem.b = calloc(fs->mem.nbuckets, sizeof(*fs->mem.b));
+	return fs->mem.b ? 0 : -ENOMEM;
+}
+
+static void mem_free(struct hrfs_mem *m)
+{
+	pthread_mutex_destroy(&m->lock);
+	free(m->data);
+	free(m->path);
+	free(m);
+}
+
+void hrfs_mem_destroy(struct hrfs *fs)
+{
+	for (size_t i = 0; fs->mem.b && i < fs->mem.nbuckets; i++) {
+		struct hrfs_mem *m = fs->mem.b[i], *next;
+		for (; m; m = next) {
+			next = m->next;
+			m->listed = 0;
+			if (--m->refs == 0)
+				mem_free(m);
+		}
+	}
+	free(fs->mem.b);
+	fs->mem.b = NULL;
+}
+
+struct hrfs_mem *hrfs_mem_find_locked(struct hrfs *fs, const char *path)
+{
+	for (struct hrfs_mem *m = fs->mem.b[hash_path(path) & (fs->mem.nbuckets - 1)]; m;
+	     m = m->next)
+		if (strcmp(m->path, path) == 0)
+			return m;
+	return NULL;
+}
+
+static void link_in(struct hrfs *fs, struct hrfs_mem *m)
+{
+	size_t h = hash_path(m->path) & (fs->mem.nbuckets - 1);
+	m->next = fs->mem.b[h];
+	fs->mem.b[h] = m;
+	m->listed = 1;
+	fs->mem.count++;
+}
+
+static void unlink_out(struct hrfs *fs, struct hrfs_mem *m)
+{
+	struct hrfs_mem **pp = &fs->mem.b[hash_path(m->path) & (fs->mem.nbuckets - 1)];
+	for (; *pp; pp = &(*pp)->next)
+		if (*pp == m) {
+			*pp = m->next;
+			break;
+		}
+	m->next = NULL;
+	m->listed = 0;
+	fs->mem.count--;
+}
+
+static void set_parent_len(struct hrfs_mem *m)
+{
+	char *slash = strrchr(m->path, '/');
+	m->parent_len = slash ? (size_t)(slash - m->path) : 0;
+}
+
+struct hrfs_mem *hrfs_mem_add_locked(struct hrfs *fs, const char *path, int kind)
+{
+	struct hrfs_mem *m = hrfs_mem_find_locked(fs, path);
+	if (m)
+		return m;
+	if (fs->mem.count >= fs->mem.nbuckets * 2) {
+		size_t nb = fs->mem.nbuckets * 2;
+		struct hrfs_mem **b = calloc(nb, sizeof(*b));
+		if (b) {
+			for (size_t i = 0; i < fs->mem.nbuckets; i++) {
+				struct hrfs_mem *x = fs->mem.b[i], *next;
+				for (; x; x = next) {
+					next = x->next;
+					size_t h = hash_path(x->path) & (nb - 1);
+					x->next = b[h];
+					b[h] = x;
+				}
+			}
+			free(fs->mem.b);
+			fs->mem.b = b;
+			fs->mem.nbuckets = nb;
+		}
+	}
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return NULL;
+	m->path = strdup(path);
+	if (!m->path) {
+		free(m);
+		return NULL;
+	}
+	pthread_mutex_init(&m->lock, NULL);
+	m->kind = kind;
+	m->refs = 1; /* the registry's */
+	m->mtime_ms = hrfs_now_ms();
+	set_parent_len(m);
+	link_in(fs, m);
+	return m;
+}
+
+void hrfs_mem_ref_locked(struct hrfs_mem *m)
+{
+	m->refs++;
+}
+
+void hrfs_mem_unref_locked(struct hrfs *fs, struct hrfs_mem *m)
+{
+	(void)fs;
+	if (--m->refs == 0)
+		mem_free(m);
+}
+
+void hrfs_mem_del_locked(struct hrfs *fs, const char *path)
+{
+	struct hrfs_mem *m = hrfs_mem_find_locked(fs, path);
+	if (!m)
+		return;
+	unlink_out(fs, m);
+	hrfs_mem_unref_locked(fs, m);
+}
+
+int hrfs_mem_rename_locked(struct hrfs *fs, struct hrfs_mem *m, const char *newpath)
+{
+	char *p = strdup(newpath);
+	if (!p)
+		return -ENOMEM;
+	int listed = m->listed;
+	if (listed)
+		unlink_out(fs, m);
+	free(m->path);
+	m->path = p;
+	set_parent_len(m);
+	if (listed)
+		link_in(fs, m);
+	return 0;
+}
+
+static int is_child(const struct hrfs_mem *m, const char *parent, size_t plen)
+{
+	return m->parent_len == plen && memcmp(m->path, parent, plen) == 0;
+}
+
+int hrfs_mem_has_children_locked(struct hrfs *fs, const char *parent)
+{
+	size_t plen = strlen(parent);
+	for (size_t i = 0; i < fs->mem.nbuckets; i++)
+		for (struct hrfs_mem *m = fs->mem.b[i]; m; m = m->next)
+			if (is_child(m, parent, plen))
+				return 1;
+	return 0;
+}
+
+/* Scratch names first (literal, by strcmp); then by decoded key, memcmp
+ * with the shorter first on a tie: the engine's order. */
+static int cmp_names(const void *a, const void *b)
+{
+	const struct hrfs_mem_name *x = a, *y = b;
+	int sx = x->kind == HRFS_MEM_SCRATCH, sy = y->kind == HRFS_MEM_SCRATCH;
+	if (sx != sy)
+		return sy - sx;
+	if (sx)
+		return strcmp(x->name, y->name);
+	uint8_t kx[HRFS_NAME_MAX], ky[HRFS_NAME_MAX];
+	int lx = x->kind == HRFS_MEM_FAMILY ? (int)strlen(x->name) : hrfs_name_decode(x->name, kx);
+	int ly = y->kind == HRFS_MEM_FAMILY ? (int)strlen(y->name) : hrfs_name_decode(y->name, ky);
+	if (x->kind == HRFS_MEM_FAMILY)
+		memcpy(kx, x->name, (size_t)lx);
+	if (y->kind == HRFS_MEM_FAMILY)
+		memcpy(ky, y->name, (size_t)ly);
+	if (lx < 0 || ly < 0)
+		return strcmp(x->name, y->name);
+	int c = memcmp(kx, ky, (size_t)(lx < ly ? lx : ly));
+	return c ? c : lx - ly;
+}
+
+int hrfs_mem_list(struct hrfs *fs, const char *parent, struct hrfs_mem_name **out, size_t *n)
+{
+	size_t plen = strlen(parent), cnt = 0, cap = 0;
+	struct hrfs_mem_name *v = NULL;
+
+	pthread_mutex_lock(&fs->lock);
+	for (size_t i = 0; i < fs->mem.nbuckets; i++)
+		for (struct hrfs_mem *m = fs->mem.b[i]; m; m = m->next) {
+			if (!is_child(m, parent, plen))
+				continue;
+			if (cnt == cap) {
+				size_t nc = cap ? cap * 2 : 16;
+				struct hrfs_mem_name *nv = realloc(v, nc * sizeof(*nv));
+				if (!nv) {
+					pthread_mutex_unlock(&fs->lock);
+					free(v);
+					return -ENOMEM;
+				}
+				v = nv;
+				cap = nc;
+			}
+			snprintf(v[cnt].name, sizeof(v[cnt].name), "%s", m->path + plen + (plen ? 1 : 0));
+			v[cnt].kind = m->kind;
+			cnt++;
+		}
+	pthread_mutex_unlock(&fs->lock);
+	if (cnt > 1)
+		qsort(v, cnt, sizeof(*v), cmp_names);
+	*out = v;
+	*n = cnt;
+	return 0;
+}
+
+void hrfs_mem_cell_arrived_locked(struct hrfs *fs, const struct hrfs_path *cell)
+{
+	char path[HRFS_PATH_MAX];
+	snprintf(path, sizeof(path), "%s", cell->mpath);
+	/* Drop the marks of the family and row directories above the cell. */
+	for (int up = 0; up < 2; up++) {
+		char *slash = strrchr(path, '/');
+		if (!slash)
+			return;
+		*slash = '\0';
+		struct hrfs_mem *m = hrfs_mem_find_locked(fs, path);
+		if (m && (m->kind == HRFS_MEM_ROW || m->kind == HRFS_MEM_FAMILY))
+			hrfs_mem_del_locked(fs, path);
+	}
+}

@@ -1,0 +1,103 @@
+/*
+ * hr_format.h — every on-disk format of the engine, documented in one place.
+ * All integers are little-endian. CRC32C is hr_crc32c(0, ...). Each section
+ * below belongs to one module; its constants are used by that module only.
+ */
+#ifndef HR_FORMAT_H
+#define HR_FORMAT_H
+
+#include <stdint.h>
+
+/* ======================================================================
+ * Store files (engine/sfile, hr_sfile.h)
+ * ======================================================================
+ * One immutable file per flush/compaction output of one store:
+ *
+ *   data block 0 | data block 1 | ... | index block | [bloom block]
+ *   | info block | trailer (HR_SFILE_TRAILER_LEN bytes, at the very end)
+ *
+ * Every block (data, index, bloom, info) is framed the same way:
+ *   u32 payload_len | payload | u32 crc
+ * where crc = CRC32C over (u32 payload_len | payload): the length is
+ * covered too. Readers know each block's on-disk length (from the index or
+ * the trailer) and require it to equal payload_len + 8.
+ *
+ * Data block payload (target size: the family's block size; one entry
+ * larger than that makes one larger block):
+ *   entry 0 | entry 1 | ... | entry n-1 | u32 off[n] | u32 n
+ * An entry is one cell, hr_kv_encode'd (hr_kv.h). off[i] is entry i's byte
+ * offset inside the payload: off[0] = 0, strictly increasing, and entry i
+ * spans exactly off[i]..off[i+1] (the last one ends where off[] begins).
+ * Entries are in hr_kv_cmp order within and across blocks; n >= 1. The
+ * offset array lets a seek binary-search a block.
+ *
+ * Index block payload:
+ *   u32 count | count x (u64 block_off | u32 block_disk_len | first key)
+ * first key = the block's first entry, hr_kv_encode'd with value_len 0.
+ * Blocks are listed in file order, contiguous from offset 0.
+ *
+ * Bloom block payload (present only for bloom=row families):
+ *   u32 k | u32 hash_version (1) | u64 nbits | ceil(nbits/8) bytes of bits
+ * over the distinct rows of the file. h = hr_sfile_row_hash(row) (64-bit);
+ * probe i (0..k-1) tests bit ((h & 0xffffffff) + i * (h >> 32)) mod nbits,
+ * bit b living in byte b/8, mask 1 << (b%8). Sized 10 bits per row, k = 7.
+ *
+ * Info block payload (HR_SFILE_INFO_FIXED bytes, then the two keys):
+ *   u64 max_seq | u64 entry_count | u64 row_count | u64 delete_count
+ *   | i64 min_ts | i64 max_ts | u64 data_block_count | u64 data_bytes
+ *   | u32 block_size | u32 flags (bit 0: has bloom)
+ *   | first key | last key        (hr_kv_encode'd, value_len 0; absent
+ *                                  when entry_count is 0)
+ *
+ * Trailer (fixed size, not framed; its own CRC in the last 4 bytes):
+ *   0  char magic[8] "HRSTORE1"
+ *   8  u32 version (HR_SFILE_VERSION)
+ *   12 u32 reserved (0)
+ *   16 u64 index_off   | 24 u64 index_len     (on-disk, framing included)
+ *   32 u64 bloom_off   | 40 u64 bloom_len     (0, 0 when no bloom)
+ *   48 u64 info_off    | 56 u64 info_len
+ *   64 u32 reserved (0)
+ *   68 u32 crc = CRC32C of bytes 0..67
+ * A reader rejects a wrong magic, version or CRC, and any block range
+ * that overlaps the trailer or runs past the file.
+ */
+#define HR_SFILE_MAGIC "HRSTORE1"
+#define HR_SFILE_VERSION 1u
+#define HR_SFILE_TRAILER_LEN 72u
+#define HR_SFILE_BLOOM_HASH_VERSION 1u
+#define HR_SFILE_INFO_FIXED 72u
+#define HR_SFILE_INFO_HAS_BLOOM 1u
+
+/* ======================================================================
+ * WAL segments (engine/wal, hr_wal.h)
+ * ======================================================================
+ * One file per segment: <wal dir>/<segment id as %016llx>.wal, created as
+ * "<name>.tmp" with its header, fdatasynced, renamed, directory fsynced; then
+ * only appended to. A new process never appends to an old segment.
+ *
+ * Header (HR_WAL_HDR_LEN bytes):
+ *   0  char magic[8] "HRWALSG1"
+ *   8  u32 version (HR_WAL_VERSION)
+ *   12 u32 header length (HR_WAL_HDR_LEN)
+ *   16 u64 segment id (must match the file name)
+ *   24 u32 reserved (0)
+ *   28 u32 crc = CRC32C of bytes 0..27
+ * A bad header makes replay skip the whole file (with a warning).
+ *
+ * Records follow back to back until the end of the file:
+ *   0  u32 payload_len (<= HR_WAL_MAX_PAYLOAD)
+ *   4  u64 seq
+ *   12 u32 crc = CRC32C over (payload_len | seq | payload)
+ *   16 payload (opaque to the WAL; the region layer's encoding)
+ * Replay stops at the first record whose length is out of range, that
+ * runs past the end of the file (torn write), or whose CRC mismatches
+ * (corruption, or zeros from a crash after a size update), logging the
+ * file and offset; everything before it is kept.
+ */
+#define HR_WAL_MAGIC "HRWALSG1"
+#define HR_WAL_VERSION 1u
+#define HR_WAL_HDR_LEN 32u
+#define HR_WAL_REC_HDR_LEN 16u
+#define HR_WAL_MAX_PAYLOAD (1u << 30)
+
+#endif

@@ -1,0 +1,255 @@
+/*
+ * hr_region.h — the region server's internals: server, tables, regions,
+ * stores, MVCC, row locks, read views, merged iterators and the
+ * delete/version resolver. Private to engine/; the front end sees only
+ * hregionfs.h.
+ *
+ * Ownership
+ * - The server owns its tables; a table owns its regions (sorted by start
+ *   key, contiguous, covering the whole key space); a region owns one store
+ *   per family. Regions are reference counted: a request finds its region
+ *   under srv->map_lock (read), takes a reference and drops the lock.
+ * - A store owns its active memstore, its snapshot (while a flush writes
+ *   it) and its store files (newest first). A reader takes a view: its own
+ *   references to those, so a flush or (later) a compaction can swap them
+ *   without waiting for readers.
+ *
+ * Locks, in the order they may be taken (never the reverse):
+ *   srv->map_lock (rw: tables, table->regions, schemas)
+ *   -> region->updates_lock (rw: writers read-lock it for the whole write
+ *      path; a flush write-locks it only to swap memstores)
+ *   -> row lock (per row, bounded wait, -ETIMEDOUT)
+ *   -> region->mvcc.mu -> store->mu -> memstore insert mutex -> WAL mutex
+ *   srv->flush_mu (flush queue) is a leaf; LMDB write transactions are taken
+ *   with no engine lock held except a region's flush_mu.
+ * Fields: store->active/snapshot/files/nfiles/flushed_seq/gen are guarded by
+ * store->mu; region->stores[] is append-only (published by nstores);
+ * counters are atomics.
+ */
+#ifndef HR_REGION_H
+#define HR_REGION_H
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "engine/hr_bcache.h"
+#include "engine/hr_fdcache.h"
+#include "engine/hr_kv.h"
+#include "engine/hr_memstore.h"
+#include "engine/hr_meta.h"
+#include "engine/hr_sfile.h"
+#include "engine/hr_wal.h"
+#include "hregionfs.h"
+
+typedef struct hr_region hr_region;
+typedef struct hr_table hr_table;
+
+/* ---- MVCC: a region's write queue and read point (HBase's MVCC) ---------- */
+
+typedef struct hr_mvcc_entry {
+	uint64_t seq;
+	int done;
+	struct hr_mvcc_entry *next;
+} hr_mvcc_entry;
+
+typedef struct hr_mvcc {
+	pthread_mutex_t mu;
+	pthread_cond_t cond;
+	atomic_uint_fast64_t read_point; /* all writes with seq <= it are visible */
+	hr_mvcc_entry *head, *tail;	 /* in-flight writes in seq order */
+} hr_mvcc;
+
+void hr_mvcc_init(hr_mvcc *m, uint64_t read_point);
+void hr_mvcc_destroy(hr_mvcc *m);
+/* Takes the next server-wide seq and queues e (which the caller keeps
+ * alive until hr_mvcc_complete returns). */
+void hr_mvcc_begin(hr_mvcc *m, atomic_uint_fast64_t *seq_counter, hr_mvcc_entry *e);
+/* Marks e done, advances the read point over the finished prefix and waits
+ * until the read point covers e (read-your-writes). */
+void hr_mvcc_complete(hr_mvcc *m, hr_mvcc_entry *e);
+static inline uint64_t hr_mvcc_read_point(hr_mvcc *m) { return atomic_load(&m->read_point); }
+/* The lowest seq still in flight, or UINT64_MAX. */
+uint64_t hr_mvcc_min_inflight(hr_mvcc *m);
+
+/* ---- row locks ------------------------------------------------------------ */
+
+#define HR_ROWLOCK_SHARDS 64
+typedef struct hr_rowlock_held hr_rowlock_held;
+typedef struct hr_rowlock_shard {
+	pthread_mutex_t mu;
+	pthread_cond_t cond;
+	hr_rowlock_held *held;
+} hr_rowlock_shard;
+typedef struct hr_rowlocks {
+	hr_rowlock_shard shard[HR_ROWLOCK_SHARDS];
+} hr_rowlocks;
+
+void hr_rowlocks_init(hr_rowlocks *l);
+void hr_rowlocks_destroy(hr_rowlocks *l);
+/* -ETIMEDOUT after timeout_ms. *token is passed to hr_rowlock_release. */
+int hr_rowlock_acquire(hr_rowlocks *l, const uint8_t *row, size_t len, uint32_t timeout_ms,
+		       hr_rowlock_held **token);
+void hr_rowlock_release(hr_rowlocks *l, hr_rowlock_held *token);
+
+/* ---- stores and views ------------------------------------------------------ */
+
+typedef struct hr_store {
+	hr_region *region;
+	hr_family_schema fam;
+	pthread_mutex_t mu;
+	hr_memstore *active;
+	hr_memstore *snapshot;
+	hr_sfile **files;	/* newest first */
+	uint32_t nfiles;
+	uint64_t flushed_seq;
+	uint64_t flushed_seq_pending; /* the seq the snapshot covers */
+	atomic_uint_fast64_t gen; /* bumped on every change of the above */
+	char dir[PATH_MAX];
+} hr_store;
+
+typedef struct hr_view {
+	hr_memstore *ms[2];
+	int nms;
+	hr_sfile **files;
+	uint32_t nfiles;
+	uint64_t gen;
+} hr_view;
+
+int hr_store_view(hr_store *st, hr_view *v);
+void hr_view_release(hr_view *v);
+
+/* A merge of a view's sources in hr_kv_cmp order. */
+typedef struct hr_miter hr_miter;
+int hr_miter_open(const hr_view *v, hr_miter **out);
+void hr_miter_free(hr_miter *m);
+int hr_miter_seek(hr_miter *m, const hr_kv *target);
+int hr_miter_valid(const hr_miter *m);
+const hr_kv *hr_miter_kv(const hr_miter *m);
+int hr_miter_next(hr_miter *m);
+/* Seeks only the sources that may hold the row (bloom + key range). */
+int hr_miter_seek_row(hr_miter *m, const hr_kv *target);
+
+/* ---- resolver: HBase delete and version semantics over ordered cells ------
+ * Deletes mask cells with ts <= the marker's ts that were written before
+ * the marker (lower seq): HBase's NEW_VERSION_BEHAVIOR, chosen because a
+ * filesystem re-creates a name in the same millisecond it removed it
+ * ("rm f; echo x > f") and must not lose the new value. */
+typedef struct hr_resolver {
+	uint64_t read_point;
+	int64_t oldest_ts;	/* TTL cut-off: older cells are expired */
+	uint32_t max_versions;
+	int64_t min_ts, max_ts; /* [min, max) filter; 0 = none */
+	uint8_t *row;
+	size_t row_len, row_cap;
+	struct { int64_t ts; uint64_t seq; } *fam;
+	size_t nfam, fam_cap;
+	uint8_t *qual;
+	size_t qual_len, qual_cap;
+	int have_col;
+	uint64_t col_del_seq;
+	int64_t ver_del_ts;
+	uint64_t ver_del_seq;
+	uint32_t versions;
+} hr_resolver;
+
+enum { HR_RES_SKIP = 0, HR_RES_EMIT = 1, HR_RES_COLUMN_DONE = 2 };
+
+void hr_resolver_init(hr_resolver *r, const hr_family_schema *f, uint64_t read_point);
+void hr_resolver_free(hr_resolver *r);
+void hr_resolver_reset_row(hr_resolver *r);
+int hr_resolve(hr_resolver *r, const hr_kv *kv);
+
+/* ---- regions and tables ---------------------------------------------------- */
+
+struct hr_region {
+	hr_server *srv;
+	hr_table *table;
+	uint64_t id;
+	uint8_t *start, *end; /* len 0 = unbounded */
+	size_t start_len, end_len;
+	atomic_int state;	/* enum hr_region_state */
+	atomic_int refs;
+	pthread_rwlock_t updates_lock;
+	pthread_mutex_t flush_mu; /* one flush of this region at a time */
+	atomic_int flush_queued;
+	hr_mvcc mvcc;
+	hr_rowlocks locks;
+	hr_store *stores[HR_MAX_FAMILIES];
+	atomic_uint nstores;
+	char dir[PATH_MAX];
+};
+
+struct hr_table {
+	hr_table_schema schema;
+	hr_region **regions;
+	size_t nregions;
+};
+
+void hr_region_ref(hr_region *r);
+void hr_region_unref(hr_region *r);
+hr_store *hr_region_store(hr_region *r, const char *family);
+uint64_t hr_region_memstore_bytes(hr_region *r);
+int hr_region_contains(const hr_region *r, const uint8_t *row, size_t len);
+
+/* ---- server ---------------------------------------------------------------- */
+
+typedef struct hr_wal_old {
+	uint64_t id, max_seq;
+} hr_wal_old;
+
+struct hr_server {
+	hr_config cfg;
+	int lock_fd;
+	char meta_dir[PATH_MAX], wal_dir[PATH_MAX], store_dir[PATH_MAX];
+	hr_meta *meta;
+	hr_wal *wal;
+	hr_bcache *bc;
+	hr_fdcache *fdc;
+
+	pthread_rwlock_t map_lock;
+	hr_table **tables;
+	size_t ntables;
+
+	atomic_uint_fast64_t seq;
+	atomic_uint_fast64_t next_file_id;
+	atomic_uint_fast64_t next_region_id;
+	atomic_uint_fast64_t memstore_total;
+
+	/* segments from before this open, purged like closed ones */
+	pthread_mutex_t old_mu;
+	hr_wal_old *old_segs;
+	size_t nold;
+
+	/* flush queue and background threads */
+	pthread_mutex_t flush_mu;
+	pthread_cond_t flush_cond, flush_done;
+	hr_region **fq;
+	size_t fq_len, fq_cap;
+	int stopping;
+	pthread_t *flushers;
+	uint32_t nflushers;
+	pthread_t chore;
+	int chore_started;
+
+	struct {
+		atomic_uint_fast64_t puts, gets, scans, flushes, flush_bytes, blocked;
+	} st;
+};
+
+/* Finds the region holding row and references it; -ENOENT no table. */
+int hr_server_locate(hr_server *srv, const char *table, const uint8_t *row, size_t len,
+		     hr_region **out, hr_table_schema *schema_out);
+
+/* flush.c */
+int hr_region_flush(hr_region *r);
+void hr_flush_request(hr_server *srv, hr_region *r);
+int hr_flusher_start(hr_server *srv);
+void hr_flusher_stop(hr_server *srv);
+void hr_wal_maintain(hr_server *srv);
+
+/* store files on disk */
+int hr_store_file_path(const hr_store *st, uint64_t file_id, int tmp, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,131 @@
+/*
+ * hr_sfile.h — immutable sorted store files (HFile-like). A store file holds
+ * the cells of one store (region x family) as hr_kv entries in hr_kv_cmp
+ * order. On-disk format: "Store files" in hr_format.h.
+ *
+ * Writer: single-threaded object. Entries are added in non-decreasing
+ * hr_kv_cmp order (an out-of-order add is -EINVAL and poisons the writer).
+ * Exactly one of hr_sfile_write_finish / hr_sfile_write_abort ends it and
+ * frees it; finish fsyncs (hr_fsync) and closes the temp file, the caller
+ * renames it into place and fsyncs the directory. A failed finish unlinks
+ * the temp file.
+ *
+ * Reader (hr_sfile): opened once, shared by every reader through a
+ * reference count (atomic). The trailer, file info, block index and bloom
+ * filter are read, checksum-verified and kept in memory at open; data
+ * blocks are read on demand with hr_fdcache_pread and kept in the shared
+ * hr_bcache. Everything in an hr_sfile is immutable after open except the
+ * refcount and the deleted flag (both atomic), so any number of threads may
+ * use one file at once. When the last reference goes, the file is freed,
+ * and if hr_sfile_mark_deleted was called, its fd is forgotten, its cached
+ * blocks dropped and the file unlinked (a later compaction retires files
+ * this way while scans still read them).
+ *
+ * Corruption: every block's CRC32C and every decoded length is checked on
+ * read. A bad block is -EIO plus an error log line naming the file and the
+ * block offset; other blocks stay readable. A bad trailer, info, index or
+ * bloom block makes hr_sfile_open fail with -EIO.
+ *
+ * Iterator: single-threaded; holds a reference on the file and on its
+ * current block, so the kv it returns stays valid until the next move or
+ * free, whatever the cache evicts meanwhile.
+ */
+#ifndef HR_SFILE_H
+#define HR_SFILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine/hr_bcache.h"
+#include "engine/hr_fdcache.h"
+#include "engine/hr_kv.h"
+
+typedef struct hr_sfile hr_sfile;
+typedef struct hr_sfile_writer hr_sfile_writer;
+typedef struct hr_sfile_iter hr_sfile_iter;
+
+/* What the file-info block records. first_key / last_key are full keys
+ * (row, qualifier, ts, type, seq; value_len 0) whose bytes are owned by the
+ * hr_sfile: valid while it is referenced. Both are zero for an empty file. */
+typedef struct hr_sfile_info {
+	hr_kv first_key;
+	hr_kv last_key;
+	uint64_t max_seq;	/* max(finish's max_seq, every entry's seq) */
+	uint64_t entry_count;
+	uint64_t row_count;	/* distinct rows */
+	uint64_t delete_count;	/* entries whose type is not HR_PUT */
+	int64_t min_ts, max_ts;	/* INT64_MAX / INT64_MIN when empty */
+	uint64_t data_block_count;
+	uint64_t data_bytes;	/* sum of hr_kv_encoded_len of the entries */
+	uint64_t file_size;	/* filled by hr_sfile_open */
+	uint32_t block_size;	/* target payload size it was written with */
+	int has_bloom;
+} hr_sfile_info;
+
+/* ---- writer ---- */
+
+/* Creates (truncates) tmp_path. block_size: target data-block payload
+ * (a single larger cell makes a larger block); 0 means 64 KiB. bloom_rows:
+ * build the row bloom filter. expected_rows: sizing hint only (the filter
+ * is sized from the actual distinct row count at finish). */
+int hr_sfile_write_open(const char *tmp_path, uint32_t block_size, int bloom_rows,
+			uint64_t expected_rows, hr_sfile_writer **out);
+/* Copies the entry. -EINVAL if out of order or a length is out of range
+ * (row or qualifier longer than the u16 the encoding allows); -EIO/-ENOSPC
+ * from the write. After an error the writer only accepts abort (finish then
+ * fails and unlinks). */
+int hr_sfile_write_add(hr_sfile_writer *w, const hr_kv *kv);
+/* Entries added so far / bytes written so far (for a flush's progress). */
+uint64_t hr_sfile_write_entries(const hr_sfile_writer *w);
+uint64_t hr_sfile_write_bytes(const hr_sfile_writer *w);
+/* Writes the last data block, index, bloom, info and trailer, fsyncs,
+ * closes and frees the writer. On error the temp file is unlinked. */
+int hr_sfile_write_finish(hr_sfile_writer *w, uint64_t max_seq);
+/* Closes, unlinks the temp file, frees. NULL is a no-op. */
+void hr_sfile_write_abort(hr_sfile_writer *w);
+
+/* ---- reader ---- */
+
+/* file_id must be unique among files sharing fc/bc (it keys both caches).
+ * Returns the file with one reference. -ENOENT etc. from stat, -EIO on a
+ * bad trailer/meta block (logged with the file name), -ENOMEM. */
+int hr_sfile_open(const char *path, uint64_t file_id, hr_fdcache *fc, hr_bcache *bc,
+		  hr_sfile **out);
+void hr_sfile_ref(hr_sfile *f);
+void hr_sfile_unref(hr_sfile *f);
+/* The file goes away (unlink) at its last unref. */
+void hr_sfile_mark_deleted(hr_sfile *f);
+
+const hr_sfile_info *hr_sfile_get_info(const hr_sfile *f);
+const char *hr_sfile_path(const hr_sfile *f);
+uint64_t hr_sfile_id(const hr_sfile *f);
+
+/* 0 if the row is certainly absent (outside [first row, last row] or not in
+ * the bloom filter), 1 if it may be present. */
+int hr_sfile_may_contain_row(const hr_sfile *f, const uint8_t *row, size_t len);
+/* Same with a precomputed hr_sfile_row_hash (one hash per get, not per file). */
+int hr_sfile_may_contain_row_h(const hr_sfile *f, const uint8_t *row, size_t len,
+			       uint64_t hash);
+uint64_t hr_sfile_row_hash(const uint8_t *row, size_t len);
+
+/* The row of the first key of the middle data block (a split point). The
+ * bytes are owned by the file. -ENOENT for an empty file. */
+int hr_sfile_mid_row(const hr_sfile *f, const uint8_t **row, size_t *len);
+
+/* ---- iterator ---- */
+
+/* Takes a reference on f. Starts unpositioned (not valid). -ENOMEM. */
+int hr_sfile_iter_new(hr_sfile *f, hr_sfile_iter **out);
+void hr_sfile_iter_free(hr_sfile_iter *it);
+/* Positions at the first entry >= target (hr_kv_cmp). 0 (maybe not valid:
+ * past the end), -EIO on a bad block, -ENOMEM. */
+int hr_sfile_iter_seek(hr_sfile_iter *it, const hr_kv *target);
+int hr_sfile_iter_first(hr_sfile_iter *it);
+int hr_sfile_iter_valid(const hr_sfile_iter *it);
+/* The current entry; valid until the next move or free. */
+const hr_kv *hr_sfile_iter_kv(const hr_sfile_iter *it);
+/* 0 (maybe now past the end), -EIO on a bad next block (the iterator is
+ * then not valid). */
+int hr_sfile_iter_next(hr_sfile_iter *it);
+
+#endif

@@ -1,0 +1,44 @@
+/*
+ * hr_util.h — small shared helpers of the engine: CRC32C, little-endian
+ * fixed-width coding, clocks, file publishing. Stateless and thread-safe.
+ */
+#ifndef HR_UTIL_H
+#define HR_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+/* CRC32C (Castagnoli), hardware-accelerated where the CPU has SSE4.2.
+ * Chain with crc = hr_crc32c(crc, ...), starting from 0. */
+uint32_t hr_crc32c(uint32_t crc, const void *data, size_t len);
+
+static inline void hr_put16(uint8_t *p, uint16_t v) { memcpy(p, &v, 2); }
+static inline void hr_put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
+static inline void hr_put64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
+static inline uint16_t hr_get16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); return v; }
+static inline uint32_t hr_get32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
+static inline uint64_t hr_get64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v; }
+/* (the formats are little-endian; this engine builds on little-endian hosts) */
+
+int64_t hr_now_ms(void);	/* wall clock, milliseconds */
+uint64_t hr_mono_ns(void);	/* monotonic clock, nanoseconds */
+
+/* write(2)/pwrite(2) the whole buffer, retrying EINTR and short writes. */
+int hr_write_all(int fd, const void *buf, size_t len);
+int hr_pwrite_all(int fd, const void *buf, size_t len, uint64_t off);
+int hr_pread_all(int fd, void *buf, size_t len, uint64_t off); /* -EIO on EOF */
+
+/* fsync a directory (after a rename or create in it). */
+int hr_fsync_dir(const char *dir);
+/* mkdir -p with mode 0755. */
+int hr_mkdirs(const char *path);
+
+/* I/O seam for crash tests: when set, called after every successful
+ * fsync/fdatasync the engine makes on a file descriptor. */
+typedef void (*hr_sync_hook_fn)(int fd);
+extern hr_sync_hook_fn hr_sync_hook;
+int hr_fdatasync(int fd);	/* fdatasync + hook */
+int hr_fsync(int fd);		/* fsync + hook */
+
+#endif

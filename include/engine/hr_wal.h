@@ -1,0 +1,127 @@
+/*
+ * hr_wal.h — the write-ahead log: segment files of CRC32C-framed records
+ * (format in hr_format.h, section "WAL segments"). Payload-agnostic: the
+ * region layer encodes (region, seq, cells) and hands over bytes plus the
+ * record's sequence id.
+ *
+ * Sequence ids: segment deletion compares each segment's highest seq with
+ * one server-wide "lowest unflushed seq", so seq ids must come from one
+ * server-wide counter, and the caller's min_unflushed_seq must also count
+ * edits that are appended but not yet in a memstore (in-flight MVCC writes).
+ *
+ * Group commit: appenders frame their record (CRC computed outside any
+ * lock), memcpy it into a shared fill buffer under w->mu and wait. Whoever
+ * finds no I/O in progress becomes the leader: it swaps the two buffers,
+ * drops the mutex, writes the whole batch with one pwrite(2) and, if any
+ * waiter of the batch needs durability, one fdatasync; then it advances the
+ * byte counters and wakes everybody. A batch's leader also rolls the
+ * segment once it reaches segment_size. Only one leader exists at a time
+ * (w->io_busy), so the buffer being written is never touched by appenders.
+ *
+ * Errors: a failed write or fdatasync is sticky. After a failed write the
+ * segment's tail is unknown (a partial record would hide every later record
+ * from replay); after a failed fdatasync the kernel may have dropped the
+ * dirty pages and cleared the error, so a retry could report success for
+ * lost data. Either way every waiter not yet satisfied gets the error and
+ * later appends fail with it; the owner closes and reopens the WAL (a new
+ * segment) to recover.
+ *
+ * Locking: w->mu protects every field of struct hr_wal (engine/wal/wal.c);
+ * the current segment's fd is only written, synced and swapped by the
+ * holder of io_busy; the background sync thread fdatasyncs it concurrently
+ * (marked in bg_fd so a roll waits before closing it).
+ *
+ * Thread-safety: hr_wal_append/sync/roll/segments/purge/adopt/stats may be
+ * called concurrently. hr_wal_close must not race with any other call.
+ * hr_wal_replay/list_dir/segment_path are stateless.
+ */
+#ifndef HR_WAL_H
+#define HR_WAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct hr_wal hr_wal;
+
+typedef struct hr_wal_opts {
+	const char *dir;		/* holds the segments, e.g. <data>/wal (created) */
+	uint64_t segment_size;		/* roll once the current segment reaches this */
+	int durability;			/* HR_DURABILITY_OS / HR_DURABILITY_FSYNC */
+	uint32_t sync_interval_ms;	/* os mode: background fdatasync period; 0 = none */
+	uint64_t first_segment_id;	/* id of the first new segment (max existing + 1) */
+	/* Called before a new segment file is created (also for the first one,
+	 * from hr_wal_open), so the owner records it in its metadata first; a
+	 * crash then leaves at worst a recorded id without a file, never an
+	 * unrecorded file. Runs on an appending thread that holds the WAL's I/O
+	 * token (not w->mu): it must not call hr_wal_append/sync/roll. Non-zero
+	 * return fails the roll (the WAL keeps writing the old segment and
+	 * retries a second later). May be NULL. */
+	int (*on_new_segment)(void *ctx, uint64_t seg_id);
+	void *ctx;
+} hr_wal_opts;
+
+/* A closed segment (or, from hr_wal_replay's callers, an adopted one). */
+typedef struct hr_wal_seg {
+	uint64_t id;
+	uint64_t max_seq;		/* highest seq of its records; 0 if none */
+	uint64_t bytes;			/* file size, header included */
+} hr_wal_seg;
+
+typedef struct hr_wal_stats {
+	uint64_t appends;		/* records appended */
+	uint64_t writes;		/* write batches (pwrite calls) */
+	uint64_t syncs;			/* fdatasync calls on segments */
+	uint64_t bytes;			/* record bytes written, framing included */
+	uint64_t current_segment;	/* id of the segment being written */
+	uint64_t closed_segments;	/* entries in the closed list */
+} hr_wal_stats;
+
+/* Starts a NEW segment (first_segment_id); never appends to old ones. */
+int hr_wal_open(const hr_wal_opts *o, hr_wal **out);
+/* Writes what is buffered, syncs, stops the sync thread, closes. NULL ok. */
+void hr_wal_close(hr_wal *w);
+
+/* Appends one record. Returns once it is written to the file (os mode), or
+ * fdatasynced (fsync mode, or sync != 0). *seg_out (may be NULL) = id of
+ * the segment holding it. -EFBIG if len > HR_WAL_MAX_PAYLOAD. */
+int hr_wal_append(hr_wal *w, const void *payload, size_t len, uint64_t seq, int sync,
+		  uint64_t *seg_out);
+/* fdatasyncs everything appended before the call. */
+int hr_wal_sync(hr_wal *w);
+/* Writes what is buffered, closes the current segment, starts a new one. */
+int hr_wal_roll(hr_wal *w);
+
+/* Closed segments (not the current one), oldest first; *out malloc'd
+ * (NULL when *n is 0). */
+int hr_wal_segments(hr_wal *w, hr_wal_seg **out, size_t *n);
+/* Adds a segment left by an earlier run (found by hr_wal_replay) to the
+ * closed list, so hr_wal_purge deletes it once covered. max_seq = highest
+ * seq replayed from it (0 if none). -EEXIST if already listed. */
+int hr_wal_adopt(hr_wal *w, uint64_t id, uint64_t max_seq, uint64_t bytes);
+/* Deletes closed segments whose max_seq < min_unflushed_seq. For each:
+ * on_delete(ctx, id) first (the owner drops it from its metadata; non-zero
+ * return stops the purge and keeps the file), then unlink; one directory
+ * fsync at the end. Metadata first so a crash leaves an unreferenced file
+ * (a leftover, removed at open), never a referenced missing one.
+ * on_delete may be NULL. Returns the count deleted or a negative errno. */
+int hr_wal_purge(hr_wal *w, uint64_t min_unflushed_seq, int (*on_delete)(void *, uint64_t),
+		 void *ctx);
+void hr_wal_get_stats(hr_wal *w, hr_wal_stats *out);
+
+/* Replays every segment file in dir in id order, calling fn for each valid
+ * record. A bad header skips the file; a torn or corrupt record (bad length,
+ * CRC mismatch, short read) ends THAT segment's replay with a warning naming
+ * the file and offset, and replay continues with the next segment. fn
+ * returning < 0 aborts replay with that value. *max_seg_id_out (may be NULL)
+ * = highest segment id present (0 if none). A missing dir replays nothing. */
+int hr_wal_replay(const char *dir,
+		  int (*fn)(void *ctx, uint64_t seg_id, uint64_t seq, const void *payload,
+			    size_t len),
+		  void *ctx, uint64_t *max_seg_id_out);
+
+/* Segment ids present in dir, ascending (*ids malloc'd, NULL if *n == 0). */
+int hr_wal_list_dir(const char *dir, uint64_t **ids, size_t *n);
+/* "<dir>/<id as %016llx>.wal"; -ENAMETOOLONG if it does not fit. */
+int hr_wal_segment_path(const char *dir, uint64_t id, char *buf, size_t len);
+
+#endif

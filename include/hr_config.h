@@ -1,0 +1,73 @@
+/*
+ * hr_config.h — the configuration: defaults, the .ini file (parsed with
+ * inih) and KEY=VALUE overrides (the -o options of the mount command).
+ *
+ * Every key is documented with its default in the top-level hregionfs.ini.
+ * Key names are unique across sections, so hr_config_set takes a bare key.
+ * Sizes accept K/M/G/T suffixes (powers of 1024, optional "B"/"iB"); keys
+ * ending in _ms/_s are plain integers in that unit; flush_interval, the one
+ * duration, needs a unit: ms, s, m, h or d (stored in milliseconds).
+ * Bad input is rejected with a message "file:line: ..." in err.
+ * Not thread-safe while being filled; read-only (shared freely) after.
+ */
+#ifndef HR_CONFIG_H
+#define HR_CONFIG_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum { HR_DURABILITY_OS = 0, HR_DURABILITY_FSYNC = 1 };
+
+typedef struct hr_config {
+	/* [storage] */
+	char data_dir[PATH_MAX];
+	uint32_t open_files;		/* bound on cached store-file descriptors */
+	/* [wal] */
+	int durability;			/* HR_DURABILITY_* */
+	uint32_t sync_interval_ms;
+	uint64_t segment_size;
+	uint32_t max_segments;
+	/* [memstore] */
+	uint64_t flush_size;
+	uint64_t global_limit;
+	uint64_t global_limit_low;
+	uint64_t flush_interval_ms;
+	uint32_t flush_threads;
+	/* [cache] */
+	uint64_t block_cache_size;
+	/* [limits] */
+	uint64_t max_cell_size;
+	uint32_t row_lock_timeout_ms;
+	/* [log] */
+	int log_level;			/* HR_LOG_* from hr_log.h */
+	/* [fs] — read by the front end only */
+	char default_families[1024];	/* comma-separated */
+	int auto_create_families;
+	uint32_t entry_timeout_s;
+	uint32_t retries;
+	uint32_t retry_pause_ms;
+} hr_config;
+
+void hr_config_defaults(hr_config *c);
+
+/* Parses an ini file over the current values (left unchanged on error).
+ * -ENOENT if it does not exist (err says so), -EINVAL on the first bad line
+ * (err = "file:line: why": unknown key, key in the wrong section, duplicate
+ * key, bad value, syntax error, line longer than inih's 200-byte buffer). */
+int hr_config_load(hr_config *c, const char *path, char *err, size_t errlen);
+
+/* Sets one key (bare name, e.g. "flush_size") from its text form, with the
+ * file's syntax. -EINVAL with "unknown option 'x'" or "bad value ..." in err. */
+int hr_config_set(hr_config *c, const char *key, const char *value, char *err, size_t errlen);
+
+/* Checks every key's range and the rules between keys (global_limit_low <=
+ * global_limit ...). Load and set check one value at a time, so call this
+ * once after the file and all overrides are applied: 0, or -EINVAL with a
+ * message "key = value: why" in err. */
+int hr_config_validate(const hr_config *c, char *err, size_t errlen);
+
+/* Writes every key and its current value as an ini text (malloc'd). */
+int hr_config_format(const hr_config *c, char **text, size_t *len);
+
+#endif

@@ -1,0 +1,279 @@
+/*
+ * hregionfs.h — the public API of the hregionfs storage engine (an embedded,
+ * HBase-style region server). This is the only engine header a front end
+ * (the FUSE layer in fs/, or any other) may include, together with
+ * hr_config.h and hr_log.h.
+ *
+ * Contract
+ * - Every function is thread-safe: many threads may call into one server at
+ *   once. Functions return 0 (or a documented non-negative count) on success
+ *   and a negative errno on failure; they never print and never exit.
+ * - Data model (HBase's): a table has column families declared in its
+ *   schema. A cell is (row, family, qualifier, timestamp, type, value). Rows
+ *   are 1..HR_MAX_ROW bytes, qualifiers 0..HR_MAX_QUALIFIER bytes, both
+ *   arbitrary binary. Family names match [A-Za-z0-9_.-]+ and do not start
+ *   with '.'. Timestamps are milliseconds since the epoch.
+ * - Sort order: row asc (memcmp, shorter first on a tie), family asc,
+ *   qualifier asc, timestamp desc, type desc (a delete wins at equal ts),
+ *   sequence id desc.
+ * - A row mutation (hr_mutate) is atomic: readers see all of its cells or
+ *   none. When hr_mutate returns 0 the mutation is in the write-ahead log:
+ *   durability "os" = survives a kill -9 of the process; "fsync" (or
+ *   HR_MUT_SYNC, or a later hr_sync) = survives power loss.
+ * - Retryable conditions: -EBUSY (region over its memory limit or a row lock
+ *   wait timed out: -ETIMEDOUT) and -ESTALE (the region closed or moved while
+ *   the call ran). A front end retries these with backoff.
+ * - Memory returned to the caller (hr_value.data, arrays from *_list) is
+ *   malloc'd and owned by the caller (free() / the matching *_free).
+ *   Pointers inside an hr_scan_entry belong to the cursor and stay valid
+ *   until the next hr_scan_next or hr_scan_close on that cursor.
+ * - A cursor (hr_scan) is used by one thread at a time. Its memory does not
+ *   grow with the table size. Each row it returns is read at one MVCC read
+ *   point, so a row mutation is never seen in part.
+ */
+#ifndef HREGIONFS_H
+#define HREGIONFS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hr_config.h"
+
+#define HR_VERSION_STRING "0.1.0"
+
+#define HR_MAX_ROW 32767
+#define HR_MAX_QUALIFIER 65535
+#define HR_MAX_NAME 255 /* table and family names */
+#define HR_MAX_FAMILIES 64
+
+/* Cell types, numbered as HBase's KeyValue.Type so that "type desc" puts
+ * deletes before puts at an equal timestamp. */
+enum hr_cell_type {
+	HR_PUT = 4,
+	HR_DELETE = 8,		/* one version: exactly ts */
+	HR_DELETE_COLUMN = 12,	/* every version of the column with ts <= ts */
+	HR_DELETE_FAMILY = 14,	/* every column of the family in the row, <= ts */
+};
+
+/* "No timestamp given": the server stamps the cell with its clock after
+ * the row lock is taken. For deletes it means "everything up to now". */
+#define HR_TS_NOW INT64_MAX
+
+typedef struct hr_server hr_server;
+
+/* ---- server lifecycle ---------------------------------------------------- */
+
+/* Opens (creating if needed) the server on cfg->data_dir: loads the
+ * metadata, removes crash leftovers, replays the WAL, starts the background
+ * threads. A second open of the same data_dir from any process fails with
+ * -EBUSY (lock file). The config is copied. */
+int hr_server_open(const hr_config *cfg, hr_server **out);
+
+/* Stops background work, syncs the WAL and closes every file. Flushes
+ * nothing it need not: the next open replays the WAL. NULL is a no-op. */
+int hr_server_close(hr_server *srv);
+
+/* Makes everything acknowledged so far durable (WAL fdatasync). */
+int hr_sync(hr_server *srv);
+
+/* ---- schema ---------------------------------------------------------------- */
+
+typedef struct hr_family_schema {
+	char name[HR_MAX_NAME + 1];
+	uint32_t max_versions;	/* default 1 */
+	int64_t ttl_ms;		/* 0 = forever (the default) */
+	uint32_t block_size;	/* default 64 KiB */
+	uint8_t bloom;		/* HR_BLOOM_NONE or HR_BLOOM_ROW (default) */
+	uint8_t compression;	/* HR_COMPRESSION_NONE (only value so far) */
+} hr_family_schema;
+
+enum { HR_BLOOM_NONE = 0, HR_BLOOM_ROW = 1 };
+enum { HR_COMPRESSION_NONE = 0 };
+
+typedef struct hr_table_schema {
+	char name[HR_MAX_NAME + 1];
+	uint32_t nfamilies;
+	hr_family_schema families[HR_MAX_FAMILIES];
+} hr_table_schema;
+
+/* Fills a family schema with the defaults above. */
+void hr_family_defaults(hr_family_schema *f, const char *name);
+
+/* 1 if valid. Table names follow HBase: [A-Za-z0-9_.-], optionally one
+ * "namespace:" prefix of [A-Za-z0-9_]; not starting with '.' or '-'. */
+int hr_table_name_valid(const char *name);
+int hr_family_name_valid(const char *name);
+
+int hr_table_create(hr_server *srv, const hr_table_schema *schema); /* -EEXIST, -EINVAL */
+int hr_table_drop(hr_server *srv, const char *table);		      /* removes all its data */
+int hr_table_schema_get(hr_server *srv, const char *table, hr_table_schema *out); /* -ENOENT */
+int hr_family_add(hr_server *srv, const char *table, const hr_family_schema *f); /* -EEXIST */
+
+/* The tables in name order; *names is a malloc'd array of malloc'd
+ * strings, released with hr_names_free. */
+int hr_table_list(hr_server *srv, char ***names, size_t *n);
+void hr_names_free(char **names, size_t n);
+
+/* ---- writes ---------------------------------------------------------------- */
+
+typedef struct hr_mcell {
+	const char *family;		/* NUL-terminated, must be in the schema */
+	const void *qualifier;
+	size_t qualifier_len;		/* ignored for HR_DELETE_FAMILY */
+	int64_t ts;			/* HR_TS_NOW = server time */
+	uint8_t type;			/* enum hr_cell_type */
+	const void *value;		/* HR_PUT only */
+	size_t value_len;		/* <= max_cell_size, else -EFBIG */
+} hr_mcell;
+
+#define HR_MUT_SYNC 0x1u /* return only once the WAL record is fsynced */
+
+/* Applies one row mutation of n cells atomically. -ENOENT: no such table;
+ * -EINVAL: bad row/qualifier/family/type; -EFBIG: value too large. */
+int hr_mutate(hr_server *srv, const char *table, const void *row, size_t row_len,
+	      const hr_mcell *cells, size_t n, unsigned flags);
+
+/* Conveniences over hr_mutate. */
+int hr_put(hr_server *srv, const char *table, const void *row, size_t row_len,
+	   const char *family, const void *qual, size_t qual_len,
+	   const void *value, size_t value_len, unsigned flags);
+int hr_delete_column(hr_server *srv, const char *table, const void *row, size_t row_len,
+		     const char *family, const void *qual, size_t qual_len, unsigned flags);
+/* Deletes every family of the row (DeleteFamily markers for each). */
+int hr_delete_row(hr_server *srv, const char *table, const void *row, size_t row_len,
+		  unsigned flags);
+
+/* ---- reads ----------------------------------------------------------------- */
+
+typedef struct hr_value {
+	void *data;		/* malloc'd (NULL when not asked for or empty) */
+	size_t len;
+	int64_t ts;
+} hr_value;
+
+#define HR_GET_VALUE 0x1u /* copy the value out; without it only len and ts */
+
+/* The latest visible version of one cell. -ENOENT if none. */
+int hr_get(hr_server *srv, const char *table, const void *row, size_t row_len,
+	   const char *family, const void *qual, size_t qual_len, unsigned flags,
+	   hr_value *out);
+
+typedef struct hr_get_opts {
+	uint32_t max_versions;	/* 0 = the family's max_versions */
+	int64_t min_ts;		/* inclusive, 0 = none */
+	int64_t max_ts;		/* exclusive, 0 = none */
+} hr_get_opts;
+
+/* Up to max_versions visible versions, newest first. Returns the count
+ * (>= 0); *out is a malloc'd array released with hr_values_free. */
+int hr_get_versions(hr_server *srv, const char *table, const void *row, size_t row_len,
+		    const char *family, const void *qual, size_t qual_len,
+		    const hr_get_opts *opts, hr_value **out);
+void hr_values_free(hr_value *v, size_t n);
+
+/* 1 if the row has any visible cell (family NULL), or any in the family
+ * (qual NULL), or the exact column; 0 if not; negative errno on error. */
+int hr_exists(hr_server *srv, const char *table, const void *row, size_t row_len,
+	      const char *family, const void *qual, size_t qual_len);
+
+/* ---- scans ----------------------------------------------------------------- */
+
+typedef struct hr_scan hr_scan;
+
+enum hr_scan_mode {
+	HR_SCAN_CELLS = 0,	/* one entry per visible column (latest version) */
+	HR_SCAN_FAMILIES = 1,	/* one entry per (row, family) holding a visible cell */
+	HR_SCAN_ROWS = 2,	/* one entry per row holding a visible cell */
+};
+
+typedef struct hr_scan_opts {
+	const void *start;	/* first row, inclusive (NULL/0 = table start) */
+	size_t start_len;
+	const void *stop;	/* stop row, exclusive (NULL/0 = table end) */
+	size_t stop_len;
+	const void *prefix;	/* only rows with this prefix (narrows start/stop) */
+	size_t prefix_len;
+	const char *family;	/* only this family (NULL = all) */
+	/* Resume strictly after this (row=start, family, qualifier) position:
+	 * set resume_family to the last family returned (and resume_qualifier
+	 * to the last qualifier in HR_SCAN_CELLS mode). In HR_SCAN_ROWS mode use
+	 * start_after_row instead. */
+	const char *resume_family;
+	const void *resume_qualifier;
+	size_t resume_qualifier_len;
+	int start_after_row;	/* 1: start is exclusive (resume a row listing) */
+	int mode;		/* enum hr_scan_mode */
+	int with_values;	/* HR_SCAN_CELLS: fill value/value_len */
+} hr_scan_opts;
+
+typedef struct hr_scan_entry {
+	const uint8_t *row;
+	size_t row_len;
+	const char *family;	/* NULL in HR_SCAN_ROWS mode */
+	const uint8_t *qualifier; /* HR_SCAN_CELLS only */
+	size_t qualifier_len;
+	int64_t ts;
+	const uint8_t *value;	/* with_values only */
+	size_t value_len;	/* always set in HR_SCAN_CELLS mode */
+} hr_scan_entry;
+
+int hr_scan_open(hr_server *srv, const char *table, const hr_scan_opts *opts, hr_scan **out);
+/* 1 = *e filled, 0 = end of scan, negative errno on error. */
+int hr_scan_next(hr_scan *sc, hr_scan_entry *e);
+void hr_scan_close(hr_scan *sc);
+
+/* ---- admin ----------------------------------------------------------------- */
+
+/* Flushes every region of the table (NULL = all tables) and waits. */
+int hr_flush(hr_server *srv, const char *table);
+
+enum hr_region_state {
+	HR_REGION_OPEN = 0,
+	HR_REGION_CLOSED = 1,
+	HR_REGION_SPLITTING = 2,
+	HR_REGION_OFFLINE = 3, /* refused to open: a store file is missing or corrupt */
+};
+
+typedef struct hr_store_info {
+	char family[HR_MAX_NAME + 1];
+	uint64_t memstore_bytes;	/* active + snapshot */
+	uint32_t file_count;
+	uint64_t file_bytes;
+	uint64_t flushed_seq;
+} hr_store_info;
+
+typedef struct hr_region_info {
+	uint64_t id;
+	uint8_t *start_key;	/* malloc'd; len 0 = table start */
+	size_t start_len;
+	uint8_t *end_key;	/* malloc'd; len 0 = table end */
+	size_t end_len;
+	int state;		/* enum hr_region_state */
+	uint64_t memstore_bytes;
+	uint64_t max_seq;	/* highest sequence id applied */
+	uint32_t nstores;
+	hr_store_info *stores;	/* malloc'd array of nstores */
+} hr_region_info;
+
+int hr_region_list(hr_server *srv, const char *table, hr_region_info **out, size_t *n);
+void hr_region_list_free(hr_region_info *r, size_t n);
+
+typedef struct hr_stats {
+	uint64_t puts, gets, scans;
+	uint64_t wal_appends, wal_syncs, wal_bytes;
+	uint64_t flushes, flush_bytes;
+	uint64_t compactions, compaction_bytes_in, compaction_bytes_out;
+	uint64_t splits, blocked_writes;
+	uint64_t cache_hits, cache_misses;
+	uint64_t memstore_bytes;
+	uint64_t seq;		/* last sequence id handed out */
+} hr_stats;
+
+int hr_stats_get(hr_server *srv, hr_stats *out);
+
+/* Renders the stats as "key value\n" lines into a malloc'd string. */
+int hr_stats_format(hr_server *srv, char **text, size_t *len);
+
+const char *hr_strerror(int err); /* like strerror(-err), for log lines */
+
+#endif

@@ -1,0 +1,157 @@
+#!/usr/bin/env bats
+# Concurrent writers and readers: a close commits one put, so a reader sees
+# an old or a new value, never a mix (no torn values), and no write is lost.
+
+load helpers
+
+: "${HR_CONC_ROUNDS:=40}"
+
+@test "4 concurrent writers to the same cell: every read is one whole written value" {
+	local i letters=ABCDE
+	for i in 0 1 2 3 4; do
+		mkpat "$HR_TMP/v$i" 65536 "${letters:i:1}"
+	done
+	t mkdir -p "$M/t/r/cf"
+	run t cp "$HR_TMP/v0" "$M/t/r/cf/q"
+	assert_success
+	run tlongsh '
+		cell=$1 V=$2 N=$3
+		pids=()
+		sums=$(md5sum "$V"/v? | cut -c1-32)
+		for w in 1 2 3 4; do
+			(
+				for ((k = 1; k <= N; k++)); do
+					cat "$V/v$w" > "$cell" || { echo "writer $w: write $k failed"; exit 1; }
+				done
+			) &
+			pids+=($!)
+		done
+		reads=0 bad=0
+		while [[ -n $(jobs -rp) ]]; do
+			if ((reads % 2)); then
+				cat "$cell" > "$V/got" || { echo "cat failed"; bad=$((bad + 1)); }
+			else
+				dd if="$cell" of="$V/got" bs=4096 status=none || { echo "dd failed"; bad=$((bad + 1)); }
+			fi
+			s=$(md5sum < "$V/got" | cut -c1-32)
+			if ! grep -qx "$s" <<<"$sums"; then
+				bad=$((bad + 1))
+				cp "$V/got" "$V/torn.$reads"
+				echo "read $reads is torn: $(stat -c %s "$V/got") bytes: $(od -An -c "$V/got" | uniq -c | head -5 | tr -s " ")"
+			fi
+			reads=$((reads + 1))
+		done
+		fail=0
+		for p in "${pids[@]}"; do wait "$p" || fail=1; done
+		echo "reads=$reads bad=$bad writers_failed=$fail"
+		((bad == 0 && fail == 0 && reads > 0))
+	' "$M/t/r/cf/q" "$HR_TMP" "$HR_CONC_ROUNDS"
+	assert_success
+	run tsh 'md5sum < "$1" | cut -c1-32' "$M/t/r/cf/q"
+	local final=$output
+	run tsh 'md5sum "$1"/v[1-4] | cut -c1-32' "$HR_TMP"
+	assert_line "$final"
+	# After a remount the value is still one of the last writes.
+	remount_fs
+	run tsh 'md5sum < "$1" | cut -c1-32' "$M/t/r/cf/q"
+	assert_output "$final"
+}
+
+@test "4 concurrent writers to distinct cells (same row and other rows) lose nothing" {
+	head -c 65524 /dev/zero | tr '\0' 'p' >"$HR_TMP/pad"
+	t mkdir -p "$M/t/shared/cf" "$M/t/own3/cf" "$M/t/own4/cf"
+	run tlongsh '
+		T=$1 V=$2 N=$3
+		pids=()
+		cellof() { case $1 in 1|2) echo "$T/shared/cf/q$1";; *) echo "$T/own$1/cf/q$1";; esac; }
+		for w in 1 2 3 4; do
+			(
+				c=$(cellof $w)
+				for ((k = 1; k <= N; k++)); do
+					{ printf "w%d-k%06d|" "$w" "$k"; cat "$V/pad"; } > "$c" || { echo "writer $w: write $k failed"; exit 1; }
+				done
+			) &
+			pids+=($!)
+		done
+		bad=0 reads=0
+		while [[ -n $(jobs -rp) ]]; do
+			for w in 1 2 3 4; do
+				c=$(cellof $w)
+				[[ -e $c ]] || continue
+				cat "$c" > "$V/got" 2>/dev/null || continue
+				h=$(head -c 12 "$V/got")
+				if [[ $(stat -c %s "$V/got") != 65536 || ! $h =~ ^w${w}-k[0-9]{6}\|$ ]] ||
+					! tail -c +13 "$V/got" | cmp -s - "$V/pad"; then
+					echo "cell $w: torn read (header \"$h\", $(stat -c %s "$V/got") bytes)"
+					bad=$((bad + 1))
+				fi
+				reads=$((reads + 1))
+			done
+			ls -lR "$T" > /dev/null || { echo "ls -lR failed"; bad=$((bad + 1)); }
+		done
+		fail=0
+		for p in "${pids[@]}"; do wait "$p" || fail=1; done
+		echo "reads=$reads bad=$bad writers_failed=$fail"
+		((bad == 0 && fail == 0))
+	' "$M/t" "$HR_TMP" "$HR_CONC_ROUNDS"
+	assert_success
+	local w
+	for w in 1 2 3 4; do
+		local c="$M/t/own$w/cf/q$w"
+		((w <= 2)) && c="$M/t/shared/cf/q$w"
+		run t head -c 12 "$c"
+		assert_output "$(printf 'w%d-k%06d|' "$w" "$HR_CONC_ROUNDS")"
+		run file_size "$c"
+		assert_output 65536
+	done
+	run t ls "$M/t/shared/cf"
+	assert_output $'q1\nq2'
+}
+
+@test "4 concurrent processes creating 200 rows each: all rows present" {
+	run tlongsh '
+		T=$1
+		pids=()
+		for w in 1 2 3 4; do
+			(
+				for i in $(seq -w 1 200); do
+					mkdir -p "$T/w$w-$i/cf" && echo "w$w-$i" > "$T/w$w-$i/cf/q" || { echo "writer $w: row $i failed"; exit 1; }
+				done
+			) &
+			pids+=($!)
+		done
+		fail=0
+		for p in "${pids[@]}"; do wait "$p" || fail=1; done
+		exit $fail
+	' "$M/t"
+	assert_success
+	run tsh 'ls "$1" | wc -l' "$M/t"
+	assert_output 800
+	run tlongsh 'for d in "$1"/*; do [ "$(cat "$d/cf/q")" = "${d##*/}" ] || { echo "bad $d"; exit 1; }; done' "$M/t"
+	assert_success
+	remount_fs
+	run tsh 'ls -U "$1" | wc -l' "$M/t"
+	assert_output 800
+}
+
+@test "concurrent rm and create in one family keep the listing consistent" {
+	t mkdir -p "$M/t/r/cf"
+	run tlongsh '
+		F=$1
+		pids=()
+		( for i in $(seq 1 300); do echo "$i" > "$F/a$i" || exit 1; done ) &
+		pids+=($!)
+		( for i in $(seq 1 300); do echo "$i" > "$F/b$i" || exit 1; rm "$F/b$i" || exit 1; done ) &
+		pids+=($!)
+		( for i in $(seq 1 100); do ls "$F" > /dev/null || exit 1; done ) &
+		pids+=($!)
+		fail=0
+		for p in "${pids[@]}"; do wait "$p" || fail=1; done
+		exit $fail
+	' "$M/t/r/cf"
+	assert_success
+	run tsh 'ls "$1" | grep -c "^a"' "$M/t/r/cf"
+	assert_output 300
+	run tsh 'ls "$1" | grep -c "^b" || true' "$M/t/r/cf"
+	assert_output 0
+}

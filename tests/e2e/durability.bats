@@ -1,0 +1,193 @@
+#!/usr/bin/env bats
+# Durability: a clean remount keeps everything; after kill -9 of the daemon
+# (then fusermount3 -u and a new mount) every cell whose close(2) returned
+# success is there with its value. Writers are external commands
+# (/usr/bin/printf, rm) so that their exit status includes the close.
+
+load helpers
+
+# A log of acknowledged operations lives outside the mount.
+pad=$(printf '%0200d' 0)
+
+# start_writer — background writer: cell i = "value i <pad>" in row r(i%10);
+# after each successful close it appends i to $HR_TMP/acked.
+start_writer() {
+	local i
+	for i in 0 1 2 3 4 5 6 7 8 9; do
+		t mkdir -p "$M/t/r$i/cf" || return 1
+	done
+	: >"$HR_TMP/acked"
+	(
+		for ((i = 1; i <= 100000; i++)); do
+			/usr/bin/printf 'value %d %s\n' "$i" "$pad" >"$M/t/r$((i % 10))/cf/q$i" 2>/dev/null || break
+			echo "$i" >>"$HR_TMP/acked"
+		done
+	) </dev/null >/dev/null 2>&1 3>&- &
+	HR_WRITER=$!
+}
+
+# crash_and_remount SECONDS [KEY=VALUE...] — let the writer run, kill -9 the
+# daemon, reap the writer, detach, mount again with the options.
+crash_and_remount() {
+	local secs=$1
+	shift
+	sleep "$secs"
+	kill_daemon || fail "daemon did not die on kill -9"
+	if ! wait_exit "$HR_WRITER" 20; then
+		kill -9 "$HR_WRITER" 2>/dev/null
+		fail "writer still blocked 20s after the daemon was killed"
+	fi
+	run t ls "$M"
+	assert_failure
+	assert_output --partial "Transport endpoint is not connected"
+	detach_fs || fail "could not detach the dead mount"
+	mount_fs "$@"
+}
+
+# verify_acked — every acknowledged cell has exactly its value; the one in
+# flight at the crash is either absent, or empty, or whole.
+verify_acked() {
+	local n last
+	n=$(wc -l <"$HR_TMP/acked")
+	((n >= 20)) || fail "only $n writes acknowledged before the crash: too few to mean anything"
+	last=$(tail -n 1 "$HR_TMP/acked")
+	run tlongsh '
+		M=$1 acked=$2 pad=$3 last=$4 bad=0
+		while read -r i; do
+			c="$M/t/r$((i % 10))/cf/q$i"
+			v=$(cat "$c" 2>&1) || { echo "q$i: $v"; bad=$((bad + 1)); continue; }
+			[[ $v == "value $i $pad" ]] || { echo "q$i: wrong value: ${v:0:60}"; bad=$((bad + 1)); }
+		done < "$acked"
+		i=$((last + 1)); c="$M/t/r$((i % 10))/cf/q$i"
+		if [[ -e $c ]]; then
+			v=$(cat "$c")
+			[[ -z $v || $v == "value $i $pad" ]] || { echo "in-flight q$i torn: ${v:0:60}"; bad=$((bad + 1)); }
+		fi
+		echo "checked $(wc -l < "$acked") acknowledged cells, $bad bad"
+		((bad == 0))
+	' "$M" "$HR_TMP/acked" "$pad" "$last"
+	assert_success
+}
+
+@test "a remount keeps everything (cells, overwrites, deletes, families)" {
+	t mkdir -p "$M/t/r1/cf" "$M/t/r1/f2" "$M/t/r2/cf" "$M/u/x/cf"
+	tsh 'for i in $(seq 1 100); do echo "v$i" > "$1/r1/cf/q$i" || exit 1; done' "$M/t"
+	tsh 'echo other > "$1/r1/f2/o"; echo first > "$1/r2/cf/q"; echo second > "$1/r2/cf/q"' "$M/t"
+	tsh 'head -c 200000 /dev/urandom > "$1"' "$M/u/x/cf/big"
+	t rm "$M/t/r1/cf/q50"
+	run tlong cp -r "$M" "$HR_TMP/before"
+	assert_success
+	remount_fs
+	run tlong diff -r "$HR_TMP/before" "$M"
+	assert_success
+	run t cat "$M/t/r2/cf/q"
+	assert_output "second"
+	run t stat "$M/t/r1/cf/q50"
+	assert_failure
+	run t cat "$M/.hregionfs/tables/t/schema"
+	assert_output --partial "f2"
+}
+
+@test "remounts keep everything when data went through flushes (flush_size=64K)" {
+	HR_OPTS=(flush_size=64K)
+	remount_fs
+	run tlongsh 'for r in $(seq -w 1 40); do mkdir -p "$1/r$r/cf" || exit 1; for q in 1 2 3 4 5; do head -c 1000 /dev/urandom > "$1/r$r/cf/q$q" || exit 1; done; done' "$M/t"
+	assert_success
+	# overwrite and delete some after the flushes, so files and memstore disagree
+	tsh 'for r in $(seq -w 1 40 | sed -n "1~3p"); do echo "over" > "$1/r$r/cf/q1"; rm "$1/r$r/cf/q2"; done' "$M/t"
+	run tlong cp -r "$M/t" "$HR_TMP/before"
+	assert_success
+	remount_fs
+	run tlong diff -r "$HR_TMP/before" "$M/t"
+	assert_success
+	remount_fs flush_size=64M
+	run tlong diff -r "$HR_TMP/before" "$M/t"
+	assert_success
+	run tsh 'grep -iE "flush" "$1" | head -3' "$M/.hregionfs/stats"
+	assert_success
+}
+
+@test "kill -9 while writing (durability=os): every closed cell survives" {
+	start_writer
+	crash_and_remount 1.5
+	verify_acked
+}
+
+@test "kill -9 while writing (durability=fsync): every closed cell survives" {
+	HR_OPTS=(durability=fsync)
+	remount_fs
+	start_writer
+	crash_and_remount 2
+	verify_acked
+}
+
+@test "kill -9 while writing with flushes under way (flush_size=64K)" {
+	HR_OPTS=(flush_size=64K)
+	remount_fs
+	start_writer
+	crash_and_remount 2
+	verify_acked
+	# and the flushed data is still readable after a clean remount
+	remount_fs
+	verify_acked
+}
+
+@test "kill -9 keeps acknowledged overwrites and deletes" {
+	t mkdir -p "$M/t/r/cf"
+	tsh 'for i in $(seq 1 50); do echo "old$i" > "$1/q$i" || exit 1; done' "$M/t/r/cf"
+	remount_fs
+	run tsh 'for i in $(seq 1 25); do /usr/bin/printf "new%d\n" "$i" > "$1/q$i" || exit 1; done; for i in $(seq 26 40); do rm "$1/q$i" || exit 1; done' "$M/t/r/cf"
+	assert_success
+	crash_fs
+	mount_fs
+	run tsh 'for i in $(seq 1 50); do if [ -e "$1/q$i" ]; then echo "$i=$(cat "$1/q$i")"; else echo "$i absent"; fi; done' "$M/t/r/cf"
+	assert_success
+	local expect i
+	expect=$(for i in $(seq 1 50); do
+		if ((i <= 25)); then echo "$i=new$i"; elif ((i <= 40)); then echo "$i absent"; else echo "$i=old$i"; fi
+	done)
+	assert_output "$expect"
+}
+
+@test "kill -9 twice (again right after recovery) keeps everything" {
+	t mkdir -p "$M/t/r/cf"
+	tsh 'for i in $(seq 1 200); do echo "v$i" > "$1/q$i" || exit 1; done' "$M/t/r/cf"
+	run tlong cp -r "$M/t" "$HR_TMP/before"
+	crash_fs
+	mount_fs
+	crash_fs
+	mount_fs
+	run tlong diff -r "$HR_TMP/before" "$M/t"
+	assert_success
+	remount_fs
+	run tlong diff -r "$HR_TMP/before" "$M/t"
+	assert_success
+}
+
+@test "kill -9 keeps tables and families created before the crash" {
+	t mkdir -p "$M/t1/r/cf" "$M/t1/r/extra" "$M/t2/r/cf"
+	tsh 'echo a > "$1/t1/r/extra/q"; echo b > "$1/t2/r/cf/q"' "$M"
+	t rm -r "$M/t2"
+	crash_fs
+	mount_fs
+	run t ls "$M"
+	assert_output "t1"
+	run t cat "$M/t1/r/extra/q"
+	assert_output "a"
+}
+
+@test "fsync(2) of a cell and of a directory succeeds" {
+	t mkdir -p "$M/t/r/cf"
+	run t dd if=/dev/zero of="$M/t/r/cf/q" bs=1k count=4 conv=fsync status=none
+	assert_success
+	run t sync "$M/t/r/cf/q"
+	assert_success
+	run t sync "$M/t/r/cf"
+	assert_success
+	run t sync -f "$M/t/r/cf/q"
+	assert_success
+	crash_fs
+	mount_fs
+	run file_size "$M/t/r/cf/q"
+	assert_output 4096
+}

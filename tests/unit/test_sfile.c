@@ -1,0 +1,884 @@
+/* test_sfile.c — store files, block cache, fd cache, bloom filter.
+ * HR_SFILE_BENCH=N additionally times random point lookups on an N-entry
+ * file with a warm cache (default off; the report used N=1000000). */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include "engine/hr_format.h"
+#include "engine/hr_sfile.h"
+#include "engine/hr_util.h"
+#include "hr_log.h"
+#include "hr_test.h"
+#include "hregionfs.h"
+
+static char g_dir[4096];
+
+/* ---- deterministic test data, generated in sorted order ---- */
+
+typedef struct ent {
+	uint8_t row[64];
+	uint8_t qual[48];
+	uint8_t *val;
+	hr_kv kv;
+} ent;
+
+static uint64_t rng_state = 88172645463325252ull;
+static uint64_t rnd(void)
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 7;
+	rng_state ^= rng_state << 17;
+	return rng_state;
+}
+
+static int mkrow(uint8_t *dst, uint32_t r)
+{
+	/* fixed-width number first, so padding never breaks the order */
+	int n = snprintf((char *)dst, 64, "r%08u", r * 2);
+	uint32_t pad = r % 23;
+	memset(dst + n, 'a' + (int)(r % 26), pad);
+	return n + (int)pad;
+}
+
+/* Builds at least n entries: rows of 1..4 columns, 1..3 versions each,
+ * some deletes (a delete shares its put's ts: type desc puts it first). */
+static ent *gen_entries(size_t n, size_t *out_n)
+{
+	ent *v = calloc(n + 16, sizeof(*v));
+	size_t k = 0;
+	uint64_t seq = 10 * n + 100;
+	for (uint32_t r = 0; k < n; r++) {
+		uint8_t row[64];
+		int rl = mkrow(row, r);
+		int ncols = 1 + (int)(rnd() % 4);
+		for (int q = 0; q < ncols && k < n + 12; q++) {
+			uint8_t qual[48];
+			int ql = q == 0 && r % 5 == 0 ? 0 : snprintf((char *)qual, 48, "q%02d", q);
+			uint32_t qpad = (uint32_t)(rnd() % 20);
+			if (ql) {
+				memset(qual + ql, 'z', qpad);
+				ql += (int)qpad;
+			}
+			int nver = 1 + (int)(rnd() % 3);
+			int64_t ts = 1000000 + (int64_t)(rnd() % 1000);
+			for (int ver = 0; ver < nver; ver++) {
+				int ndel = rnd() % 7 == 0;
+				for (int d = ndel; d >= 0; d--) {
+					ent *e = &v[k++];
+					memcpy(e->row, row, (size_t)rl);
+					memcpy(e->qual, qual, (size_t)ql);
+					e->kv.row = e->row;
+					e->kv.row_len = (uint32_t)rl;
+					e->kv.qual = e->qual;
+					e->kv.qual_len = (uint32_t)ql;
+					e->kv.ts = ts;
+					e->kv.seq = seq--;
+					e->kv.type = d ? (rnd() % 2 ? HR_DELETE : HR_DELETE_COLUMN)
+						       : HR_PUT;
+					uint32_t vl = d ? 0 : (uint32_t)(rnd() % 300);
+					if (rnd() % 500 == 0)
+						vl = 20000 + (uint32_t)(rnd() % 50000);
+					e->val = malloc(vl + 1);
+					for (uint32_t i = 0; i < vl; i++)
+						e->val[i] = (uint8_t)(k * 31 + i);
+					e->kv.value = e->val;
+					e->kv.value_len = vl;
+					if (k >= n + 12)
+						break;
+				}
+				if (k >= n + 12)
+					break;
+				ts -= 1 + (int64_t)(rnd() % 50);
+			}
+		}
+	}
+	*out_n = k;
+	return v;
+}
+
+static void free_entries(ent *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i].val);
+	free(v);
+}
+
+static int kv_equal(const hr_kv *a, const hr_kv *b)
+{
+	return hr_kv_cmp(a, b) == 0 && a->value_len == b->value_len &&
+	       (a->value_len == 0 || memcmp(a->value, b->value, a->value_len) == 0);
+}
+
+static int write_file(const char *path, ent *v, size_t n, uint32_t bs, int bloom,
+		      uint64_t max_seq)
+{
+	char tmp[4200];
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	hr_sfile_writer *w;
+	int rc = hr_sfile_write_open(tmp, bs, bloom, n, &w);
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; i < n; i++) {
+		rc = hr_sfile_write_add(w, &v[i].kv);
+		if (rc < 0) {
+			hr_sfile_write_abort(w);
+			return rc;
+		}
+	}
+	rc = hr_sfile_write_finish(w, max_seq);
+	if (rc < 0)
+		return rc;
+	return rename(tmp, path) < 0 ? -errno : 0;
+}
+
+/* stderr captured into a file while a test provokes error logs */
+static int saved_stderr = -1;
+static char cap_path[4200];
+static void capture_start(void)
+{
+	snprintf(cap_path, sizeof(cap_path), "%s/stderr.txt", g_dir);
+	fflush(stderr);
+	saved_stderr = dup(2);
+	int fd = open(cap_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	dup2(fd, 2);
+	close(fd);
+}
+static int capture_end_contains(const char *needle)
+{
+	fflush(stderr);
+	if (saved_stderr >= 0) {
+		dup2(saved_stderr, 2);
+		close(saved_stderr);
+		saved_stderr = -1;
+	}
+	FILE *fp = fopen(cap_path, "r");
+	if (!fp)
+		return 0;
+	char line[8192];
+	int found = 0;
+	while (fgets(line, sizeof(line), fp))
+		if (strstr(line, needle))
+			found = 1;
+	fclose(fp);
+	return found;
+}
+
+static ent *g_ents;
+static size_t g_n;
+static char g_path[4200];
+
+static void t_write_read_all(void)
+{
+	g_ents = gen_entries(100000, &g_n);
+	snprintf(g_path, sizeof(g_path), "%s/main.sf", g_dir);
+	CHECK_RC(write_file(g_path, g_ents, g_n, 16 * 1024, 1, 5), 0);
+
+	hr_fdcache *fc;
+	hr_bcache *bc;
+	CHECK_RC(hr_fdcache_new(8, &fc), 0);
+	CHECK_RC(hr_bcache_new(64 << 20, &bc), 0);
+	hr_sfile *f;
+	CHECK_RC(hr_sfile_open(g_path, 1, fc, bc, &f), 0);
+	const hr_sfile_info *in = hr_sfile_get_info(f);
+	CHECK(in->entry_count == g_n);
+	uint64_t dels = 0, maxseq = 0, rows = 1;
+	int64_t mints = INT64_MAX, maxts = INT64_MIN;
+	for (size_t i = 0; i < g_n; i++) {
+		dels += g_ents[i].kv.type != HR_PUT;
+		if (g_ents[i].kv.seq > maxseq)
+			maxseq = g_ents[i].kv.seq;
+		if (g_ents[i].kv.ts < mints)
+			mints = g_ents[i].kv.ts;
+		if (g_ents[i].kv.ts > maxts)
+			maxts = g_ents[i].kv.ts;
+		if (i && hr_bytes_cmp(g_ents[i].kv.row, g_ents[i].kv.row_len, g_ents[i - 1].kv.row,
+				      g_ents[i - 1].kv.row_len))
+			rows++;
+	}
+	CHECK(in->delete_count == dels && dels > 1000);
+	CHECK(in->max_seq == maxseq);
+	CHECK(in->min_ts == mints && in->max_ts == maxts);
+	CHECK(in->row_count == rows);
+	CHECK(in->has_bloom);
+	CHECK(in->data_block_count > 100);
+	struct stat st;
+	CHECK(stat(g_path, &st) == 0 && (uint64_t)st.st_size == in->file_size);
+	CHECK(hr_kv_cmp(&in->first_key, &g_ents[0].kv) == 0);
+	CHECK(hr_kv_cmp(&in->last_key, &g_ents[g_n - 1].kv) == 0);
+	const uint8_t *mid;
+	size_t midlen;
+	CHECK_RC(hr_sfile_mid_row(f, &mid, &midlen), 0);
+	CHECK(hr_bytes_cmp(mid, midlen, g_ents[g_n / 3].kv.row, g_ents[g_n / 3].kv.row_len) > 0);
+	CHECK(hr_bytes_cmp(mid, midlen, g_ents[2 * g_n / 3].kv.row,
+			   g_ents[2 * g_n / 3].kv.row_len) < 0);
+
+	hr_sfile_iter *it;
+	CHECK_RC(hr_sfile_iter_new(f, &it), 0);
+	CHECK(!hr_sfile_iter_valid(it));
+	CHECK_RC(hr_sfile_iter_first(it), 0);
+	size_t i = 0;
+	int ok = 1;
+	while (hr_sfile_iter_valid(it)) {
+		if (i >= g_n || !kv_equal(hr_sfile_iter_kv(it), &g_ents[i].kv)) {
+			ok = 0;
+			break;
+		}
+		i++;
+		if (hr_sfile_iter_next(it) < 0) {
+			ok = 0;
+			break;
+		}
+	}
+	CHECK(ok);
+	CHECK(i == g_n);
+	/* a second pass comes from the cache */
+	uint64_t h0, h1, m0, m1;
+	hr_bcache_stats(bc, &h0, &m0, NULL);
+	CHECK_RC(hr_sfile_iter_first(it), 0);
+	for (i = 0; hr_sfile_iter_valid(it); i++)
+		CHECK_RC(hr_sfile_iter_next(it), 0);
+	CHECK(i == g_n);
+	hr_bcache_stats(bc, &h1, &m1, NULL);
+	CHECK(m1 == m0 && h1 > h0);
+	hr_sfile_iter_free(it);
+	hr_sfile_unref(f);
+	hr_bcache_free(bc);
+	hr_fdcache_free(fc);
+}
+
+static void t_seek(void)
+{
+	CHECK(g_ents);
+	hr_fdcache *fc;
+	hr_bcache *bc;
+	CHECK_RC(hr_fdcache_new(8, &fc), 0);
+	CHECK_RC(hr_bcache_new(8 << 20, &bc), 0);
+	hr_sfile *f;
+	CHECK_RC(hr_sfile_open(g_path, 1, fc, bc, &f), 0);
+	hr_sfile_iter *it;
+	CHECK_RC(hr_sfile_iter_new(f, &it), 0);
+	for (size_t i = 0; i < g_n; i += 97) {
+		/* exact key */
+		CHECK_RC(hr_sfile_iter_seek(it, &g_ents[i].kv), 0);
+		CHECK(hr_sfile_iter_valid(it) && kv_equal(hr_sfile_iter_kv(it), &g_ents[i].kv));
+		CHECK_RC(hr_sfile_iter_next(it), 0);
+		if (i + 1 < g_n)
+			CHECK(kv_equal(hr_sfile_iter_kv(it), &g_ents[i + 1].kv));
+		/* just after the key (same cell, lower seq): the next entry */
+		hr_kv t = g_ents[i].kv;
+		t.seq = 0;
+		CHECK_RC(hr_sfile_iter_seek(it, &t), 0);
+		if (i + 1 < g_n)
+			CHECK(hr_sfile_iter_valid(it) &&
+			      kv_equal(hr_sfile_iter_kv(it), &g_ents[i + 1].kv));
+		else
+			CHECK(!hr_sfile_iter_valid(it));
+		/* the first key of the column: its first entry */
+		size_t j = i;
+		while (j && hr_kv_cmp_column(&g_ents[j - 1].kv, &g_ents[i].kv) == 0)
+			j--;
+		hr_kv_first_on_column(&t, g_ents[i].kv.row, g_ents[i].kv.row_len,
+				      g_ents[i].kv.qual, g_ents[i].kv.qual_len);
+		CHECK_RC(hr_sfile_iter_seek(it, &t), 0);
+		CHECK(hr_sfile_iter_valid(it) && kv_equal(hr_sfile_iter_kv(it), &g_ents[j].kv));
+		/* a row between two rows: the next row's first entry */
+		uint8_t row[80];
+		memcpy(row, g_ents[i].kv.row, g_ents[i].kv.row_len);
+		row[g_ents[i].kv.row_len] = 0;
+		hr_kv_first_on_column(&t, row, g_ents[i].kv.row_len + 1, NULL, 0);
+		j = i;
+		while (j < g_n && hr_bytes_cmp(g_ents[j].kv.row, g_ents[j].kv.row_len,
+					       g_ents[i].kv.row, g_ents[i].kv.row_len) == 0)
+			j++;
+		CHECK_RC(hr_sfile_iter_seek(it, &t), 0);
+		if (j < g_n)
+			CHECK(hr_sfile_iter_valid(it) &&
+			      kv_equal(hr_sfile_iter_kv(it), &g_ents[j].kv));
+		else
+			CHECK(!hr_sfile_iter_valid(it));
+	}
+	/* before the start, past the end, at the last key */
+	hr_kv t;
+	hr_kv_first_on_column(&t, (const uint8_t *)"", 0, NULL, 0);
+	CHECK_RC(hr_sfile_iter_seek(it, &t), 0);
+	CHECK(hr_sfile_iter_valid(it) && kv_equal(hr_sfile_iter_kv(it), &g_ents[0].kv));
+	hr_kv_first_on_column(&t, (const uint8_t *)"\xff", 1, NULL, 0);
+	CHECK_RC(hr_sfile_iter_seek(it, &t), 0);
+	CHECK(!hr_sfile_iter_valid(it));
+	CHECK_RC(hr_sfile_iter_next(it), 0);
+	CHECK(!hr_sfile_iter_valid(it));
+	CHECK_RC(hr_sfile_iter_seek(it, &g_ents[g_n - 1].kv), 0);
+	CHECK(hr_sfile_iter_valid(it) && kv_equal(hr_sfile_iter_kv(it), &g_ents[g_n - 1].kv));
+	CHECK_RC(hr_sfile_iter_next(it), 0);
+	CHECK(!hr_sfile_iter_valid(it));
+	/* backwards seeks across blocks */
+	for (size_t i = g_n - 1; i > 0; i -= i > 4999 ? 4999 : i) {
+		CHECK_RC(hr_sfile_iter_seek(it, &g_ents[i].kv), 0);
+		CHECK(kv_equal(hr_sfile_iter_kv(it), &g_ents[i].kv));
+	}
+	hr_sfile_iter_free(it);
+	hr_sfile_unref(f);
+	hr_bcache_free(bc);
+	hr_fdcache_free(fc);
+}
+
+static void t_bloom(void)
+{
+	CHECK(g_ents);
+	hr_fdcache *fc;
+	hr_bcache *bc;
+	CHECK_RC(hr_fdcache_new(8, &fc), 0);
+	CHECK_RC(hr_bcache_new(1 << 20, &bc), 0);
+	hr_sfile *f;
+	CHECK_RC(hr_sfile_open(g_path, 1, fc, bc, &f), 0);
+	for (size_t i = 0; i < g_n; i++)
+		CHECK(hr_sfile_may_contain_row(f, g_ents[i].kv.row, g_ents[i].kv.row_len));
+	/* absent rows inside the key range: odd numbers (present ones are even) */
+	const hr_sfile_info *in = hr_sfile_get_info(f);
+	size_t fp = 0, tried = 0;
+	for (uint32_t r = 0; tried < 100000; r++) {
+		uint8_t row[64];
+		int n = snprintf((char *)row, sizeof(row), "r%08u", r * 2 + 1);
+		if (hr_bytes_cmp(row, (size_t)n, in->last_key.row, in->last_key.row_len) > 0) {
+			r = UINT32_MAX;	/* wraps to 0: start over with new padding */
+			continue;
+		}
+		memset(row + n, 'k', r % 7);
+		tried++;
+		fp += (size_t)hr_sfile_may_contain_row(f, row, (size_t)n + r % 7);
+	}
+	printf("# bloom false positives: %zu / %zu (%.3f%%)\n", fp, tried, 100.0 * fp / tried);
+	CHECK(fp * 50 < tried);
+	/* outside the key range: rejected without the bloom */
+	CHECK(!hr_sfile_may_contain_row(f, (const uint8_t *)"a", 1));
+	CHECK(!hr_sfile_may_contain_row(f, (const uint8_t *)"s", 1));
+	hr_sfile_unref(f);
+	hr_bcache_free(bc);
+	hr_fdcache_free(fc);
+}
+
+static int copy_file(const char *from, const char *to)
+{
+	char cmd[9000];
+	snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", from, to);
+	return system(cmd);
+}
+
+static int flip_byte(const char *path, uint64_t off)
+{
+	int fd = open(path, O_RDWR);
+	if (fd < 0)
+		return -errno;
+	uint8_t b;
+	int rc = hr_pread_all(fd, &b, 1, off);
+	b ^= 0x40;
+	if (rc == 0)
+		rc = hr_pwrite_all(fd, &b, 1, off);
+	close(fd);
+	return rc;
+}
+
+static void t_corrupt_data_block(void)
+{
+	CHECK(g_ents);
+	char path[4200];
+	snprintf(path, sizeof(path), "%s/corrupt.sf", g_dir);
+	CHECK_RC(copy_file(g_path, path), 0);
+	struct stat st;
+	CHECK(stat(path, &st) == 0);
+	/* somewhere in the data, about a third in */
+	CHECK_RC(flip_byte(path, (uint64_t)st.st_size / 3), 0);
+
+	hr_fdcache *fc;
+	hr_bcache *bc;
+	CHECK_RC(hr_fdcache_new(8, &fc), 0);
+	CHECK_RC(hr_bcache_new(8 << 20, &bc), 0);
+	hr_sfile *f;
+	CHECK_RC(hr_sfile_open(path, 7, fc, bc, &f), 0);
+	hr_sfile_iter *it;
+	CHECK_RC(hr_sfile_iter_new(f, &it), 0);
+	CHECK_RC(hr_sfile_iter_first(it), 0);
+	size_t i = 0;
+	int rc = 0;
+	capture_start();
+	while (hr_sfile_iter_valid(it)) {
+		if (!kv_equal(hr_sfile_iter_kv(it), &g_ents[i].kv))
+			break;
+		i++;
+		if ((rc = hr_sfile_iter_next(it)) < 0)
+			break;
+	}
+	int logged = capture_end_contains("checksum mismatch") &&
+		     capture_end_contains("corrupt.sf: block at offset");
+	CHECK_RC(rc, -EIO);
+	CHECK(!hr_sfile_iter_valid(it));
+	CHECK(logged);
+	size_t bad = i;	/* first entry of the bad block */
+	CHECK(bad > 0 && bad < g_n);
+	/* the same block again: -EIO again (never cached) */
+	capture_start();
+	rc = hr_sfile_iter_seek(it, &g_ents[bad].kv);
+	capture_end_contains("x");
+	CHECK_RC(rc, -EIO);
+	/* other blocks still read fine: before, and well after */
+	CHECK_RC(hr_sfile_iter_seek(it, &g_ents[bad - 1].kv), 0);
+	CHECK(kv_equal(hr_sfile_iter_kv(it), &g_ents[bad - 1].kv));
+	size_t after = bad + 2000 < g_n ? bad + 2000 : g_n - 1;
+	CHECK_RC(hr_sfile_iter_seek(it, &g_ents[after].kv), 0);
+	CHECK(kv_equal(hr_sfile_iter_kv(it), &g_ents[after].kv));
+	for (i = after; hr_sfile_iter_valid(it); i++) {
+		CHECK(kv_equal(hr_sfile_iter_kv(it), &g_ents[i].kv));
+		CHECK_RC(hr_sfile_iter_next(it), 0);
+	}
+	CHECK(i == g_n);
+	hr_sfile_iter_free(it);
+	hr_sfile_unref(f);
+	hr_bcache_free(bc);
+	hr_fdcache_free(fc);
+}
+
+static void t_corrupt_meta(void)
+{
+	CHECK(g_ents);
+	char path[4200];
+	snprintf(path, sizeof(path), "%s/meta.sf", g_dir);
+	hr_fdcache *fc;
+	hr_bcache *bc;
+	CHECK_RC(hr_fdcache_new(8, &fc), 0);
+	CHECK_RC(hr_bcache_new(1 << 20, &bc), 0);
+	struct stat st;
+	CHECK(stat(g_path, &st) == 0);
+	hr_sfile *f;
+	/* trailer bytes: magic, version, offsets, crc */
+	uint64_t offs[] = {0, 8, 17, 30, 50, 69};
+	for (size_t k = 0; k < sizeof(offs) / sizeof(offs[0]); k++) {
+		CHECK_RC(copy_file(g_path, path), 0);
+		CHECK_RC(flip_byte(path, (uint64_t)st.st_size - 72 + offs[k]), 0);
+		capture_start();
+		int rc = hr_sfile_open(path, 100 + k, fc, bc, &f);
+		int logged = capture_end_contains("meta.sf");
+		CHECK_RC(rc, -EIO);
+		CHECK(logged);
+	}
+	/* index, bloom and info blocks: first byte (length), middle, last (crc) */
+	uint8_t t[HR_SFILE_TRAILER_LEN];
+	int fd = open(g_path, O_RDONLY);
+	CHECK_RC(hr_pread_all(fd, t, sizeof(t), (uint64_t)st.st_size - sizeof(t)), 0);
+	close(fd);
+	for (int blk = 0; blk < 3; blk++) {
+		uint64_t off = hr_get64(t + 16 + 16 * blk), len = hr_get64(t + 24 + 16 * blk);
+		CHECK(len > 16);
+		uint64_t at[] = {off, off + 2, off + len / 2, off + len - 1};
+		for (int k = 0; k < 4; k++) {
+			CHECK_RC(copy_file(g_path, path), 0);
+			CHECK_RC(flip_byte(path, at[k]), 0);
+			capture_start();
+			int rc = hr_sfile_open(path, 200 + (uint64_t)(blk * 4 + k), fc, bc, &f);
+			int logged = capture_end_contains("meta.sf");
+			CHECK_RC(rc, -EIO);
+			CHECK(logged);
+		}
+	}
+	/* truncated, garbage, empty, missing */
+	CHECK(truncate(path, 0) == 0);
+	capture_start();
+	int rc1 = hr_sfile_open(path, 300, fc, bc, &f);
+	fd = open(path, O_WRONLY | O_TRUNC);
+	char junk[4096];
+	memset(junk, 'j', sizeof(junk));
+	CHECK(write(fd, junk, sizeof(junk)) == (ssize_t)sizeof(junk));
+	close(fd);
+	int rc2 = hr_sfile_open(path, 301, fc, bc, &f);
+	CHECK_RC(copy_file(g_path, path), 0);
+	CHECK(truncate(path, st.st_size - 1) == 0);
+	int rc3 = hr_sfile_open(path, 302, fc, bc, &f);
+	unlink(path);
+	int rc4 = hr_sfile_open(path, 303, fc, bc, &f);
+	capture_end_contains("x");
+	CHECK_RC(rc1, -EIO);
+	CHECK_RC(rc2, -EIO);
+	CHECK_RC(rc3, -EIO);
+	CHECK_RC(rc4, -ENOENT);
+	CHECK(hr_fdcache_open_count(fc) == 0);
+	hr_bcache_free(bc);
+	hr_fdcache_free(fc);
+}
+
+static void t_writer_rules(void)
+{
+	char path[4200];
+	snprintf(path, sizeof(path), "%s/w.tmp", g_dir);
+	hr_sfile_writer *w;
+	CHECK_RC(hr_sfile_write_open(path, 4096, 1, 0, &w), 0);
+	hr_kv a, b;
+	hr_kv_first_on_column(&a, (const uint8_t *)"b", 1, NULL, 0);
+	hr_kv_first_on_column(&b, (const uint8_t *)"a", 1, NULL, 0);
+	CHECK_RC(hr_sfile_write_add(w, &a), 0);
+	CHECK_RC(hr_sfile_write_add(w, &a), 0);	/* equal keys are allowed */
+	capture_start();
+	int rc = hr_sfile_write_add(w, &b);
+	capture_end_contains("x");
+	CHECK_RC(rc, -EINVAL);
+	CHECK_RC(hr_sfile_write_add(w, &a), -EINVAL);	/* poisoned */
+	CHECK_RC(hr_sfile_write_finish(w, 0), -EINVAL);
+	CHECK(access(path, F_OK) != 0);	/* a failed finish unlinks */
+	CHECK_RC(hr_sfile_write_open(path, 4096, 1, 0, &w), 0);
+	CHECK_RC(hr_sfile_write_add(w, &a), 0);
+	hr_sfile_write_abort(w);
+	CHECK(access(path, F_OK) != 0);
+
+	/* an empty file opens and iterates as empty */
+	CHECK_RC(hr_sfile_write_open(path, 0, 1, 0, &w), 0);
+	CHECK_RC(hr_sfile_write_finish(w, 42), 0);
+	hr_fdcache *fc;
+	hr_bcache *bc;
+	CHECK_RC(hr_fdcache_new(1, &fc), 0);
+	CHECK_RC(hr_bcache_new(0, &bc), 0);
+	hr_sfile *f;
+	CHECK_RC(hr_sfile_open(path, 1, fc, bc, &f), 0);
+	CHECK(hr_sfile_get_info(f)->entry_count == 0);
+	CHECK(hr_sfile_get_info(f)->max_seq == 42);
+	CHECK(!hr_sfile_may_contain_row(f, (const uint8_t *)"a", 1));
+	const uint8_t *mr;
+	size_t ml;
+	CHECK_RC(hr_sfile_mid_row(f, &mr, &ml), -ENOENT);
+	hr_sfile_iter *it;
+	CHECK_RC(hr_sfile_iter_new(f, &it), 0);
+	CHECK_RC(hr_sfile_iter_first(it), 0);
+	CHECK(!hr_sfile_iter_valid(it));
+	CHECK_RC(hr_sfile_iter_seek(it, &a), 0);
+	CHECK(!hr_sfile_iter_valid(it));
+	hr_sfile_iter_free(it);
+	hr_sfile_unref(f);
+
+	/* one huge cell makes one big block; no bloom; cache capacity 0 */
+	CHECK_RC(hr_sfile_write_open(path, 4096, 0, 0, &w), 0);
+	size_t big = 3 << 20;
+	uint8_t *val = malloc(big);
+	memset(val, 'v', big);
+	hr_kv c = a;
+	c.ts = 5;
+	c.type = HR_PUT;
+	c.value = val;
+	c.value_len = (uint32_t)big;
+	CHECK_RC(hr_sfile_write_add(w, &b), 0);
+	CHECK_RC(hr_sfile_write_add(w, &c), 0);
+	CHECK_RC(hr_sfile_write_finish(w, 0), 0);
+	CHECK_RC(hr_sfile_open(path, 2, fc, bc, &f), 0);
+	CHECK(!hr_sfile_get_info(f)->has_bloom);
+	CHECK(hr_sfile_get_info(f)->data_block_count == 2);
+	CHECK(hr_sfile_may_contain_row(f, (const uint8_t *)"a", 1));
+	CHECK_RC(hr_sfile_iter_new(f, &it), 0);
+	CHECK_RC(hr_sfile_iter_seek(it, &a), 0);
+	CHECK(hr_sfile_iter_valid(it) && kv_equal(hr_sfile_iter_kv(it), &c));
+	free(val);
+	hr_sfile_iter_free(it);
+
+	/* mark_deleted: the file goes at the last unref, not before */
+	CHECK_RC(hr_sfile_iter_new(f, &it), 0);
+	hr_sfile_mark_deleted(f);
+	hr_sfile_unref(f);
+	CHECK(access(path, F_OK) == 0);
+	CHECK_RC(hr_sfile_iter_first(it), 0);
+	CHECK(hr_sfile_iter_valid(it));
+	hr_sfile_iter_free(it);
+	CHECK(access(path, F_OK) != 0);
+	CHECK(hr_fdcache_open_count(fc) == 0);
+	hr_bcache_free(bc);
+	hr_fdcache_free(fc);
+}
+
+static int count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	int n = 0;
+	if (!d)
+		return -1;
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n;
+}
+
+typedef struct fd_arg {
+	hr_sfile **files;
+	int nfiles;
+	ent *ents;
+	size_t n;
+	hr_fdcache *fc;
+	int fails;
+	uint32_t max_seen;
+	unsigned seed;
+} fd_arg;
+
+static void *fd_worker(void *p)
+{
+	fd_arg *a = p;
+	hr_sfile_iter *it;
+	for (int round = 0; round < 400; round++) {
+		hr_sfile *f = a->files[rand_r(&a->seed) % a->nfiles];
+		if (hr_sfile_iter_new(f, &it) < 0) {
+			a->fails++;
+			continue;
+		}
+		size_t i = (size_t)rand_r(&a->seed) % a->n;
+		if (hr_sfile_iter_seek(it, &a->ents[i].kv) < 0 ||
+		    !hr_sfile_iter_valid(it) || !kv_equal(hr_sfile_iter_kv(it), &a->ents[i].kv))
+			a->fails++;
+		uint32_t open = hr_fdcache_open_count(a->fc);
+		if (open > a->max_seen)
+			a->max_seen = open;
+		hr_sfile_iter_free(it);
+	}
+	return NULL;
+}
+
+static void t_fdcache_bound(void)
+{
+	size_t n;
+	ent *v = gen_entries(3000, &n);
+	hr_fdcache *fc;
+	hr_bcache *bc;
+	CHECK_RC(hr_fdcache_new(4, &fc), 0);
+	CHECK_RC(hr_bcache_new(0, &bc), 0);	/* every read goes to a file */
+	hr_sfile *files[20];
+	int base = count_fds();
+	for (int k = 0; k < 20; k++) {
+		char path[4200];
+		snprintf(path, sizeof(path), "%s/fd%02d.sf", g_dir, k);
+		CHECK_RC(write_file(path, v, n, 4096, 1, 0), 0);
+		CHECK_RC(hr_sfile_open(path, 1000 + (uint64_t)k, fc, bc, &files[k]), 0);
+		CHECK(hr_fdcache_open_count(fc) <= 4);
+		CHECK(count_fds() - base <= 4);
+	}
+	pthread_t th[6];
+	fd_arg args[6];
+	for (int t = 0; t < 6; t++) {
+		args[t] = (fd_arg){files, 20, v, n, fc, 0, 0, (unsigned)t + 1};
+		pthread_create(&th[t], NULL, fd_worker, &args[t]);
+	}
+	int fails = 0;
+	uint32_t max_seen = 0;
+	for (int t = 0; t < 6; t++) {
+		pthread_join(th[t], NULL);
+		fails += args[t].fails;
+		if (args[t].max_seen > max_seen)
+			max_seen = args[t].max_seen;
+	}
+	CHECK(fails == 0);
+	CHECK(max_seen <= 4 && max_seen >= 1);
+	CHECK(count_fds() - base <= 4);
+	for (int k = 0; k < 20; k++) {
+		hr_sfile_mark_deleted(files[k]);
+		hr_sfile_unref(files[k]);
+	}
+	CHECK(hr_fdcache_open_count(fc) == 0);
+	CHECK(count_fds() == base);
+	hr_bcache_free(bc);
+	hr_fdcache_free(fc);
+	free_entries(v, n);
+}
+
+static void t_bcache_eviction(void)
+{
+	CHECK(g_ents);
+	hr_fdcache *fc;
+	hr_bcache *bc;
+	CHECK_RC(hr_fdcache_new(2, &fc), 0);
+	CHECK_RC(hr_bcache_new(64 * 1024, &bc), 0);	/* ~4 KiB per shard */
+	hr_sfile *f;
+	CHECK_RC(hr_sfile_open(g_path, 1, fc, bc, &f), 0);
+	enum { NIT = 8 };
+	hr_sfile_iter *its[NIT];
+	size_t pos[NIT];
+	for (int k = 0; k < NIT; k++) {
+		CHECK_RC(hr_sfile_iter_new(f, &its[k]), 0);
+		pos[k] = g_n / NIT * (size_t)k;
+		CHECK_RC(hr_sfile_iter_seek(its[k], &g_ents[pos[k]].kv), 0);
+	}
+	/* the file is now referenced only by the iterators */
+	hr_sfile_unref(f);
+	/* interleaved: every step may evict blocks other iterators still use */
+	for (size_t step = 0; step < g_n / NIT; step++) {
+		for (int k = 0; k < NIT; k++) {
+			CHECK(hr_sfile_iter_valid(its[k]));
+			const hr_kv *kv = hr_sfile_iter_kv(its[k]);
+			CHECK(kv_equal(kv, &g_ents[pos[k]].kv));
+			pos[k]++;
+			CHECK_RC(hr_sfile_iter_next(its[k]), 0);
+		}
+	}
+	uint64_t bytes, misses;
+	hr_bcache_stats(bc, NULL, &misses, &bytes);
+	CHECK(bytes <= 64 * 1024);
+	CHECK(misses > 100);
+	/* a dropped file's blocks leave the cache */
+	hr_bcache_drop_file(bc, 1);
+	hr_bcache_stats(bc, NULL, NULL, &bytes);
+	CHECK(bytes == 0);
+	/* iterators still hold their current block after the drop */
+	for (int k = 0; k < NIT; k++) {
+		if (hr_sfile_iter_valid(its[k]))
+			CHECK(kv_equal(hr_sfile_iter_kv(its[k]), &g_ents[pos[k]].kv));
+		hr_sfile_iter_free(its[k]);
+	}
+	/* freeing the cache while a block is referenced */
+	hr_block *b = hr_bcache_insert(bc, 9, 9, malloc(10), 10);
+	CHECK(b);
+	hr_block *b2 = hr_bcache_insert(bc, 9, 9, malloc(20), 20);
+	CHECK(b2 == b && hr_block_len(b) == 10);
+	hr_block_unref(b2);
+	hr_bcache_free(bc);
+	CHECK(hr_block_len(b) == 10);
+	hr_block_unref(b);
+	hr_fdcache_free(fc);
+}
+
+typedef struct rd_arg {
+	hr_sfile *f;
+	unsigned seed;
+	int fails;
+	int iters;
+} rd_arg;
+
+static void *rd_worker(void *p)
+{
+	rd_arg *a = p;
+	hr_sfile_iter *it;
+	if (hr_sfile_iter_new(a->f, &it) < 0) {
+		a->fails++;
+		return NULL;
+	}
+	for (int k = 0; k < a->iters; k++) {
+		size_t i = (size_t)rand_r(&a->seed) % g_n;
+		if (hr_sfile_iter_seek(it, &g_ents[i].kv) < 0 ||
+		    !kv_equal(hr_sfile_iter_kv(it), &g_ents[i].kv)) {
+			a->fails++;
+			continue;
+		}
+		for (int s = 1; s < 5 && i + (size_t)s < g_n; s++) {
+			if (hr_sfile_iter_next(it) < 0 ||
+			    !kv_equal(hr_sfile_iter_kv(it), &g_ents[i + (size_t)s].kv))
+				a->fails++;
+		}
+		if (!hr_sfile_may_contain_row(a->f, g_ents[i].kv.row, g_ents[i].kv.row_len))
+			a->fails++;
+	}
+	hr_sfile_iter_free(it);
+	return NULL;
+}
+
+static void t_concurrent_readers(void)
+{
+	CHECK(g_ents);
+	hr_fdcache *fc;
+	hr_bcache *bc;
+	CHECK_RC(hr_fdcache_new(2, &fc), 0);
+	CHECK_RC(hr_bcache_new(512 * 1024, &bc), 0);	/* churns */
+	hr_sfile *f;
+	CHECK_RC(hr_sfile_open(g_path, 1, fc, bc, &f), 0);
+	pthread_t th[4];
+	rd_arg args[4];
+	for (int t = 0; t < 4; t++) {
+		args[t] = (rd_arg){f, (unsigned)t * 7 + 3, 0, 20000};
+		pthread_create(&th[t], NULL, rd_worker, &args[t]);
+	}
+	int fails = 0;
+	for (int t = 0; t < 4; t++) {
+		pthread_join(th[t], NULL);
+		fails += args[t].fails;
+	}
+	CHECK(fails == 0);
+	hr_sfile_unref(f);
+	hr_bcache_free(bc);
+	hr_fdcache_free(fc);
+}
+
+/* Warm-cache random point lookups: bloom + index + block search, the
+ * work a get does per store file. */
+static void t_bench_point_lookups(void)
+{
+	const char *env = getenv("HR_SFILE_BENCH");
+	size_t want = env ? (size_t)strtoull(env, NULL, 10) : 0;
+	if (!want) {
+		printf("# skipped (set HR_SFILE_BENCH=1000000)\n");
+		return;
+	}
+	size_t n;
+	ent *v = gen_entries(want, &n);
+	char path[4200];
+	snprintf(path, sizeof(path), "%s/bench.sf", g_dir);
+	uint64_t t0 = hr_mono_ns();
+	CHECK_RC(write_file(path, v, n, 64 * 1024, 1, 0), 0);
+	uint64_t t1 = hr_mono_ns();
+	hr_fdcache *fc;
+	hr_bcache *bc;
+	CHECK_RC(hr_fdcache_new(8, &fc), 0);
+	CHECK_RC(hr_bcache_new(1ull << 30, &bc), 0);
+	hr_sfile *f;
+	CHECK_RC(hr_sfile_open(path, 1, fc, bc, &f), 0);
+	hr_sfile_iter *it;
+	CHECK_RC(hr_sfile_iter_new(f, &it), 0);
+	CHECK_RC(hr_sfile_iter_first(it), 0);
+	while (hr_sfile_iter_valid(it))
+		CHECK_RC(hr_sfile_iter_next(it), 0);	/* warm */
+	hr_sfile_iter_free(it);
+	size_t lookups = 1000000, found = 0;
+	/* the harness alone (picking a key touches cold test memory) */
+	unsigned seed = 12345;
+	uint64_t sink = 0, tb = hr_mono_ns();
+	for (size_t k = 0; k < lookups; k++) {
+		const hr_kv *key = &v[(size_t)rand_r(&seed) % n].kv;
+		sink += key->row[key->row_len - 1] + (key->qual_len ? key->qual[0] : 0u);
+	}
+	uint64_t base_ns = hr_mono_ns() - tb;
+	seed = 12345;
+	uint64_t t2 = hr_mono_ns();
+	for (size_t k = 0; k < lookups; k++) {
+		const hr_kv *key = &v[(size_t)rand_r(&seed) % n].kv;
+		if (!hr_sfile_may_contain_row(f, key->row, key->row_len))
+			continue;
+		hr_kv t;
+		hr_kv_first_on_column(&t, key->row, key->row_len, key->qual, key->qual_len);
+		if (hr_sfile_iter_new(f, &it) < 0)
+			break;
+		if (hr_sfile_iter_seek(it, &t) == 0 && hr_sfile_iter_valid(it) &&
+		    hr_kv_cmp_column(hr_sfile_iter_kv(it), key) == 0)
+			found++;
+		hr_sfile_iter_free(it);
+	}
+	uint64_t t3 = hr_mono_ns();
+	CHECK(found == lookups);
+	printf("# bench: %zu entries, write %.2f s (%.1f MB), %zu warm point lookups: "
+	       "%.0f ns each (harness alone %.0f ns; %llu)\n",
+	       n, (t1 - t0) / 1e9, hr_sfile_get_info(f)->file_size / 1e6, lookups,
+	       (double)(t3 - t2) / (double)lookups, (double)base_ns / (double)lookups,
+	       (unsigned long long)(sink & 1));
+	hr_sfile_unref(f);
+	hr_bcache_free(bc);
+	hr_fdcache_free(fc);
+	free_entries(v, n);
+}
+
+int main(void)
+{
+	hr_test_tmpdir(g_dir, sizeof(g_dir), "sfile");
+	RUN(t_write_read_all);
+	RUN(t_seek);
+	RUN(t_bloom);
+	RUN(t_corrupt_data_block);
+	RUN(t_corrupt_meta);
+	RUN(t_writer_rules);
+	RUN(t_fdcache_bound);
+	RUN(t_bcache_eviction);
+	RUN(t_concurrent_readers);
+	RUN(t_bench_point_lookups);
+	if (g_ents)
+		free_entries(g_ents, g_n);
+	hr_test_rmrf(g_dir);
+	return hr_test_done();
+}
