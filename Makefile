@@ -12,10 +12,11 @@ PKGS := fuse3 lmdb inih
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lfuse3 -llmdb -linih)
 
-CFLAGS ?= -O2 -g
+OPT ?= -O2 -g
+CFLAGS ?=
 # -Wno-format-truncation: paths are built with snprintf into PATH_MAX buffers
 # and hr_server_open refuses a data_dir too long for them to fit.
-CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter \
+CFLAGS += $(OPT) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter \
 	  -Wno-format-truncation \
 	  -Iinclude $(PKG_CFLAGS) -pthread -MMD -MP $(WERROR) $(SAN)
 LDFLAGS += -pthread $(SAN)
@@ -62,7 +63,7 @@ unit: all
 
 check:
 	$(MAKE) BUILD=build-san SAN="-fsanitize=address,undefined -fno-omit-frame-pointer" \
-		CFLAGS="-O1 -g" all
+		OPT="-O1 -g" all
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 scripts/run_tests.sh --unit-only build-san
 
 install: $(BUILD)/hregionfs

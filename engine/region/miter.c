@@ -141,6 +141,18 @@ int hr_miter_seek(hr_miter *m, const hr_kv *target)
 	return 0;
 }
 
+int hr_miter_reseek_memstores(hr_miter *m, const hr_kv *target)
+{
+	for (int i = 0; i < m->n; i++) {
+		if (m->src[i].is_file)
+			continue;
+		hr_memstore_iter_seek(&m->src[i].mi, target);
+		src_load(&m->src[i]);
+	}
+	pick(m);
+	return 0;
+}
+
 int hr_miter_seek_row(hr_miter *m, const hr_kv *target)
 {
 	uint64_t h = hr_sfile_row_hash(target->row, target->row_len);

@@ -197,7 +197,7 @@ int hr_region_flush(hr_region *r)
 				uint64_t b = hr_memstore_bytes(st->snapshot);
 				hr_memstore_unref(st->snapshot);
 				st->snapshot = NULL;
-				atomic_fetch_sub(&srv->memstore_total, b);
+				hr_region_mem_add(r, -(int64_t)b);
 			} else {
 				/* LMDB has the file; memory keeps the snapshot until reopen */
 				hr_log_error("flush", "%s: out of memory installing file", it->path);

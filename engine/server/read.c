@@ -40,8 +40,9 @@ int hr_store_get(hr_store *st, uint64_t read_point, const uint8_t *row, size_t r
 	hr_resolver_init(&res, &st->fam, read_point);
 	res.min_ts = min_ts;
 	res.max_ts = max_ts;
+	/* HBase caps a request at the family's VERSIONS */
 	if (max > res.max_versions)
-		res.max_versions = max;
+		max = res.max_versions;
 	if ((rc = hr_store_view(st, &v)) < 0)
 		return rc;
 	if ((rc = hr_miter_open(&v, &m)) < 0)

@@ -227,14 +227,22 @@ static int apply_resume(hr_scan *sc)
 
 static int start_row(hr_scan *sc)
 {
+	uint64_t rp;
 	for (;;) {
 		int rc;
-		if (!sc->r) {
-			if ((rc = open_region(sc)) < 0)
-				return rc;
-		} else if ((rc = refresh_views(sc)) < 0) {
+		if (!sc->r && (rc = open_region(sc)) < 0)
 			return rc;
-		}
+		/* The read point first, then the views: a view whose store has not
+		 * swapped memstores since holds every write at or below rp. */
+		rp = hr_mvcc_read_point(&sc->r->mvcc);
+		if ((rc = refresh_views(sc)) < 0)
+			return rc;
+		hr_kv k;
+		buf tmp = {0};
+		pos_key(sc, &k, &tmp);
+		for (int i = 0; i < sc->nss; i++)
+			hr_miter_reseek_memstores(sc->ss[i].m, &k);
+		free(tmp.p);
 		const hr_kv *best = NULL;
 		for (int i = 0; i < sc->nss; i++) {
 			if (!hr_miter_valid(sc->ss[i].m))
@@ -258,7 +266,6 @@ static int start_row(hr_scan *sc)
 		sc->pos_excl = 0;
 		release_region(sc);
 	}
-	uint64_t rp = hr_mvcc_read_point(&sc->r->mvcc);
 	for (int i = 0; i < sc->nss; i++) {
 		hr_resolver_reset_row(&sc->ss[i].res);
 		sc->ss[i].res.read_point = rp;
@@ -279,6 +286,15 @@ static int start_row(hr_scan *sc)
 
 static int finish_row(hr_scan *sc)
 {
+	/* stores skipped by a resume still sit on the row */
+	for (int i = 0; i < sc->nss; i++) {
+		scan_store *s = &sc->ss[i];
+		if (hr_miter_valid(s->m) && same_row(hr_miter_kv(s->m), &sc->row)) {
+			int rc = seek_past_row(s, &sc->row);
+			if (rc < 0)
+				return rc;
+		}
+	}
 	sc->in_row = 0;
 	sc->pos_excl = 1;
 	return buf_set(&sc->pos, sc->row.p, sc->row.len);

@@ -41,13 +41,9 @@ void hr_region_unref(hr_region *r)
 	if (!r || atomic_fetch_sub(&r->refs, 1) != 1)
 		return;
 	unsigned n = atomic_load(&r->nstores);
-	for (unsigned i = 0; i < n; i++) {
-		hr_store *st = r->stores[i];
-		uint64_t b = hr_memstore_bytes(st->active) +
-			     (st->snapshot ? hr_memstore_bytes(st->snapshot) : 0);
-		atomic_fetch_sub(&r->srv->memstore_total, b);
-		store_free(st);
-	}
+	atomic_fetch_sub(&r->srv->memstore_total, atomic_load(&r->mem_bytes));
+	for (unsigned i = 0; i < n; i++)
+		store_free(r->stores[i]);
 	hr_mvcc_destroy(&r->mvcc);
 	hr_rowlocks_destroy(&r->locks);
 	pthread_rwlock_destroy(&r->updates_lock);
@@ -66,19 +62,12 @@ hr_store *hr_region_store(hr_region *r, const char *family)
 	return NULL;
 }
 
-uint64_t hr_region_memstore_bytes(hr_region *r)
+uint64_t hr_region_memstore_bytes(hr_region *r) { return atomic_load(&r->mem_bytes); }
+
+void hr_region_mem_add(hr_region *r, int64_t delta)
 {
-	uint64_t b = 0;
-	unsigned n = atomic_load(&r->nstores);
-	for (unsigned i = 0; i < n; i++) {
-		hr_store *st = r->stores[i];
-		pthread_mutex_lock(&st->mu);
-		b += hr_memstore_bytes(st->active);
-		if (st->snapshot)
-			b += hr_memstore_bytes(st->snapshot);
-		pthread_mutex_unlock(&st->mu);
-	}
-	return b;
+	atomic_fetch_add(&r->mem_bytes, (uint64_t)delta);
+	atomic_fetch_add(&r->srv->memstore_total, (uint64_t)delta);
 }
 
 int hr_region_contains(const hr_region *r, const uint8_t *row, size_t len)
@@ -502,7 +491,7 @@ static int replay_cb(void *ctx, uint64_t seg_id, uint64_t seq, const void *paylo
 		uint64_t before = hr_memstore_bytes(st->active);
 		if ((rc = hr_memstore_add(st->active, &kv)) < 0)
 			return rc;
-		atomic_fetch_add(&srv->memstore_total, hr_memstore_bytes(st->active) - before);
+		hr_region_mem_add(r, (int64_t)(hr_memstore_bytes(st->active) - before));
 		c->napplied++;
 	}
 	return 0;

@@ -13,17 +13,15 @@
 #include "engine/hr_util.h"
 #include "hr_log.h"
 
-static int validate(hr_server *srv, const hr_table_schema *s, size_t row_len,
-		    const hr_mcell *cells, size_t n)
+/* A region has a store for exactly the families of its table's schema
+ * (stores are added before the schema names a new family). */
+static int validate(hr_server *srv, hr_region *r, size_t row_len, const hr_mcell *cells, size_t n)
 {
 	if (row_len == 0 || row_len > HR_MAX_ROW || n == 0 || n > 65535)
 		return -EINVAL;
 	for (size_t i = 0; i < n; i++) {
 		const hr_mcell *c = &cells[i];
-		int found = 0;
-		for (uint32_t f = 0; f < s->nfamilies && !found; f++)
-			found = strcmp(s->families[f].name, c->family) == 0;
-		if (!found)
+		if (!c->family || !hr_region_store(r, c->family))
 			return -ENOENT;
 		if (c->qualifier_len > HR_MAX_QUALIFIER || (c->qualifier_len && !c->qualifier))
 			return -EINVAL;
@@ -55,20 +53,20 @@ static int latest_ts(hr_region *r, hr_store *st, const uint8_t *row, size_t row_
 int hr_mutate(hr_server *srv, const char *table, const void *row, size_t row_len,
 	      const hr_mcell *cells, size_t n, unsigned flags)
 {
-	hr_table_schema *schema = malloc(sizeof(*schema));
-	hr_mcell *mc = NULL;
+	hr_mcell mc_local[4], *mc = NULL;
 	hr_region *r = NULL;
 	hr_rowlock_held *lock = NULL;
 	uint8_t *payload = NULL;
 	size_t plen;
 	int locked = 0, rc;
-	if (!schema)
-		return -ENOMEM;
-	if ((rc = hr_server_locate(srv, table, row, row_len, &r, schema)) < 0)
+	if (row_len == 0 || row_len > HR_MAX_ROW)
+		return -EINVAL;
+	if ((rc = hr_server_locate(srv, table, row, row_len, &r, NULL)) < 0)
 		goto out;
-	if ((rc = validate(srv, schema, row_len, cells, n)) < 0)
+	if ((rc = validate(srv, r, row_len, cells, n)) < 0)
 		goto out;
-	if (!(mc = malloc(n * sizeof(*mc)))) {
+	mc = n <= 4 ? mc_local : malloc(n * sizeof(*mc));
+	if (!mc) {
 		rc = -ENOMEM;
 		goto out;
 	}
@@ -142,7 +140,7 @@ int hr_mutate(hr_server *srv, const char *table, const void *row, size_t row_len
 				     table, strerror(-arc));
 			rc = arc;
 		}
-		atomic_fetch_add(&srv->memstore_total, hr_memstore_bytes(st->active) - before);
+		hr_region_mem_add(r, (int64_t)(hr_memstore_bytes(st->active) - before));
 	}
 	hr_mvcc_complete(&r->mvcc, &we);
 	atomic_fetch_add(&srv->st.puts, 1);
@@ -157,8 +155,8 @@ out:
 		hr_flush_request(srv, NULL);
 	hr_region_unref(r);
 	free(payload);
-	free(mc);
-	free(schema);
+	if (mc != mc_local)
+		free(mc);
 	return rc;
 }
 

@@ -2,6 +2,7 @@
  * in hr_sfile.h, block layout in hr_format.h "Store files"). */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "engine/hr_util.h"
 #include "hr_log.h"
@@ -13,6 +14,8 @@ struct hr_sfile_iter {
 	uint32_t bi;		/* index of blk */
 	const uint8_t *ents;	/* entries area of blk's payload */
 	const uint8_t *offs;	/* u32 offset array */
+	const uint8_t *pfx;	/* u32 row prefixes after the common prefix */
+	uint32_t lcp;		/* row bytes all entries of blk share */
 	uint32_t n, pos;
 	hr_kv kv;
 	int valid;
@@ -26,18 +29,19 @@ static int check_data_block(const hr_sfile *f, const hr_sfile_idx *e, const uint
 	const uint8_t *pl = blk + 4;
 	size_t plen = e->len - 8;
 	const char *why = NULL;
-	if (plen < 4) {
+	if (plen < 8) {
 		why = "too short";
 		goto bad;
 	}
 	uint32_t n = hr_get32(pl + plen - 4);
-	if (n == 0 || n > (plen - 4) / (4 + HR_KV_HDR)) {
+	uint32_t lcp = hr_get32(pl + plen - 8);
+	if (n == 0 || n > (plen - 8) / (8 + HR_KV_HDR)) {
 		why = "bad entry count";
 		goto bad;
 	}
-	size_t ents_len = plen - 4 - 4 * (size_t)n;
-	const uint8_t *offs = pl + ents_len;
-	if (hr_get32(offs) != 0) {
+	size_t ents_len = plen - 8 - 8 * (size_t)n;
+	const uint8_t *offs = pl + ents_len, *pfx = offs + 4 * (size_t)n;
+	if (hr_get32(offs) != 0 || lcp > e->first.row_len) {
 		why = "bad offset array";
 		goto bad;
 	}
@@ -51,6 +55,12 @@ static int check_data_block(const hr_sfile *f, const hr_sfile_idx *e, const uint
 		}
 		if (i == 0 && hr_kv_cmp(&kv, &e->first) != 0) {
 			why = "first key differs from the index";
+			goto bad;
+		}
+		/* seek trusts these to order entries without decoding them */
+		if (kv.row_len < lcp || memcmp(kv.row, e->first.row, lcp) != 0 ||
+		    hr_get32(pfx + 4 * i) != hr_sfile_row_prefix(kv.row + lcp, kv.row_len - lcp)) {
+			why = "bad row prefix";
 			goto bad;
 		}
 	}
@@ -95,8 +105,10 @@ static int load_block(hr_sfile_iter *it, uint32_t bi)
 	it->blk = b;
 	it->bi = bi;
 	it->n = hr_get32(pl + plen - 4);
+	it->lcp = hr_get32(pl + plen - 8);
 	it->ents = pl;
-	it->offs = pl + plen - 4 - 4 * (size_t)it->n;
+	it->offs = pl + plen - 8 - 8 * (size_t)it->n;
+	it->pfx = it->offs + 4 * (size_t)it->n;
 	return 0;
 }
 
@@ -173,15 +185,39 @@ int hr_sfile_iter_seek(hr_sfile_iter *it, const hr_kv *target)
 		iter_drop_block(it);
 		return rc;
 	}
-	lo = 0;
-	hi = it->n;
+	/* Every row in the block starts with the same lcp bytes (those of the
+	 * index key). A target without them is before or after the whole
+	 * block; with them, the next 4 row bytes (pfx[]) order most probes
+	 * without touching the entry itself: fewer cache misses per seek. */
+	const hr_kv *bf = &f->idx[bi].first;
+	uint32_t tl = target->row_len < it->lcp ? target->row_len : it->lcp;
+	int c = hr_bytes_cmp(target->row, tl, bf->row, it->lcp);
+	if (c < 0)
+		lo = hi = 0;
+	else if (c > 0)
+		lo = hi = it->n;
+	else {
+		lo = 0;
+		hi = it->n;
+	}
+	uint32_t tp = 0;
+	if (c == 0)	/* then row_len >= lcp, and row is non-NULL if lcp > 0 */
+		tp = hr_sfile_row_prefix(it->lcp ? target->row + it->lcp : target->row,
+					 target->row_len - it->lcp);
 	hr_kv kv;
 	size_t ents_len = (size_t)(it->offs - it->ents);
 	while (lo < hi) {
 		uint32_t mid = lo + (hi - lo) / 2;
-		uint32_t o = hr_get32(it->offs + 4 * (size_t)mid);
-		hr_kv_decode(it->ents + o, ents_len - o, &kv);
-		if (hr_kv_cmp(&kv, target) < 0)
+		uint32_t p = hr_get32(it->pfx + 4 * (size_t)mid);
+		int less;
+		if (p != tp) {
+			less = p < tp;
+		} else {
+			uint32_t o = hr_get32(it->offs + 4 * (size_t)mid);
+			hr_kv_decode(it->ents + o, ents_len - o, &kv);
+			less = hr_kv_cmp(&kv, target) < 0;
+		}
+		if (less)
 			lo = mid + 1;
 		else
 			hi = mid;

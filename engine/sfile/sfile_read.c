@@ -200,7 +200,7 @@ static int parse_bloom(hr_sfile *f)
 	uint32_t k = hr_get32(p);
 	uint64_t nbits = hr_get64(p + 8);
 	if (hr_get32(p + 4) != HR_SFILE_BLOOM_HASH_VERSION || k < 1 || k > 30 || nbits == 0 ||
-	    (nbits + 7) / 8 != len - 16)
+	    nbits > (uint64_t)(len - 16) * 8 || (nbits + 7) / 8 != len - 16)
 		return bad(f, "bloom block: bad header");
 	f->bloom_k = k;
 	f->bloom_nbits = nbits;

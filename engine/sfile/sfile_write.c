@@ -168,13 +168,39 @@ static int write_framed(hr_sfile_writer *w, buf *b, uint32_t *disk_len)
 	return 0;
 }
 
+/* Appends the search aids after the entries: u32 off[n] | u32 pfx[n] |
+ * u32 lcp | u32 n (see hr_format.h). */
+static int add_block_tail(hr_sfile_writer *w)
+{
+	const uint8_t *ents = w->blk.p + 4;
+	hr_kv first, last;
+	hr_kv_decode(ents, w->blk.len - 4, &first);
+	uint32_t lo = hr_get32(w->offs.p + w->offs.len - 4);
+	hr_kv_decode(ents + lo, w->blk.len - 4 - lo, &last);
+	uint32_t lcp = 0;
+	while (lcp < first.row_len && lcp < last.row_len && first.row[lcp] == last.row[lcp])
+		lcp++;
+	int rc = buf_reserve(&w->blk, 8 * (size_t)w->blk_n + 8);
+	if (rc < 0)
+		return rc;
+	ents = w->blk.p + 4;	/* may have moved */
+	buf_add(&w->blk, w->offs.p, w->offs.len);
+	for (uint32_t i = 0; i < w->blk_n; i++) {
+		hr_kv kv;
+		uint32_t o = hr_get32(w->offs.p + 4 * (size_t)i);
+		hr_kv_decode(ents + o, w->blk.len - 4 - o, &kv);
+		buf_add32(&w->blk, hr_sfile_row_prefix(kv.row + lcp, kv.row_len - lcp));
+	}
+	buf_add32(&w->blk, lcp);
+	buf_add32(&w->blk, w->blk_n);
+	return 0;
+}
+
 static int flush_block(hr_sfile_writer *w)
 {
 	if (!w->blk_n)
 		return 0;
-	int rc = buf_add(&w->blk, w->offs.p, w->offs.len);
-	if (rc == 0)
-		rc = buf_add32(&w->blk, w->blk_n);
+	int rc = add_block_tail(w);
 	uint32_t disk_len = 0;
 	if (rc == 0)
 		rc = write_framed(w, &w->blk, &disk_len);
@@ -238,8 +264,8 @@ int hr_sfile_write_add(hr_sfile_writer *w, const hr_kv *kv)
 				       kv->row_len) != 0;
 	}
 	size_t elen = hr_kv_encoded_len(kv);
-	size_t cur = w->blk.len - 4 + w->offs.len + 4;
-	if (w->blk_n && cur + elen + 4 > w->block_size) {
+	size_t cur = w->blk.len - 4 + 2 * w->offs.len + 8;
+	if (w->blk_n && cur + elen + 8 > w->block_size) {
 		rc = flush_block(w);
 		if (rc < 0)
 			goto fail;

@@ -35,6 +35,7 @@ struct hr_wal {
 	 * cv_io: io_busy released, bg_fd cleared, synced advanced. */
 	pthread_cond_t cv_gen[2];
 	pthread_cond_t cv_io;
+	pthread_cond_t cv_lead;	/* a gathering leader: enough records arrived */
 	pthread_cond_t bg_cv;	/* close wakes the sync thread (CLOCK_MONOTONIC) */
 	pthread_mutex_t purge_mu; /* one purge at a time */
 
@@ -53,12 +54,22 @@ struct hr_wal {
 	size_t fill_len;
 	uint64_t fill_max_seq;
 	uint64_t fill_count;
+	uint64_t fill_sync_count; /* records in the fill buffer that wait for a sync */
 
 	uint64_t appended;	/* end of the last record buffered */
 	uint64_t written;	/* everything below is in a segment file */
 	uint64_t synced;	/* everything below is fdatasynced */
 	uint64_t sync_req;	/* someone waits for synced >= this */
 	int io_busy;		/* a leader is writing, syncing or rolling */
+	/* Adaptive gathering for synced batches. Left alone, N synced writers
+	 * settle into two alternating cohorts of N/2 (one syncs while the other
+	 * refills), capping group commit at N/2 records per fdatasync. So the
+	 * leader of a synced batch waits, at most half an fdatasync, until the
+	 * batch holds as many records as the largest recent batch (lead_target);
+	 * a timeout means fewer writers now, and lowers the target. */
+	int gathering;
+	uint64_t lead_target;
+	uint64_t sync_ns_avg;	/* moving average of fdatasync time */
 	int err;		/* sticky: see hr_wal.h */
 
 	int fd;			/* current segment, written at offset seg_bytes */
@@ -87,6 +98,7 @@ static void wal_fail(hr_wal *w, int rc, const char *what, uint64_t off)
 	pthread_cond_broadcast(&w->cv_gen[0]);
 	pthread_cond_broadcast(&w->cv_gen[1]);
 	pthread_cond_broadcast(&w->cv_io);
+	pthread_cond_broadcast(&w->cv_lead);
 }
 
 static int wal_closed_reserve(hr_wal *w)
@@ -134,7 +146,8 @@ static void wal_write_batch(hr_wal *w, int force_sync)
 	int b = w->fill;
 	size_t len = w->fill_len;
 	uint64_t end = w->appended, max_seq = w->fill_max_seq, count = w->fill_count;
-	uint64_t gen = w->fill_gen++;
+	uint64_t gen = w->fill_gen++, sync_count = w->fill_sync_count;
+	w->fill_sync_count = 0;
 	w->fill ^= 1;
 	w->fill_len = 0;
 	w->fill_max_seq = 0;
@@ -146,9 +159,17 @@ static void wal_write_batch(hr_wal *w, int force_sync)
 	pthread_mutex_unlock(&w->mu);
 	int wrc = hr_pwrite_all(fd, w->buf[b], len, off);
 	int src = 0;
+	uint64_t t0 = hr_mono_ns();
 	if (!wrc && do_sync)
 		src = hr_fdatasync(fd);
+	uint64_t dt = hr_mono_ns() - t0;
 	pthread_mutex_lock(&w->mu);
+
+	if (do_sync) {
+		w->sync_ns_avg = w->sync_ns_avg ? (w->sync_ns_avg * 7 + dt) / 8 : dt;
+		if (sync_count > w->lead_target)
+			w->lead_target = sync_count;
+	}
 
 	if (w->cap[b] > WAL_BUF_KEEP) {
 		uint8_t *nb = realloc(w->buf[b], WAL_BUF_INIT);
@@ -255,13 +276,38 @@ static void wal_release(hr_wal *w)
 		pthread_cond_signal(&w->cv_gen[w->fill_gen & 1]);
 }
 
+/* Leader of a synced batch: lets the batch fill up (see lead_target). */
+static void wal_gather(hr_wal *w)
+{
+	uint64_t wait_ns = w->sync_ns_avg / 2;
+	if (wait_ns > 2000000)
+		wait_ns = 2000000;
+	if (!wait_ns)
+		return;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	uint64_t ns = (uint64_t)ts.tv_nsec + wait_ns;
+	ts.tv_sec += (time_t)(ns / 1000000000ull);
+	ts.tv_nsec = (long)(ns % 1000000000ull);
+	w->gathering = 1;
+	while (w->fill_sync_count < w->lead_target && !w->err) {
+		if (pthread_cond_timedwait(&w->cv_lead, &w->mu, &ts) == ETIMEDOUT) {
+			w->lead_target = w->fill_sync_count ? w->fill_sync_count : 1;
+			break;
+		}
+	}
+	w->gathering = 0;
+}
+
 /* Called with mu held and io_busy clear: does one batch, rolls if due. */
 static void wal_lead(hr_wal *w)
 {
 	w->io_busy = 1;
-	if (w->fill_len)
+	if (w->fill_sync_count && w->fill_sync_count < w->lead_target)
+		wal_gather(w);
+	if (w->fill_len && !w->err)
 		wal_write_batch(w, 0);
-	else if (w->sync_req > w->synced && w->written > w->synced)
+	else if (w->sync_req > w->synced && w->written > w->synced && !w->err)
 		wal_sync_written(w);
 	if (!w->err && w->seg_bytes >= w->segment_size && hr_mono_ns() >= w->roll_retry_ns)
 		wal_roll_locked(w);
@@ -330,6 +376,8 @@ int hr_wal_append(hr_wal *w, const void *payload, size_t len, uint64_t seq, int 
 	uint64_t end = w->appended;
 	if (need_sync && w->sync_req < end)
 		w->sync_req = end;
+	if (need_sync && ++w->fill_sync_count >= w->lead_target && w->gathering)
+		pthread_cond_signal(&w->cv_lead);
 	rc = wal_wait(w, end, need_sync, w->fill_gen);
 	if (!rc && seg_out)
 		*seg_out = wal_seg_of(w, start);
@@ -344,7 +392,8 @@ int hr_wal_sync(hr_wal *w)
 	uint64_t end = w->appended;
 	if (w->sync_req < end)
 		w->sync_req = end;
-	int rc = wal_wait(w, end, 1, w->fill_gen);
+	/* the last record is in the fill buffer, or in the batch being written */
+	int rc = wal_wait(w, end, 1, w->fill_len ? w->fill_gen : w->fill_gen - 1);
 	pthread_mutex_unlock(&w->mu);
 	return rc;
 }
@@ -407,6 +456,7 @@ static void wal_free(hr_wal *w)
 	pthread_cond_destroy(&w->cv_gen[0]);
 	pthread_cond_destroy(&w->cv_gen[1]);
 	pthread_cond_destroy(&w->cv_io);
+	pthread_cond_destroy(&w->cv_lead);
 	pthread_cond_destroy(&w->bg_cv);
 	pthread_mutex_destroy(&w->mu);
 	pthread_mutex_destroy(&w->purge_mu);
@@ -438,9 +488,11 @@ int hr_wal_open(const hr_wal_opts *o, hr_wal **out)
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&w->bg_cv, &ca);
+	pthread_cond_init(&w->cv_lead, &ca);
 	pthread_condattr_destroy(&ca);
 	w->fd = -1;
 	w->bg_fd = -1;
+	w->lead_target = 1;
 	w->segment_size = o->segment_size ? o->segment_size : WAL_DEFAULT_SEGMENT;
 	w->fsync_mode = o->durability == HR_DURABILITY_FSYNC;
 	w->sync_interval_ms = o->sync_interval_ms;

@@ -24,12 +24,16 @@
  *
  * Data block payload (target size: the family's block size; one entry
  * larger than that makes one larger block):
- *   entry 0 | entry 1 | ... | entry n-1 | u32 off[n] | u32 n
+ *   entry 0 | ... | entry n-1 | u32 off[n] | u32 pfx[n] | u32 lcp | u32 n
  * An entry is one cell, hr_kv_encode'd (hr_kv.h). off[i] is entry i's byte
  * offset inside the payload: off[0] = 0, strictly increasing, and entry i
  * spans exactly off[i]..off[i+1] (the last one ends where off[] begins).
- * Entries are in hr_kv_cmp order within and across blocks; n >= 1. The
- * offset array lets a seek binary-search a block.
+ * Entries are in hr_kv_cmp order within and across blocks; n >= 1.
+ * lcp = the length of the common prefix of the first and last entry's
+ * rows (so of every row in the block); pfx[i] = hr_sfile_row_prefix(row_i
+ * + lcp, row_len_i - lcp): the 4 row bytes after it, zero-padded, as a
+ * big-endian number. A seek binary-searches off[]/pfx[] and decodes an
+ * entry only when pfx ties (fewer cache misses than decoding every probe).
  *
  * Index block payload:
  *   u32 count | count x (u64 block_off | u32 block_disk_len | first key)

@@ -128,6 +128,10 @@ int hr_miter_seek(hr_miter *m, const hr_kv *target);
 int hr_miter_valid(const hr_miter *m);
 const hr_kv *hr_miter_kv(const hr_miter *m);
 int hr_miter_next(hr_miter *m);
+/* Re-seeks only the memstore sources: a memstore iterator parked on a key
+ * misses cells inserted before that key since (a newer version of the same
+ * column sorts first), so a reader re-seeks them after taking its read point. */
+int hr_miter_reseek_memstores(hr_miter *m, const hr_kv *target);
 /* Seeks only the sources that may hold the row (bloom + key range). */
 int hr_miter_seek_row(hr_miter *m, const hr_kv *target);
 
@@ -174,6 +178,7 @@ struct hr_region {
 	pthread_rwlock_t updates_lock;
 	pthread_mutex_t flush_mu; /* one flush of this region at a time */
 	atomic_int flush_queued;
+	atomic_uint_fast64_t mem_bytes; /* active + snapshot bytes of all stores */
 	hr_mvcc mvcc;
 	hr_rowlocks locks;
 	hr_store *stores[HR_MAX_FAMILIES];
@@ -191,6 +196,8 @@ void hr_region_ref(hr_region *r);
 void hr_region_unref(hr_region *r);
 hr_store *hr_region_store(hr_region *r, const char *family);
 uint64_t hr_region_memstore_bytes(hr_region *r);
+/* adds delta to the region's and the server's memstore byte counts */
+void hr_region_mem_add(hr_region *r, int64_t delta);
 int hr_region_contains(const hr_region *r, const uint8_t *row, size_t len);
 
 /* ---- server ---------------------------------------------------------------- */

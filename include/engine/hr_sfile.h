@@ -107,6 +107,16 @@ int hr_sfile_may_contain_row(const hr_sfile *f, const uint8_t *row, size_t len);
 int hr_sfile_may_contain_row_h(const hr_sfile *f, const uint8_t *row, size_t len,
 			       uint64_t hash);
 uint64_t hr_sfile_row_hash(const uint8_t *row, size_t len);
+/* (format helper) The first 4 bytes of p, zero-padded, as a big-endian
+ * number: comparing two of them orders like comparing the bytes, up to a
+ * tie. */
+static inline uint32_t hr_sfile_row_prefix(const uint8_t *p, size_t len)
+{
+	uint32_t v = 0;
+	for (size_t i = 0; i < 4; i++)
+		v = v << 8 | (i < len ? p[i] : 0u);
+	return v;
+}
 
 /* The row of the first key of the middle data block (a split point). The
  * bytes are owned by the file. -ENOENT for an empty file. */

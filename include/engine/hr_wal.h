@@ -14,9 +14,13 @@
  * finds no I/O in progress becomes the leader: it swaps the two buffers,
  * drops the mutex, writes the whole batch with one pwrite(2) and, if any
  * waiter of the batch needs durability, one fdatasync; then it advances the
- * byte counters and wakes everybody. A batch's leader also rolls the
- * segment once it reaches segment_size. Only one leader exists at a time
- * (w->io_busy), so the buffer being written is never touched by appenders.
+ * byte counters and wakes that batch's waiters. A batch's leader also rolls
+ * the segment once it reaches segment_size. Only one leader exists at a
+ * time (w->io_busy), so the buffer being written is never touched by
+ * appenders. The leader of a synced batch may first wait (at most half an
+ * fdatasync) until the batch holds as many synced records as the largest
+ * recent batch: without that, N synced writers split into two alternating
+ * halves and each fdatasync serves only N/2 of them.
  *
  * Errors: a failed write or fdatasync is sticky. After a failed write the
  * segment's tail is unknown (a partial record would hide every later record
@@ -29,7 +33,9 @@
  * Locking: w->mu protects every field of struct hr_wal (engine/wal/wal.c);
  * the current segment's fd is only written, synced and swapped by the
  * holder of io_busy; the background sync thread fdatasyncs it concurrently
- * (marked in bg_fd so a roll waits before closing it).
+ * (marked in bg_fd so a roll waits before closing it). Callbacks
+ * (on_new_segment, purge's on_delete) run without w->mu; they must not wait
+ * for anything that waits for a WAL append, or appends stall.
  *
  * Thread-safety: hr_wal_append/sync/roll/segments/purge/adopt/stats may be
  * called concurrently. hr_wal_close must not race with any other call.

@@ -65,6 +65,7 @@ struct hrfs_inode {
 	size_t key_len;
 	uint64_t nlookup;
 	uint32_t refs;
+	uint32_t nwriters;	/* open handles with write access */
 	int hashed_name;	/* in the (parent, name) table */
 	int unlinked;		/* removed: handles must not commit */
 	/* A handle holding a newer, uncommitted value (or a created cell). */

@@ -301,6 +301,42 @@ static void t_seek(void)
 		else
 			CHECK(!hr_sfile_iter_valid(it));
 	}
+	/* random near-miss targets (truncated, altered, extended rows and
+	 * columns) against a reference lower bound over the input */
+	for (int k = 0; k < 30000; k++) {
+		const hr_kv *src = &g_ents[rnd() % g_n].kv;
+		uint8_t row[80], qual[60];
+		uint32_t rl = src->row_len, ql = src->qual_len;
+		memcpy(row, src->row, rl);
+		memcpy(qual, src->qual, ql);
+		switch (rnd() % 5) {
+		case 0: rl = (uint32_t)(rnd() % (rl + 1)); break;
+		case 1: row[rnd() % rl] ^= (uint8_t)(1 + rnd() % 3); break;
+		case 2: row[rl++] = (uint8_t)(rnd() % 256); break;
+		case 3: ql = ql ? (uint32_t)(rnd() % ql) : 0; break;
+		default: qual[ql++] = (uint8_t)('a' + rnd() % 30); break;
+		}
+		hr_kv t = *src;
+		t.row = row;
+		t.row_len = rl;
+		t.qual = qual;
+		t.qual_len = ql;
+		t.ts += (int64_t)(rnd() % 3) - 1;
+		size_t lo = 0, hi = g_n;
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+			if (hr_kv_cmp(&g_ents[mid].kv, &t) < 0)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		CHECK_RC(hr_sfile_iter_seek(it, &t), 0);
+		if (lo == g_n)
+			CHECK(!hr_sfile_iter_valid(it));
+		else
+			CHECK(hr_sfile_iter_valid(it) &&
+			      kv_equal(hr_sfile_iter_kv(it), &g_ents[lo].kv));
+	}
 	/* before the start, past the end, at the last key */
 	hr_kv t;
 	hr_kv_first_on_column(&t, (const uint8_t *)"", 0, NULL, 0);
@@ -506,6 +542,141 @@ static void t_corrupt_meta(void)
 	CHECK(hr_fdcache_open_count(fc) == 0);
 	hr_bcache_free(bc);
 	hr_fdcache_free(fc);
+}
+
+/* Any single flipped byte anywhere: open fails with -EIO, or every entry
+ * read is right until a read fails with -EIO. Never wrong data. */
+static void t_corrupt_anywhere(void)
+{
+	size_t n;
+	ent *v = gen_entries(2000, &n);
+	char good[4200], path[4200];
+	snprintf(good, sizeof(good), "%s/small.sf", g_dir);
+	snprintf(path, sizeof(path), "%s/small-bad.sf", g_dir);
+	CHECK_RC(write_file(good, v, n, 2048, 1, 0), 0);
+	struct stat st;
+	CHECK(stat(good, &st) == 0);
+	int fd = open(good, O_RDONLY);
+	uint8_t *img = malloc((size_t)st.st_size);
+	CHECK_RC(hr_pread_all(fd, img, (size_t)st.st_size, 0), 0);
+	close(fd);
+	hr_fdcache *fc;
+	hr_bcache *bc;
+	CHECK_RC(hr_fdcache_new(4, &fc), 0);
+	CHECK_RC(hr_bcache_new(1 << 20, &bc), 0);
+	int open_fail = 0, read_fail = 0, wrong = 0;
+	capture_start();
+	for (int k = 0; k < 300; k++) {
+		uint64_t off = rnd() % (uint64_t)st.st_size;
+		uint8_t orig = img[off];
+		img[off] ^= (uint8_t)(1 + rnd() % 255);
+		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		CHECK_RC(hr_write_all(fd, img, (size_t)st.st_size), 0);
+		close(fd);
+		img[off] = orig;
+		hr_sfile *f;
+		uint64_t id = 5000 + (uint64_t)k;
+		int rc = hr_sfile_open(path, id, fc, bc, &f);
+		if (rc < 0) {
+			open_fail += rc == -EIO;
+			wrong += rc != -EIO;
+			continue;
+		}
+		hr_sfile_iter *it;
+		if (hr_sfile_iter_new(f, &it) < 0) {
+			wrong++;
+			hr_sfile_unref(f);
+			continue;
+		}
+		size_t i = 0;
+		rc = hr_sfile_iter_first(it);
+		while (rc == 0 && hr_sfile_iter_valid(it)) {
+			if (i >= n || !kv_equal(hr_sfile_iter_kv(it), &v[i].kv)) {
+				wrong++;
+				break;
+			}
+			i++;
+			rc = hr_sfile_iter_next(it);
+		}
+		if (rc < 0)
+			read_fail += rc == -EIO;
+		else if (i != n && !wrong)
+			wrong++;
+		hr_sfile_iter_free(it);
+		hr_sfile_mark_deleted(f);	/* unlinks path and drops its blocks */
+		hr_sfile_unref(f);
+	}
+	capture_end_contains("x");
+	printf("# 300 flips: %d failed open, %d failed a read, %d wrong\n", open_fail, read_fail,
+	       wrong);
+	CHECK(wrong == 0);
+	CHECK(open_fail + read_fail == 300);
+	free(img);
+	hr_bcache_free(bc);
+	hr_fdcache_free(fc);
+	free_entries(v, n);
+}
+
+/* Layout damage behind a valid CRC (a writer bug, not bit rot) is still
+ * caught by the block checks: -EIO, never a bad read. */
+static void t_corrupt_layout(void)
+{
+	size_t n;
+	ent *v = gen_entries(500, &n);
+	char good[4200], path[4200];
+	snprintf(good, sizeof(good), "%s/layout.sf", g_dir);
+	snprintf(path, sizeof(path), "%s/layout-bad.sf", g_dir);
+	CHECK_RC(write_file(good, v, n, 4096, 1, 0), 0);
+	hr_fdcache *fc;
+	hr_bcache *bc;
+	CHECK_RC(hr_fdcache_new(4, &fc), 0);
+	CHECK_RC(hr_bcache_new(1 << 20, &bc), 0);
+	const char *whys[] = {"bad entry count", "bad offset array", "bad entry extent",
+			      "first key differs", "bad row prefix", "bad offset array"};
+	for (int k = 0; k < 6; k++) {
+		int fd = open(good, O_RDONLY);
+		uint8_t hdr[4];
+		CHECK_RC(hr_pread_all(fd, hdr, 4, 0), 0);
+		uint32_t plen = hr_get32(hdr);
+		uint8_t *b = malloc(plen + 8);
+		CHECK_RC(hr_pread_all(fd, b, plen + 8, 0), 0);
+		close(fd);
+		uint8_t *pl = b + 4;
+		uint32_t cnt = hr_get32(pl + plen - 4);
+		uint8_t *offs = pl + plen - 8 - 8 * cnt, *pfx = offs + 4 * cnt;
+		switch (k) {
+		case 0: hr_put32(pl + plen - 4, 100000); break;
+		case 1: hr_put32(pl + plen - 4, cnt - 1); break;
+		case 2: hr_put32(offs + 4, hr_get32(offs + 4) + 1); break;
+		case 3: pl[8] ^= 1; break;	/* entry 0's ts */
+		case 4: hr_put32(pfx + 4, hr_get32(pfx + 4) + 1); break;
+		default: hr_put32(pl + plen - 8, 1000); break;	/* lcp */
+		}
+		hr_put32(b + 4 + plen, hr_crc32c(0, b, plen + 4));
+		CHECK_RC(copy_file(good, path), 0);
+		fd = open(path, O_WRONLY);
+		CHECK_RC(hr_pwrite_all(fd, b, plen + 8, 0), 0);
+		close(fd);
+		free(b);
+		hr_sfile *f;
+		CHECK_RC(hr_sfile_open(path, 7000 + (uint64_t)k, fc, bc, &f), 0);
+		hr_sfile_iter *it;
+		CHECK_RC(hr_sfile_iter_new(f, &it), 0);
+		capture_start();
+		int rc = hr_sfile_iter_first(it);
+		int logged = capture_end_contains(whys[k]);
+		CHECK_RC(rc, -EIO);
+		CHECK(logged);
+		CHECK(!hr_sfile_iter_valid(it));
+		CHECK_RC(hr_sfile_iter_seek(it, &v[n - 1].kv), 0);	/* other blocks fine */
+		CHECK(kv_equal(hr_sfile_iter_kv(it), &v[n - 1].kv));
+		hr_sfile_iter_free(it);
+		hr_sfile_mark_deleted(f);
+		hr_sfile_unref(f);
+	}
+	hr_bcache_free(bc);
+	hr_fdcache_free(fc);
+	free_entries(v, n);
 }
 
 static void t_writer_rules(void)
@@ -798,6 +969,33 @@ static void t_concurrent_readers(void)
 	hr_fdcache_free(fc);
 }
 
+typedef struct bench_arg {
+	hr_sfile *f;
+	ent *v;
+	size_t n, lookups, found;
+	unsigned seed;
+} bench_arg;
+
+static void *bench_worker(void *p)
+{
+	bench_arg *a = p;
+	for (size_t k = 0; k < a->lookups; k++) {
+		const hr_kv *key = &a->v[(size_t)rand_r(&a->seed) % a->n].kv;
+		if (!hr_sfile_may_contain_row(a->f, key->row, key->row_len))
+			continue;
+		hr_kv t;
+		hr_kv_first_on_column(&t, key->row, key->row_len, key->qual, key->qual_len);
+		hr_sfile_iter *it;
+		if (hr_sfile_iter_new(a->f, &it) < 0)
+			break;
+		if (hr_sfile_iter_seek(it, &t) == 0 && hr_sfile_iter_valid(it) &&
+		    hr_kv_cmp_column(hr_sfile_iter_kv(it), key) == 0)
+			a->found++;
+		hr_sfile_iter_free(it);
+	}
+	return NULL;
+}
+
 /* Warm-cache random point lookups: bloom + index + block search, the
  * work a get does per store file. */
 static void t_bench_point_lookups(void)
@@ -813,7 +1011,7 @@ static void t_bench_point_lookups(void)
 	char path[4200];
 	snprintf(path, sizeof(path), "%s/bench.sf", g_dir);
 	uint64_t t0 = hr_mono_ns();
-	CHECK_RC(write_file(path, v, n, 64 * 1024, 1, 0), 0);
+	CHECK_RC(write_file(path, v, n, getenv("HR_SFILE_BENCH_BS") ? (uint32_t)atoi(getenv("HR_SFILE_BENCH_BS")) : 64 * 1024, 1, 0), 0);
 	uint64_t t1 = hr_mono_ns();
 	hr_fdcache *fc;
 	hr_bcache *bc;
@@ -837,27 +1035,50 @@ static void t_bench_point_lookups(void)
 	}
 	uint64_t base_ns = hr_mono_ns() - tb;
 	seed = 12345;
-	uint64_t t2 = hr_mono_ns();
-	for (size_t k = 0; k < lookups; k++) {
-		const hr_kv *key = &v[(size_t)rand_r(&seed) % n].kv;
-		if (!hr_sfile_may_contain_row(f, key->row, key->row_len))
-			continue;
-		hr_kv t;
-		hr_kv_first_on_column(&t, key->row, key->row_len, key->qual, key->qual_len);
-		if (hr_sfile_iter_new(f, &it) < 0)
-			break;
-		if (hr_sfile_iter_seek(it, &t) == 0 && hr_sfile_iter_valid(it) &&
-		    hr_kv_cmp_column(hr_sfile_iter_kv(it), key) == 0)
-			found++;
-		hr_sfile_iter_free(it);
+	/* best of 10 rounds: other processes share this machine */
+	uint64_t best = UINT64_MAX, total = 0;
+	for (int round = 0; round < 10; round++) {
+		uint64_t t2 = hr_mono_ns();
+		for (size_t k = 0; k < lookups / 10; k++) {
+			const hr_kv *key = &v[(size_t)rand_r(&seed) % n].kv;
+			if (!hr_sfile_may_contain_row(f, key->row, key->row_len))
+				continue;
+			hr_kv t;
+			hr_kv_first_on_column(&t, key->row, key->row_len, key->qual,
+					      key->qual_len);
+			if (hr_sfile_iter_new(f, &it) < 0)
+				break;
+			if (hr_sfile_iter_seek(it, &t) == 0 && hr_sfile_iter_valid(it) &&
+			    hr_kv_cmp_column(hr_sfile_iter_kv(it), key) == 0)
+				found++;
+			hr_sfile_iter_free(it);
+		}
+		uint64_t d = hr_mono_ns() - t2;
+		total += d;
+		if (d < best)
+			best = d;
 	}
-	uint64_t t3 = hr_mono_ns();
 	CHECK(found == lookups);
 	printf("# bench: %zu entries, write %.2f s (%.1f MB), %zu warm point lookups: "
-	       "%.0f ns each (harness alone %.0f ns; %llu)\n",
+	       "%.0f ns each, best round %.0f ns (harness alone %.0f ns; %llu)\n",
 	       n, (t1 - t0) / 1e9, hr_sfile_get_info(f)->file_size / 1e6, lookups,
-	       (double)(t3 - t2) / (double)lookups, (double)base_ns / (double)lookups,
-	       (unsigned long long)(sink & 1));
+	       (double)total / (double)lookups, (double)best / (double)(lookups / 10),
+	       (double)base_ns / (double)lookups, (unsigned long long)(sink & 1));
+	enum { NT = 4 };
+	pthread_t th[NT];
+	bench_arg args[NT];
+	uint64_t t4 = hr_mono_ns();
+	for (int k = 0; k < NT; k++) {
+		args[k] = (bench_arg){f, v, n, lookups, 0, (unsigned)k + 99};
+		pthread_create(&th[k], NULL, bench_worker, &args[k]);
+	}
+	for (int k = 0; k < NT; k++) {
+		pthread_join(th[k], NULL);
+		CHECK(args[k].found == lookups);
+	}
+	uint64_t t5 = hr_mono_ns();
+	printf("# bench: %d threads: %.0f lookups/s total\n", NT,
+	       (double)NT * (double)lookups / ((double)(t5 - t4) / 1e9));
 	hr_sfile_unref(f);
 	hr_bcache_free(bc);
 	hr_fdcache_free(fc);
@@ -872,6 +1093,8 @@ int main(void)
 	RUN(t_bloom);
 	RUN(t_corrupt_data_block);
 	RUN(t_corrupt_meta);
+	RUN(t_corrupt_anywhere);
+	RUN(t_corrupt_layout);
 	RUN(t_writer_rules);
 	RUN(t_fdcache_bound);
 	RUN(t_bcache_eviction);

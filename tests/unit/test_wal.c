@@ -428,7 +428,6 @@ static void t_os_sync(void)
 	atomic_store(&g_syncs, 0);
 	for (uint64_t s = 1; s <= 100; s++)
 		CHECK_RC(append_seq(w, s, 0, NULL), 0);
-	int after_append = atomic_load(&g_syncs);
 	usleep(200 * 1000);
 	int after_wait = atomic_load(&g_syncs);
 	usleep(100 * 1000);
@@ -438,7 +437,6 @@ static void t_os_sync(void)
 	CHECK_RC(hr_wal_sync(w), 0); /* nothing unsynced: no-op */
 	int noop = atomic_load(&g_syncs);
 	hr_sync_hook = NULL;
-	CHECK(after_append <= 1);
 	CHECK(after_wait >= 1);
 	CHECK(idle == after_wait);
 	CHECK(explicit_sync == idle + 1);
@@ -608,12 +606,13 @@ static void t_sigkill(void)
 		hr_log_set_level(lvl);
 		CHECK_RC(rc, 0);
 		CHECK(s.bad == 0);
-		qsort(s.seq, s.n, sizeof(uint64_t), cmp_u64);
+		if (s.n) /* killed before its first record is possible */
+			qsort(s.seq, s.n, sizeof(uint64_t), cmp_u64);
 		for (size_t i = 1; i < s.n; i++)
 			CHECK(s.seq[i] != s.seq[i - 1]);
 		size_t missing = 0;
 		for (size_t i = 0; i < nacked; i++)
-			if (!bsearch(&acked[i], s.seq, s.n, sizeof(uint64_t), cmp_u64))
+			if (!s.n || !bsearch(&acked[i], s.seq, s.n, sizeof(uint64_t), cmp_u64))
 				missing++;
 		if (iter == 0 || missing)
 			fprintf(stdout, "# kill %d: %zu acknowledged, %zu replayed, %zu missing\n",
@@ -661,7 +660,7 @@ typedef struct pl_worker {
 	hr_wal *w;
 	atomic_uint_fast64_t *next;
 	uint64_t durable[2000];
-	int ndurable, err;
+	int ndurable, err, use_sync_call;
 } pl_worker;
 
 static void *pl_main(void *arg)
@@ -670,7 +669,10 @@ static void *pl_main(void *arg)
 	for (int i = 0; i < 1000; i++) {
 		uint64_t seq = atomic_fetch_add(p->next, 1) + 1;
 		int sync = seq % 25 == 0;
-		int rc = append_seq(p->w, seq, sync, NULL);
+		/* half the workers ask through hr_wal_sync after a plain append */
+		int rc = append_seq(p->w, seq, sync && !p->use_sync_call, NULL);
+		if (!rc && sync && p->use_sync_call)
+			rc = hr_wal_sync(p->w);
 		if (rc) {
 			p->err = rc;
 			break;
@@ -699,6 +701,7 @@ static void t_power_loss(void)
 		memset(&ws[i], 0, sizeof(ws[i]));
 		ws[i].w = w;
 		ws[i].next = &next;
+		ws[i].use_sync_call = i & 1;
 		pthread_create(&th[i], NULL, pl_main, &ws[i]);
 	}
 	for (int i = 0; i < T; i++)
@@ -839,6 +842,7 @@ static void t_bad_args(void)
 
 int main(void)
 {
+	alarm(600); /* a lost wake-up must fail the run, not hang it */
 	hr_log_set_level(HR_LOG_WARN);
 	RUN(t_roundtrip_rolls);
 	RUN(t_torn_tail);
