@@ -403,7 +403,7 @@ static void *chore_main(void *arg)
 			ts.tv_sec++;
 			ts.tv_nsec -= 1000000000L;
 		}
-		pthread_cond_timedwait(&srv->flush_cond, &srv->flush_mu, &ts);
+		pthread_cond_timedwait(&srv->chore_cond, &srv->flush_mu, &ts);
 		if (srv->stopping)
 			break;
 		pthread_mutex_unlock(&srv->flush_mu);
@@ -440,6 +440,7 @@ void hr_flusher_stop(hr_server *srv)
 	pthread_mutex_lock(&srv->flush_mu);
 	srv->stopping = 1;
 	pthread_cond_broadcast(&srv->flush_cond);
+	pthread_cond_broadcast(&srv->chore_cond);
 	pthread_mutex_unlock(&srv->flush_mu);
 	for (uint32_t i = 0; i < srv->nflushers; i++)
 		pthread_join(srv->flushers[i], NULL);

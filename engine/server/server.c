@@ -641,6 +641,7 @@ int hr_server_open(const hr_config *cfg, hr_server **out)
 	pthread_mutex_init(&srv->flush_mu, NULL);
 	pthread_cond_init(&srv->flush_cond, NULL);
 	pthread_cond_init(&srv->flush_done, NULL);
+	pthread_cond_init(&srv->chore_cond, NULL);
 	atomic_init(&srv->next_file_id, 1);
 	atomic_init(&srv->next_region_id, 1);
 	snprintf(srv->meta_dir, sizeof(srv->meta_dir), "%s/meta", cfg->data_dir);
@@ -737,6 +738,7 @@ int hr_server_close(hr_server *srv)
 	pthread_mutex_destroy(&srv->flush_mu);
 	pthread_cond_destroy(&srv->flush_cond);
 	pthread_cond_destroy(&srv->flush_done);
+	pthread_cond_destroy(&srv->chore_cond);
 	free(srv);
 	return rc;
 }

@@ -231,7 +231,8 @@ struct hr_server {
 
 	/* flush queue and background threads */
 	pthread_mutex_t flush_mu;
-	pthread_cond_t flush_cond, flush_done;
+	pthread_cond_t flush_cond, flush_done, chore_cond; /* chore_cond: the chore's tick, so a
+								* flush signal never wakes it instead of a flusher */
 	hr_region **fq;
 	size_t fq_len, fq_cap;
 	int stopping;

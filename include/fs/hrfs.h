@@ -119,6 +119,14 @@ struct hrfs {
 	struct hrfs_itab itab;
 	struct hrfs_memtab mem;
 	struct hrfs_inode *root;
+	/* Tables with a TTL family: their entries and attributes are not
+	 * cached by the kernel, so expired cells vanish at once. */
+	struct hrfs_ttl_entry {
+		char table[HR_MAX_NAME + 1];
+		int has_ttl;
+		int64_t checked_ms;
+	} ttl[32];
+	unsigned ttl_next;
 };
 
 /* The key of an inode, copied out under fs->lock for engine calls. */
@@ -199,9 +207,12 @@ void hrfs_attr_file(const struct hrfs *fs, uint64_t ino, uint64_t size, int64_t 
 /* Fills st for inode in (engine calls as needed). 0 or negative errno. */
 int hrfs_getattr_inode(struct hrfs *fs, struct hrfs_inode *in, struct stat *st);
 /* Replies to a lookup/mkdir/create-style request with entry for in. */
-void hrfs_fill_entry(const struct hrfs *fs, struct hrfs_inode *in, const struct stat *st,
+void hrfs_fill_entry(struct hrfs *fs, struct hrfs_inode *in, const struct stat *st,
 		     struct fuse_entry_param *e);
 int hrfs_errno(int rc); /* negative engine rc -> positive errno for FUSE */
+/* The kernel cache timeout for inode in (0 for status files and for the
+ * tree of a table with a TTL family). */
+double hrfs_timeout_of(struct hrfs *fs, struct hrfs_inode *in);
 int64_t hrfs_now_ms(void);
 
 /* ---- ops_dir.c / ops_file.c / status.c ----------------------------------- */
@@ -236,6 +247,8 @@ void hrfs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void hrfs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void hrfs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi);
 
+/* Attributes as seen through an open cell handle. */
+int hrfs_fh_stat(struct hrfs *fs, struct fuse_file_info *fi, struct stat *st);
 /* Truncates a closed cell (path truncate). */
 int hrfs_cell_truncate(struct hrfs *fs, struct hrfs_inode *in, uint64_t size);
 /* Truncates through an open handle. */
