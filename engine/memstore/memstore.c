@@ -7,6 +7,7 @@
 
 #include "engine/hr_memstore.h"
 #include "engine/hr_util.h"
+#include "hregionfs.h"
 
 #define MS_MAX_HEIGHT 12
 #define MS_CHUNK (1u << 20)
@@ -32,6 +33,7 @@ struct hr_memstore {
 	uint32_t rnd;
 	atomic_uint_fast64_t bytes, count, min_seq, max_seq;
 	atomic_int_fast64_t oldest_ms;
+	atomic_int fam_deletes;
 };
 
 static void *arena_alloc(hr_memstore *ms, size_t n)
@@ -185,6 +187,8 @@ int hr_memstore_add(hr_memstore *ms, const hr_kv *kv)
 		atomic_store(&ms->min_seq, kv->seq);
 	if (kv->seq > atomic_load(&ms->max_seq))
 		atomic_store(&ms->max_seq, kv->seq);
+	if (kv->type == HR_DELETE_FAMILY)
+		atomic_store(&ms->fam_deletes, 1);
 	if (atomic_load(&ms->oldest_ms) == 0) {
 		atomic_store(&ms->oldest_ms, hr_now_ms());
 	}
@@ -196,6 +200,10 @@ uint64_t hr_memstore_bytes(const hr_memstore *ms) { return atomic_load(&((hr_mem
 uint64_t hr_memstore_count(const hr_memstore *ms) { return atomic_load(&((hr_memstore *)ms)->count); }
 uint64_t hr_memstore_min_seq(const hr_memstore *ms) { return atomic_load(&((hr_memstore *)ms)->min_seq); }
 uint64_t hr_memstore_max_seq(const hr_memstore *ms) { return atomic_load(&((hr_memstore *)ms)->max_seq); }
+int hr_memstore_has_family_deletes(const hr_memstore *ms)
+{
+	return atomic_load(&((hr_memstore *)ms)->fam_deletes);
+}
 int64_t hr_memstore_oldest_ms(const hr_memstore *ms) { return atomic_load(&((hr_memstore *)ms)->oldest_ms); }
 
 static void iter_set(hr_memstore_iter *it, ms_node *n)

@@ -173,6 +173,17 @@ int hr_miter_seek_row(hr_miter *m, const hr_kv *target)
 
 int hr_miter_valid(const hr_miter *m) { return m->cur >= 0; }
 
+int hr_miter_may_have_family_deletes(const hr_miter *m)
+{
+	for (int i = 0; i < m->n; i++) {
+		const msrc *s = &m->src[i];
+		if (s->is_file ? hr_sfile_get_info(s->file)->delete_count > 0
+			       : hr_memstore_has_family_deletes(s->mi.ms))
+			return 1;
+	}
+	return 0;
+}
+
 const hr_kv *hr_miter_kv(const hr_miter *m) { return m->src[m->cur].kv; }
 
 int hr_miter_next(hr_miter *m)

@@ -7,7 +7,6 @@
 void hr_mvcc_init(hr_mvcc *m, uint64_t read_point)
 {
 	pthread_mutex_init(&m->mu, NULL);
-	pthread_cond_init(&m->cond, NULL);
 	atomic_init(&m->read_point, read_point);
 	m->head = m->tail = NULL;
 }
@@ -15,7 +14,6 @@ void hr_mvcc_init(hr_mvcc *m, uint64_t read_point)
 void hr_mvcc_destroy(hr_mvcc *m)
 {
 	pthread_mutex_destroy(&m->mu);
-	pthread_cond_destroy(&m->cond);
 }
 
 void hr_mvcc_begin(hr_mvcc *m, atomic_uint_fast64_t *seq_counter, hr_mvcc_entry *e)
@@ -23,7 +21,9 @@ void hr_mvcc_begin(hr_mvcc *m, atomic_uint_fast64_t *seq_counter, hr_mvcc_entry 
 	pthread_mutex_lock(&m->mu);
 	e->seq = atomic_fetch_add(seq_counter, 1) + 1;
 	e->done = 0;
+	e->visible = 0;
 	e->next = NULL;
+	pthread_cond_init(&e->cond, NULL);
 	if (m->tail)
 		m->tail->next = e;
 	else
@@ -36,21 +36,22 @@ void hr_mvcc_complete(hr_mvcc *m, hr_mvcc_entry *e)
 {
 	pthread_mutex_lock(&m->mu);
 	e->done = 1;
-	int advanced = 0;
 	while (m->head && m->head->done) {
-		atomic_store(&m->read_point, m->head->seq);
-		m->head = m->head->next;
-		advanced = 1;
+		hr_mvcc_entry *h = m->head;
+		atomic_store(&m->read_point, h->seq);
+		h->visible = 1;
+		m->head = h->next;
+		if (h != e)
+			pthread_cond_signal(&h->cond);
 	}
 	if (!m->head)
 		m->tail = NULL;
-	if (advanced)
-		pthread_cond_broadcast(&m->cond);
 	/* Earlier writers are between their WAL append and memstore insert:
 	 * they finish without waiting on us, so this wait always ends. */
-	while (atomic_load(&m->read_point) < e->seq)
-		pthread_cond_wait(&m->cond, &m->mu);
+	while (!e->visible)
+		pthread_cond_wait(&e->cond, &m->mu);
 	pthread_mutex_unlock(&m->mu);
+	pthread_cond_destroy(&e->cond);
 }
 
 uint64_t hr_mvcc_min_inflight(hr_mvcc *m)

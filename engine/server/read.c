@@ -47,7 +47,7 @@ int hr_store_get(hr_store *st, uint64_t read_point, const uint8_t *row, size_t r
 		return rc;
 	if ((rc = hr_miter_open(&v, &m)) < 0)
 		goto out;
-	if ((rc = prime_row(m, &res, row, row_len)) < 0)
+	if (hr_miter_may_have_family_deletes(m) && (rc = prime_row(m, &res, row, row_len)) < 0)
 		goto out;
 	hr_kv first;
 	hr_kv_first_on_column(&first, row, (uint32_t)row_len, qual, (uint32_t)qual_len);

@@ -32,6 +32,8 @@ uint64_t hr_memstore_count(const hr_memstore *ms);
 uint64_t hr_memstore_min_seq(const hr_memstore *ms); /* UINT64_MAX when empty */
 uint64_t hr_memstore_max_seq(const hr_memstore *ms);
 int64_t hr_memstore_oldest_ms(const hr_memstore *ms); /* 0 when empty */
+/* 1 once a DeleteFamily marker was added (reads skip looking for them) */
+int hr_memstore_has_family_deletes(const hr_memstore *ms);
 
 /* A cursor; plain struct so it lives on the caller's stack. It holds no
  * reference: the caller keeps the memstore referenced while using it. */

@@ -50,13 +50,15 @@ typedef struct hr_table hr_table;
 
 typedef struct hr_mvcc_entry {
 	uint64_t seq;
-	int done;
+	int done;		/* its writer finished applying it */
+	int visible;		/* the read point has passed it */
+	pthread_cond_t cond;	/* its writer waits here: only the entries the read
+				 * point passes are woken, not every writer */
 	struct hr_mvcc_entry *next;
 } hr_mvcc_entry;
 
 typedef struct hr_mvcc {
 	pthread_mutex_t mu;
-	pthread_cond_t cond;
 	atomic_uint_fast64_t read_point; /* all writes with seq <= it are visible */
 	hr_mvcc_entry *head, *tail;	 /* in-flight writes in seq order */
 } hr_mvcc;
@@ -126,6 +128,8 @@ int hr_miter_open(const hr_view *v, hr_miter **out);
 void hr_miter_free(hr_miter *m);
 int hr_miter_seek(hr_miter *m, const hr_kv *target);
 int hr_miter_valid(const hr_miter *m);
+/* 0 when no source can hold a DeleteFamily marker (a get skips that seek) */
+int hr_miter_may_have_family_deletes(const hr_miter *m);
 const hr_kv *hr_miter_kv(const hr_miter *m);
 int hr_miter_next(hr_miter *m);
 /* Re-seeks only the memstore sources: a memstore iterator parked on a key
