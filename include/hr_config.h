@@ -34,6 +34,8 @@ typedef struct hr_config {
 	uint64_t global_limit_low;
 	uint64_t flush_interval_ms;
 	uint32_t flush_threads;
+	uint32_t block_multiplier;
+	uint32_t busy_wait_ms;
 	/* [cache] */
 	uint64_t block_cache_size;
 	/* [limits] */

@@ -99,6 +99,10 @@ static const struct cfg_key keys[] = {
 	 NULL, NULL, "flush a memstore whose oldest edit is older than this"},
 	{"memstore", "flush_threads", T_UINT, FLD(flush_threads), "2", 1, 64, NULL, NULL,
 	 "background threads writing flushes"},
+	{"memstore", "block_multiplier", T_UINT, FLD(block_multiplier), "4", 1, 1000, NULL, NULL,
+	 "writes to a region wait once its memstores hold flush_size x this"},
+	{"memstore", "busy_wait_ms", T_UINT, FLD(busy_wait_ms), "2000", 0, 3600 * SEC_, NULL, NULL,
+	 "longest wait (ms) of a write for memory before the engine answers busy"},
 
 	{"cache", "block_cache_size", T_SIZE, FLD(block_cache_size), "256M", 64 * K_, T_, NULL, NULL,
 	 "memory for the shared LRU cache of store-file blocks"},

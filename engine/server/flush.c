@@ -42,6 +42,11 @@ static int write_snapshot(hr_server *srv, flush_item *it)
 				      it->st->fam.bloom == HR_BLOOM_ROW,
 				      hr_memstore_count(it->snap), &w)) < 0)
 		goto fail;
+	if (srv->test_flush_delay_ms) {
+		struct timespec d = {srv->test_flush_delay_ms / 1000,
+				     (long)(srv->test_flush_delay_ms % 1000) * 1000000L};
+		nanosleep(&d, NULL);
+	}
 	hr_memstore_iter_init(&mi, it->snap);
 	for (hr_memstore_iter_first(&mi); hr_memstore_iter_valid(&mi); hr_memstore_iter_next(&mi))
 		if ((rc = hr_sfile_write_add(w, &mi.kv)) < 0)
@@ -323,6 +328,22 @@ static void flush_for_global(hr_server *srv)
 		total = total > bb ? total - bb : 0;
 	}
 	pthread_rwlock_unlock(&srv->map_lock);
+}
+
+void hr_flush_wait(hr_server *srv, uint64_t ns)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += (time_t)(ns / 1000000000ull);
+	ts.tv_nsec += (long)(ns % 1000000000ull);
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&srv->flush_mu);
+	if (!srv->stopping)
+		pthread_cond_timedwait(&srv->flush_done, &srv->flush_mu, &ts);
+	pthread_mutex_unlock(&srv->flush_mu);
 }
 
 void hr_flush_request(hr_server *srv, hr_region *r)

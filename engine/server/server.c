@@ -700,6 +700,12 @@ int hr_server_open(const hr_config *cfg, hr_server **out)
 		goto fail;
 	for (size_t i = 0; i < srv->nold; i++)
 		hr_wal_adopt(srv->wal, srv->old_segs[i].id, srv->old_segs[i].max_seq, 0);
+	const char *delay = getenv("HREGIONFS_TEST_FLUSH_DELAY_MS");
+	if (delay && *delay) {
+		srv->test_flush_delay_ms = (uint32_t)strtoul(delay, NULL, 10);
+		hr_log_warn("server", "test hook: every flush is delayed by %u ms",
+			    srv->test_flush_delay_ms);
+	}
 	if ((rc = hr_flusher_start(srv)) < 0)
 		goto fail;
 	hr_log_info("server", "opened %s: %zu tables, seq %" PRIu64, cfg->data_dir, srv->ntables,

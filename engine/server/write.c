@@ -50,6 +50,41 @@ static int latest_ts(hr_region *r, hr_store *st, const uint8_t *row, size_t row_
 	return 0;
 }
 
+/* HBase's checkResources: a region whose memstores outgrow flush_size x
+ * block_multiplier, or a server over global_limit, makes writers wait for
+ * flushes, at most busy_wait_ms, then answer -EBUSY (the front end retries).
+ * Runs before any region lock is taken, so the flush it waits for can swap. */
+static int check_resources(hr_server *srv, hr_region *r)
+{
+	uint64_t region_max = srv->cfg.flush_size * srv->cfg.block_multiplier;
+	int global = atomic_load(&srv->memstore_total) >= srv->cfg.global_limit;
+	if (hr_region_memstore_bytes(r) < region_max && !global)
+		return 0;
+	atomic_fetch_add(&srv->st.blocked, 1);
+	uint64_t deadline = hr_mono_ns() + (uint64_t)srv->cfg.busy_wait_ms * 1000000ull;
+	for (;;) {
+		int over_region = hr_region_memstore_bytes(r) >= region_max;
+		/* once blocked for global memory, wait until below the low mark */
+		int over_global = atomic_load(&srv->memstore_total) >=
+				  (global ? srv->cfg.global_limit_low : srv->cfg.global_limit);
+		if (!over_region && !over_global)
+			return 0;
+		if (atomic_load(&r->state) != HR_REGION_OPEN)
+			return -ESTALE;
+		hr_flush_request(srv, over_region ? r : NULL);
+		uint64_t now = hr_mono_ns();
+		if (now >= deadline) {
+			hr_log_warn("write", "region %llu: memstores over their limit for %u ms: busy",
+				    (unsigned long long)r->id, srv->cfg.busy_wait_ms);
+			return -EBUSY;
+		}
+		uint64_t wait = deadline - now;
+		if (wait > 50000000ull)
+			wait = 50000000ull;
+		hr_flush_wait(srv, wait);
+	}
+}
+
 int hr_mutate(hr_server *srv, const char *table, const void *row, size_t row_len,
 	      const hr_mcell *cells, size_t n, unsigned flags)
 {
@@ -64,6 +99,8 @@ int hr_mutate(hr_server *srv, const char *table, const void *row, size_t row_len
 	if ((rc = hr_server_locate(srv, table, row, row_len, &r, NULL)) < 0)
 		goto out;
 	if ((rc = validate(srv, r, row_len, cells, n)) < 0)
+		goto out;
+	if ((rc = check_resources(srv, r)) < 0)
 		goto out;
 	mc = n <= 4 ? mc_local : malloc(n * sizeof(*mc));
 	if (!mc) {

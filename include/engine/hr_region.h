@@ -245,6 +245,10 @@ struct hr_server {
 	pthread_t chore;
 	int chore_started;
 
+	/* test hook: HREGIONFS_TEST_FLUSH_DELAY_MS makes every flush this slow, so
+	 * tests can drive the back-pressure paths */
+	uint32_t test_flush_delay_ms;
+
 	struct {
 		atomic_uint_fast64_t puts, gets, scans, flushes, flush_bytes, blocked;
 	} st;
@@ -256,7 +260,9 @@ int hr_server_locate(hr_server *srv, const char *table, const uint8_t *row, size
 
 /* flush.c */
 int hr_region_flush(hr_region *r);
-void hr_flush_request(hr_server *srv, hr_region *r);
+void hr_flush_request(hr_server *srv, hr_region *r); /* r NULL: for global memory */
+/* Waits at most ns for a flush to finish (for writers held back by memory). */
+void hr_flush_wait(hr_server *srv, uint64_t ns);
 int hr_flusher_start(hr_server *srv);
 void hr_flusher_stop(hr_server *srv);
 void hr_wal_maintain(hr_server *srv);

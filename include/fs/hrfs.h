@@ -65,17 +65,12 @@ struct hrfs_inode {
 	size_t key_len;
 	uint64_t nlookup;
 	uint32_t refs;
-	uint32_t nwriters;	/* open handles with write access */
 	int hashed_name;	/* in the (parent, name) table */
 	int unlinked;		/* removed: handles must not commit */
 	/* A handle holding a newer, uncommitted value (or a created cell). */
 	struct hrfs_fh *ov_fh;
 	uint64_t ov_size;
 	int64_t ov_mtime_ms;
-	/* (ts, len) of the value the kernel's page cache was filled from. */
-	int cache_valid;
-	int64_t cache_ts;
-	uint64_t cache_len;
 	struct hrfs_mem *scratch; /* HRFS_SCRATCH: the data (one reference) */
 	struct hrfs_inode *next_ino, *next_name;
 };
@@ -102,9 +97,18 @@ struct hrfs_itab {
 	uint64_t next_ino;
 };
 
+/* How many listed entries a parent path has (so "has children?" and an
+ * empty listing cost one hash lookup, not a walk of the registry). */
+struct hrfs_pcount {
+	char *parent;
+	size_t n;
+	struct hrfs_pcount *next;
+};
+
 struct hrfs_memtab {
 	struct hrfs_mem **b;
 	size_t nbuckets, count;
+	struct hrfs_pcount *pc[512];
 };
 
 struct hrfs {
