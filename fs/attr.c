@@ -4,6 +4,7 @@
  * owner = the mounting user, size = value length (exact), mtime = cell ts.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -58,14 +59,6 @@ void hrfs_attr_file(const struct hrfs *fs, uint64_t ino, uint64_t size, int64_t 
 	set_times(st, mtime_ms > 0 ? mtime_ms : fs->start_ms);
 }
 
-static int mem_present(struct hrfs *fs, const char *mpath)
-{
-	pthread_mutex_lock(&fs->lock);
-	int r = hrfs_mem_find_locked(fs, mpath) != NULL || hrfs_mem_has_children_locked(fs, mpath);
-	pthread_mutex_unlock(&fs->lock);
-	return r;
-}
-
 int hrfs_getattr_inode(struct hrfs *fs, struct hrfs_inode *in, struct stat *st)
 {
 	struct hrfs_path p;
@@ -103,7 +96,6 @@ int hrfs_getattr_inode(struct hrfs *fs, struct hrfs_inode *in, struct stat *st)
 	pthread_mutex_lock(&fs->lock);
 	hrfs_ino_path_locked(in, &p);
 	int have_ov = in->ov_fh != NULL;
-	uint64_t ov_size = in->ov_size;
 	int64_t ov_mtime = in->ov_mtime_ms;
 	pthread_mutex_unlock(&fs->lock);
 
@@ -121,27 +113,26 @@ int hrfs_getattr_inode(struct hrfs *fs, struct hrfs_inode *in, struct stat *st)
 	}
 	case HRFS_ROW:
 	case HRFS_FAMILY:
-		if (!mem_present(fs, p.mpath)) {
-			HRFS_RETRY(fs, rc, "getattr dir",
-				   hr_exists(fs->srv, p.table, p.row, p.row_len,
-					     in->kind == HRFS_FAMILY ? p.family : NULL, NULL, 0));
-			if (rc < 0)
-				return rc;
-			if (rc == 0)
-				return -ENOENT;
-		}
+		/* A row or family directory the kernel still holds stays a
+		 * (possibly empty) directory, as on a local disk, after its last
+		 * cell goes: `mv` of the last cell must not make `ls` of the
+		 * directory fail. A fresh lookup (or a remount) no longer finds
+		 * it: HBase has no empty rows. */
 		hrfs_attr_dir(fs, in->ino, st);
 		return 0;
 	case HRFS_CELL: {
-		if (have_ov) {
-			hrfs_attr_file(fs, in->ino, ov_size, ov_mtime, 0644, st);
-			return 0;
-		}
+		/* The committed value: an open handle's uncommitted buffer is
+		 * seen through that handle only (hrfs_fh_stat). A created cell
+		 * not yet committed is empty. */
 		hr_value v = {0};
 		HRFS_RETRY(fs, rc, "getattr cell",
 			   hr_get(fs->srv, p.table, p.row, p.row_len, p.family, p.qual, p.qual_len,
 				  0, &v));
 		free(v.data);
+		if (rc == -ENOENT && have_ov) {
+			hrfs_attr_file(fs, in->ino, 0, ov_mtime, 0644, st);
+			return 0;
+		}
 		if (rc < 0)
 			return rc;
 		hrfs_attr_file(fs, in->ino, v.len, v.ts, 0644, st);
@@ -152,16 +143,82 @@ int hrfs_getattr_inode(struct hrfs *fs, struct hrfs_inode *in, struct stat *st)
 	}
 }
 
-void hrfs_fill_entry(const struct hrfs *fs, struct hrfs_inode *in, const struct stat *st,
+/* 1 if the table has a family with a TTL; remembered for a few seconds. */
+static int table_has_ttl(struct hrfs *fs, const char *table)
+{
+	int64_t now = hrfs_now_ms();
+	int rc;
+	pthread_mutex_lock(&fs->lock);
+	for (unsigned i = 0; i < sizeof(fs->ttl) / sizeof(fs->ttl[0]); i++) {
+		struct hrfs_ttl_entry *t = &fs->ttl[i];
+		if (t->checked_ms && strcmp(t->table, table) == 0 && now - t->checked_ms < 5000) {
+			int r = t->has_ttl;
+			pthread_mutex_unlock(&fs->lock);
+			return r;
+		}
+	}
+	pthread_mutex_unlock(&fs->lock);
+	hr_table_schema *sc = malloc(sizeof(*sc));
+	if (!sc)
+		return 1; /* be safe: do not cache */
+	HRFS_RETRY(fs, rc, "schema (ttl)", hr_table_schema_get(fs->srv, table, sc));
+	int has = rc < 0;
+	for (uint32_t i = 0; rc == 0 && i < sc->nfamilies; i++)
+		if (sc->families[i].ttl_ms > 0)
+			has = 1;
+	free(sc);
+	if (rc < 0)
+		return 1;
+	pthread_mutex_lock(&fs->lock);
+	unsigned slot = sizeof(fs->ttl) / sizeof(fs->ttl[0]);
+	for (unsigned i = 0; i < sizeof(fs->ttl) / sizeof(fs->ttl[0]); i++)
+		if (strcmp(fs->ttl[i].table, table) == 0)
+			slot = i;
+	if (slot == sizeof(fs->ttl) / sizeof(fs->ttl[0]))
+		slot = fs->ttl_next++ % (sizeof(fs->ttl) / sizeof(fs->ttl[0]));
+	snprintf(fs->ttl[slot].table, sizeof(fs->ttl[slot].table), "%s", table);
+	fs->ttl[slot].has_ttl = has;
+	fs->ttl[slot].checked_ms = now;
+	pthread_mutex_unlock(&fs->lock);
+	return has;
+}
+
+double hrfs_timeout_of(struct hrfs *fs, struct hrfs_inode *in)
+{
+	char table[HR_MAX_NAME + 1];
+	switch (in->kind) {
+	case HRFS_ST_FILE:
+	case HRFS_ST_TABLES:
+	case HRFS_ST_TABLE:
+		return 0; /* status changes all the time */
+	case HRFS_ROW:
+	case HRFS_FAMILY:
+	case HRFS_CELL:
+		break;
+	default:
+		return fs->timeout;
+	}
+	pthread_mutex_lock(&fs->lock);
+	if (in->ov_fh) {
+		/* Uncommitted changes in a handle: the size the kernel caches
+		 * would be stale for that writer or for the readers. */
+		pthread_mutex_unlock(&fs->lock);
+		return 0;
+	}
+	const struct hrfs_inode *x = in;
+	while (x->parent && x->parent->kind != HRFS_ROOT)
+		x = x->parent;
+	snprintf(table, sizeof(table), "%s", x->name);
+	pthread_mutex_unlock(&fs->lock);
+	return table_has_ttl(fs, table) ? 0 : fs->timeout;
+}
+
+void hrfs_fill_entry(struct hrfs *fs, struct hrfs_inode *in, const struct stat *st,
 		     struct fuse_entry_param *e)
 {
 	memset(e, 0, sizeof(*e));
 	e->ino = in->ino;
 	e->generation = 1;
 	e->attr = *st;
-	/* Status files change under us all the time: never cache them. */
-	int volatile_attr = in->kind == HRFS_ST_FILE || in->kind == HRFS_ST_TABLES ||
-			    in->kind == HRFS_ST_TABLE;
-	e->attr_timeout = volatile_attr ? 0 : fs->timeout;
-	e->entry_timeout = volatile_attr ? 0 : fs->timeout;
+	e->attr_timeout = e->entry_timeout = hrfs_timeout_of(fs, in);
 }

@@ -52,6 +52,13 @@ void hrfs_mem_destroy(struct hrfs *fs)
 	}
 	free(fs->mem.b);
 	fs->mem.b = NULL;
+	for (size_t i = 0; i < sizeof(fs->mem.pc) / sizeof(fs->mem.pc[0]); i++)
+		while (fs->mem.pc[i]) {
+			struct hrfs_pcount *c = fs->mem.pc[i];
+			fs->mem.pc[i] = c->next;
+			free(c->parent);
+			free(c);
+		}
 }
 
 struct hrfs_mem *hrfs_mem_find_locked(struct hrfs *fs, const char *path)
@@ -63,6 +70,50 @@ struct hrfs_mem *hrfs_mem_find_locked(struct hrfs *fs, const char *path)
 	return NULL;
 }
 
+static struct hrfs_pcount **pc_slot(struct hrfs *fs, const char *parent, size_t plen)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (size_t i = 0; i < plen; i++) {
+		h ^= (unsigned char)parent[i];
+		h *= 1099511628211ULL;
+	}
+	struct hrfs_pcount **pp = &fs->mem.pc[h % (sizeof(fs->mem.pc) / sizeof(fs->mem.pc[0]))];
+	for (; *pp; pp = &(*pp)->next)
+		if (strlen((*pp)->parent) == plen && memcmp((*pp)->parent, parent, plen) == 0)
+			break;
+	return pp;
+}
+
+/* Adjusts the child count of m's parent by delta (+1 / -1). */
+static void pc_adjust(struct hrfs *fs, const struct hrfs_mem *m, int delta)
+{
+	struct hrfs_pcount **pp = pc_slot(fs, m->path, m->parent_len);
+	if (!*pp) {
+		if (delta < 0)
+			return;
+		struct hrfs_pcount *c = calloc(1, sizeof(*c));
+		if (!c || !(c->parent = strndup(m->path, m->parent_len))) {
+			free(c);
+			return; /* counts are a shortcut; see has_children */
+		}
+		*pp = c;
+	}
+	struct hrfs_pcount *c = *pp;
+	if (delta > 0) {
+		c->n++;
+	} else if (--c->n == 0) {
+		*pp = c->next;
+		free(c->parent);
+		free(c);
+	}
+}
+
+static size_t pc_get(struct hrfs *fs, const char *parent)
+{
+	struct hrfs_pcount **pp = pc_slot(fs, parent, strlen(parent));
+	return *pp ? (*pp)->n : 0;
+}
+
 static void link_in(struct hrfs *fs, struct hrfs_mem *m)
 {
 	size_t h = hash_path(m->path) & (fs->mem.nbuckets - 1);
@@ -70,6 +121,7 @@ static void link_in(struct hrfs *fs, struct hrfs_mem *m)
 	fs->mem.b[h] = m;
 	m->listed = 1;
 	fs->mem.count++;
+	pc_adjust(fs, m, +1);
 }
 
 static void unlink_out(struct hrfs *fs, struct hrfs_mem *m)
@@ -83,6 +135,7 @@ static void unlink_out(struct hrfs *fs, struct hrfs_mem *m)
 	m->next = NULL;
 	m->listed = 0;
 	fs->mem.count--;
+	pc_adjust(fs, m, -1);
 }
 
 static void set_parent_len(struct hrfs_mem *m)
@@ -175,12 +228,7 @@ static int is_child(const struct hrfs_mem *m, const char *parent, size_t plen)
 
 int hrfs_mem_has_children_locked(struct hrfs *fs, const char *parent)
 {
-	size_t plen = strlen(parent);
-	for (size_t i = 0; i < fs->mem.nbuckets; i++)
-		for (struct hrfs_mem *m = fs->mem.b[i]; m; m = m->next)
-			if (is_child(m, parent, plen))
-				return 1;
-	return 0;
+	return pc_get(fs, parent) > 0;
 }
 
 /* Scratch names first (literal, by strcmp); then by decoded key, memcmp
@@ -212,7 +260,8 @@ int hrfs_mem_list(struct hrfs *fs, const char *parent, struct hrfs_mem_name **ou
 	struct hrfs_mem_name *v = NULL;
 
 	pthread_mutex_lock(&fs->lock);
-	for (size_t i = 0; i < fs->mem.nbuckets; i++)
+	size_t expect = pc_get(fs, parent);
+	for (size_t i = 0; expect > 0 && i < fs->mem.nbuckets; i++)
 		for (struct hrfs_mem *m = fs->mem.b[i]; m; m = m->next) {
 			if (!is_child(m, parent, plen))
 				continue;

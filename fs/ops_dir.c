@@ -3,6 +3,7 @@
  * unlink, fsyncdir, statfs. Engine calls run without fs->lock held.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/statvfs.h>
@@ -217,26 +218,30 @@ void hrfs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		return;
 	}
 
-	/* A cell: an open handle's uncommitted value wins over the engine. */
-	pthread_mutex_lock(&fs->lock);
-	struct hrfs_inode *cur = hrfs_ino_peek_locked(fs, dir, name);
-	int have_ov = cur && cur->kind == HRFS_CELL && cur->ov_fh;
-	if (have_ov)
-		hrfs_attr_file(fs, 0, cur->ov_size, cur->ov_mtime_ms, 0644, &st);
-	pthread_mutex_unlock(&fs->lock);
-	if (!have_ov) {
+	/* A cell: the committed value; a created cell that an open handle
+	 * has not committed yet exists, empty. */
+	{
 		hr_value v = {0};
 		HRFS_RETRY(fs, rc, "lookup cell",
 			   hr_get(fs->srv, dp.table, dp.row, dp.row_len, dp.family, key, (size_t)klen,
 				  0, &v));
 		free(v.data);
 		if (rc == -ENOENT) {
-			reply_negative(req, fs);
-			return;
-		}
-		if (rc < 0)
+			pthread_mutex_lock(&fs->lock);
+			struct hrfs_inode *cur = hrfs_ino_peek_locked(fs, dir, name);
+			int pending = cur && cur->kind == HRFS_CELL && cur->ov_fh;
+			int64_t mt = pending ? cur->ov_mtime_ms : 0;
+			pthread_mutex_unlock(&fs->lock);
+			if (!pending) {
+				reply_negative(req, fs);
+				return;
+			}
+			hrfs_attr_file(fs, 0, 0, mt, 0644, &st);
+		} else if (rc < 0) {
 			goto fail;
-		hrfs_attr_file(fs, 0, v.len, v.ts, 0644, &st);
+		} else {
+			hrfs_attr_file(fs, 0, v.len, v.ts, 0644, &st);
+		}
 	}
 	reply_child(req, fs, dir, HRFS_CELL, name, key, (size_t)klen, &st, NULL);
 	return;
@@ -263,11 +268,17 @@ void hrfs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct hrfs *fs = FS(req);
 	struct hrfs_inode *in = hrfs_ino_find(fs, ino);
 	struct stat st;
+	int rc;
 	if (!in) {
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
-	int rc = hrfs_getattr_inode(fs, in, &st);
+	/* Asked through an open file (lseek SEEK_END, a read past the cached
+	 * size): that handle's view, uncommitted changes included. */
+	if (fi && fi->fh && in->kind == HRFS_CELL)
+		rc = hrfs_fh_stat(fs, fi, &st);
+	else
+		rc = hrfs_getattr_inode(fs, in, &st);
 	if (rc < 0) {
 		if (rc != -ENOENT)
 			hr_log_error("fs", "getattr ino %llu: %s", (unsigned long long)ino,
@@ -275,9 +286,7 @@ void hrfs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, hrfs_errno(rc));
 		return;
 	}
-	int volatile_attr = in->kind == HRFS_ST_FILE || in->kind == HRFS_ST_TABLES ||
-			    in->kind == HRFS_ST_TABLE;
-	fuse_reply_attr(req, &st, volatile_attr ? 0 : fs->timeout);
+	fuse_reply_attr(req, &st, hrfs_timeout_of(fs, in));
 }
 
 /* Parses cfg.default_families ("cf,meta") into a schema. */

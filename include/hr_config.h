@@ -36,6 +36,18 @@ typedef struct hr_config {
 	uint32_t flush_threads;
 	uint32_t block_multiplier;
 	uint32_t busy_wait_ms;
+	/* [region] */
+	uint64_t split_size;
+	/* [compaction] */
+	uint32_t compact_min_files;
+	uint32_t compact_max_files;
+	char compact_ratio[16];		/* a decimal number, e.g. "1.2" */
+	uint32_t blocking_store_files;
+	uint64_t compact_throttle_size;
+	uint64_t major_interval_ms;	/* 0 = no periodic major compaction */
+	uint32_t compact_throughput_mb;	/* MB/s, 0 = unlimited */
+	uint32_t compact_threads_small;
+	uint32_t compact_threads_large;
 	/* [cache] */
 	uint64_t block_cache_size;
 	/* [limits] */

@@ -227,6 +227,16 @@ void hr_scan_close(hr_scan *sc);
 /* Flushes every region of the table (NULL = all tables) and waits. */
 int hr_flush(hr_server *srv, const char *table);
 
+/* Compacts every store of every region of the table (NULL = all tables)
+ * now and waits (after any background compaction of a store). major = 1:
+ * each store's files become one, without deleted, expired or surplus
+ * versions; major = 0: what the minor-compaction policy selects. */
+int hr_compact(hr_server *srv, const char *table, int major);
+
+/* Splits the region holding row at row (which must not be the region's
+ * start): rows below it go to one daughter, the rest to the other. */
+int hr_split(hr_server *srv, const char *table, const void *row, size_t row_len);
+
 enum hr_region_state {
 	HR_REGION_OPEN = 0,
 	HR_REGION_CLOSED = 1,

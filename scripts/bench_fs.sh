@@ -14,7 +14,8 @@
 # the tmpfs side falls back to a directory under /dev/shm.
 #
 # Environment: HREGIONFS_BIN, BENCH_FS_BIN (binaries), HR_BENCH_OPTS (extra
-# -o options for the mount, e.g. durability=fsync), HR_BENCH_ROWS (2500).
+# -o options for the mount, e.g. durability=fsync), HR_BENCH_ROWS (2500),
+# HR_BENCH_RUNS (3: the C figures are the median of this many runs).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -22,7 +23,10 @@ build=${1:-build}
 [[ $build == /* ]] || build=$root/$build
 hr_bin=${HREGIONFS_BIN:-$build/hregionfs}
 bench_bin=${BENCH_FS_BIN:-$build/bench_fs}
+[[ $hr_bin == /* ]] || hr_bin=$PWD/$hr_bin
+[[ $bench_bin == /* ]] || bench_bin=$PWD/$bench_bin
 rows=${HR_BENCH_ROWS:-2500}
+runs=${HR_BENCH_RUNS:-3}
 shell_cells=2000
 
 if [[ ! -x $hr_bin || ! -x $bench_bin ]]; then
@@ -94,7 +98,8 @@ fi
 
 opts="data_dir=$data"
 [[ -n ${HR_BENCH_OPTS:-} ]] && opts+=",$HR_BENCH_OPTS"
-"$hr_bin" -f -o "$opts" "$mnt" </dev/null >"$log" 2>&1 &
+# From $work, so no ./hregionfs.ini applies: built-in defaults + -o only.
+(cd "$work" && exec "$hr_bin" -f -o "$opts" "$mnt") </dev/null >"$log" 2>&1 &
 daemon_pid=$!
 for ((i = 0; i < 200; i++)); do
 	is_mounted "$mnt" && break
@@ -110,16 +115,23 @@ is_mounted "$mnt" || { echo "bench_fs.sh: hregionfs did not mount within 10 s" >
 
 declare -A R # R[<target>.<phase>] = figure
 
-# run_c TARGET DIR — the C program; records ops/s per phase.
+# run_c TARGET DIR — the C program, HR_BENCH_RUNS times; records the
+# median ops/s per phase (the machine may be shared and noisy).
 run_c() {
-	local target=$1 dir=$2 phase ops secs rate
-	echo "== bench_fs on $target ($dir)" >&2
-	while read -r phase ops secs rate; do
-		[[ $phase == phase ]] && continue
-		R[$target.c_$phase]=$rate
-		printf '   %-7s %8s ops %9s s %10s ops/s\n' "$phase" "$ops" "$secs" "$rate" >&2
-	done < <(timeout 1800 "$bench_bin" "$dir" "$rows" 4 32)
-	[[ -n ${R[$target.c_rmdir]:-} ]] || { echo "bench_fs failed on $target" >&2; exit 1; }
+	local target=$1 dir=$2 phase ops secs rate run
+	local -A all=()
+	for ((run = 1; run <= runs; run++)); do
+		echo "== bench_fs on $target ($dir), run $run/$runs" >&2
+		while read -r phase ops secs rate; do
+			[[ $phase == phase ]] && continue
+			all[$phase]+="$rate "
+			printf '   %-7s %8s ops %9s s %10s ops/s\n' "$phase" "$ops" "$secs" "$rate" >&2
+		done < <(timeout 1800 "$bench_bin" "$dir" "$rows" 4 32)
+		[[ -n ${all[rmdir]:-} ]] || { echo "bench_fs failed on $target" >&2; exit 1; }
+	done
+	for phase in "${!all[@]}"; do
+		R[$target.c_$phase]=$(tr ' ' '\n' <<<"${all[$phase]}" | grep . | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
+	done
 }
 
 # usec — microseconds since the epoch (bash 5).
@@ -211,7 +223,8 @@ row() {
 
 echo
 echo "hregionfs file-system benchmark  $(date -u +%FT%TZ)  $(nproc) CPUs  kernel $(uname -r)"
-echo "C: $((rows * 4)) cells of 32 B in $rows rows x 4 qualifiers; shell: $shell_cells cells; tmpfs side: $tmpfs_kind"
+echo "C: $((rows * 4)) cells of 32 B in $rows rows x 4 qualifiers, median of $runs runs; shell: $shell_cells cells, one run"
+echo "tmpfs side: $tmpfs_kind; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "mount options: $opts"
 printf '%-26s %12s %12s %9s  %s\n' "workload" "tmpfs" "hregionfs" "ratio" "issue target (hregionfs)"
 row "C mkdir (dirs/s)" c_mkdir rate

@@ -66,6 +66,7 @@ static const char *const log_level_names[] = {
 };
 
 static int check_families(const char *value, char *why, size_t whylen);
+static int check_ratio(const char *value, char *why, size_t whylen);
 
 #define K_ 1024ULL
 #define M_ (1024ULL * K_)
@@ -103,6 +104,28 @@ static const struct cfg_key keys[] = {
 	 "writes to a region wait once its memstores hold flush_size x this"},
 	{"memstore", "busy_wait_ms", T_UINT, FLD(busy_wait_ms), "2000", 0, 3600 * SEC_, NULL, NULL,
 	 "longest wait (ms) of a write for memory before the engine answers busy"},
+
+	{"region", "split_size", T_SIZE, FLD(split_size), "10G", 64 * K_, T_, NULL, NULL,
+	 "split a region whose largest store outgrows this (a table's first region: 2 x flush_size)"},
+
+	{"compaction", "min_files", T_UINT, FLD(compact_min_files), "3", 2, 1000, NULL, NULL,
+	 "fewest files a minor compaction merges"},
+	{"compaction", "max_files", T_UINT, FLD(compact_max_files), "10", 2, 1000, NULL, NULL,
+	 "most files one compaction merges (at least min_files)"},
+	{"compaction", "ratio", T_STRING, FLD(compact_ratio), "1.2", 0, 0, NULL, check_ratio,
+	 "a file joins a minor compaction if at most ratio x the others' total size"},
+	{"compaction", "blocking_store_files", T_UINT, FLD(blocking_store_files), "16", 2, 100000,
+	 NULL, NULL, "a store with this many files compacts even outside the ratio"},
+	{"compaction", "throttle_size", T_SIZE, FLD(compact_throttle_size), "256M", 0, T_, NULL,
+	 NULL, "compactions of more bytes than this run in the large pool"},
+	{"compaction", "major_interval", T_DURATION, FLD(major_interval_ms), "0", 0,
+	 365 * 86400 * SEC_, NULL, NULL, "major-compact each store this often (+-50%); 0 = never"},
+	{"compaction", "throughput_limit", T_UINT, FLD(compact_throughput_mb), "0", 0, 1000000, NULL,
+	 NULL, "MB/s all compactions together may write; 0 = unlimited"},
+	{"compaction", "threads_small", T_UINT, FLD(compact_threads_small), "1", 1, 64, NULL, NULL,
+	 "threads compacting up to throttle_size"},
+	{"compaction", "threads_large", T_UINT, FLD(compact_threads_large), "1", 1, 64, NULL, NULL,
+	 "threads compacting more than throttle_size"},
 
 	{"cache", "block_cache_size", T_SIZE, FLD(block_cache_size), "256M", 64 * K_, T_, NULL, NULL,
 	 "memory for the shared LRU cache of store-file blocks"},
@@ -171,6 +194,30 @@ static int check_families(const char *value, char *why, size_t whylen)
 			return 0;
 		p++;
 	}
+}
+
+/* A decimal number like "1.2" (at most three decimals), > 0 and <= 100. */
+static int check_ratio(const char *value, char *why, size_t whylen)
+{
+	const char *p = value;
+	int digits = 0, decimals = -1;
+	for (; *p; p++) {
+		if (*p == '.' && decimals < 0 && digits) {
+			decimals = 0;
+		} else if (*p >= '0' && *p <= '9') {
+			if (decimals >= 0 && ++decimals > 3)
+				break;
+			digits++;
+		} else {
+			break;
+		}
+	}
+	double v = strtod(value, NULL);
+	if (*p || !digits || decimals == 0 || v <= 0 || v > 100) {
+		errf(why, whylen, "want a decimal number above 0 and at most 100, e.g. 1.2");
+		return -EINVAL;
+	}
+	return 0;
 }
 
 /* Decimal digits only (no sign, no spaces), into *v; -ERANGE on overflow.
@@ -657,6 +704,11 @@ int hr_config_validate(const hr_config *c, char *err, size_t errlen)
 				return -EINVAL;
 			}
 		}
+	}
+	if (c->compact_max_files < c->compact_min_files) {
+		errf(err, errlen, "max_files (%u) must be at least min_files (%u)",
+		     c->compact_max_files, c->compact_min_files);
+		return -EINVAL;
 	}
 	if (c->global_limit_low > c->global_limit) {
 		char lo[32], hi[32];

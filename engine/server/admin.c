@@ -88,6 +88,10 @@ int hr_stats_get(hr_server *srv, hr_stats *o)
 	o->flushes = atomic_load(&srv->st.flushes);
 	o->flush_bytes = atomic_load(&srv->st.flush_bytes);
 	o->blocked_writes = atomic_load(&srv->st.blocked);
+	o->compactions = atomic_load(&srv->st.compactions);
+	o->compaction_bytes_in = atomic_load(&srv->st.compaction_bytes_in);
+	o->compaction_bytes_out = atomic_load(&srv->st.compaction_bytes_out);
+	o->splits = atomic_load(&srv->st.splits);
 	o->memstore_bytes = atomic_load(&srv->memstore_total);
 	o->seq = atomic_load(&srv->seq);
 	hr_wal_stats ws;

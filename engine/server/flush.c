@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "engine/hr_compact.h"
 #include "engine/hr_server.h"
 #include "engine/hr_util.h"
 #include "hr_log.h"
@@ -225,6 +226,7 @@ int hr_region_flush(hr_region *r)
 		hr_log_info("flush", "region %" PRIu64 " of '%s': %d stores, %" PRIu64
 			    " bytes, seq %" PRIu64 ", %.1f ms", r->id, r->table->schema.name, n,
 			    bytes, flush_seq, (double)(hr_mono_ns() - t0) / 1e6);
+		hr_compact_request(srv, r, HR_COMPACT_MINOR);
 	}
 	hr_wal_maintain(srv);
 	return 0;
@@ -388,7 +390,10 @@ static void chore_tick(hr_server *srv)
 			hr_region *r = srv->tables[i]->regions[j];
 			unsigned ns = atomic_load(&r->nstores);
 			for (unsigned s = 0; s < ns; s++) {
+				/* active is swapped (and the old one freed) by a flush */
+				pthread_mutex_lock(&r->stores[s]->mu);
 				int64_t old = hr_memstore_oldest_ms(r->stores[s]->active);
+				pthread_mutex_unlock(&r->stores[s]->mu);
 				if (old && now - old >= (int64_t)srv->cfg.flush_interval_ms) {
 					enqueue(srv, r);
 					break;
@@ -412,6 +417,30 @@ static void chore_tick(hr_server *srv)
 	hr_wal_maintain(srv);
 }
 
+/* Splits run on the chore thread, one region at a time. */
+static void split_tick(hr_server *srv)
+{
+	hr_region **rs = NULL;
+	size_t n = 0;
+	pthread_rwlock_rdlock(&srv->map_lock);
+	size_t total = 0;
+	for (size_t i = 0; i < srv->ntables; i++)
+		total += srv->tables[i]->nregions;
+	rs = malloc((total ? total : 1) * sizeof(*rs));
+	for (size_t i = 0; rs && i < srv->ntables; i++)
+		for (size_t j = 0; j < srv->tables[i]->nregions; j++) {
+			rs[n] = srv->tables[i]->regions[j];
+			hr_region_ref(rs[n++]);
+		}
+	pthread_rwlock_unlock(&srv->map_lock);
+	for (size_t i = 0; i < n; i++) {
+		if (!srv->stopping)
+			hr_split_maybe(srv, rs[i]);
+		hr_region_unref(rs[i]);
+	}
+	free(rs);
+}
+
 static void *chore_main(void *arg)
 {
 	hr_server *srv = arg;
@@ -429,6 +458,7 @@ static void *chore_main(void *arg)
 			break;
 		pthread_mutex_unlock(&srv->flush_mu);
 		chore_tick(srv);
+		split_tick(srv);
 		pthread_mutex_lock(&srv->flush_mu);
 	}
 	pthread_mutex_unlock(&srv->flush_mu);

@@ -230,6 +230,11 @@ static int start_row(hr_scan *sc)
 	uint64_t rp;
 	for (;;) {
 		int rc;
+		/* a region that split or closed since: go on in whichever region
+		 * now holds the position (pos is a row boundary, so no row is
+		 * repeated or missed) */
+		if (sc->r && atomic_load(&sc->r->state) == HR_REGION_CLOSED)
+			release_region(sc);
 		if (!sc->r && (rc = open_region(sc)) < 0)
 			return rc;
 		/* The read point first, then the views: a view whose store has not

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "engine/hr_compact.h"
 #include "engine/hr_region.h"
 #include "engine/hr_server.h"
 #include "engine/hr_util.h"
@@ -706,7 +707,7 @@ int hr_server_open(const hr_config *cfg, hr_server **out)
 		hr_log_warn("server", "test hook: every flush is delayed by %u ms",
 			    srv->test_flush_delay_ms);
 	}
-	if ((rc = hr_flusher_start(srv)) < 0)
+	if ((rc = hr_compact_start(srv)) < 0 || (rc = hr_flusher_start(srv)) < 0)
 		goto fail;
 	hr_log_info("server", "opened %s: %zu tables, seq %" PRIu64, cfg->data_dir, srv->ntables,
 		    (uint64_t)atomic_load(&srv->seq));
@@ -723,6 +724,7 @@ int hr_server_close(hr_server *srv)
 	if (!srv)
 		return 0;
 	hr_flusher_stop(srv);
+	hr_compact_stop(srv); /* after the flushers: they request compactions */
 	int rc = 0;
 	if (srv->wal) {
 		rc = hr_wal_sync(srv->wal);

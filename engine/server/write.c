@@ -5,6 +5,7 @@
  * its WAL record is written, nor half of one: the read point passes a seq
  * only once every cell of it is in the memstores. */
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -69,8 +70,9 @@ static int check_resources(hr_server *srv, hr_region *r)
 				  (global ? srv->cfg.global_limit_low : srv->cfg.global_limit);
 		if (!over_region && !over_global)
 			return 0;
-		if (atomic_load(&r->state) != HR_REGION_OPEN)
-			return -ESTALE;
+		int st = atomic_load(&r->state);
+		if (st == HR_REGION_CLOSED || st == HR_REGION_OFFLINE)
+			return -ESTALE; /* a split replaced it, or it is gone */
 		hr_flush_request(srv, over_region ? r : NULL);
 		uint64_t now = hr_mono_ns();
 		if (now >= deadline) {
@@ -85,8 +87,8 @@ static int check_resources(hr_server *srv, hr_region *r)
 	}
 }
 
-int hr_mutate(hr_server *srv, const char *table, const void *row, size_t row_len,
-	      const hr_mcell *cells, size_t n, unsigned flags)
+static int mutate_once(hr_server *srv, const char *table, const void *row, size_t row_len,
+		       const hr_mcell *cells, size_t n, unsigned flags)
 {
 	hr_mcell mc_local[4], *mc = NULL;
 	hr_region *r = NULL;
@@ -194,6 +196,20 @@ out:
 	free(payload);
 	if (mc != mc_local)
 		free(mc);
+	return rc;
+}
+
+int hr_mutate(hr_server *srv, const char *table, const void *row, size_t row_len,
+	      const hr_mcell *cells, size_t n, unsigned flags)
+{
+	/* a region that closed under us (a split) has been replaced in the map
+	 * by the time its writers see it closed: look again, a few times */
+	int rc;
+	for (int tries = 0; tries < 8; tries++) {
+		if ((rc = mutate_once(srv, table, row, row_len, cells, n, flags)) != -ESTALE)
+			break;
+		sched_yield();
+	}
 	return rc;
 }
 

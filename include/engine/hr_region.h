@@ -108,6 +108,7 @@ typedef struct hr_store {
 	uint64_t flushed_seq;
 	uint64_t flushed_seq_pending; /* the seq the snapshot covers */
 	atomic_uint_fast64_t gen; /* bumped on every change of the above */
+	atomic_int compacting;	/* one compaction at a time (hr_compact.h) */
 	char dir[PATH_MAX];
 } hr_store;
 
@@ -249,8 +250,11 @@ struct hr_server {
 	 * tests can drive the back-pressure paths */
 	uint32_t test_flush_delay_ms;
 
+	struct hr_compactor *compactor; /* compaction pools (hr_compact.h) */
+
 	struct {
-		atomic_uint_fast64_t puts, gets, scans, flushes, flush_bytes, blocked;
+		atomic_uint_fast64_t puts, gets, scans, flushes, flush_bytes, blocked, splits;
+		atomic_uint_fast64_t compactions, compaction_bytes_in, compaction_bytes_out;
 	} st;
 };
 
@@ -266,6 +270,10 @@ void hr_flush_wait(hr_server *srv, uint64_t ns);
 int hr_flusher_start(hr_server *srv);
 void hr_flusher_stop(hr_server *srv);
 void hr_wal_maintain(hr_server *srv);
+
+/* split.c: split at key (a row strictly inside the region); by policy */
+int hr_region_split(hr_region *r, const uint8_t *key, size_t klen);
+int hr_split_maybe(hr_server *srv, hr_region *r);
 
 /* store files on disk */
 int hr_store_file_path(const hr_store *st, uint64_t file_id, int tmp, char *buf, size_t len);

@@ -3,6 +3,8 @@
 # back into a new table is equal (diff -r: contents only, since modes and
 # mtimes are not stored).
 
+# The tsh snippets are single-quoted on purpose: they expand their own $1...
+# shellcheck disable=SC2016
 load helpers
 
 # make_fixture DIR — a table with several rows and families, escaped names,

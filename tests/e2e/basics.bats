@@ -1,6 +1,8 @@
 #!/usr/bin/env bats
 # Tables, rows, families and cells through everyday shell tools.
 
+# The tsh snippets are single-quoted on purpose: they expand their own $1...
+# shellcheck disable=SC2016
 load helpers
 
 @test "mkdir creates a table that ls lists; rmdir of the empty table drops it" {
@@ -68,6 +70,24 @@ load helpers
 	run t ls -U "$M/t"
 	assert_success
 	assert_output $'a\nb\nc\nm\ny\nz'
+}
+
+@test "mtime is the cell's timestamp; owner is the mounting user" {
+	t mkdir -p "$M/t/r/cf"
+	local before after m
+	before=$(date +%s)
+	tsh 'echo v > "$1"' "$M/t/r/cf/q"
+	after=$(date +%s)
+	run t stat -c %Y "$M/t/r/cf/q"
+	assert_success
+	m=$output
+	((m >= before - 1 && m <= after + 1)) || fail "mtime $m not within [$before, $after]"
+	run t stat -c %u:%g "$M/t/r/cf/q"
+	assert_output "$(id -u):$(id -g)"
+	sleep 1.1
+	tsh 'echo w > "$1"' "$M/t/r/cf/q"
+	run t stat -c %Y "$M/t/r/cf/q"
+	((output > m)) || fail "mtime did not move on overwrite: $m -> $output"
 }
 
 @test "head -c and dd skip read parts of a cell" {
@@ -280,10 +300,63 @@ load helpers
 }
 
 @test "--help and --version" {
-	run t "$HREGIONFS_BIN" --help
+	run hrfs_t --help
 	assert_success
 	assert_output --partial "data_dir"
-	run t "$HREGIONFS_BIN" --version
+	run hrfs_t --version
 	assert_success
 	assert_output --partial "0."
+}
+
+@test "a family with 1000 qualifiers lists fully; rm -rf of big rows and tables removes all" {
+	t mkdir -p "$M/t/r/cf"
+	run tlongsh 'for i in $(seq -w 1 1000); do echo "$i" > "$1/q$i" || exit 1; done' "$M/t/r/cf"
+	assert_success
+	run tsh 'ls -U "$1" > "$2"; seq -w 1 1000 | sed s/^/q/ | cmp - "$2"' "$M/t/r/cf" "$HR_TMP/ls"
+	assert_success
+	run tlongsh 'for i in $(seq -w 1 600); do mkdir -p "$1/row$i/cf" && echo "$i" > "$1/row$i/cf/q" || exit 1; done' "$M/t"
+	assert_success
+	# rm -rf deletes while it reads the listing: readdir offsets must stay
+	# valid as entries vanish, or entries are skipped and rmdir fails.
+	run tlong rm -rf "$M/t/r"
+	assert_success
+	run tsh 'ls "$1" | wc -l' "$M/t"
+	assert_output 600
+	run tlong rm -rf "$M/t"
+	assert_success
+	run t ls -A "$M"
+	assert_output ""
+	remount_fs
+	run t ls -A "$M"
+	assert_output ""
+}
+
+@test "rows made by mkdir merge in key order with stored rows" {
+	t mkdir -p "$M/t/b/cf" "$M/t/d/cf"
+	tsh 'echo b > "$1/b/cf/q"; echo d > "$1/d/cf/q"' "$M/t"
+	t mkdir "$M/t/a" "$M/t/c" "$M/t/e"
+	run t ls -U "$M/t"
+	assert_output $'a\nb\nc\nd\ne'
+	# and a cell arriving in a mkdir'd row makes it a stored row
+	t mkdir "$M/t/c/cf"
+	tsh 'echo c > "$1"' "$M/t/c/cf/q"
+	remount_fs
+	run t ls -U "$M/t"
+	assert_output $'b\nc\nd'
+}
+
+@test "rmdir of empty (mkdir'd) family, row and table succeeds" {
+	t mkdir -p "$M/t/r/cf"
+	run t rmdir "$M/t/r/cf"
+	assert_success
+	run t ls -A "$M/t/r"
+	assert_output ""
+	run t rmdir "$M/t/r"
+	assert_success
+	run t ls -A "$M/t"
+	assert_output ""
+	run t rmdir "$M/t"
+	assert_success
+	run t ls -A "$M"
+	assert_output ""
 }

@@ -4,6 +4,9 @@
 # success is there with its value. Writers are external commands
 # (/usr/bin/printf, rm) so that their exit status includes the close.
 
+# The tsh snippets are single-quoted on purpose: they expand their own $1...
+# HR_OPTS and HR_EXTRA_MNTS are read by helpers.bash in the same test process.
+# shellcheck disable=SC2016,SC2034,SC2030,SC2031
 load helpers
 
 # A log of acknowledged operations lives outside the mount.
@@ -24,6 +27,7 @@ start_writer() {
 		done
 	) </dev/null >/dev/null 2>&1 3>&- &
 	HR_WRITER=$!
+	bg_track "$HR_WRITER"
 }
 
 # crash_and_remount SECONDS [KEY=VALUE...] — let the writer run, kill -9 the
@@ -67,6 +71,7 @@ verify_acked() {
 		((bad == 0))
 	' "$M" "$HR_TMP/acked" "$pad" "$last"
 	assert_success
+	echo "$output" # the count, shown with --show-output-of-passing-tests
 }
 
 @test "a remount keeps everything (cells, overwrites, deletes, families)" {
@@ -75,11 +80,16 @@ verify_acked() {
 	tsh 'echo other > "$1/r1/f2/o"; echo first > "$1/r2/cf/q"; echo second > "$1/r2/cf/q"' "$M/t"
 	tsh 'head -c 200000 /dev/urandom > "$1"' "$M/u/x/cf/big"
 	t rm "$M/t/r1/cf/q50"
-	run tlong cp -r "$M" "$HR_TMP/before"
+	mkdir "$HR_TMP/before"
+	run tlong cp -r "$M/t" "$M/u" "$HR_TMP/before/"
 	assert_success
 	remount_fs
-	run tlong diff -r "$HR_TMP/before" "$M"
+	run tlong diff -r "$HR_TMP/before/t" "$M/t"
 	assert_success
+	run tlong diff -r "$HR_TMP/before/u" "$M/u"
+	assert_success
+	run t ls "$M"
+	assert_output $'t\nu'
 	run t cat "$M/t/r2/cf/q"
 	assert_output "second"
 	run t stat "$M/t/r1/cf/q50"
@@ -190,4 +200,51 @@ verify_acked() {
 	mount_fs
 	run file_size "$M/t/r/cf/q"
 	assert_output 4096
+}
+
+@test "unlink removes every version, also ones already flushed to store files" {
+	HR_OPTS=(flush_size=64K)
+	remount_fs
+	t mkdir -p "$M/t/r/cf" "$M/t/filler/cf"
+	tsh 'echo v1 > "$1"' "$M/t/r/cf/q"
+	# push v1 into a store file
+	run tlongsh 'for i in $(seq 1 100); do head -c 2000 /dev/urandom > "$1/f$i" || exit 1; done' "$M/t/filler/cf"
+	assert_success
+	tsh 'echo v2 > "$1"' "$M/t/r/cf/q"
+	run t cat "$M/t/r/cf/q"
+	assert_output "v2"
+	run t rm "$M/t/r/cf/q"
+	assert_success
+	run t cat "$M/t/r/cf/q"
+	assert_failure
+	assert_output --partial "No such file or directory"
+	remount_fs
+	run t cat "$M/t/r/cf/q"
+	assert_failure
+	assert_output --partial "No such file or directory"
+	run t ls "$M/t"
+	assert_output "filler"
+}
+
+@test "large values survive flushes to store files and a remount (flush_size=64K)" {
+	HR_OPTS=(flush_size=64K)
+	remount_fs
+	t mkdir -p "$M/t/r/cf"
+	mkval "$HR_TMP/big1" $((3 * 1024 * 1024))
+	mkval "$HR_TMP/big2" 200000
+	run t cp "$HR_TMP/big1" "$M/t/r/cf/big1"
+	assert_success
+	run t cp "$HR_TMP/big2" "$M/t/r/cf/big2"
+	assert_success
+	tsh 'for i in $(seq 1 50); do echo "$i" > "$1/small$i" || exit 1; done' "$M/t/r/cf"
+	assert_same "$HR_TMP/big1" "$M/t/r/cf/big1"
+	remount_fs
+	assert_same "$HR_TMP/big1" "$M/t/r/cf/big1"
+	assert_same "$HR_TMP/big2" "$M/t/r/cf/big2"
+	run t cat "$M/t/r/cf/small50"
+	assert_output "50"
+	# the data went through store files: the region lists some
+	run tsh 'cat "$1"' "$M/.hregionfs/tables/t/regions"
+	assert_success
+	refute_output --partial "files=0 "
 }

@@ -1,6 +1,9 @@
 #!/usr/bin/env bats
 # Errors a shell user meets, with the messages POSIX tools print for them.
 
+# The tsh snippets are single-quoted on purpose: they expand their own $1...
+# HR_OPTS and HR_EXTRA_MNTS are read by helpers.bash in the same test process.
+# shellcheck disable=SC2016,SC2034,SC2030,SC2031
 load helpers
 
 HR_OPTS=(max_cell_size=1M)
@@ -132,7 +135,7 @@ HR_OPTS=(max_cell_size=1M)
 	local mnt2=$HR_TMP/mnt2
 	mkdir "$mnt2"
 	HR_EXTRA_MNTS+=("$mnt2")
-	run timeout -k 5 15 "$HREGIONFS_BIN" -f -o "data_dir=$HR_DATA" "$mnt2"
+	HR_TIMEOUT=15 run hrfs_t -f -o "data_dir=$HR_DATA" "$mnt2"
 	[ "$status" -ne 124 ] || fail "the second instance was still running after 15 s (it mounted?)"
 	assert_failure
 	[ -n "$output" ] || fail "no message on the refusal"
@@ -152,7 +155,7 @@ HR_OPTS=(max_cell_size=1M)
 	local mnt2=$HR_TMP/mnt2
 	mkdir "$mnt2"
 	HR_EXTRA_MNTS+=("$mnt2")
-	run t "$HREGIONFS_BIN" -o "data_dir=$HR_DATA" "$mnt2"
+	run hrfs_t -o "data_dir=$HR_DATA" "$mnt2"
 	assert_failure
 	run is_mounted "$mnt2"
 	assert_failure
@@ -162,14 +165,14 @@ HR_OPTS=(max_cell_size=1M)
 	local mnt2=$HR_TMP/mnt2
 	mkdir "$mnt2" "$HR_TMP/data2"
 	HR_EXTRA_MNTS+=("$mnt2")
-	run t "$HREGIONFS_BIN" -f -o "data_dir=$HR_TMP/data2,flush_size=lots" "$mnt2"
+	run hrfs_t -f -o "data_dir=$HR_TMP/data2,flush_size=lots" "$mnt2"
 	assert_failure
 	assert_output --partial "flush_size"
-	run t "$HREGIONFS_BIN" -f -o "data_dir=$HR_TMP/data2,no_such_key=1" "$mnt2"
+	run hrfs_t -f -o "data_dir=$HR_TMP/data2,no_such_key=1" "$mnt2"
 	assert_failure
 	assert_output --partial "no_such_key"
 	printf '[wal]\ndurability = sometimes\n' >"$HR_TMP/bad.ini"
-	run t "$HREGIONFS_BIN" -f -c "$HR_TMP/bad.ini" -o "data_dir=$HR_TMP/data2" "$mnt2"
+	run hrfs_t -f -c "$HR_TMP/bad.ini" -o "data_dir=$HR_TMP/data2" "$mnt2"
 	assert_failure
 	assert_output --partial "bad.ini:2"
 	run is_mounted "$mnt2"
@@ -188,4 +191,54 @@ HR_OPTS=(max_cell_size=1M)
 	run t mkdir "$M/t/r/cf"
 	assert_failure
 	assert_output --partial "File exists"
+}
+
+@test "symlinks, hard links and device nodes are refused; the mount stays up" {
+	t mkdir -p "$M/t/r/cf"
+	tsh 'echo v > "$1"' "$M/t/r/cf/q"
+	run t ln -s q "$M/t/r/cf/link"
+	assert_failure
+	run t ln "$M/t/r/cf/q" "$M/t/r/cf/hard"
+	assert_failure
+	run t mkfifo "$M/t/r/cf/fifo"
+	assert_failure
+	run t ls "$M/t/r/cf"
+	assert_output "q"
+	run t cat "$M/t/r/cf/q"
+	assert_output "v"
+}
+
+@test "default_families and auto_create_families=false are honoured" {
+	# a comma inside a value is escaped for the -o list (libfuse option syntax)
+	HR_OPTS=('default_families=cf\,meta' auto_create_families=false)
+	remount_fs
+	t mkdir "$M/t"
+	run t cat "$M/.hregionfs/tables/t/schema"
+	assert_output --partial "cf"
+	assert_output --partial "meta"
+	run t mkdir -p "$M/t/r/meta"
+	assert_success
+	run t mkdir "$M/t/r/other"
+	assert_failure
+	assert_output --partial "No such file or directory"
+	run t cat "$M/.hregionfs/tables/t/schema"
+	refute_output --partial "other"
+}
+
+@test "the shipped hregionfs.ini is accepted (-c)" {
+	[ -f "$HR_REPO/hregionfs.ini" ] || fail "no hregionfs.ini at the top of the repository"
+	local mnt2=$HR_TMP/mnt2
+	mkdir "$mnt2" "$HR_TMP/data2"
+	HR_EXTRA_MNTS+=("$mnt2")
+	(cd "$HR_TMP" && exec "$HREGIONFS_BIN" -f -c "$HR_REPO/hregionfs.ini" -o "data_dir=$HR_TMP/data2" "$mnt2") </dev/null >>"$HR_LOG" 2>&1 3>&- &
+	local pid=$!
+	HR_PIDS+=("$pid")
+	wait_mounted "$mnt2" "$pid"
+	t mkdir -p "$mnt2/t/r/cf"
+	run tsh 'echo v > "$1" && cat "$1"' "$mnt2/t/r/cf/q"
+	assert_output "v"
+	run t fusermount3 -u "$mnt2"
+	assert_success
+	wait_exit "$pid" 20 || fail "daemon did not exit"
+	[ "$HR_EXIT_STATUS" = 0 ]
 }

@@ -24,10 +24,16 @@ export LC_ALL=C
 
 HR_REPO=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
 : "${HREGIONFS_BIN:=$HR_REPO/build/hregionfs}"
+# The daemon runs in the test's own directory (so that it never picks up a
+# ./hregionfs.ini from wherever bats was started): make the path absolute.
+[[ $HREGIONFS_BIN == */* && $HREGIONFS_BIN != /* ]] && HREGIONFS_BIN=$PWD/$HREGIONFS_BIN
 : "${HR_TIMEOUT:=20}"		# seconds, one command
 : "${HR_LONG_TIMEOUT:=120}"	# seconds, one long workload
 : "${HR_MOUNT_WAIT:=10}"	# seconds until the mount must show
 : "${HR_EXIT_WAIT:=20}"		# seconds until an unmounted daemon must exit
+# A last resort per test (bats kills the test's processes when it expires);
+# every command also has its own, shorter timeout.
+: "${BATS_TEST_TIMEOUT:=300}"
 HR_OPTS=()
 
 t() { timeout -k 5 "$HR_TIMEOUT" "$@"; }
@@ -45,7 +51,13 @@ tlongsh() {
 	timeout -k 5 "$HR_LONG_TIMEOUT" bash -c "$script" tsh "$@"
 }
 
-# 1 if MNT is in /proc/mounts. Never touches the mount itself, so it cannot
+# hrfs_t ARG... — runs the daemon binary in the foreground of the test
+# under timeout, from the test's directory (no stray ./hregionfs.ini).
+hrfs_t() {
+	(cd "$HR_TMP" && exec timeout -k 5 "$HR_TIMEOUT" "$HREGIONFS_BIN" "$@")
+}
+
+# Succeeds if MNT is in /proc/mounts. Never touches the mount itself, so it cannot
 # block on a hung daemon.
 is_mounted() {
 	awk -v m="$1" '$2 == m { f = 1 } END { exit !f }' /proc/mounts
@@ -80,7 +92,9 @@ hr_log() { printf '=== %s %s\n' "$(date +%T.%N)" "$*" >>"$HR_LOG"; }
 start_daemon() {
 	local mnt=$1 opts=$2 log=$3
 	hr_log "start $HREGIONFS_BIN -f -o $opts $mnt"
-	"$HREGIONFS_BIN" -f -o "$opts" "$mnt" </dev/null >>"$log" 2>&1 3>&- &
+	# cd in a subshell that execs: $! is the daemon itself. The directory
+	# holds no hregionfs.ini, so only the -o options apply.
+	(cd "$HR_TMP" && exec "$HREGIONFS_BIN" -f -o "$opts" "$mnt") </dev/null >>"$log" 2>&1 3>&- &
 	HR_LAST_PID=$!
 	HR_PIDS+=("$HR_LAST_PID")
 }
@@ -146,7 +160,21 @@ remount_fs() {
 kill_daemon() {
 	hr_log "kill -9 $HR_PID"
 	kill -9 "$HR_PID" 2>/dev/null || true
-	wait_exit "$HR_PID" 10
+	wait_exit "$HR_PID" 20 && return 0
+	echo "hregionfs (pid $HR_PID) still alive 20s after kill -9; its threads:" >&2
+	dump_threads "$HR_PID" >&2
+	return 1
+}
+
+# dump_threads PID — state, wait channel and kernel stack of every thread,
+# for a process that does not die.
+dump_threads() {
+	local task
+	for task in /proc/"$1"/task/*; do
+		[[ -d $task ]] || continue
+		echo "  thread ${task##*/}: $(awk '{ print $3 }' "$task/stat" 2>/dev/null) wchan=$(cat "$task/wchan" 2>/dev/null)"
+		sed 's/^/      /' "$task/stack" 2>/dev/null | head -12
+	done
 }
 
 detach_fs() {
@@ -168,7 +196,9 @@ hr_setup() {
 	HR_MNT=$HR_TMP/mnt
 	HR_LOG=$HR_TMP/daemon.log
 	HR_PIDS=()
+	HR_BG_PIDS=()
 	HR_EXTRA_MNTS=()
+	# shellcheck disable=SC2034 # M: the mountpoint, short, for the tests
 	M=$HR_MNT
 	mkdir -p "$HR_DATA" "$HR_MNT"
 	: >"$HR_LOG"
@@ -179,10 +209,41 @@ hr_setup() {
 	mount_fs
 }
 
+# bg_track PID — a background helper (writer, reader) of the test; teardown
+# kills it if it is still running, so that it cannot keep the mount busy.
+bg_track() { HR_BG_PIDS+=("$1"); }
+
 hr_teardown() {
-	local mnt pid
+	local mnt pid rc=0 main_alive=0 main_clean=0
 	cd / || true
-	for mnt in "$HR_MNT" "${HR_EXTRA_MNTS[@]}"; do
+	for pid in "${HR_BG_PIDS[@]}"; do
+		if pid_alive "$pid"; then
+			kill -9 "$pid" 2>/dev/null || true
+			wait_exit "$pid" 5 || true
+		fi
+	done
+	# The test's own mount first: a clean unmount must end the daemon with
+	# status 0 (a crash or a sanitizer report at exit fails the test).
+	pid_alive "${HR_PID:-}" && main_alive=1
+	if [[ -n ${HR_MNT:-} ]] && is_mounted "$HR_MNT"; then
+		if timeout -k 2 15 fusermount3 -u "$HR_MNT" >>"$HR_LOG" 2>&1; then
+			main_clean=1
+		else
+			timeout -k 2 10 fusermount3 -uz "$HR_MNT" >>"$HR_LOG" 2>&1 || true
+		fi
+	fi
+	if ((main_alive)); then
+		if ! wait_exit "$HR_PID" "$HR_EXIT_WAIT"; then
+			echo "teardown: hregionfs pid $HR_PID did not exit ${HR_EXIT_WAIT}s after unmount; kill -9" >&2
+			kill -9 "$HR_PID" 2>/dev/null || true
+			wait_exit "$HR_PID" 5 || true
+			rc=1
+		elif ((main_clean)) && [[ $HR_EXIT_STATUS != 0 ]]; then
+			echo "teardown: hregionfs exited with status $HR_EXIT_STATUS after a clean unmount" >&2
+			rc=1
+		fi
+	fi
+	for mnt in "${HR_EXTRA_MNTS[@]}"; do
 		[[ -n $mnt ]] || continue
 		if is_mounted "$mnt"; then
 			timeout -k 2 15 fusermount3 -u "$mnt" >>"$HR_LOG" 2>&1 ||
@@ -190,26 +251,32 @@ hr_teardown() {
 		fi
 	done
 	for pid in "${HR_PIDS[@]}"; do
+		pid_alive "$pid" || continue
 		if ! wait_exit "$pid" "$HR_EXIT_WAIT"; then
 			echo "teardown: hregionfs pid $pid did not exit after unmount; kill -9" >&2
 			kill -9 "$pid" 2>/dev/null || true
 			wait_exit "$pid" 5 || echo "teardown: pid $pid survives kill -9" >&2
 		fi
 	done
-	for mnt in "$HR_MNT" "${HR_EXTRA_MNTS[@]}"; do
+	for mnt in "${HR_MNT:-}" "${HR_EXTRA_MNTS[@]}"; do
 		[[ -n $mnt ]] || continue
 		if is_mounted "$mnt"; then
 			timeout -k 2 10 fusermount3 -uz "$mnt" >>"$HR_LOG" 2>&1 || true
 		fi
 	done
-	if [[ ${BATS_TEST_COMPLETED:-} != 1 && -s ${HR_LOG:-/nonexistent} ]]; then
+	if [[ -s ${HR_LOG:-/nonexistent} ]] &&
+		grep -qE 'ERROR: (Address|Leak|Thread)Sanitizer|runtime error:' "$HR_LOG"; then
+		echo "teardown: sanitizer report in the daemon log" >&2
+		rc=1
+	fi
+	if [[ ${BATS_TEST_COMPLETED:-} != 1 || $rc != 0 ]] && [[ -s ${HR_LOG:-/nonexistent} ]]; then
 		echo "----- daemon log ($HR_LOG, last 150 lines) -----"
 		tail -n 150 "$HR_LOG"
 		echo "----- end of daemon log -----"
 	fi
 	# Never rm -rf into a mount that is still attached.
 	local still=0
-	for mnt in "$HR_MNT" "${HR_EXTRA_MNTS[@]}"; do
+	for mnt in "${HR_MNT:-}" "${HR_EXTRA_MNTS[@]}"; do
 		[[ -n $mnt ]] && is_mounted "$mnt" && still=1
 	done
 	if ((still)); then
@@ -217,7 +284,7 @@ hr_teardown() {
 		return 1
 	fi
 	[[ -n ${HR_TMP:-} ]] && rm -rf "$HR_TMP"
-	return 0
+	return "$rc"
 }
 
 setup() { hr_setup; }
@@ -225,25 +292,59 @@ teardown() { hr_teardown; }
 
 # ---- names -----------------------------------------------------------------
 
-# The bytes a name may hold literally (the daemon's safe set); every other
-# byte, '%' itself and a leading '.' are written %XX with uppercase hex.
-: "${HR_SAFE_CHARS:=ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-}"
-
 # hr_esc_hex HEX — the canonical file name of the key given as hex bytes
-# (so keys with NUL bytes can be expressed).
+# (so keys with NUL bytes can be expressed). An independent statement of the
+# naming rule: literal are [A-Za-z0-9] and "._~+=,@:- " (space included) and
+# well-formed UTF-8 of printable characters (>= U+00A0; no overlongs, no
+# surrogates); every other byte, '%' and a leading '.' are %XX, uppercase;
+# the empty key is "%".
 hr_esc_hex() {
-	local hex=${1,,} out= i b ch
-	for ((i = 0; i < ${#hex}; i += 2)); do
-		b=${hex:i:2}
-		printf -v ch "\\x$b"
-		if [[ $b == 2e && $i == 0 ]] || [[ $b == 00 ]] ||
-			[[ $HR_SAFE_CHARS != *"$ch"* ]]; then
-			out+="%${b^^}"
-		else
-			out+=$ch
-		fi
-	done
-	printf '%s' "$out"
+	perl -e '
+		my $k = pack("H*", $ARGV[0]);
+		if ($k eq "") { print "%"; exit 0 }
+		my ($o, $i, $n) = ("", 0, length $k);
+		sub u8len {
+			my @b = map { ord } split //, $_[0];
+			my $c = sub { defined $b[$_[0]] && ($b[$_[0]] & 0xC0) == 0x80 };
+			my $x = $b[0];
+			if ($x >= 0xC2 && $x <= 0xDF) {
+				return 0 unless $c->(1);
+				return ($x == 0xC2 && $b[1] < 0xA0) ? 0 : 2;
+			}
+			if ($x >= 0xE0 && $x <= 0xEF) {
+				return 0 unless $c->(1) && $c->(2);
+				return 0 if $x == 0xE0 && $b[1] < 0xA0;
+				return 0 if $x == 0xED && $b[1] >= 0xA0;
+				return 3;
+			}
+			if ($x >= 0xF0 && $x <= 0xF4) {
+				return 0 unless $c->(1) && $c->(2) && $c->(3);
+				return 0 if $x == 0xF0 && $b[1] < 0x90;
+				return 0 if $x == 0xF4 && $b[1] >= 0x90;
+				return 4;
+			}
+			return 0;
+		}
+		while ($i < $n) {
+			my $ch = substr($k, $i, 1);
+			my $b = ord $ch;
+			if ($ch =~ /^[A-Za-z0-9._~+=,\@: -]$/ && !($i == 0 && $ch eq ".")) {
+				$o .= $ch; $i++; next;
+			}
+			if ($b >= 0x80) {
+				my $u = u8len(substr($k, $i, 4));
+				if ($u) { $o .= substr($k, $i, $u); $i += $u; next }
+			}
+			$o .= sprintf("%%%02X", $b); $i++;
+		}
+		print $o;
+	' "$1"
+}
+
+# hr_esc_all STRING — every byte escaped: a non-canonical spelling of any key
+# that has a literal byte.
+hr_esc_all() {
+	printf '%s' "$1" | od -An -tx1 -v | tr -d ' \n' | sed 's/../%&/g' | tr 'a-f' 'A-F'
 }
 
 # hr_esc STRING — the canonical file name of a key given as a string.

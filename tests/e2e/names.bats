@@ -2,6 +2,8 @@
 # Names are a bijection with keys: bytes outside the safe set, '%' and a
 # leading '.' are %XX (uppercase hex); only the canonical spelling resolves.
 
+# The tsh snippets are single-quoted on purpose: they expand their own $1...
+# shellcheck disable=SC2016
 load helpers
 
 # roundtrip_qualifier KEY — creates the cell whose qualifier is KEY through
@@ -18,6 +20,18 @@ roundtrip_qualifier() {
 	run t cat "$M/t/r/cf/$name"
 	assert_success
 	assert_output "value of $name"
+	# Exactly one spelling per key: the fully escaped one is refused unless
+	# it is the canonical one.
+	local alt
+	alt=$(hr_esc_all "$key")
+	if [[ $alt != "$name" ]]; then
+		run t stat "$M/t/r/cf/$alt"
+		assert_failure
+		assert_output --partial "No such file or directory"
+		run tsh 'echo v > "$1"' "$M/t/r/cf/$alt"
+		assert_failure
+		assert_output --partial "Invalid argument"
+	fi
 	remount_fs
 	run t ls "$M/t/r/cf"
 	assert_output "$name"
@@ -32,6 +46,8 @@ roundtrip_qualifier() {
 	[ "$(hr_esc $'l1\nl2')" = "l1%0Al2" ]
 	[ "$(hr_esc_hex 0001ff)" = "%00%01%FF" ]
 	[ "$(hr_esc plain_name-1.txt)" = "plain_name-1.txt" ]
+	[ "$(hr_esc 'a b~+=,@:')" = "a b~+=,@:" ]
+	[ "$(hr_esc_hex '')" = "%" ]
 }
 
 @test "'/' in a qualifier round-trips as %2F" {
@@ -55,8 +71,21 @@ roundtrip_qualifier() {
 	assert_output "100%25"
 }
 
-@test "spaces round-trip" {
+@test "spaces round-trip (space is a literal byte)" {
 	roundtrip_qualifier "a name with spaces"
+	run t ls "$M/t/r/cf"
+	assert_output "a name with spaces"
+}
+
+@test "the empty qualifier is spelled %" {
+	t mkdir -p "$M/t/r/cf"
+	run tsh 'echo empty-qualifier > "$1"' "$M/t/r/cf/%"
+	assert_success
+	run t ls "$M/t/r/cf"
+	assert_output "%"
+	remount_fs
+	run t cat "$M/t/r/cf/%"
+	assert_output "empty-qualifier"
 }
 
 @test "newlines round-trip as %0A" {
@@ -85,8 +114,21 @@ roundtrip_qualifier() {
 	assert_output $'dot\ndotdot'
 }
 
-@test "UTF-8 names round-trip" {
+@test "UTF-8 names round-trip (printable UTF-8 is literal)" {
 	roundtrip_qualifier "héllo wörld ☃ 日本"
+	run t ls "$M/t/r/cf"
+	assert_output "héllo wörld ☃ 日本"
+}
+
+@test "invalid UTF-8 and C1 controls are escaped" {
+	local name
+	name=$(hr_esc_hex 61c3c280eda080)
+	[ "$name" = "a%C3%C2%80%ED%A0%80" ]
+	t mkdir -p "$M/t/r/cf"
+	run tsh 'echo v > "$1"' "$M/t/r/cf/$name"
+	assert_success
+	run t ls "$M/t/r/cf"
+	assert_output "$name"
 }
 
 @test "binary bytes (NUL, control, 0x7F-0xFF) round-trip" {
@@ -203,4 +245,11 @@ roundtrip_qualifier() {
 	done
 	run t ls "$M"
 	assert_output "good_Name-1.x"
+}
+
+@test "the empty row key (%) is refused: rows are 1 byte or more" {
+	t mkdir "$M/t"
+	run t mkdir "$M/t/%"
+	assert_failure
+	assert_output --partial "Invalid argument"
 }

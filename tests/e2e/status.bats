@@ -2,6 +2,8 @@
 # The read-only status tree /.hregionfs/: tables/<t>/schema,
 # tables/<t>/regions, stats.
 
+# The tsh snippets are single-quoted on purpose: they expand their own $1...
+# shellcheck disable=SC2016
 load helpers
 
 @test "the status tree lists tables, schema, regions and stats" {

@@ -131,7 +131,8 @@ static inline void et_str_add(et_str *s, const void *data, size_t n)
 		s->p = np;
 		s->cap = c;
 	}
-	memcpy(s->p + s->len, data, n);
+	if (n)
+		memcpy(s->p + s->len, data, n);
 	s->len += n;
 	s->p[s->len] = 0;
 }
@@ -215,6 +216,9 @@ static inline int et_scan_dump(hr_server *s, const char *t, const hr_scan_opts *
 			return;                                                       \
 		}                                                                     \
 	} while (0)
+
+/* The public API's retryable answers (hregionfs.h): a front end retries. */
+static inline int et_retryable(int rc) { return rc == -EBUSY || rc == -ESTALE || rc == -ETIMEDOUT; }
 
 /* Watchdog: a hung test dies with SIGALRM (the runner counts it failed). */
 static inline void et_watchdog(unsigned secs)

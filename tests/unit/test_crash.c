@@ -5,7 +5,8 @@
  * - power loss in fsync mode (30 rounds): the child reports every fsync the
  *   engine makes (hr_sync_hook: path and size), the parent cuts each WAL
  *   segment back to its last synced size, and every put acknowledged as
- *   durable survives;
+ *   durable survives; the same in durability os for HR_MUT_SYNC puts and for
+ *   plain puts once a later hr_sync() returned (the FUSE fsync);
  * - torn and corrupted WAL tails: the daemon opens, what precedes the damage
  *   is recovered, and writes after the recovery survive the next replay;
  * - corrupted store-file blocks: -EIO or an OFFLINE region, never wrong data;
@@ -87,7 +88,15 @@ static int create_c(hr_server *s) { return et_table(s, "c", "a", "b", NULL); }
 
 /* ---- the writer child ------------------------------------------------------ */
 
-enum { M_ACK = 1, M_SYNC = 2, M_READY = 3 };
+/* M_ACK: a put acknowledged (as durable in fsync mode); M_ACK_OS: a put
+ * acknowledged in os mode (pad = writer); M_DURABLE: hr_sync returned 0 after
+ * the writer's puts up to val were acknowledged (pad = writer). */
+enum { M_ACK = 1, M_SYNC = 2, M_READY = 3, M_ACK_OS = 4, M_DURABLE = 5 };
+
+/* 0: every writer reports M_ACK; 1 (set before the fork): writer 0 puts with
+ * HR_MUT_SYNC (M_ACK), the others put plainly and call hr_sync() every 50
+ * puts (M_ACK_OS, M_DURABLE) */
+static int g_child_mode;
 typedef struct msg {
 	uint32_t kind;
 	uint32_t pad;
@@ -103,6 +112,10 @@ static void send_msg(uint32_t kind, uint64_t val, const char *path, const struct
 	msg m;
 	memset(&m, 0, sizeof(m));
 	m.kind = kind;
+	if (kind == M_ACK_OS || kind == M_DURABLE) {
+		m.pad = (uint32_t)(val >> 56);
+		val &= (1ull << 56) - 1;
+	}
 	m.val = val;
 	if (st) {
 		m.dev = (uint64_t)st->st_dev;
@@ -137,16 +150,24 @@ typedef struct child_arg {
 static void *child_writer(void *p)
 {
 	child_arg *a = p;
+	int plain = g_child_mode == 1 && a->idx > 0;
+	uint64_t tag = (uint64_t)a->idx << 56;
 	for (uint64_t k = 0;; k++) {
 		uint64_t id = a->first + k * (uint64_t)a->stride + (uint64_t)a->idx;
-		int rc = k_write(a->s, id, a->flags);
-		if (rc == -EBUSY || rc == -ETIMEDOUT) {
+		unsigned flags = g_child_mode == 1 && a->idx == 0 ? HR_MUT_SYNC : a->flags;
+		int rc = k_write(a->s, id, flags);
+		if (et_retryable(rc)) {
 			k--;
 			continue;
 		}
 		if (rc != 0)
 			_exit(4);
-		send_msg(M_ACK, id, NULL, NULL);
+		send_msg(plain ? M_ACK_OS : M_ACK, plain ? (id | tag) : id, NULL, NULL);
+		if (plain && k % 50 == 49) {
+			if (hr_sync(a->s) != 0)
+				_exit(5);
+			send_msg(M_DURABLE, id | tag, NULL, NULL);
+		}
 	}
 	return NULL;
 }
@@ -160,7 +181,7 @@ static void child_main(const char *dir, int durability, uint64_t first, int nthr
 	c.durability = durability;
 	c.segment_size = 128 * 1024; /* rolls, purges and forced flushes happen */
 	c.max_segments = 4;
-	c.sync_interval_ms = 5;
+	c.sync_interval_ms = g_child_mode == 1 ? 600000 : 5; /* mode 1: no help from the timer */
 	if (hook)
 		hr_sync_hook = sync_hook;
 	if (hr_server_open(&c, &s) != 0)
@@ -184,6 +205,10 @@ typedef struct synced {
 typedef struct round_result {
 	uint64_t *acked;
 	size_t nacked, cap;
+	uint64_t *pend;	  /* M_ACK_OS ids not yet covered by an M_DURABLE */
+	uint32_t *pend_w; /* their writers */
+	size_t npend, pend_cap;
+	uint64_t nos;	  /* M_ACK_OS received */
 	synced *syn;
 	size_t nsyn;
 	int ready;
@@ -192,9 +217,22 @@ typedef struct round_result {
 
 static void rr_free(round_result *r)
 {
+	free(r->pend);
+	free(r->pend_w);
 	free(r->acked);
 	free(r->syn);
 	memset(r, 0, sizeof(*r));
+}
+
+static void rr_ack(round_result *r, uint64_t id)
+{
+	if (r->nacked == r->cap) {
+		r->cap = r->cap ? r->cap * 2 : 1024;
+		r->acked = realloc(r->acked, r->cap * sizeof(*r->acked));
+		if (!r->acked)
+			abort();
+	}
+	r->acked[r->nacked++] = id;
 }
 
 static void rr_msg(round_result *r, const msg *m)
@@ -202,13 +240,30 @@ static void rr_msg(round_result *r, const msg *m)
 	if (m->kind == M_READY) {
 		r->ready = 1;
 	} else if (m->kind == M_ACK) {
-		if (r->nacked == r->cap) {
-			r->cap = r->cap ? r->cap * 2 : 1024;
-			r->acked = realloc(r->acked, r->cap * sizeof(*r->acked));
-			if (!r->acked)
+		rr_ack(r, m->val);
+	} else if (m->kind == M_ACK_OS) {
+		if (r->npend == r->pend_cap) {
+			r->pend_cap = r->pend_cap ? r->pend_cap * 2 : 1024;
+			r->pend = realloc(r->pend, r->pend_cap * sizeof(*r->pend));
+			r->pend_w = realloc(r->pend_w, r->pend_cap * sizeof(*r->pend_w));
+			if (!r->pend || !r->pend_w)
 				abort();
 		}
-		r->acked[r->nacked++] = m->val;
+		r->pend[r->npend] = m->val;
+		r->pend_w[r->npend++] = m->pad;
+		r->nos++;
+	} else if (m->kind == M_DURABLE) {
+		/* the writer's puts up to val are durable now */
+		size_t k = 0;
+		for (size_t i = 0; i < r->npend; i++) {
+			if (r->pend_w[i] == m->pad && r->pend[i] <= m->val) {
+				rr_ack(r, r->pend[i]);
+			} else {
+				r->pend[k] = r->pend[i];
+				r->pend_w[k++] = r->pend_w[i];
+			}
+		}
+		r->npend = k;
 	} else if (m->kind == M_SYNC) {
 		for (size_t i = 0; i < r->nsyn; i++)
 			if (r->syn[i].dev == m->dev && r->syn[i].ino == m->ino) {
@@ -349,7 +404,8 @@ static void t_kill9_os(void)
 		}
 		/* every 7 rounds: everything acknowledged in all rounds so far */
 		all = realloc(all, (nall + rr.nacked + 1) * sizeof(*all));
-		memcpy(all + nall, rr.acked, rr.nacked * sizeof(*all));
+		if (rr.nacked)
+			memcpy(all + nall, rr.acked, rr.nacked * sizeof(*all));
 		nall += rr.nacked;
 		if (round % 7 == 6 || round == KILL_ROUNDS - 1)
 			for (size_t i = 0; i < nall && !failed; i++)
@@ -401,10 +457,13 @@ static size_t list_wal(const char *dir, seg *out, size_t max)
 	return n;
 }
 
-static void t_power_loss_fsync(void)
+/* rounds of: fork a writer, SIGKILL it, cut every WAL segment back to its
+ * last synced size, reopen, check every put acknowledged as durable */
+static void power_loss(const char *name, int durability, int mode, int rounds)
 {
 	char dir[4200];
-	snprintf(dir, sizeof(dir), "%s/power", g_dir);
+	g_child_mode = mode;
+	snprintf(dir, sizeof(dir), "%s/%s", g_dir, name);
 	CHECK_RC(mkdir(dir, 0755), 0);
 	/* the realpath: /proc/self/fd links are canonical */
 	char real[PATH_MAX];
@@ -418,12 +477,14 @@ static void t_power_loss_fsync(void)
 	size_t nall = 0;
 	int failed = 0;
 	static seg before[1024], after[1024];
-	for (int round = 0; round < POWER_ROUNDS && !failed; round++) {
+	uint64_t plain_acks = 0;
+	for (int round = 0; round < rounds && !failed; round++) {
 		size_t nb = list_wal(real, before, 1024);
 		round_result rr = {0};
 		uint64_t run_us = 2000 + et_rand(&seed) % 40000;
-		int nth = 1 + (int)(et_rand(&seed) % 4);
-		CHECK_RC(run_child(real, HR_DURABILITY_FSYNC, first, nth, 1, run_us, &rr), 0);
+		int nth = (mode == 1 ? 2 : 1) + (int)(et_rand(&seed) % 3);
+		CHECK_RC(run_child(real, durability, first, nth, 1, run_us, &rr), 0);
+		plain_acks += rr.nos;
 		if (!rr.ready || !child_died_of_kill(&rr)) {
 			fprintf(stdout, "# round %d: child not ready or not killed (status 0x%x)\n",
 				round, rr.child_status);
@@ -485,6 +546,16 @@ static void t_power_loss_fsync(void)
 			if (rr.acked[i] > maxid)
 				maxid = rr.acked[i];
 		}
+		/* acknowledged, not yet synced: may be there or not, but whole */
+		for (size_t i = 0; i < rr.npend && !failed; i++) {
+			if (k_check(s, rr.pend[i]) < 0) {
+				fprintf(stdout, "# round %d: id %" PRIu64 " is half there\n", round,
+					rr.pend[i]);
+				failed = 1;
+			}
+			if (rr.pend[i] > maxid)
+				maxid = rr.pend[i];
+		}
 		for (uint64_t id = maxid + 1; id < maxid + 16 && !failed; id++)
 			if (k_check(s, id) < 0) {
 				fprintf(stdout, "# round %d: unacknowledged id %" PRIu64 " is half there\n",
@@ -492,7 +563,8 @@ static void t_power_loss_fsync(void)
 				failed = 1;
 			}
 		all = realloc(all, (nall + rr.nacked + 1) * sizeof(*all));
-		memcpy(all + nall, rr.acked, rr.nacked * sizeof(*all));
+		if (rr.nacked)
+			memcpy(all + nall, rr.acked, rr.nacked * sizeof(*all));
 		nall += rr.nacked;
 		if (round % 10 == 9)
 			for (size_t i = 0; i < nall && !failed; i++)
@@ -510,9 +582,18 @@ static void t_power_loss_fsync(void)
 	fprintf(stdout,
 		"# %" PRIu64 " durable puts over %d power losses; %" PRIu64
 		" unsynced bytes dropped in %" PRIu64 " cuts, %" PRIu64 " never-synced segments\n",
-		total_acked, POWER_ROUNDS, dropped, cut, zeroed);
+		total_acked, rounds, dropped, cut, zeroed);
+	if (mode == 1)
+		fprintf(stdout, "# (os mode: %" PRIu64 " plain puts acknowledged, durable only once a later hr_sync returned)\n",
+			plain_acks);
 	CHECK(!failed);
 }
+
+static void t_power_loss_fsync(void) { power_loss("power", HR_DURABILITY_FSYNC, 0, POWER_ROUNDS); }
+
+/* durability os: puts with HR_MUT_SYNC, and plain puts followed by hr_sync()
+ * (the FUSE layer's fsync), are durable once acknowledged */
+static void t_power_loss_os_explicit_sync(void) { power_loss("poweros", HR_DURABILITY_OS, 1, 15); }
 
 /* ---- torn and corrupted WAL tails ----------------------------------------- */
 
@@ -1026,6 +1107,7 @@ int main(void)
 	hr_test_tmpdir(g_dir, sizeof(g_dir), "crash");
 	RUN(t_kill9_os);
 	RUN(t_power_loss_fsync);
+	RUN(t_power_loss_os_explicit_sync);
 	RUN(t_wal_torn_and_corrupt_tails);
 	RUN(t_sfile_corrupt_blocks);
 	RUN(t_leftovers_removed);

@@ -106,6 +106,8 @@ static void load_dataset(loader *l)
 	/* TTL 1 h: one cell 2 h old, one 1 min old */
 	OP(et_put(s, "t", R("ttl"), "ttl", "old", g_now - 7200000, "gone"));
 	OP(et_put(s, "t", R("ttl"), "ttl", "new", g_now - 60000, "here"));
+	/* a row whose only cell has expired: no row at all */
+	OP(et_put(s, "t", R("ttlx"), "ttl", "old", g_now - 7200000, "gone"));
 	/* explicit timestamps out of order: the highest ts wins */
 	OP(et_put(s, "t", R("ord"), "a", "q", T0 + 5, "five"));
 	OP(et_put(s, "t", R("ord"), "a", "q", T0 + 3, "three"));
@@ -293,9 +295,10 @@ static void verify_gets(hr_server *s)
 	CHECK_RC(hr_exists(s, "t", R("df"), "a", "x", 1), 1);
 	CHECK_RC(hr_exists(s, "t", R("df"), "b", "x", 1), 0);
 	CHECK_RC(hr_exists(s, "t", R("\x00"), NULL, NULL, 0), 1);
-	/* "\x00" exists, the row "\x00\x00" too: exists("\x00") must not be
-	 * fooled by the longer row, nor a missing row by a neighbour */
+	/* a missing row is not fooled by its neighbours "d1", "dc"... */
 	CHECK_RC(hr_exists(s, "t", R("d"), NULL, NULL, 0), 0);
+	CHECK_RC(hr_exists(s, "t", R("ttlx"), NULL, NULL, 0), 0);
+	GET_NONE("ttlx", "ttl", "old");
 }
 
 static void verify_scans(hr_server *s)

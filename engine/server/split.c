@@ -1,0 +1,460 @@
+/* split.c — region splits (HBase's SplitTransaction, by rewriting).
+ *
+ * Daughters get their own files, written from the parent's, rather than
+ * reference files: a split costs one rewrite of the region, and in exchange
+ * no reader ever has to understand half-files and nothing is left to clean
+ * up after the daughters' first compaction.
+ *
+ * 1. flush the parent, then, holding its flush_mu (no other flush), write
+ *    each store's files into one file per daughter, split at the row key;
+ *    writers and readers go on meanwhile;
+ * 2. take the parent's updates lock (writers wait: the brief pause), write
+ *    what its memstores received since into one more file per daughter, and
+ *    in ONE LMDB transaction delete the parent and create both daughters
+ *    with their files and the flushed seq id that covers every edit;
+ * 3. swap the daughters into the table's region map and close the parent:
+ *    writers that waited see it closed and retry (-ESTALE) into a daughter.
+ * A crash before the commit leaves the parent as it was (the daughters'
+ * files are unreferenced leftovers, removed at open); after it, both
+ * daughters (the parent's files are the leftovers). Every edit in the WAL
+ * for the parent has a seq at or below the daughters' flushed seq, so its
+ * records are covered either way. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "engine/hr_server.h"
+#include "engine/hr_util.h"
+#include "hr_log.h"
+
+typedef struct half {
+	uint64_t file_id;
+	hr_sfile_writer *w;
+	char tmp[PATH_MAX], path[PATH_MAX];
+	int written; /* renamed into place */
+} half;
+
+typedef struct daughter {
+	hr_region *r;
+	uint64_t id;
+	/* per store: file from the parent's files [0] and from its memstores [1] */
+	half h[HR_MAX_FAMILIES][2];
+} daughter;
+
+static void half_discard(half *h)
+{
+	if (h->w)
+		hr_sfile_write_abort(h->w);
+	h->w = NULL;
+	if (h->written)
+		unlink(h->path);
+	h->written = 0;
+}
+
+static int half_open(hr_server *srv, hr_store *dst, half *h)
+{
+	h->file_id = atomic_fetch_add(&srv->next_file_id, 1);
+	hr_store_file_path(dst, h->file_id, 1, h->tmp, sizeof(h->tmp));
+	hr_store_file_path(dst, h->file_id, 0, h->path, sizeof(h->path));
+	return hr_sfile_write_open(h->tmp, dst->fam.block_size, dst->fam.bloom == HR_BLOOM_ROW, 0,
+				   &h->w);
+}
+
+static int half_finish(half *h, const char *dir, uint64_t max_seq)
+{
+	if (hr_sfile_write_entries(h->w) == 0) {
+		hr_sfile_write_abort(h->w);
+		h->w = NULL;
+		return 0;
+	}
+	int rc = hr_sfile_write_finish(h->w, max_seq);
+	h->w = NULL;
+	if (rc < 0)
+		return rc;
+	if (rename(h->tmp, h->path) < 0) {
+		rc = -errno;
+		unlink(h->tmp);
+		return rc;
+	}
+	h->written = 1;
+	return hr_fsync_dir(dir);
+}
+
+/* Writes the cells of a view into the two daughters' halves of store s. */
+static int split_view(hr_server *srv, const hr_view *v, const uint8_t *key, size_t klen,
+		      daughter *d, unsigned s, int slot, uint64_t max_seq)
+{
+	hr_miter *m = NULL;
+	int rc = hr_miter_open(v, &m);
+	for (int k = 0; k < 2 && rc == 0; k++)
+		rc = half_open(srv, d[k].r->stores[s], &d[k].h[s][slot]);
+	hr_kv first;
+	hr_kv_first_on_column(&first, (const uint8_t *)"", 0, NULL, 0);
+	if (rc == 0)
+		rc = hr_miter_seek(m, &first);
+	while (rc == 0 && hr_miter_valid(m)) {
+		const hr_kv *kv = hr_miter_kv(m);
+		int k = hr_bytes_cmp(kv->row, kv->row_len, key, klen) < 0 ? 0 : 1;
+		if ((rc = hr_sfile_write_add(d[k].h[s][slot].w, kv)) < 0)
+			break;
+		rc = hr_miter_next(m);
+	}
+	hr_miter_free(m);
+	for (int k = 0; k < 2 && rc == 0; k++)
+		rc = half_finish(&d[k].h[s][slot], d[k].r->stores[s]->dir, max_seq);
+	return rc;
+}
+
+static int split_store_files(hr_server *srv, hr_region *p, unsigned s, const uint8_t *key,
+			     size_t klen, daughter *d)
+{
+	hr_view v;
+	int rc = hr_store_view(p->stores[s], &v);
+	if (rc < 0)
+		return rc;
+	/* files only: the memstores are split in phase 2 */
+	for (int i = 0; i < v.nms; i++)
+		hr_memstore_unref(v.ms[i]);
+	v.nms = 0;
+	uint64_t max_seq = 0;
+	for (uint32_t i = 0; i < v.nfiles; i++)
+		if (hr_sfile_get_info(v.files[i])->max_seq > max_seq)
+			max_seq = hr_sfile_get_info(v.files[i])->max_seq;
+	rc = split_view(srv, &v, key, klen, d, s, 0, max_seq);
+	hr_view_release(&v);
+	return rc;
+}
+
+static int split_store_memory(hr_server *srv, hr_region *p, unsigned s, const uint8_t *key,
+			      size_t klen, daughter *d)
+{
+	hr_store *st = p->stores[s];
+	hr_view v;
+	memset(&v, 0, sizeof(v));
+	pthread_mutex_lock(&st->mu);
+	v.ms[v.nms++] = st->active;
+	hr_memstore_ref(st->active);
+	if (st->snapshot) {
+		v.ms[v.nms++] = st->snapshot;
+		hr_memstore_ref(st->snapshot);
+	}
+	pthread_mutex_unlock(&st->mu);
+	uint64_t max_seq = 0;
+	for (int i = 0; i < v.nms; i++)
+		if (hr_memstore_max_seq(v.ms[i]) > max_seq)
+			max_seq = hr_memstore_max_seq(v.ms[i]);
+	int rc = split_view(srv, &v, key, klen, d, s, 1, max_seq);
+	hr_view_release(&v);
+	return rc;
+}
+
+static int commit_split(hr_server *srv, hr_region *p, daughter *d, uint64_t seq)
+{
+	hr_meta_txn *t;
+	int rc = hr_meta_begin(srv->meta, 1, &t);
+	if (rc < 0)
+		return rc;
+	unsigned ns = atomic_load(&p->nstores);
+	if ((rc = hr_meta_region_del(t, p->id)) < 0)
+		goto fail;
+	for (unsigned s = 0; s < ns; s++)
+		if ((rc = hr_meta_store_del(t, p->id, p->stores[s]->fam.name)) < 0)
+			goto fail;
+	for (int k = 0; k < 2; k++) {
+		hr_region *r = d[k].r;
+		hr_meta_region mr = {.id = r->id, .start = r->start, .start_len = r->start_len,
+				     .end = r->end, .end_len = r->end_len, .state = HR_REGION_OPEN};
+		snprintf(mr.table, sizeof(mr.table), "%s", p->table->schema.name);
+		if ((rc = hr_meta_region_put(t, &mr)) < 0)
+			goto fail;
+		for (unsigned s = 0; s < ns; s++) {
+			uint64_t ids[2];
+			uint32_t n = 0;
+			/* newest first: what the memstores held, then the files */
+			for (int slot = 1; slot >= 0; slot--)
+				if (d[k].h[s][slot].written)
+					ids[n++] = d[k].h[s][slot].file_id;
+			hr_meta_store ms = {.region_id = r->id, .flushed_seq = seq, .nfiles = n,
+					    .files = ids};
+			snprintf(ms.family, sizeof(ms.family), "%s", r->stores[s]->fam.name);
+			if ((rc = hr_meta_store_put(t, &ms)) < 0)
+				goto fail;
+		}
+	}
+	if ((rc = hr_meta_counter_put(t, "next_region_id", atomic_load(&srv->next_region_id))) < 0)
+		goto fail;
+	return hr_meta_commit(t);
+fail:
+	hr_meta_abort(t);
+	return rc;
+}
+
+/* Opens the daughters' new files into their stores (after the commit). */
+static int install_files(hr_server *srv, daughter *d)
+{
+	for (int k = 0; k < 2; k++) {
+		hr_region *r = d[k].r;
+		unsigned ns = atomic_load(&r->nstores);
+		for (unsigned s = 0; s < ns; s++) {
+			hr_store *st = r->stores[s];
+			st->files = calloc(2, sizeof(*st->files));
+			if (!st->files)
+				return -ENOMEM;
+			for (int slot = 1; slot >= 0; slot--) {
+				half *h = &d[k].h[s][slot];
+				if (!h->written)
+					continue;
+				int rc = hr_sfile_open(h->path, h->file_id, srv->fdc, srv->bc,
+						       &st->files[st->nfiles]);
+				if (rc < 0)
+					return rc;
+				st->nfiles++;
+			}
+		}
+	}
+	return 0;
+}
+
+static void discard(daughter *d, unsigned ns)
+{
+	for (int k = 0; k < 2; k++) {
+		for (unsigned s = 0; s < ns; s++)
+			for (int slot = 0; slot < 2; slot++)
+				half_discard(&d[k].h[s][slot]);
+		if (d[k].r) {
+			hr_rmrf(d[k].r->dir);
+			d[k].r->table = NULL;
+			hr_region_unref(d[k].r);
+			d[k].r = NULL;
+		}
+	}
+}
+
+/* map_lock held for write: replaces the parent by the daughters, in order. */
+static int swap_into_map(hr_region *p, daughter *d)
+{
+	hr_table *t = p->table;
+	hr_region **nr = realloc(t->regions, (t->nregions + 1) * sizeof(*nr));
+	if (!nr)
+		return -ENOMEM;
+	t->regions = nr;
+	size_t i = 0;
+	while (i < t->nregions && t->regions[i] != p)
+		i++;
+	memmove(&nr[i + 2], &nr[i + 1], (t->nregions - i - 1) * sizeof(*nr));
+	nr[i] = d[0].r;
+	nr[i + 1] = d[1].r;
+	t->nregions++;
+	return 0;
+}
+
+/* map_lock held: the parent is still in the map, its table was not dropped
+ * and no family was added since the daughters were made. */
+static int still_current(hr_server *srv, hr_region *p, daughter *d)
+{
+	hr_table *t = p->table;
+	if (hr_server_table(srv, t->schema.name) != t) {
+		hr_log_warn("split", "region %" PRIu64 ": table dropped meanwhile", p->id);
+		return 0;
+	}
+	int found = 0;
+	for (size_t i = 0; i < t->nregions; i++)
+		found |= t->regions[i] == p;
+	if (!found || atomic_load(&p->nstores) != atomic_load(&d[0].r->nstores)) {
+		hr_log_warn("split", "region %" PRIu64 ": %s meanwhile", p->id,
+			    found ? "a family was added" : "the region left the map");
+		return 0;
+	}
+	return 1;
+}
+
+int hr_region_split(hr_region *p, const uint8_t *key, size_t klen)
+{
+	hr_server *srv = p->srv;
+	daughter d[2];
+	int rc, wlocked = 0;
+	uint64_t t0 = hr_mono_ns();
+	memset(d, 0, sizeof(d));
+	if (klen == 0 || !hr_region_contains(p, key, klen) ||
+	    (p->start_len == klen && memcmp(p->start, key, klen) == 0))
+		return -EINVAL;
+	if ((rc = hr_region_flush(p)) < 0)
+		return rc;
+	pthread_mutex_lock(&p->flush_mu);
+	unsigned ns = atomic_load(&p->nstores);
+	if (atomic_load(&p->state) != HR_REGION_OPEN) {
+		pthread_mutex_unlock(&p->flush_mu);
+		return -ESTALE;
+	}
+	pthread_rwlock_rdlock(&srv->map_lock);
+	for (int k = 0; k < 2; k++) {
+		d[k].id = atomic_fetch_add(&srv->next_region_id, 1);
+		rc = hr_region_new(srv, p->table, d[k].id, k ? key : p->start,
+				   k ? klen : p->start_len, k ? p->end : key, k ? p->end_len : klen,
+				   &d[k].r);
+		if (rc < 0)
+			break;
+	}
+	pthread_rwlock_unlock(&srv->map_lock);
+	for (unsigned s = 0; s < ns && rc == 0; s++)
+		rc = split_store_files(srv, p, s, key, klen, d);
+	if (rc < 0)
+		goto fail;
+
+	pthread_rwlock_wrlock(&p->updates_lock);
+	wlocked = 1;
+	atomic_store(&p->state, HR_REGION_SPLITTING);
+	uint64_t seq = atomic_load(&srv->seq);
+	for (unsigned s = 0; s < ns && rc == 0; s++)
+		rc = split_store_memory(srv, p, s, key, klen, d);
+	if (rc < 0)
+		goto fail;
+	/* The commit and the swap happen under the map lock, so a concurrent
+	 * drop or family add is either entirely before (and the split gives
+	 * up) or entirely after. Taking map_lock while holding an updates lock
+	 * is safe: nothing waits for an updates lock while holding map_lock. */
+	pthread_rwlock_wrlock(&srv->map_lock);
+	if (!still_current(srv, p, d)) {
+		pthread_rwlock_unlock(&srv->map_lock);
+		rc = -ESTALE;
+		goto fail;
+	}
+	if ((rc = commit_split(srv, p, d, seq)) < 0) {
+		pthread_rwlock_unlock(&srv->map_lock);
+		goto fail;
+	}
+	/* committed: from here on the daughters are the truth */
+	for (int k = 0; k < 2; k++) {
+		unsigned dns = atomic_load(&d[k].r->nstores);
+		for (unsigned s = 0; s < dns; s++)
+			d[k].r->stores[s]->flushed_seq = seq;
+		atomic_store(&d[k].r->mvcc.read_point, seq);
+	}
+	if ((rc = install_files(srv, d)) < 0 || (rc = swap_into_map(p, d)) < 0) {
+		pthread_rwlock_unlock(&srv->map_lock);
+		/* LMDB holds the daughters; serving the parent now would diverge */
+		hr_log_error("split", "region %" PRIu64 ": split committed but not installed (%s): "
+			     "its rows are offline until the next open", p->id, strerror(-rc));
+		atomic_store(&p->state, HR_REGION_OFFLINE);
+		pthread_rwlock_unlock(&p->updates_lock);
+		pthread_mutex_unlock(&p->flush_mu);
+		return rc;
+	}
+	pthread_rwlock_unlock(&srv->map_lock);
+	atomic_store(&p->state, HR_REGION_CLOSED);
+	pthread_rwlock_unlock(&p->updates_lock);
+	pthread_mutex_unlock(&p->flush_mu);
+
+	/* the parent has left the map: its files go when its last reader does */
+	hr_table *t = p->table;
+	for (unsigned s = 0; s < ns; s++) {
+		hr_store *st = p->stores[s];
+		pthread_mutex_lock(&st->mu);
+		for (uint32_t f = 0; f < st->nfiles; f++)
+			hr_sfile_mark_deleted(st->files[f]);
+		pthread_mutex_unlock(&st->mu);
+	}
+	atomic_fetch_add(&srv->st.splits, 1);
+	hr_log_info("split", "region %" PRIu64 " of '%s' split at a %zu-byte row into %" PRIu64
+		    " and %" PRIu64 ", %.1f ms", p->id, t->schema.name, klen, d[0].id, d[1].id,
+		    (double)(hr_mono_ns() - t0) / 1e6);
+	hr_region_unref(p); /* the map's reference */
+	return 0;
+fail:
+	if (wlocked) {
+		atomic_store(&p->state, HR_REGION_OPEN);
+		pthread_rwlock_unlock(&p->updates_lock);
+	}
+	pthread_mutex_unlock(&p->flush_mu);
+	discard(d, ns);
+	hr_log_error("split", "region %" PRIu64 ": split failed: %s", p->id, strerror(-rc));
+	return rc;
+}
+
+/* ---- policy ------------------------------------------------------------- */
+
+/* Bytes in files of the region's largest store, and that store's largest
+ * file (whose block index gives the split row). */
+static uint64_t region_size(hr_region *r, hr_sfile **largest)
+{
+	uint64_t best = 0, bestf = 0;
+	*largest = NULL;
+	unsigned ns = atomic_load(&r->nstores);
+	for (unsigned s = 0; s < ns; s++) {
+		hr_store *st = r->stores[s];
+		uint64_t sum = 0;
+		pthread_mutex_lock(&st->mu);
+		for (uint32_t f = 0; f < st->nfiles; f++) {
+			uint64_t b = hr_sfile_get_info(st->files[f])->file_size;
+			sum += b;
+			if (b > bestf) {
+				bestf = b;
+				if (*largest)
+					hr_sfile_unref(*largest);
+				*largest = st->files[f];
+				hr_sfile_ref(*largest);
+			}
+		}
+		pthread_mutex_unlock(&st->mu);
+		if (sum > best)
+			best = sum;
+	}
+	return best;
+}
+
+/* IncreasingToUpperBound, simplified: a table's only region splits at
+ * 2 x flush_size, any other at split_size, both with up to 1/8 of jitter
+ * (per region, stable) so regions growing together split apart. */
+static uint64_t split_threshold(hr_server *srv, hr_region *r, size_t nregions)
+{
+	if (getenv("HR_NOSPLIT")) return UINT64_MAX;
+	uint64_t base = nregions == 1 ? 2 * srv->cfg.flush_size : srv->cfg.split_size;
+	uint64_t h = r->id * 0x9E3779B97F4A7C15ull;
+	return base + (base / 8) * (h >> 56) / 255;
+}
+
+int hr_split_maybe(hr_server *srv, hr_region *r)
+{
+	size_t nregions;
+	pthread_rwlock_rdlock(&srv->map_lock);
+	nregions = r->table ? r->table->nregions : 0;
+	pthread_rwlock_unlock(&srv->map_lock);
+	if (!nregions || atomic_load(&r->state) != HR_REGION_OPEN)
+		return 0;
+	hr_sfile *largest;
+	uint64_t size = region_size(r, &largest);
+	int rc = 0;
+	if (largest && size >= split_threshold(srv, r, nregions)) {
+		const uint8_t *mid;
+		size_t mlen;
+		if (hr_sfile_mid_row(largest, &mid, &mlen) == 0 && mlen > 0) {
+			uint8_t *key = malloc(mlen);
+			if (key) {
+				memcpy(key, mid, mlen);
+				if (hr_region_contains(r, key, mlen) &&
+				    !(r->start_len == mlen && memcmp(r->start, key, mlen) == 0))
+					rc = hr_region_split(r, key, mlen);
+				free(key);
+			}
+		}
+	}
+	if (largest)
+		hr_sfile_unref(largest);
+	return rc;
+}
+
+int hr_split(hr_server *srv, const char *table, const void *row, size_t row_len)
+{
+	hr_region *r;
+	if (!row || row_len == 0 || row_len > HR_MAX_ROW)
+		return -EINVAL;
+	int rc = hr_server_locate(srv, table, row, row_len, &r, NULL);
+	if (rc < 0)
+		return rc;
+	rc = hr_region_split(r, row, row_len);
+	hr_region_unref(r);
+	return rc;
+}

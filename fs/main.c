@@ -1,0 +1,486 @@
+/*
+ * main.c — command line, configuration and lifecycle of the hregionfs
+ * daemon:  hregionfs [-c CONFIG] [-f] [-d] [-o OPT[,OPT...]] [SOURCE] MOUNTPOINT
+ *
+ * -o KEY=VALUE sets any hregionfs.ini key (data_dir, durability, ...);
+ * every other -o option (auto_unmount, allow_other, default_permissions,
+ * ro, ...) goes to FUSE. SOURCE (mount.fuse3 and /etc/fstab pass one) is
+ * the data directory unless -o data_dir is given.
+ *
+ * Lifecycle: the engine is opened before the mount, so a second instance on
+ * the same data directory fails (-EBUSY from the lock file) before it
+ * mounts anything. Without -f the process forks first (the engine's threads
+ * must start in the final process), and the parent exits only once the
+ * child reports that the mount is ready (0) or failed (1). SIGTERM, SIGINT
+ * and fusermount3 -u end the FUSE loop; in-flight operations finish (the
+ * loop joins its workers), then the engine closes cleanly and we exit 0.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fs/hrfs.h"
+
+struct hrfs_cmdline {
+	char *config;
+	int foreground;
+	int debug;
+	int help;
+	int version;
+	char *pos[3];
+	int npos;
+	char **overrides;	/* "key=value", in command-line order */
+	size_t noverrides;
+	char **keys;		/* every hregionfs.ini key */
+	size_t nkeys;
+	int bad;
+};
+
+enum { KEY_HELP, KEY_VERSION, KEY_DEBUG, KEY_FOREGROUND };
+
+static const struct fuse_opt hrfs_opts[] = {
+	{"-c %s", offsetof(struct hrfs_cmdline, config), 0},
+	{"--config=%s", offsetof(struct hrfs_cmdline, config), 0},
+	FUSE_OPT_KEY("-f", KEY_FOREGROUND),
+	FUSE_OPT_KEY("-d", KEY_DEBUG),
+	FUSE_OPT_KEY("debug", KEY_DEBUG),
+	FUSE_OPT_KEY("-h", KEY_HELP),
+	FUSE_OPT_KEY("--help", KEY_HELP),
+	FUSE_OPT_KEY("-V", KEY_VERSION),
+	FUSE_OPT_KEY("--version", KEY_VERSION),
+	FUSE_OPT_END,
+};
+
+static void usage(const char *prog)
+{
+	printf("usage: %s [-c CONFIG] [-f] [-d] [-o OPT[,OPT...]] [SOURCE] MOUNTPOINT\n"
+	       "\n"
+	       "Mounts an hregionfs data directory: tables as directories, rows, column\n"
+	       "families and qualifiers below them, each cell a file holding its value.\n"
+	       "\n"
+	       "options:\n"
+	       "  -c CONFIG         read this ini file (default: ./hregionfs.ini if present,\n"
+	       "                    else the built-in defaults)\n"
+	       "  -f                stay in the foreground, log to stderr\n"
+	       "  -d                debug: -f plus FUSE request tracing\n"
+	       "  -o data_dir=DIR   the data directory (SOURCE does the same)\n"
+	       "  -o KEY=VALUE      any key of hregionfs.ini, e.g. -o durability=fsync\n"
+	       "  -o auto_unmount   unmount when the daemon dies (other FUSE options\n"
+	       "                    such as allow_other and default_permissions pass through)\n"
+	       "  -h, --help        this help\n"
+	       "  -V, --version     print the version\n"
+	       "\n"
+	       "Unmount with: fusermount3 -u MOUNTPOINT\n",
+	       prog);
+}
+
+/* Learns the key names from the formatted defaults ("key = value" lines),
+ * so the option parser needs no second list of keys. */
+static int load_keys(struct hrfs_cmdline *cl)
+{
+	hr_config def;
+	char *text = NULL, *save = NULL;
+	size_t len = 0;
+	hr_config_defaults(&def);
+	if (hr_config_format(&def, &text, &len) < 0)
+		return -ENOMEM;
+	for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *eq = strstr(line, " = ");
+		if (line[0] == '[' || line[0] == ';' || line[0] == '#' || !eq)
+			continue;
+		char **nk = realloc(cl->keys, (cl->nkeys + 1) * sizeof(char *));
+		if (!nk) {
+			free(text);
+			return -ENOMEM;
+		}
+		cl->keys = nk;
+		cl->keys[cl->nkeys] = strndup(line, (size_t)(eq - line));
+		if (!cl->keys[cl->nkeys]) {
+			free(text);
+			return -ENOMEM;
+		}
+		cl->nkeys++;
+	}
+	free(text);
+	return 0;
+}
+
+static int is_config_key(const struct hrfs_cmdline *cl, const char *arg)
+{
+	const char *eq = strchr(arg, '=');
+	if (!eq)
+		return 0;
+	for (size_t i = 0; i < cl->nkeys; i++)
+		if (strlen(cl->keys[i]) == (size_t)(eq - arg) &&
+		    strncmp(cl->keys[i], arg, (size_t)(eq - arg)) == 0)
+			return 1;
+	return 0;
+}
+
+static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
+{
+	struct hrfs_cmdline *cl = data;
+	switch (key) {
+	case KEY_HELP:
+		cl->help = 1;
+		return 0;
+	case KEY_VERSION:
+		cl->version = 1;
+		return 0;
+	case KEY_FOREGROUND:
+		cl->foreground = 1;
+		return 0;
+	case KEY_DEBUG:
+		cl->debug = 1;
+		cl->foreground = 1;
+		return 1; /* FUSE traces requests too */
+	case FUSE_OPT_KEY_NONOPT:
+		if (cl->npos >= 2) {
+			fprintf(stderr, "hregionfs: too many arguments: '%s'\n", arg);
+			cl->bad = 1;
+			return -1;
+		}
+		cl->pos[cl->npos++] = strdup(arg);
+		return 0;
+	case FUSE_OPT_KEY_OPT:
+		if (is_config_key(cl, arg)) {
+			char **no = realloc(cl->overrides, (cl->noverrides + 1) * sizeof(char *));
+			if (!no)
+				return -1;
+			cl->overrides = no;
+			cl->overrides[cl->noverrides++] = strdup(arg);
+			return 0;
+		}
+		return 1; /* a FUSE option */
+	default:
+		return 1;
+	}
+}
+
+static int absolutize(char *path, size_t size)
+{
+	char cwd[PATH_MAX], out[PATH_MAX];
+	if (path[0] == '/')
+		return 0;
+	if (!getcwd(cwd, sizeof(cwd)))
+		return -errno;
+	const char *rel = path;
+	while (rel[0] == '.' && rel[1] == '/')
+		rel += 2;
+	int n = snprintf(out, sizeof(out), "%s/%s", cwd, rel);
+	if (n < 0 || (size_t)n >= size)
+		return -ENAMETOOLONG;
+	memcpy(path, out, (size_t)n + 1);
+	return 0;
+}
+
+static void hrfs_init(void *userdata, struct fuse_conn_info *conn)
+{
+	/* O_TRUNC arrives with open, so a truncating open needs no read. */
+	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
+		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+	/* Every write reaches us: a close must be able to report EFBIG. */
+	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+	if (conn->capable & FUSE_CAP_READDIRPLUS)
+		conn->want |= FUSE_CAP_READDIRPLUS;
+	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
+		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
+}
+
+static const struct fuse_lowlevel_ops hrfs_ops = {
+	.init = hrfs_init,
+	.lookup = hrfs_op_lookup,
+	.forget = hrfs_op_forget,
+	.forget_multi = hrfs_op_forget_multi,
+	.getattr = hrfs_op_getattr,
+	.setattr = hrfs_op_setattr,
+	.mknod = hrfs_op_mknod,
+	.mkdir = hrfs_op_mkdir,
+	.unlink = hrfs_op_unlink,
+	.rmdir = hrfs_op_rmdir,
+	.rename = hrfs_op_rename,
+	.open = hrfs_op_open,
+	.read = hrfs_op_read,
+	.write = hrfs_op_write,
+	.flush = hrfs_op_flush,
+	.release = hrfs_op_release,
+	.fsync = hrfs_op_fsync,
+	.opendir = hrfs_op_opendir,
+	.readdir = hrfs_op_readdir,
+	.readdirplus = hrfs_op_readdirplus,
+	.releasedir = hrfs_op_releasedir,
+	.fsyncdir = hrfs_op_fsyncdir,
+	.statfs = hrfs_op_statfs,
+	.create = hrfs_op_create,
+};
+
+/* Tells the waiting parent how the start went (daemon mode only). */
+static void report_start(int *fd, char status)
+{
+	if (*fd < 0)
+		return;
+	ssize_t n;
+	do
+		n = write(*fd, &status, 1);
+	while (n < 0 && errno == EINTR);
+	close(*fd);
+	*fd = -1;
+}
+
+/* Forks; the parent returns only through exit() with the child's verdict. */
+static int daemon_fork(void)
+{
+	int p[2];
+	if (pipe(p) != 0) {
+		perror("hregionfs: pipe");
+		return -1;
+	}
+	pid_t pid = fork();
+	if (pid < 0) {
+		perror("hregionfs: fork");
+		return -1;
+	}
+	if (pid > 0) {
+		char st = 1;
+		ssize_t n;
+		close(p[1]);
+		do
+			n = read(p[0], &st, 1);
+		while (n < 0 && errno == EINTR);
+		_exit(n == 1 ? st : 1);
+	}
+	close(p[0]);
+	setsid();
+	return p[1];
+}
+
+static void detach_stdio(void)
+{
+	int fd = open("/dev/null", O_RDWR);
+	if (fd >= 0) {
+		dup2(fd, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		if (fd > 2)
+			close(fd);
+	}
+	if (chdir("/") != 0) {
+		/* nothing sensible to do; paths are absolute already */
+	}
+}
+
+static void free_cmdline(struct hrfs_cmdline *cl)
+{
+	for (int i = 0; i < cl->npos; i++)
+		free(cl->pos[i]);
+	for (size_t i = 0; i < cl->noverrides; i++)
+		free(cl->overrides[i]);
+	free(cl->overrides);
+	for (size_t i = 0; i < cl->nkeys; i++)
+		free(cl->keys[i]);
+	free(cl->keys);
+	free(cl->config);
+}
+
+int main(int argc, char *argv[])
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct hrfs_cmdline cl;
+	struct hrfs *fs = NULL;
+	struct fuse_loop_config *lc = NULL;
+	char err[1024], mnt[PATH_MAX];
+	int rc, status = 1, report_fd = -1, mounted = 0, handlers = 0;
+	int data_dir_set = 0;
+
+	memset(&cl, 0, sizeof(cl));
+	if (load_keys(&cl) < 0) {
+		fprintf(stderr, "hregionfs: out of memory\n");
+		return 1;
+	}
+	if (fuse_opt_parse(&args, &cl, hrfs_opts, opt_proc) != 0 || cl.bad) {
+		fprintf(stderr, "hregionfs: bad arguments (try --help)\n");
+		goto out;
+	}
+	if (cl.help) {
+		usage(argv[0]);
+		printf("\nFUSE options:\n");
+		fuse_lowlevel_help();
+		status = 0;
+		goto out;
+	}
+	if (cl.version) {
+		printf("hregionfs %s\n", HR_VERSION_STRING);
+		fuse_lowlevel_version();
+		status = 0;
+		goto out;
+	}
+	if (cl.npos == 0) {
+		fprintf(stderr, "hregionfs: no mountpoint given (try --help)\n");
+		goto out;
+	}
+
+	fs = calloc(1, sizeof(*fs));
+	if (!fs) {
+		fprintf(stderr, "hregionfs: out of memory\n");
+		goto out;
+	}
+	hr_config_defaults(&fs->cfg);
+	if (cl.config) {
+		rc = hr_config_load(&fs->cfg, cl.config, err, sizeof(err));
+		if (rc < 0) {
+			fprintf(stderr, "hregionfs: %s\n", err[0] ? err : strerror(-rc));
+			goto out;
+		}
+	} else if (access("hregionfs.ini", F_OK) == 0) {
+		rc = hr_config_load(&fs->cfg, "hregionfs.ini", err, sizeof(err));
+		if (rc < 0) {
+			fprintf(stderr, "hregionfs: %s\n", err[0] ? err : strerror(-rc));
+			goto out;
+		}
+	}
+	for (size_t i = 0; i < cl.noverrides; i++) {
+		char *kv = cl.overrides[i], *eq = strchr(kv, '=');
+		*eq = '\0';
+		rc = hr_config_set(&fs->cfg, kv, eq + 1, err, sizeof(err));
+		if (rc < 0) {
+			fprintf(stderr, "hregionfs: -o %s=%s: %s\n", kv, eq + 1, err);
+			goto out;
+		}
+		if (strcmp(kv, "data_dir") == 0)
+			data_dir_set = 1;
+		*eq = '=';
+	}
+	if (cl.npos == 2 && !data_dir_set) {
+		rc = hr_config_set(&fs->cfg, "data_dir", cl.pos[0], err, sizeof(err));
+		if (rc < 0) {
+			fprintf(stderr, "hregionfs: data directory '%s': %s\n", cl.pos[0], err);
+			goto out;
+		}
+	}
+	/* Both become absolute before a daemon changes to "/". */
+	if (absolutize(fs->cfg.data_dir, sizeof(fs->cfg.data_dir)) < 0) {
+		fprintf(stderr, "hregionfs: data directory '%s': path too long\n", fs->cfg.data_dir);
+		goto out;
+	}
+	if (!realpath(cl.pos[cl.npos - 1], mnt)) {
+		fprintf(stderr, "hregionfs: mountpoint '%s': %s\n", cl.pos[cl.npos - 1],
+			strerror(errno));
+		goto out;
+	}
+	hr_log_set_level(fs->cfg.log_level);
+
+	fs->uid = getuid();
+	fs->gid = getgid();
+	fs->start_ms = hrfs_now_ms();
+	fs->timeout = fs->cfg.entry_timeout_s;
+	pthread_mutex_init(&fs->lock, NULL);
+	if (hrfs_itab_init(fs) < 0 || hrfs_mem_init(fs) < 0) {
+		fprintf(stderr, "hregionfs: out of memory\n");
+		goto out;
+	}
+	if (fuse_opt_add_arg(&args, "-osubtype=hregionfs") != 0) {
+		fprintf(stderr, "hregionfs: out of memory\n");
+		goto out;
+	}
+	{
+		char fsname[PATH_MAX + 16];
+		/* ',' separates mount options; keep the name readable otherwise. */
+		snprintf(fsname, sizeof(fsname), "-ofsname=%s",
+			 strchr(fs->cfg.data_dir, ',') ? "hregionfs" : fs->cfg.data_dir);
+		if (fuse_opt_add_arg(&args, fsname) != 0)
+			goto out;
+	}
+
+	/* FUSE options are checked here, before anything is opened. */
+	fs->se = fuse_session_new(&args, &hrfs_ops, sizeof(hrfs_ops), fs);
+	if (!fs->se)
+		goto out; /* libfuse printed why (e.g. an unknown option) */
+
+	if (!cl.foreground) {
+		report_fd = daemon_fork();
+		if (report_fd < 0)
+			goto out;
+	}
+
+	rc = hr_server_open(&fs->cfg, &fs->srv);
+	if (rc == -EBUSY) {
+		fprintf(stderr,
+			"hregionfs: data directory %s is already in use by another hregionfs "
+			"(its lock file is held); not mounting\n",
+			fs->cfg.data_dir);
+		goto out;
+	}
+	if (rc < 0) {
+		fprintf(stderr, "hregionfs: cannot open data directory %s: %s\n", fs->cfg.data_dir,
+			hr_strerror(rc));
+		goto out;
+	}
+
+	if (fuse_set_signal_handlers(fs->se) != 0) {
+		fprintf(stderr, "hregionfs: cannot install signal handlers\n");
+		goto out;
+	}
+	handlers = 1;
+	if (fuse_session_mount(fs->se, mnt) != 0) {
+		fprintf(stderr, "hregionfs: cannot mount on %s\n", mnt);
+		goto out;
+	}
+	mounted = 1;
+	hr_log_info("fs", "mounted %s on %s", fs->cfg.data_dir, mnt);
+	if (!cl.foreground) {
+		hr_log_use_syslog(1);
+		detach_stdio();
+		report_start(&report_fd, 0);
+	}
+
+	lc = fuse_loop_cfg_create();
+	if (!lc) {
+		hr_log_error("fs", "out of memory");
+		goto out;
+	}
+	fuse_loop_cfg_set_clone_fd(lc, 0);
+	fuse_loop_cfg_set_idle_threads(lc, 10);
+	fuse_loop_cfg_set_max_threads(lc, 32);
+	rc = fuse_session_loop_mt(fs->se, lc);
+	/* The loop has joined its workers: no operation is in flight now. */
+	if (rc < 0)
+		hr_log_error("fs", "FUSE loop ended with %s", strerror(-rc));
+	status = rc < 0 ? 1 : 0;
+	hr_log_info("fs", "unmounting %s", mnt);
+
+out:
+	if (lc)
+		fuse_loop_cfg_destroy(lc);
+	if (fs && fs->se) {
+		if (mounted)
+			fuse_session_unmount(fs->se);
+		if (handlers)
+			fuse_remove_signal_handlers(fs->se);
+		fuse_session_destroy(fs->se);
+	}
+	if (fs && fs->srv) {
+		rc = hr_server_close(fs->srv);
+		if (rc < 0) {
+			hr_log_error("fs", "closing the engine: %s", hr_strerror(rc));
+			status = 1;
+		}
+	}
+	if (fs) {
+		pthread_mutex_lock(&fs->lock);
+		hrfs_itab_destroy(fs);
+		hrfs_mem_destroy(fs);
+		pthread_mutex_unlock(&fs->lock);
+		pthread_mutex_destroy(&fs->lock);
+		free(fs);
+	}
+	report_start(&report_fd, (char)(status ? 1 : 0));
+	fuse_opt_free_args(&args);
+	free_cmdline(&cl);
+	return status;
+}

@@ -1,0 +1,293 @@
+/*
+ * status.c — the read-only /.hregionfs tree:
+ *   /.hregionfs/stats                  engine counters (hr_stats_format)
+ *   /.hregionfs/config                 the running configuration
+ *   /.hregionfs/tables/<t>/schema      the table's families and settings
+ *   /.hregionfs/tables/<t>/regions     one line per region (hr_region_list)
+ * Files are rendered when opened (and for getattr, to report an exact
+ * size); their attributes are never cached by the kernel.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fs/hrfs.h"
+#include "fs/hrfs_retry.h"
+
+struct sbuf {
+	char *s;
+	size_t len, cap;
+	int err;
+};
+
+static void sb_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void sb_printf(struct sbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	if (b->err)
+		return;
+	for (;;) {
+		va_start(ap, fmt);
+		int n = vsnprintf(b->s ? b->s + b->len : NULL, b->s ? b->cap - b->len : 0, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			b->err = -EIO;
+			return;
+		}
+		if (b->s && b->len + (size_t)n < b->cap) {
+			b->len += (size_t)n;
+			return;
+		}
+		size_t nc = b->cap ? b->cap * 2 : 1024;
+		while (nc < b->len + (size_t)n + 1)
+			nc *= 2;
+		char *ns = realloc(b->s, nc);
+		if (!ns) {
+			b->err = -ENOMEM;
+			return;
+		}
+		b->s = ns;
+		b->cap = nc;
+	}
+}
+
+static void sb_key(struct sbuf *b, const uint8_t *k, size_t len)
+{
+	char name[HRFS_NAME_MAX + 1];
+	if (len == 0)
+		sb_printf(b, "-");
+	else if (hrfs_name_encode(k, len, name) >= 0)
+		sb_printf(b, "%s", name);
+	else
+		sb_printf(b, "(%zu bytes)", len);
+}
+
+static int render_schema(struct hrfs *fs, const char *table, struct sbuf *b)
+{
+	int rc;
+	hr_table_schema *sc = malloc(sizeof(*sc));
+	if (!sc)
+		return -ENOMEM;
+	HRFS_RETRY(fs, rc, "status schema", hr_table_schema_get(fs->srv, table, sc));
+	if (rc == 0) {
+		sb_printf(b, "table %s\n", sc->name);
+		for (uint32_t i = 0; i < sc->nfamilies; i++) {
+			const hr_family_schema *f = &sc->families[i];
+			sb_printf(b,
+				  "family %s max_versions=%" PRIu32 " ttl_ms=%" PRId64
+				  " block_size=%" PRIu32 " bloom=%s compression=%s\n",
+				  f->name, f->max_versions, f->ttl_ms, f->block_size,
+				  f->bloom == HR_BLOOM_ROW ? "row" : "none", "none");
+		}
+	}
+	free(sc);
+	return rc;
+}
+
+static const char *state_name(int s)
+{
+	switch (s) {
+	case HR_REGION_OPEN:
+		return "open";
+	case HR_REGION_CLOSED:
+		return "closed";
+	case HR_REGION_SPLITTING:
+		return "splitting";
+	case HR_REGION_OFFLINE:
+		return "offline";
+	default:
+		return "unknown";
+	}
+}
+
+static int render_regions(struct hrfs *fs, const char *table, struct sbuf *b)
+{
+	hr_region_info *r = NULL;
+	size_t n = 0;
+	int rc;
+	HRFS_RETRY(fs, rc, "status regions", hr_region_list(fs->srv, table, &r, &n));
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; i < n; i++) {
+		sb_printf(b, "region %" PRIu64 " start=", r[i].id);
+		sb_key(b, r[i].start_key, r[i].start_len);
+		sb_printf(b, " end=");
+		sb_key(b, r[i].end_key, r[i].end_len);
+		sb_printf(b, " state=%s memstore_bytes=%" PRIu64 " max_seq=%" PRIu64 "\n",
+			  state_name(r[i].state), r[i].memstore_bytes, r[i].max_seq);
+		for (uint32_t s = 0; s < r[i].nstores; s++) {
+			const hr_store_info *st = &r[i].stores[s];
+			sb_printf(b,
+				  "  store %s memstore_bytes=%" PRIu64 " files=%" PRIu32
+				  " file_bytes=%" PRIu64 " flushed_seq=%" PRIu64 "\n",
+				  st->family, st->memstore_bytes, st->file_count, st->file_bytes,
+				  st->flushed_seq);
+		}
+	}
+	hr_region_list_free(r, n);
+	return 0;
+}
+
+int hrfs_status_render(struct hrfs *fs, const struct hrfs_path *p, char **text, size_t *len)
+{
+	struct sbuf b = {0};
+	int rc = 0;
+	switch (p->st_sub) {
+	case HRFS_ST_STATS:
+		HRFS_RETRY(fs, rc, "status stats", hr_stats_format(fs->srv, text, len));
+		return rc;
+	case HRFS_ST_CONFIG:
+		return hr_config_format(&fs->cfg, text, len);
+	case HRFS_ST_SCHEMA:
+		rc = render_schema(fs, p->table, &b);
+		break;
+	case HRFS_ST_REGIONS:
+		rc = render_regions(fs, p->table, &b);
+		break;
+	default:
+		return -ENOENT;
+	}
+	if (rc == 0 && b.err)
+		rc = b.err;
+	if (rc < 0) {
+		free(b.s);
+		return rc;
+	}
+	if (!b.s) {
+		b.s = strdup("");
+		if (!b.s)
+			return -ENOMEM;
+	}
+	*text = b.s;
+	*len = b.len;
+	return 0;
+}
+
+static struct hrfs_inode *child(struct hrfs *fs, struct hrfs_inode *dir, int kind, int sub,
+				const char *name)
+{
+	pthread_mutex_lock(&fs->lock);
+	struct hrfs_inode *in = hrfs_ino_child_locked(fs, dir, kind, name, NULL, 0, 1);
+	if (in)
+		in->st_sub = sub;
+	pthread_mutex_unlock(&fs->lock);
+	return in;
+}
+
+static int table_exists(struct hrfs *fs, const char *name)
+{
+	int rc;
+	if (!hr_table_name_valid(name))
+		return -ENOENT;
+	hr_table_schema *sc = malloc(sizeof(*sc));
+	if (!sc)
+		return -ENOMEM;
+	HRFS_RETRY(fs, rc, "status table", hr_table_schema_get(fs->srv, name, sc));
+	free(sc);
+	return rc;
+}
+
+int hrfs_status_lookup(struct hrfs *fs, struct hrfs_inode *dir, const char *name,
+		       struct hrfs_inode **out)
+{
+	struct hrfs_inode *in = NULL;
+	switch (dir->kind) {
+	case HRFS_ST_ROOT:
+		if (strcmp(name, "tables") == 0)
+			in = child(fs, dir, HRFS_ST_TABLES, 0, name);
+		else if (strcmp(name, "stats") == 0)
+			in = child(fs, dir, HRFS_ST_FILE, HRFS_ST_STATS, name);
+		else if (strcmp(name, "config") == 0)
+			in = child(fs, dir, HRFS_ST_FILE, HRFS_ST_CONFIG, name);
+		else
+			return -ENOENT;
+		break;
+	case HRFS_ST_TABLES: {
+		int rc = table_exists(fs, name);
+		if (rc < 0)
+			return rc;
+		in = child(fs, dir, HRFS_ST_TABLE, 0, name);
+		break;
+	}
+	case HRFS_ST_TABLE:
+		if (strcmp(name, "schema") == 0)
+			in = child(fs, dir, HRFS_ST_FILE, HRFS_ST_SCHEMA, name);
+		else if (strcmp(name, "regions") == 0)
+			in = child(fs, dir, HRFS_ST_FILE, HRFS_ST_REGIONS, name);
+		else
+			return -ENOENT;
+		break;
+	default:
+		return -ENOTDIR;
+	}
+	if (!in)
+		return -ENOMEM;
+	*out = in;
+	return 0;
+}
+
+static int add_name(char ***names, int **kinds, size_t *n, const char *name, int kind)
+{
+	char **nn = realloc(*names, (*n + 1) * sizeof(char *));
+	if (!nn)
+		return -ENOMEM;
+	*names = nn;
+	int *nk = realloc(*kinds, (*n + 1) * sizeof(int));
+	if (!nk)
+		return -ENOMEM;
+	*kinds = nk;
+	nn[*n] = strdup(name);
+	if (!nn[*n])
+		return -ENOMEM;
+	nk[*n] = kind;
+	(*n)++;
+	return 0;
+}
+
+int hrfs_status_list(struct hrfs *fs, const struct hrfs_path *p, char ***names, int **kinds,
+		     size_t *n)
+{
+	int rc = 0;
+	*names = NULL;
+	*kinds = NULL;
+	*n = 0;
+	switch (p->kind) {
+	case HRFS_ST_ROOT:
+		if ((rc = add_name(names, kinds, n, "config", HRFS_ST_FILE)) < 0 ||
+		    (rc = add_name(names, kinds, n, "stats", HRFS_ST_FILE)) < 0 ||
+		    (rc = add_name(names, kinds, n, "tables", HRFS_ST_TABLES)) < 0)
+			break;
+		break;
+	case HRFS_ST_TABLES: {
+		char **t = NULL;
+		size_t nt = 0;
+		HRFS_RETRY(fs, rc, "status tables", hr_table_list(fs->srv, &t, &nt));
+		for (size_t i = 0; rc == 0 && i < nt; i++)
+			rc = add_name(names, kinds, n, t[i], HRFS_ST_TABLE);
+		if (t)
+			hr_names_free(t, nt);
+		break;
+	}
+	case HRFS_ST_TABLE:
+		if ((rc = add_name(names, kinds, n, "regions", HRFS_ST_FILE)) < 0 ||
+		    (rc = add_name(names, kinds, n, "schema", HRFS_ST_FILE)) < 0)
+			break;
+		break;
+	default:
+		rc = -ENOTDIR;
+	}
+	if (rc < 0) {
+		for (size_t i = 0; i < *n; i++)
+			free((*names)[i]);
+		free(*names);
+		free(*kinds);
+		*names = NULL;
+		*kinds = NULL;
+		*n = 0;
+	}
+	return rc;
+}
