@@ -153,7 +153,7 @@ void hrfs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_in
 			pthread_mutex_lock(&m->lock);
 			uint8_t *copy = malloc(m->len ? m->len : 1);
 			size_t len = m->len;
-			if (copy)
+			if (copy && len)
 				memcpy(copy, m->data, len);
 			pthread_mutex_unlock(&m->lock);
 			if (!copy)

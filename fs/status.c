@@ -117,15 +117,17 @@ static int render_regions(struct hrfs *fs, const char *table, struct sbuf *b)
 		sb_key(b, r[i].start_key, r[i].start_len);
 		sb_printf(b, " end=");
 		sb_key(b, r[i].end_key, r[i].end_len);
-		sb_printf(b, " state=%s memstore_bytes=%" PRIu64 " max_seq=%" PRIu64 "\n",
-			  state_name(r[i].state), r[i].memstore_bytes, r[i].max_seq);
+		sb_printf(b, " state=%s memstore_bytes=%" PRIu64 " max_seq=%" PRIu64
+			  " flush_pending=%d\n",
+			  state_name(r[i].state), r[i].memstore_bytes, r[i].max_seq,
+			  r[i].flush_pending);
 		for (uint32_t s = 0; s < r[i].nstores; s++) {
 			const hr_store_info *st = &r[i].stores[s];
 			sb_printf(b,
 				  "  store %s memstore_bytes=%" PRIu64 " files=%" PRIu32
-				  " file_bytes=%" PRIu64 " flushed_seq=%" PRIu64 "\n",
+				  " file_bytes=%" PRIu64 " flushed_seq=%" PRIu64 " compacting=%d\n",
 				  st->family, st->memstore_bytes, st->file_count, st->file_bytes,
-				  st->flushed_seq);
+				  st->flushed_seq, st->compacting);
 		}
 	}
 	hr_region_list_free(r, n);
@@ -139,7 +141,15 @@ int hrfs_status_render(struct hrfs *fs, const struct hrfs_path *p, char **text, 
 	switch (p->st_sub) {
 	case HRFS_ST_STATS:
 		HRFS_RETRY(fs, rc, "status stats", hr_stats_format(fs->srv, text, len));
-		return rc;
+		if (rc == 0) {
+			uint64_t retries, gave_up;
+			hrfs_retry_counts(&retries, &gave_up);
+			sb_printf(&b, "%.*sfs_retries %" PRIu64 "\nfs_eagain %" PRIu64 "\n",
+				  (int)*len, *text, retries, gave_up);
+			free(*text);
+			*text = NULL;
+		}
+		break;
 	case HRFS_ST_CONFIG:
 		return hr_config_format(&fs->cfg, text, len);
 	case HRFS_ST_SCHEMA:

@@ -43,6 +43,7 @@ typedef struct hr_config {
 	uint32_t compact_max_files;
 	char compact_ratio[16];		/* a decimal number, e.g. "1.2" */
 	uint32_t blocking_store_files;
+	uint32_t blocking_wait_ms;
 	uint64_t compact_throttle_size;
 	uint64_t major_interval_ms;	/* 0 = no periodic major compaction */
 	uint32_t compact_throughput_mb;	/* MB/s, 0 = unlimited */

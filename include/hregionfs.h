@@ -206,6 +206,8 @@ typedef struct hr_scan_opts {
 	int with_values;	/* HR_SCAN_CELLS: fill value/value_len */
 } hr_scan_opts;
 
+/* row, qualifier and value are each followed by a NUL byte that their
+ * length does not count, so text keys can be used as C strings. */
 typedef struct hr_scan_entry {
 	const uint8_t *row;
 	size_t row_len;
@@ -250,6 +252,7 @@ typedef struct hr_store_info {
 	uint32_t file_count;
 	uint64_t file_bytes;
 	uint64_t flushed_seq;
+	int compacting;		/* a compaction of this store is running */
 } hr_store_info;
 
 typedef struct hr_region_info {
@@ -261,6 +264,7 @@ typedef struct hr_region_info {
 	int state;		/* enum hr_region_state */
 	uint64_t memstore_bytes;
 	uint64_t max_seq;	/* highest sequence id applied */
+	int flush_pending;	/* queued for a flush */
 	uint32_t nstores;
 	hr_store_info *stores;	/* malloc'd array of nstores */
 } hr_region_info;

@@ -116,6 +116,8 @@ static const struct cfg_key keys[] = {
 	 "a file joins a minor compaction if at most ratio x the others' total size"},
 	{"compaction", "blocking_store_files", T_UINT, FLD(blocking_store_files), "16", 2, 100000,
 	 NULL, NULL, "a store with this many files compacts even outside the ratio"},
+	{"compaction", "blocking_wait_ms", T_UINT, FLD(blocking_wait_ms), "10000", 0, 3600 * SEC_,
+	 NULL, NULL, "longest delay (ms) of a flush into a store at blocking_store_files"},
 	{"compaction", "throttle_size", T_SIZE, FLD(compact_throttle_size), "256M", 0, T_, NULL,
 	 NULL, "compactions of more bytes than this run in the large pool"},
 	{"compaction", "major_interval", T_DURATION, FLD(major_interval_ms), "0", 0,

@@ -22,6 +22,7 @@ static int fill_region(hr_region *r, hr_region_info *ri)
 	memcpy(ri->end_key, r->end, r->end_len);
 	ri->end_len = r->end_len;
 	ri->max_seq = hr_mvcc_read_point(&r->mvcc);
+	ri->flush_pending = atomic_load(&r->flush_queued);
 	for (unsigned s = 0; s < ns; s++) {
 		hr_store *st = r->stores[s];
 		hr_store_info *si = &ri->stores[s];
@@ -33,6 +34,7 @@ static int fill_region(hr_region *r, hr_region_info *ri)
 		for (uint32_t i = 0; i < st->nfiles; i++)
 			si->file_bytes += hr_sfile_get_info(st->files[i])->file_size;
 		si->flushed_seq = st->flushed_seq;
+		si->compacting = atomic_load(&st->compacting);
 		pthread_mutex_unlock(&st->mu);
 		ri->memstore_bytes += si->memstore_bytes;
 	}

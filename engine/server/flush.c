@@ -356,6 +356,42 @@ void hr_flush_request(hr_server *srv, hr_region *r)
 		flush_for_global(srv);
 }
 
+static int too_many_files(hr_server *srv, hr_region *r)
+{
+	unsigned ns = atomic_load(&r->nstores);
+	for (unsigned s = 0; s < ns; s++) {
+		hr_store *st = r->stores[s];
+		pthread_mutex_lock(&st->mu);
+		uint32_t n = st->nfiles;
+		pthread_mutex_unlock(&st->mu);
+		if (n >= srv->cfg.blocking_store_files)
+			return 1;
+	}
+	return 0;
+}
+
+/* HBase's MemStoreFlusher: a flush into a store that already has
+ * blocking_store_files files waits, bounded by blocking_wait_ms, for a
+ * compaction to shrink it. It waits before taking the region's flush_mu,
+ * which a compaction needs to publish. */
+static void wait_for_compaction(hr_server *srv, hr_region *r)
+{
+	if (!too_many_files(srv, r))
+		return;
+	uint64_t t0 = hr_mono_ns(), limit = (uint64_t)srv->cfg.blocking_wait_ms * 1000000ull;
+	hr_compact_request(srv, r, HR_COMPACT_MINOR);
+	while (!srv->stopping && too_many_files(srv, r) && atomic_load(&r->state) == HR_REGION_OPEN) {
+		if (hr_mono_ns() - t0 >= limit) {
+			hr_log_warn("flush", "region %" PRIu64 ": still %u+ store files after %u ms: "
+				    "flushing anyway", r->id, srv->cfg.blocking_store_files,
+				    srv->cfg.blocking_wait_ms);
+			return;
+		}
+		struct timespec d = {0, 20 * 1000000L};
+		nanosleep(&d, NULL);
+	}
+}
+
 static void *flusher_main(void *arg)
 {
 	hr_server *srv = arg;
@@ -369,6 +405,7 @@ static void *flusher_main(void *arg)
 		memmove(srv->fq, srv->fq + 1, (srv->fq_len - 1) * sizeof(*srv->fq));
 		srv->fq_len--;
 		pthread_mutex_unlock(&srv->flush_mu);
+		wait_for_compaction(srv, r);
 		hr_region_flush(r);
 		hr_region_unref(r);
 		pthread_mutex_lock(&srv->flush_mu);

@@ -29,7 +29,7 @@ static int prime_row(hr_miter *m, hr_resolver *res, const uint8_t *row, size_t r
 	return rc;
 }
 
-int hr_store_get(hr_store *st, uint64_t read_point, const uint8_t *row, size_t row_len,
+int hr_store_get(hr_store *st, hr_mvcc *mvcc, const uint8_t *row, size_t row_len,
 		 const uint8_t *qual, size_t qual_len, int with_value, hr_value *out,
 		 uint32_t max, int64_t min_ts, int64_t max_ts)
 {
@@ -37,14 +37,25 @@ int hr_store_get(hr_store *st, uint64_t read_point, const uint8_t *row, size_t r
 	hr_miter *m = NULL;
 	hr_resolver res;
 	int rc, found = 0;
+	/* The view first, then the read point, and the view again if the store
+	 * changed meanwhile: then the view holds every write at or below the
+	 * read point (no memstore swap in between), and no compaction that ran
+	 * after a later delete can have dropped a cell this read point sees. */
+	uint64_t read_point;
+	for (;;) {
+		if ((rc = hr_store_view(st, &v)) < 0)
+			return rc;
+		read_point = hr_mvcc_read_point(mvcc);
+		if (atomic_load(&st->gen) == v.gen)
+			break;
+		hr_view_release(&v);
+	}
 	hr_resolver_init(&res, &st->fam, read_point);
 	res.min_ts = min_ts;
 	res.max_ts = max_ts;
 	/* HBase caps a request at the family's VERSIONS */
 	if (max > res.max_versions)
 		max = res.max_versions;
-	if ((rc = hr_store_view(st, &v)) < 0)
-		return rc;
 	if ((rc = hr_miter_open(&v, &m)) < 0)
 		goto out;
 	if (hr_miter_may_have_family_deletes(m) && (rc = prime_row(m, &res, row, row_len)) < 0)
@@ -118,7 +129,7 @@ int hr_get(hr_server *srv, const char *table, const void *row, size_t row_len,
 	if (rc < 0)
 		return rc;
 	atomic_fetch_add(&srv->st.gets, 1);
-	rc = hr_store_get(st, hr_mvcc_read_point(&r->mvcc), row, row_len, qual, qual_len,
+	rc = hr_store_get(st, &r->mvcc, row, row_len, qual, qual_len,
 			  (flags & HR_GET_VALUE) != 0, out, 1, 0, 0);
 	hr_region_unref(r);
 	return rc < 0 ? rc : rc == 0 ? -ENOENT : 0;
@@ -142,7 +153,7 @@ int hr_get_versions(hr_server *srv, const char *table, const void *row, size_t r
 		hr_region_unref(r);
 		return -ENOMEM;
 	}
-	rc = hr_store_get(st, hr_mvcc_read_point(&r->mvcc), row, row_len, qual, qual_len, 1, v,
+	rc = hr_store_get(st, &r->mvcc, row, row_len, qual, qual_len, 1, v,
 			  max, opts ? opts->min_ts : 0, opts ? opts->max_ts : 0);
 	hr_region_unref(r);
 	if (rc <= 0) {

@@ -62,6 +62,7 @@ static int buf_set(buf *b, const void *p, size_t n)
 	}
 	if (n)
 		memcpy(b->p, p, n);
+	b->p[n] = 0; /* handed-out rows and qualifiers are NUL-terminated too */
 	b->len = n;
 	return 0;
 }
@@ -162,6 +163,14 @@ static int refresh_views(hr_scan *sc)
 	return 0;
 }
 
+static int views_changed(hr_scan *sc)
+{
+	for (int i = 0; i < sc->nss; i++)
+		if (atomic_load(&sc->ss[i].st->gen) != sc->ss[i].view.gen)
+			return 1;
+	return 0;
+}
+
 static int beyond_stop(hr_scan *sc, const uint8_t *row, size_t len)
 {
 	if (sc->has_stop && hr_bytes_cmp(row, len, sc->stop.p, sc->stop.len) >= 0)
@@ -237,11 +246,13 @@ static int start_row(hr_scan *sc)
 			release_region(sc);
 		if (!sc->r && (rc = open_region(sc)) < 0)
 			return rc;
-		/* The read point first, then the views: a view whose store has not
-		 * swapped memstores since holds every write at or below rp. */
-		rp = hr_mvcc_read_point(&sc->r->mvcc);
-		if ((rc = refresh_views(sc)) < 0)
-			return rc;
+		/* The views, then the read point, then the views again until no
+		 * store changed in between (see hr_store_get). */
+		do {
+			if ((rc = refresh_views(sc)) < 0)
+				return rc;
+			rp = hr_mvcc_read_point(&sc->r->mvcc);
+		} while (views_changed(sc));
 		hr_kv k;
 		buf tmp = {0};
 		pos_key(sc, &k, &tmp);

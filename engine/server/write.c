@@ -43,7 +43,7 @@ static int latest_ts(hr_region *r, hr_store *st, const uint8_t *row, size_t row_
 		     const hr_mcell *c, int64_t *ts)
 {
 	hr_value v;
-	int rc = hr_store_get(st, hr_mvcc_read_point(&r->mvcc), row, row_len, c->qualifier,
+	int rc = hr_store_get(st, &r->mvcc, row, row_len, c->qualifier,
 			      c->qualifier_len, 0, &v, 1, 0, 0);
 	if (rc <= 0)
 		return rc == 0 ? -ENOENT : rc;

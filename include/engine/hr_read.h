@@ -1,6 +1,6 @@
 /*
  * hr_read.h — point reads inside one store: the versions of one column,
- * merged from the store's memstores and files at a read point, with deletes,
+ * merged from the store's memstores and files at the region's current read point, with deletes,
  * versions and TTL applied (hr_resolver). Thread-safe: takes its own view.
  */
 #ifndef HR_READ_H
@@ -11,7 +11,7 @@
 /* Fills up to max values (newest first) of (row, qual). with_value: copy the
  * value out (malloc'd). max_versions 0 = the family's. [min_ts, max_ts)
  * filter, 0 = none. Returns the count found (0 = none) or a negative errno. */
-int hr_store_get(hr_store *st, uint64_t read_point, const uint8_t *row, size_t row_len,
+int hr_store_get(hr_store *st, hr_mvcc *mvcc, const uint8_t *row, size_t row_len,
 		 const uint8_t *qual, size_t qual_len, int with_value, hr_value *out,
 		 uint32_t max, int64_t min_ts, int64_t max_ts);
 

@@ -8,12 +8,15 @@
 #define HRFS_RETRY_H
 
 #include <errno.h>
+#include <stdint.h>
 
 struct hrfs;
 
 int hrfs_retryable(int rc);
 /* Sleeps before retry number attempt (0-based). */
 void hrfs_backoff(const struct hrfs *fs, unsigned attempt);
+/* Retries made and requests given up (EAGAIN) since the mount. */
+void hrfs_retry_counts(uint64_t *retries, uint64_t *gave_up);
 /* Logs a give-up (the caller's operation and the last error). */
 void hrfs_retry_exhausted(const char *what, int rc);
 

@@ -217,6 +217,23 @@ static uint32_t listed_files(hr_server *s, const char *t, const char *family)
 	return files;
 }
 
+/* The most files any one region's store of the family has (the table may
+ * have split: a major compaction leaves one file per region). */
+static uint32_t max_region_files(hr_server *s, const char *t, const char *family)
+{
+	hr_region_info *ri;
+	size_t n;
+	uint32_t most = 0;
+	if (hr_region_list(s, t, &ri, &n) < 0)
+		return UINT32_MAX;
+	for (size_t i = 0; i < n; i++)
+		for (uint32_t j = 0; j < ri[i].nstores; j++)
+			if (!strcmp(ri[i].stores[j].family, family) && ri[i].stores[j].file_count > most)
+				most = ri[i].stores[j].file_count;
+	hr_region_list_free(ri, n);
+	return most;
+}
+
 /* ---- rendering what reads see ------------------------------------------------------ */
 
 typedef struct col {
@@ -774,7 +791,7 @@ static void t_concurrent(void)
 	CHECK_RC(c_verify(s), 0);
 	CHECK_RC(hr_flush(s, "c"), 0);
 	CHECK_RC(hr_compact(s, "c", 1), 0);
-	CHECK(listed_files(s, "c", "cf") <= 1);
+	CHECK(max_region_files(s, "c", "cf") <= 1);
 	CHECK_RC(c_verify(s), 0);
 	CHECK_RC(hr_server_close(s), 0);
 	s = open_cfg(&c);
