@@ -410,7 +410,6 @@ static uint64_t region_size(hr_region *r, hr_sfile **largest)
  * (per region, stable) so regions growing together split apart. */
 static uint64_t split_threshold(hr_server *srv, hr_region *r, size_t nregions)
 {
-	if (getenv("HR_NOSPLIT")) return UINT64_MAX;
 	uint64_t base = nregions == 1 ? 2 * srv->cfg.flush_size : srv->cfg.split_size;
 	uint64_t h = r->id * 0x9E3779B97F4A7C15ull;
 	return base + (base / 8) * (h >> 56) / 255;
@@ -434,7 +433,11 @@ int hr_split_maybe(hr_server *srv, hr_region *r)
 			uint8_t *key = malloc(mlen);
 			if (key) {
 				memcpy(key, mid, mlen);
+				/* a split at the region's first row would leave one
+				 * daughter empty (a one-row region never splits) */
+				const hr_kv *first = &hr_sfile_get_info(largest)->first_key;
 				if (hr_region_contains(r, key, mlen) &&
+				    hr_bytes_cmp(key, mlen, first->row, first->row_len) > 0 &&
 				    !(r->start_len == mlen && memcmp(r->start, key, mlen) == 0))
 					rc = hr_region_split(r, key, mlen);
 				free(key);

@@ -21,7 +21,12 @@
  *   -> row lock (per row, bounded wait, -ETIMEDOUT)
  *   -> region->mvcc.mu -> store->mu -> memstore insert mutex -> WAL mutex
  *   srv->flush_mu (flush queue) is a leaf; LMDB write transactions are taken
- *   with no engine lock held except a region's flush_mu.
+ *   with no engine lock held except a region's flush_mu or map_lock (DDL).
+ *   region->flush_mu sits between map_lock and updates_lock: it serialises a
+ *   region's flushes, its split and a compaction's publish.
+ *   One exception: a split takes map_lock while holding the parent's
+ *   flush_mu (and, for its commit, its updates_lock); safe because no thread
+ *   waits for either of those while holding map_lock.
  * Fields: store->active/snapshot/files/nfiles/flushed_seq/gen are guarded by
  * store->mu; region->stores[] is append-only (published by nstores);
  * counters are atomics.
