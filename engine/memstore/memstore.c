@@ -151,9 +151,23 @@ static ms_node *find_ge(hr_memstore *ms, const hr_kv *key, ms_node **prev)
 	}
 }
 
+static int node_cmp(const ms_node *n, const hr_kv *key)
+{
+	hr_kv cur;
+	node_kv(n, &cur);
+	return hr_kv_cmp(&cur, key);
+}
+
 int hr_memstore_add(hr_memstore *ms, const hr_kv *kv)
 {
 	size_t enc = hr_kv_encoded_len(kv);
+	/* Search without the insert mutex, so concurrent writers descend the
+	 * list in parallel: nodes are never unlinked, so "prev[i] < kv" stays
+	 * true, and under the mutex each level only walks forward over nodes
+	 * inserted meanwhile. */
+	ms_node *prev[MS_MAX_HEIGHT];
+	int seen_h = atomic_load_explicit(&ms->height, memory_order_acquire);
+	find_ge(ms, kv, prev);
 	pthread_mutex_lock(&ms->insert_mu);
 	int h = random_height(ms);
 	ms_node *n = arena_alloc(ms, sizeof(ms_node) + (size_t)h * sizeof(ms_node *) + enc);
@@ -164,17 +178,21 @@ int hr_memstore_add(hr_memstore *ms, const hr_kv *kv)
 	n->height = (uint8_t)h;
 	n->enc_len = (uint32_t)enc;
 	hr_kv_encode((uint8_t *)node_enc(n), kv);
-
-	ms_node *prev[MS_MAX_HEIGHT];
-	find_ge(ms, kv, prev);
 	int cur_h = atomic_load_explicit(&ms->height, memory_order_relaxed);
-	if (h > cur_h) {
-		for (int i = cur_h; i < h; i++)
-			prev[i] = ms->head;
+	for (int i = 0; i < h; i++) {
+		ms_node *p = i < seen_h ? prev[i] : ms->head;
+		for (;;) {
+			ms_node *nx = atomic_load_explicit(&p->next[i], memory_order_acquire);
+			if (!nx || node_cmp(nx, kv) >= 0)
+				break;
+			p = nx;
+		}
+		prev[i] = p;
+	}
+	if (h > cur_h)
 		/* Readers that see the new height before the links find NULL at
 		 * the new levels and drop down: harmless. */
 		atomic_store_explicit(&ms->height, h, memory_order_release);
-	}
 	for (int i = 0; i < h; i++) {
 		atomic_store_explicit(&n->next[i],
 				      atomic_load_explicit(&prev[i]->next[i], memory_order_relaxed),
@@ -189,9 +207,8 @@ int hr_memstore_add(hr_memstore *ms, const hr_kv *kv)
 		atomic_store(&ms->max_seq, kv->seq);
 	if (kv->type == HR_DELETE_FAMILY)
 		atomic_store(&ms->fam_deletes, 1);
-	if (atomic_load(&ms->oldest_ms) == 0) {
+	if (atomic_load(&ms->oldest_ms) == 0)
 		atomic_store(&ms->oldest_ms, hr_now_ms());
-	}
 	pthread_mutex_unlock(&ms->insert_mu);
 	return 0;
 }

@@ -257,14 +257,14 @@ static int still_current(hr_server *srv, hr_region *p, daughter *d)
 {
 	hr_table *t = p->table;
 	if (hr_server_table(srv, t->schema.name) != t) {
-		hr_log_warn("split", "region %" PRIu64 ": table dropped meanwhile", p->id);
+		hr_log_info("split", "region %" PRIu64 ": table dropped meanwhile", p->id);
 		return 0;
 	}
 	int found = 0;
 	for (size_t i = 0; i < t->nregions; i++)
 		found |= t->regions[i] == p;
 	if (!found || atomic_load(&p->nstores) != atomic_load(&d[0].r->nstores)) {
-		hr_log_warn("split", "region %" PRIu64 ": %s meanwhile", p->id,
+		hr_log_info("split", "region %" PRIu64 ": %s meanwhile", p->id,
 			    found ? "a family was added" : "the region left the map");
 		return 0;
 	}
@@ -370,7 +370,10 @@ fail:
 	}
 	pthread_mutex_unlock(&p->flush_mu);
 	discard(d, ns);
-	hr_log_error("split", "region %" PRIu64 ": split failed: %s", p->id, strerror(-rc));
+	if (rc == -ESTALE) /* the table or its schema changed meanwhile: nothing lost */
+		hr_log_info("split", "region %" PRIu64 ": split abandoned", p->id);
+	else
+		hr_log_error("split", "region %" PRIu64 ": split failed: %s", p->id, strerror(-rc));
 	return rc;
 }
 

@@ -461,8 +461,9 @@ static void t_manual_split(void)
 	CHECK_RC(hr_split(s, "t", "r00000050", 9), -EINVAL);
 	CHECK_RC(hr_split(s, "t", "", 0), -EINVAL);
 	CHECK_RC(hr_split(s, "nope", "r00000010", 9), -ENOENT);
-	/* the table's first row is the left region's start only if it is "": a
-	 * split at r00000000 is a split, at the smallest key "\0" as well */
+	static char huge[HR_MAX_ROW + 1];
+	memset(huge, 'r', sizeof(huge));
+	CHECK_RC(hr_split(s, "t", huge, sizeof(huge)), -EINVAL); /* no such row can exist */
 	CHECK_RC(hr_split(s, "t", "r00000020", 9), 0);
 	CHECK_RC(hr_split(s, "t", "r00000020", 9), -EINVAL);
 	/* a split key that is no written row is still a row boundary */
