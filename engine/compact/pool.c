@@ -368,37 +368,19 @@ static int compact_now(hr_server *srv, hr_store *st, int major)
 
 int hr_compact(hr_server *srv, const char *table, int major)
 {
-	hr_region **rs = NULL;
-	size_t n = 0;
-	int rc = 0;
-	pthread_rwlock_rdlock(&srv->map_lock);
-	for (size_t i = 0; i < srv->ntables; i++) {
-		hr_table *t = srv->tables[i];
-		if (table && strcmp(t->schema.name, table) != 0)
-			continue;
-		hr_region **nr = realloc(rs, (n + t->nregions + 1) * sizeof(*nr));
-		if (!nr) {
-			rc = -ENOMEM;
-			break;
-		}
-		rs = nr;
-		for (size_t j = 0; j < t->nregions; j++) {
-			rs[n++] = t->regions[j];
-			hr_region_ref(t->regions[j]);
-		}
-	}
-	int found = !table || n > 0 || hr_server_table(srv, table);
-	pthread_rwlock_unlock(&srv->map_lock);
-	for (size_t i = 0; i < n; i++) {
-		hr_region *r = rs[i];
-		unsigned ns = atomic_load(&r->nstores);
+	hr_region **rs;
+	size_t n;
+	int rc = hr_server_regions(srv, table, &rs, &n);
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		unsigned ns = atomic_load(&rs[i]->nstores);
 		for (unsigned s = 0; s < ns && rc == 0; s++) {
-			int e = compact_now(srv, r->stores[s], major);
+			int e = compact_now(srv, rs[i]->stores[s], major);
 			if (e < 0)
 				rc = e;
 		}
-		hr_region_unref(r);
 	}
-	free(rs);
-	return rc < 0 ? rc : found ? 0 : -ENOENT;
+	hr_regions_release(rs, n);
+	return rc;
 }

@@ -457,25 +457,13 @@ static void chore_tick(hr_server *srv)
 /* Splits run on the chore thread, one region at a time. */
 static void split_tick(hr_server *srv)
 {
-	hr_region **rs = NULL;
-	size_t n = 0;
-	pthread_rwlock_rdlock(&srv->map_lock);
-	size_t total = 0;
-	for (size_t i = 0; i < srv->ntables; i++)
-		total += srv->tables[i]->nregions;
-	rs = malloc((total ? total : 1) * sizeof(*rs));
-	for (size_t i = 0; rs && i < srv->ntables; i++)
-		for (size_t j = 0; j < srv->tables[i]->nregions; j++) {
-			rs[n] = srv->tables[i]->regions[j];
-			hr_region_ref(rs[n++]);
-		}
-	pthread_rwlock_unlock(&srv->map_lock);
-	for (size_t i = 0; i < n; i++) {
-		if (!srv->stopping)
-			hr_split_maybe(srv, rs[i]);
-		hr_region_unref(rs[i]);
-	}
-	free(rs);
+	hr_region **rs;
+	size_t n;
+	if (hr_server_regions(srv, NULL, &rs, &n) < 0)
+		return;
+	for (size_t i = 0; i < n && !srv->stopping; i++)
+		hr_split_maybe(srv, rs[i]);
+	hr_regions_release(rs, n);
 }
 
 static void *chore_main(void *arg)
@@ -549,33 +537,13 @@ void hr_flusher_stop(hr_server *srv)
 
 int hr_flush(hr_server *srv, const char *table)
 {
-	hr_region **rs = NULL;
-	size_t n = 0;
-	int rc = 0;
-	pthread_rwlock_rdlock(&srv->map_lock);
-	for (size_t i = 0; i < srv->ntables; i++) {
-		hr_table *t = srv->tables[i];
-		if (table && strcmp(t->schema.name, table) != 0)
-			continue;
-		hr_region **nr = realloc(rs, (n + t->nregions) * sizeof(*nr));
-		if (!nr) {
-			rc = -ENOMEM;
-			break;
-		}
-		rs = nr;
-		for (size_t j = 0; j < t->nregions; j++) {
-			rs[n++] = t->regions[j];
-			hr_region_ref(t->regions[j]);
-		}
-	}
-	int found = !table || n > 0 || hr_server_table(srv, table);
-	pthread_rwlock_unlock(&srv->map_lock);
-	for (size_t i = 0; i < n; i++) {
-		int r = rc == 0 ? hr_region_flush(rs[i]) : 0;
-		if (r < 0)
-			rc = r;
-		hr_region_unref(rs[i]);
-	}
-	free(rs);
-	return rc < 0 ? rc : found ? 0 : -ENOENT;
+	hr_region **rs;
+	size_t n;
+	int rc = hr_server_regions(srv, table, &rs, &n);
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		rc = hr_region_flush(rs[i]);
+	hr_regions_release(rs, n);
+	return rc;
 }

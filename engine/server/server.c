@@ -261,6 +261,46 @@ hr_region *hr_server_region_by_id(hr_server *srv, uint64_t id)
 	return NULL;
 }
 
+int hr_server_regions(hr_server *srv, const char *table, hr_region ***out, size_t *n)
+{
+	hr_region **rs = NULL;
+	size_t k = 0;
+	int rc = 0;
+	pthread_rwlock_rdlock(&srv->map_lock);
+	for (size_t i = 0; i < srv->ntables && rc == 0; i++) {
+		hr_table *t = srv->tables[i];
+		if (table && strcmp(t->schema.name, table) != 0)
+			continue;
+		hr_region **nr = realloc(rs, (k + t->nregions + 1) * sizeof(*nr));
+		if (!nr) {
+			rc = -ENOMEM;
+			break;
+		}
+		rs = nr;
+		for (size_t j = 0; j < t->nregions; j++) {
+			rs[k++] = t->regions[j];
+			hr_region_ref(t->regions[j]);
+		}
+	}
+	if (rc == 0 && table && !hr_server_table(srv, table))
+		rc = -ENOENT;
+	pthread_rwlock_unlock(&srv->map_lock);
+	if (rc < 0) {
+		hr_regions_release(rs, k);
+		return rc;
+	}
+	*out = rs;
+	*n = k;
+	return 0;
+}
+
+void hr_regions_release(hr_region **rs, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		hr_region_unref(rs[i]);
+	free(rs);
+}
+
 /* ---- open: metadata ------------------------------------------------------- */
 
 static int load_table_cb(void *ctx, const hr_table_schema *s)

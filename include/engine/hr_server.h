@@ -16,6 +16,11 @@
 /* map_lock held (read or write) */
 hr_table *hr_server_table(hr_server *srv, const char *name);
 hr_region *hr_server_region_by_id(hr_server *srv, uint64_t id);
+/* Takes map_lock itself: references every region of the table (NULL = of
+ * every table), in map order; -ENOENT if the table does not exist.
+ * Release with hr_regions_release. */
+int hr_server_regions(hr_server *srv, const char *table, hr_region ***out, size_t *n);
+void hr_regions_release(hr_region **rs, size_t n);
 /* map_lock held for write */
 int hr_server_table_add(hr_server *srv, hr_table *t);
 int hr_table_add_region(hr_table *t, hr_region *r);
