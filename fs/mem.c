@@ -303,3 +303,15 @@ void hrfs_mem_cell_arrived_locked(struct hrfs *fs, const struct hrfs_path *cell)
 			hrfs_mem_del_locked(fs, path);
 	}
 }
+
+struct hrfs_mem *hrfs_mem_get_scratch(struct hrfs *fs, const char *path)
+{
+	pthread_mutex_lock(&fs->lock);
+	struct hrfs_mem *m = hrfs_mem_find_locked(fs, path);
+	if (m && m->kind == HRFS_MEM_SCRATCH)
+		hrfs_mem_ref_locked(m);
+	else
+		m = NULL;
+	pthread_mutex_unlock(&fs->lock);
+	return m;
+}

@@ -67,13 +67,7 @@ static void lookup_scratch(fuse_req_t req, struct hrfs *fs, struct hrfs_inode *d
 		fuse_reply_err(req, ENAMETOOLONG);
 		return;
 	}
-	pthread_mutex_lock(&fs->lock);
-	struct hrfs_mem *m = hrfs_mem_find_locked(fs, mp);
-	if (m && m->kind == HRFS_MEM_SCRATCH)
-		hrfs_mem_ref_locked(m);
-	else
-		m = NULL;
-	pthread_mutex_unlock(&fs->lock);
+	struct hrfs_mem *m = hrfs_mem_get_scratch(fs, mp);
 	if (!m) {
 		reply_negative(req, fs);
 		return;

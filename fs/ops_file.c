@@ -54,39 +54,35 @@ static struct hrfs_fh *fh_of(struct fuse_file_info *fi)
 	return (struct hrfs_fh *)(uintptr_t)fi->fh;
 }
 
-static int buf_resize(struct hrfs_fh *fh, size_t len)
+/* Grows (zero-filling) or shrinks a value buffer to len bytes. */
+static int bytes_resize(uint8_t **buf, size_t *blen, size_t *cap, size_t len)
 {
-	if (len > fh->cap) {
-		size_t nc = fh->cap ? fh->cap : 4096;
+	if (len > *cap) {
+		size_t nc = *cap ? *cap : 4096;
 		while (nc < len)
 			nc *= 2;
-		uint8_t *nb = realloc(fh->buf, nc);
+		uint8_t *nb = realloc(*buf, nc);
 		if (!nb)
 			return -ENOMEM;
-		fh->buf = nb;
-		fh->cap = nc;
+		*buf = nb;
+		*cap = nc;
 	}
-	if (len > fh->len)
-		memset(fh->buf + fh->len, 0, len - fh->len);
-	fh->len = len;
+	if (len > *blen)
+		memset(*buf + *blen, 0, len - *blen);
+	*blen = len;
 	return 0;
+}
+
+static int buf_resize(struct hrfs_fh *fh, size_t len)
+{
+	return bytes_resize(&fh->buf, &fh->len, &fh->cap, len);
 }
 
 static int mem_resize(struct hrfs_mem *m, size_t len)
 {
-	if (len > m->cap) {
-		size_t nc = m->cap ? m->cap : 4096;
-		while (nc < len)
-			nc *= 2;
-		uint8_t *nb = realloc(m->data, nc);
-		if (!nb)
-			return -ENOMEM;
-		m->data = nb;
-		m->cap = nc;
-	}
-	if (len > m->len)
-		memset(m->data + m->len, 0, len - m->len);
-	m->len = len;
+	int rc = bytes_resize(&m->data, &m->len, &m->cap, len);
+	if (rc < 0)
+		return rc;
 	m->mtime_ms = hrfs_now_ms();
 	return 0;
 }

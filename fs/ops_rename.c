@@ -106,13 +106,7 @@ void hrfs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_in
 	}
 
 	if (hrfs_name_is_scratch(name)) {
-		pthread_mutex_lock(&fs->lock);
-		struct hrfs_mem *m = hrfs_mem_find_locked(fs, smp);
-		if (m && m->kind == HRFS_MEM_SCRATCH)
-			hrfs_mem_ref_locked(m);
-		else
-			m = NULL;
-		pthread_mutex_unlock(&fs->lock);
+		struct hrfs_mem *m = hrfs_mem_get_scratch(fs, smp);
 		if (!m) {
 			fuse_reply_err(req, ENOENT);
 			return;

@@ -192,6 +192,8 @@ void hrfs_mem_ref_locked(struct hrfs_mem *m);
 void hrfs_mem_unref_locked(struct hrfs *fs, struct hrfs_mem *m);
 /* 1 if any listed entry has this parent path. */
 int hrfs_mem_has_children_locked(struct hrfs *fs, const char *parent);
+/* Takes fs->lock itself: the scratch file at path, referenced, or NULL. */
+struct hrfs_mem *hrfs_mem_get_scratch(struct hrfs *fs, const char *path);
 
 struct hrfs_mem_name {
 	char name[HRFS_NAME_MAX + 1];
