@@ -470,7 +470,7 @@ static void remove_leftovers(hr_server *srv)
 typedef struct replay_ctx {
 	hr_server *srv;
 	uint64_t cur_seg, cur_max, nrecords, napplied;
-	hr_wal_old *segs;
+	hr_wal_seg *segs;
 	size_t nsegs, cap;
 } replay_ctx;
 
@@ -483,7 +483,7 @@ static int note_seg(replay_ctx *c, uint64_t seg, uint64_t seq)
 	}
 	if (c->nsegs == c->cap) {
 		size_t nc = c->cap ? c->cap * 2 : 16;
-		hr_wal_old *n = realloc(c->segs, nc * sizeof(*n));
+		hr_wal_seg *n = realloc(c->segs, nc * sizeof(*n));
 		if (!n)
 			return -ENOMEM;
 		c->segs = n;
@@ -491,6 +491,7 @@ static int note_seg(replay_ctx *c, uint64_t seg, uint64_t seq)
 	}
 	c->segs[c->nsegs].id = seg;
 	c->segs[c->nsegs].max_seq = seq;
+	c->segs[c->nsegs].bytes = 0;
 	c->nsegs++;
 	return 0;
 }
@@ -678,7 +679,6 @@ int hr_server_open(const hr_config *cfg, hr_server **out)
 		return -ENAMETOOLONG;
 	}
 	pthread_rwlock_init(&srv->map_lock, NULL);
-	pthread_mutex_init(&srv->old_mu, NULL);
 	pthread_mutex_init(&srv->flush_mu, NULL);
 	pthread_cond_init(&srv->flush_cond, NULL);
 	pthread_cond_init(&srv->flush_done, NULL);
@@ -782,7 +782,6 @@ int hr_server_close(hr_server *srv)
 	if (srv->lock_fd >= 0)
 		close(srv->lock_fd);
 	pthread_rwlock_destroy(&srv->map_lock);
-	pthread_mutex_destroy(&srv->old_mu);
 	pthread_mutex_destroy(&srv->flush_mu);
 	pthread_cond_destroy(&srv->flush_cond);
 	pthread_cond_destroy(&srv->flush_done);

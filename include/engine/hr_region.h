@@ -212,10 +212,6 @@ int hr_region_contains(const hr_region *r, const uint8_t *row, size_t len);
 
 /* ---- server ---------------------------------------------------------------- */
 
-typedef struct hr_wal_old {
-	uint64_t id, max_seq;
-} hr_wal_old;
-
 struct hr_server {
 	hr_config cfg;
 	int lock_fd;
@@ -234,9 +230,9 @@ struct hr_server {
 	atomic_uint_fast64_t next_region_id;
 	atomic_uint_fast64_t memstore_total;
 
-	/* segments from before this open, purged like closed ones */
-	pthread_mutex_t old_mu;
-	hr_wal_old *old_segs;
+	/* segments found at open, handed to the WAL (hr_wal_adopt) once it is
+	 * open so that it purges them like its own closed ones; only open uses it */
+	hr_wal_seg *old_segs;
 	size_t nold;
 
 	/* flush queue and background threads */
