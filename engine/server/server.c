@@ -496,7 +496,8 @@ static int note_seg(replay_ctx *c, uint64_t seg, uint64_t seq)
 	return 0;
 }
 
-static int replay_cb(void *ctx, uint64_t seg_id, uint64_t seq, const void *payload, size_t len)
+static int replay_cb(void *ctx, uint64_t seg_id, uint32_t seg_version, uint64_t seq,
+		     const void *payload, size_t len)
 {
 	replay_ctx *c = ctx;
 	hr_server *srv = c->srv;

@@ -64,8 +64,8 @@ static int rd_need(wal_rd *r, uint64_t off, size_t n, const uint8_t **p)
 
 /* 0 when the segment ended (cleanly or at a bad record), < 0 to abort. */
 static int replay_one(const char *dir, uint64_t id,
-		      int (*fn)(void *, uint64_t, uint64_t, const void *, size_t), void *ctx,
-		      wal_rd *r)
+		      int (*fn)(void *, uint64_t, uint32_t, uint64_t, const void *, size_t),
+		      void *ctx, wal_rd *r)
 {
 	char path[4096];
 	int rc = hr_wal_segment_path(dir, id, path, sizeof(path));
@@ -104,6 +104,7 @@ static int replay_one(const char *dir, uint64_t id,
 		hr_log_warn("wal", "%s offset 0: %s; segment skipped", path, why);
 		goto out;
 	}
+	uint32_t version = hr_get32(p + 8);
 	off = HR_WAL_HDR_LEN;
 	while (off < size) {
 		if (size - off < HR_WAL_REC_HDR_LEN) {
@@ -142,7 +143,7 @@ static int replay_one(const char *dir, uint64_t id,
 				    path, (unsigned long long)off, (unsigned long long)seq, len);
 			break;
 		}
-		rc = fn(ctx, id, seq, p + HR_WAL_REC_HDR_LEN, len);
+		rc = fn(ctx, id, version, seq, p + HR_WAL_REC_HDR_LEN, len);
 		if (rc < 0)
 			goto out;
 		nrec++;
@@ -164,8 +165,8 @@ out:
 }
 
 int hr_wal_replay(const char *dir,
-		  int (*fn)(void *ctx, uint64_t seg_id, uint64_t seq, const void *payload,
-			    size_t len),
+		  int (*fn)(void *ctx, uint64_t seg_id, uint32_t seg_version, uint64_t seq,
+			    const void *payload, size_t len),
 		  void *ctx, uint64_t *max_seg_id_out)
 {
 	uint64_t *ids;

@@ -37,7 +37,7 @@ const char *hr_wal_hdr_check(const uint8_t *hdr, uint64_t id)
 		return "bad magic";
 	if (hr_get32(hdr + 28) != hr_crc32c(0, hdr, 28))
 		return "header CRC mismatch";
-	if (hr_get32(hdr + 8) != HR_WAL_VERSION)
+	if (hr_get32(hdr + 8) < HR_WAL_VERSION_MIN || hr_get32(hdr + 8) > HR_WAL_VERSION)
 		return "unsupported version";
 	if (hr_get32(hdr + 12) != HR_WAL_HDR_LEN)
 		return "bad header length";

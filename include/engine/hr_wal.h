@@ -115,14 +115,15 @@ int hr_wal_purge(hr_wal *w, uint64_t min_unflushed_seq, int (*on_delete)(void *,
 void hr_wal_get_stats(hr_wal *w, hr_wal_stats *out);
 
 /* Replays every segment file in dir in id order, calling fn for each valid
- * record. A bad header skips the file; a torn or corrupt record (bad length,
+ * record with the version of its segment's header (HR_WAL_VERSION_MIN..
+ * HR_WAL_VERSION: the payload encoding the owner wrote in that version). A bad header skips the file; a torn or corrupt record (bad length,
  * CRC mismatch, short read) ends THAT segment's replay with a warning naming
  * the file and offset, and replay continues with the next segment. fn
  * returning < 0 aborts replay with that value. *max_seg_id_out (may be NULL)
  * = highest segment id present (0 if none). A missing dir replays nothing. */
 int hr_wal_replay(const char *dir,
-		  int (*fn)(void *ctx, uint64_t seg_id, uint64_t seq, const void *payload,
-			    size_t len),
+		  int (*fn)(void *ctx, uint64_t seg_id, uint32_t seg_version, uint64_t seq,
+			    const void *payload, size_t len),
 		  void *ctx, uint64_t *max_seg_id_out);
 
 /* Segment ids present in dir, ascending (*ids malloc'd, NULL if *n == 0). */

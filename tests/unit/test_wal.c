@@ -48,7 +48,8 @@ typedef struct seen {
 	int bad;
 } seen;
 
-static int seen_fn(void *ctx, uint64_t seg_id, uint64_t seq, const void *p, size_t len)
+static int seen_fn(void *ctx, uint64_t seg_id, uint32_t seg_version, uint64_t seq, const void *p,
+		   size_t len)
 {
 	seen *s = ctx;
 	if (!pay_ok(seq, p, len))

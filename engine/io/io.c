@@ -1,0 +1,112 @@
+/* io.c — helpers over any implementation of the I/O seam (hr_io.h). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/hr_io.h"
+
+void hr_io_list_free(hr_io_dirent *ents, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(ents[i].name);
+	free(ents);
+}
+
+int hr_io_pwrite_all(hr_io *io, int fd, const void *buf, size_t len, uint64_t off)
+{
+	const uint8_t *p = buf;
+	while (len) {
+		ssize_t n = hr_io_pwrite(io, fd, p, len, off);
+		if (n < 0)
+			return (int)n;
+		if (n == 0)
+			return -EIO;
+		p += n;
+		off += (uint64_t)n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int hr_io_pread_all(hr_io *io, int fd, void *buf, size_t len, uint64_t off)
+{
+	uint8_t *p = buf;
+	while (len) {
+		ssize_t n = hr_io_pread(io, fd, p, len, off);
+		if (n < 0)
+			return (int)n;
+		if (n == 0)
+			return -ENODATA;
+		p += n;
+		off += (uint64_t)n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int hr_io_mkdirs(hr_io *io, const char *path)
+{
+	char buf[4096];
+	size_t n = strlen(path);
+	if (n == 0 || n >= sizeof(buf))
+		return -ENAMETOOLONG;
+	memcpy(buf, path, n + 1);
+	while (n > 1 && buf[n - 1] == '/')
+		buf[--n] = '\0';
+	for (size_t i = 1; i <= n; i++) {
+		if (buf[i] != '/' && buf[i] != '\0')
+			continue;
+		char c = buf[i];
+		buf[i] = '\0';
+		int rc = hr_io_mkdir(io, buf);
+		if (rc == 0) {
+			/* the new name must survive a power loss before anything
+			 * inside it is referenced */
+			char parent[4096];
+			char *slash = strrchr(buf, '/');
+			size_t plen = slash == buf ? 1 : (size_t)(slash - buf);
+			memcpy(parent, buf, plen);
+			parent[plen] = '\0';
+			if ((rc = hr_io_sync_dir(io, parent)) < 0)
+				return rc;
+		} else if (rc != -EEXIST) {
+			return rc;
+		}
+		buf[i] = c;
+	}
+	return 0;
+}
+
+int hr_io_rmrf(hr_io *io, const char *path)
+{
+	hr_io_attr st;
+	int rc = hr_io_stat(io, path, &st);
+	if (rc == -ENOENT)
+		return 0;
+	if (rc < 0)
+		return rc;
+	if (!st.is_dir) {
+		rc = hr_io_unlink(io, path);
+		return rc == -ENOENT ? 0 : rc;
+	}
+	hr_io_dirent *ents;
+	size_t n;
+	if ((rc = hr_io_list(io, path, &ents, &n)) < 0)
+		return rc == -ENOENT ? 0 : rc;
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		char child[4096];
+		int len = snprintf(child, sizeof(child), "%s/%s", path, ents[i].name);
+		if (len < 0 || (size_t)len >= sizeof(child))
+			rc = -ENAMETOOLONG;
+		else
+			rc = hr_io_rmrf(io, child);
+	}
+	hr_io_list_free(ents, n);
+	if (rc == 0) {
+		rc = hr_io_rmdir(io, path);
+		if (rc == -ENOENT)
+			rc = 0;
+	}
+	return rc;
+}
