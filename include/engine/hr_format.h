@@ -99,7 +99,7 @@
  * file and offset; everything before it is kept.
  */
 #define HR_WAL_MAGIC "HRWALSG1"
-#define HR_WAL_VERSION 2u	  /* written; 2: edits carry cell tags (hr_server.h) */
+#define HR_WAL_VERSION 1u	  /* written (the edit encoding of hr_server.h) */
 #define HR_WAL_VERSION_MIN 1u /* oldest still replayed */
 #define HR_WAL_HDR_LEN 32u
 #define HR_WAL_REC_HDR_LEN 16u
