@@ -18,6 +18,12 @@
 #include <stdint.h>
 
 enum { HR_DURABILITY_OS = 0, HR_DURABILITY_FSYNC = 1 };
+/* What WAL replay does with a corrupt record (RocksDB's WALRecoveryMode). */
+enum {
+	HR_WAL_TOLERATE_TAIL = 0, /* trim a torn tail of the last segment; refuse anything else */
+	HR_WAL_POINT_IN_TIME = 1, /* stop at the first corruption: a consistent prefix */
+	HR_WAL_SKIP_CORRUPT = 2,  /* skip bad records, count them */
+};
 
 typedef struct hr_config {
 	/* [storage] */
@@ -28,6 +34,7 @@ typedef struct hr_config {
 	uint32_t sync_interval_ms;
 	uint64_t segment_size;
 	uint32_t max_segments;
+	int wal_recovery;		/* HR_WAL_TOLERATE_TAIL ... */
 	/* [memstore] */
 	uint64_t flush_size;
 	uint64_t global_limit;
@@ -38,6 +45,7 @@ typedef struct hr_config {
 	uint32_t busy_wait_ms;
 	/* [region] */
 	uint64_t split_size;
+	uint32_t scanner_lease_ms;	/* an idle cursor releases its views after this */
 	/* [compaction] */
 	uint32_t compact_min_files;
 	uint32_t compact_max_files;

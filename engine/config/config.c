@@ -60,6 +60,10 @@ struct cfg_key {
 static const char *const durability_names[] = {
 	[HR_DURABILITY_OS] = "os", [HR_DURABILITY_FSYNC] = "fsync", NULL,
 };
+static const char *const wal_recovery_names[] = {
+	[HR_WAL_TOLERATE_TAIL] = "tolerate_tail", [HR_WAL_POINT_IN_TIME] = "point_in_time",
+	[HR_WAL_SKIP_CORRUPT] = "skip_corrupt", NULL,
+};
 static const char *const log_level_names[] = {
 	[HR_LOG_ERROR] = "error", [HR_LOG_WARN] = "warn", [HR_LOG_INFO] = "info",
 	[HR_LOG_DEBUG] = "debug", NULL,
@@ -89,6 +93,8 @@ static const struct cfg_key keys[] = {
 	 "roll the log to a new segment file at this size"},
 	{"wal", "max_segments", T_UINT, FLD(max_segments), "32", 2, 100000, NULL, NULL,
 	 "above this many segments, flush the regions pinning the oldest"},
+	{"wal", "wal_recovery", T_ENUM, FLD(wal_recovery), "tolerate_tail", 0, 0, wal_recovery_names,
+	 NULL, "on a corrupt log record: tolerate_tail, point_in_time or skip_corrupt"},
 
 	{"memstore", "flush_size", T_SIZE, FLD(flush_size), "64M", 4 * K_, 64 * G_, NULL, NULL,
 	 "flush a region once its memstores hold this much"},
@@ -107,6 +113,8 @@ static const struct cfg_key keys[] = {
 
 	{"region", "split_size", T_SIZE, FLD(split_size), "10G", 64 * K_, T_, NULL, NULL,
 	 "split a region whose largest store outgrows this (a table's first region: 2 x flush_size)"},
+	{"region", "scanner_lease_ms", T_UINT, FLD(scanner_lease_ms), "60000", 10, 86400 * SEC_, NULL,
+	 NULL, "an idle scan cursor (an open directory) lets go of memory and files after this"},
 
 	{"compaction", "min_files", T_UINT, FLD(compact_min_files), "3", 2, 1000, NULL, NULL,
 	 "fewest files a minor compaction merges"},
