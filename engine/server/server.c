@@ -579,14 +579,14 @@ static int recover_wal(hr_server *srv, uint64_t *max_seg)
 	replay_ctx c = {.srv = srv};
 	uint64_t disk_max = 0;
 	uint64_t t0 = hr_mono_ns();
-	int rc = hr_wal_replay(srv->wal_dir, replay_cb, &c, &disk_max);
+	int rc = hr_wal_replay(NULL, srv->wal_dir, replay_cb, &c, &disk_max);
 	if (rc < 0)
 		goto out;
 	/* Reconcile LMDB's segment list with the disk: a listed segment that is
 	 * not on disk was recorded just before a crash prevented its creation. */
 	uint64_t *ids = NULL;
 	size_t n = 0;
-	if ((rc = hr_wal_list_dir(srv->wal_dir, &ids, &n)) < 0)
+	if ((rc = hr_wal_list_dir(NULL, srv->wal_dir, &ids, &n)) < 0)
 		goto out;
 	replay_ctx listed = {.srv = srv};
 	hr_meta_txn *t;

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "engine/hr_format.h"
+#include "engine/hr_io.h"
 #include "engine/hr_util.h"
 #include "engine/hr_wal.h"
 #include "hr_config.h"
@@ -39,6 +40,7 @@ struct hr_wal {
 	pthread_cond_t bg_cv;	/* close wakes the sync thread (CLOCK_MONOTONIC) */
 	pthread_mutex_t purge_mu; /* one purge at a time */
 
+	hr_io *io;
 	char *dir;
 	uint64_t segment_size;
 	int fsync_mode;
@@ -137,7 +139,7 @@ static int wal_new_segment(hr_wal *w, uint64_t id, int *fd)
 			return rc < 0 ? rc : -EIO;
 		}
 	}
-	return hr_wal_seg_create(w->dir, id, fd);
+	return hr_wal_seg_create(w->io, w->dir, id, NULL, 0, fd);
 }
 
 /* Leader only (mu and io_busy held; mu dropped during the I/O). */
@@ -157,11 +159,11 @@ static void wal_write_batch(hr_wal *w, int force_sync)
 	uint64_t off = w->seg_bytes;
 
 	pthread_mutex_unlock(&w->mu);
-	int wrc = hr_pwrite_all(fd, w->buf[b], len, off);
+	int wrc = hr_io_pwrite_all(w->io, fd, w->buf[b], len, off);
 	int src = 0;
 	uint64_t t0 = hr_mono_ns();
 	if (!wrc && do_sync)
-		src = hr_fdatasync(fd);
+		src = hr_io_sync(w->io, fd, 1);
 	uint64_t dt = hr_mono_ns() - t0;
 	pthread_mutex_lock(&w->mu);
 
@@ -209,7 +211,7 @@ static void wal_sync_written(hr_wal *w)
 	uint64_t target = w->written;
 	int fd = w->fd;
 	pthread_mutex_unlock(&w->mu);
-	int rc = hr_fdatasync(fd);
+	int rc = hr_io_sync(w->io, fd, 1);
 	pthread_mutex_lock(&w->mu);
 	w->st_syncs++;
 	if (rc) {
@@ -232,7 +234,7 @@ static int wal_roll_locked(hr_wal *w)
 
 	pthread_mutex_unlock(&w->mu);
 	rc = wal_new_segment(w, id, &nfd);
-	int src = rc ? 0 : hr_fdatasync(old);
+	int src = rc ? 0 : hr_io_sync(w->io, old, 1);
 	pthread_mutex_lock(&w->mu);
 
 	if (rc) {
@@ -243,7 +245,7 @@ static int wal_roll_locked(hr_wal *w)
 	}
 	w->st_syncs++;
 	if (src) {
-		close(nfd);
+		hr_io_close(w->io, nfd);
 		wal_fail(w, -EIO, "fdatasync before roll", w->seg_bytes);
 		return -EIO;
 	}
@@ -263,7 +265,7 @@ static int wal_roll_locked(hr_wal *w)
 	pthread_cond_broadcast(&w->cv_io);
 	while (w->bg_fd == old)
 		pthread_cond_wait(&w->cv_io, &w->mu);
-	close(old);
+	hr_io_close(w->io, old);
 	hr_log_debug("wal", "rolled to %016llx.wal", (unsigned long long)id);
 	return 0;
 }
@@ -435,7 +437,7 @@ static void *wal_bg_main(void *arg)
 		int fd = w->fd;
 		w->bg_fd = fd;
 		pthread_mutex_unlock(&w->mu);
-		int rc = hr_fdatasync(fd);
+		int rc = hr_io_sync(w->io, fd, 1);
 		pthread_mutex_lock(&w->mu);
 		w->bg_fd = -1;
 		w->st_syncs++;
@@ -452,7 +454,7 @@ static void *wal_bg_main(void *arg)
 static void wal_free(hr_wal *w)
 {
 	if (w->fd >= 0)
-		close(w->fd);
+		hr_io_close(w->io, w->fd);
 	pthread_cond_destroy(&w->cv_gen[0]);
 	pthread_cond_destroy(&w->cv_gen[1]);
 	pthread_cond_destroy(&w->cv_io);
@@ -498,6 +500,7 @@ int hr_wal_open(const hr_wal_opts *o, hr_wal **out)
 	w->sync_interval_ms = o->sync_interval_ms;
 	w->on_new_segment = o->on_new_segment;
 	w->ctx = o->ctx;
+	w->io = o->io ? o->io : hr_io_posix();
 	w->next_id = o->first_segment_id ? o->first_segment_id : 1;
 	int rc = -ENOMEM;
 	w->dir = strdup(o->dir);
@@ -506,12 +509,12 @@ int hr_wal_open(const hr_wal_opts *o, hr_wal **out)
 	if (!w->dir || !w->buf[0] || !w->buf[1])
 		goto fail;
 	w->cap[0] = w->cap[1] = WAL_BUF_INIT;
-	rc = hr_mkdirs(w->dir);
+	rc = hr_io_mkdirs(w->io, w->dir);
 	if (rc) {
 		hr_log_error("wal", "mkdir %s: %s", w->dir, strerror(-rc));
 		goto fail;
 	}
-	hr_wal_seg_clean_tmp(w->dir);
+	hr_wal_seg_clean_tmp(w->io, w->dir);
 	w->seg_id = w->next_id++;
 	rc = wal_new_segment(w, w->seg_id, &w->fd);
 	if (rc)
@@ -639,14 +642,14 @@ int hr_wal_purge(hr_wal *w, uint64_t min_unflushed_seq, int (*on_delete)(void *,
 		wal_closed_remove(w, ids[i]);
 		pthread_mutex_unlock(&w->mu);
 		/* from here a crash leaves an unreferenced file: a leftover */
-		if (hr_wal_segment_path(w->dir, ids[i], path, sizeof(path)) == 0 &&
-		    unlink(path) < 0 && errno != ENOENT)
+		int urc = hr_wal_segment_path(w->dir, ids[i], path, sizeof(path));
+		if (!urc && (urc = hr_io_unlink(w->io, path)) < 0 && urc != -ENOENT)
 			hr_log_error("wal", "unlink %s: %s (left for the next open's cleanup)", path,
-				     strerror(errno));
+				     strerror(-urc));
 		done++;
 	}
 	if (done) {
-		int frc = hr_fsync_dir(w->dir);
+		int frc = hr_io_sync_dir(w->io, w->dir);
 		if (frc)
 			hr_log_warn("wal", "fsync of %s after purge: %s", w->dir, strerror(-frc));
 	}

@@ -1,12 +1,10 @@
 /* wal_replay.c — reads segments back in id order (contract in hr_wal.h). */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "engine/hr_format.h"
+#include "engine/hr_io.h"
 #include "engine/hr_util.h"
 #include "engine/hr_wal.h"
 #include "hr_log.h"
@@ -16,6 +14,7 @@
 
 /* A read window over one file: buf holds bytes [base, base + len). */
 typedef struct wal_rd {
+	hr_io *io;
 	int fd;
 	uint8_t *buf;
 	size_t cap;
@@ -48,12 +47,10 @@ static int rd_need(wal_rd *r, uint64_t off, size_t n, const uint8_t **p)
 		r->cap = want;
 	}
 	while (r->len < n) {
-		ssize_t k = pread(r->fd, r->buf + r->len, r->cap - r->len, (off_t)(r->base + r->len));
-		if (k < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
+		ssize_t k = hr_io_pread(r->io, r->fd, r->buf + r->len, r->cap - r->len,
+					r->base + r->len);
+		if (k < 0)
+			return (int)k;
 		if (k == 0)
 			return -ENODATA;
 		r->len += (size_t)k;
@@ -71,22 +68,20 @@ static int replay_one(const char *dir, uint64_t id,
 	int rc = hr_wal_segment_path(dir, id, path, sizeof(path));
 	if (rc)
 		return rc;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = hr_io_open(r->io, path, HR_IO_RDONLY);
 	if (fd < 0) {
-		rc = -errno;
+		rc = fd;
 		if (rc == -ENOENT)
 			return 0;
 		hr_log_error("wal", "open %s: %s", path, strerror(-rc));
 		return rc;
 	}
-	struct stat st;
-	if (fstat(fd, &st) < 0) {
-		rc = -errno;
+	uint64_t size, off = 0, nrec = 0;
+	if ((rc = hr_io_size(r->io, fd, &size)) < 0) {
 		hr_log_error("wal", "stat %s: %s", path, strerror(-rc));
-		close(fd);
+		hr_io_close(r->io, fd);
 		return rc;
 	}
-	uint64_t size = (uint64_t)st.st_size, off = 0, nrec = 0;
 	r->fd = fd;
 	r->base = 0;
 	r->len = 0;
@@ -160,11 +155,11 @@ rd_fail:
 		    (unsigned long long)off, rc == -ENODATA ? "short read" : strerror(-rc));
 	rc = 0;
 out:
-	close(fd);
+	hr_io_close(r->io, fd);
 	return rc;
 }
 
-int hr_wal_replay(const char *dir,
+int hr_wal_replay(hr_io *io, const char *dir,
 		  int (*fn)(void *ctx, uint64_t seg_id, uint32_t seg_version, uint64_t seq,
 			    const void *payload, size_t len),
 		  void *ctx, uint64_t *max_seg_id_out)
@@ -173,12 +168,14 @@ int hr_wal_replay(const char *dir,
 	size_t n;
 	if (max_seg_id_out)
 		*max_seg_id_out = 0;
-	int rc = hr_wal_list_dir(dir, &ids, &n);
+	if (!io)
+		io = hr_io_posix();
+	int rc = hr_wal_list_dir(io, dir, &ids, &n);
 	if (rc) {
 		hr_log_error("wal", "list %s: %s", dir, strerror(-rc));
 		return rc;
 	}
-	wal_rd r = {.fd = -1};
+	wal_rd r = {.io = io, .fd = -1};
 	for (size_t i = 0; i < n && rc == 0; i++)
 		rc = replay_one(dir, ids[i], fn, ctx, &r);
 	if (max_seg_id_out && n)

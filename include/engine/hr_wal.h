@@ -39,7 +39,9 @@
  *
  * Thread-safety: hr_wal_append/sync/roll/segments/purge/adopt/stats may be
  * called concurrently. hr_wal_close must not race with any other call.
- * hr_wal_replay/list_dir/segment_path are stateless.
+ * hr_wal_replay/list_dir/segment_path are stateless. Every file operation
+ * (open, pwrite, fdatasync, rename, unlink, readdir) goes through the hr_io
+ * given (NULL = hr_io_posix()).
  */
 #ifndef HR_WAL_H
 #define HR_WAL_H
@@ -47,9 +49,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "engine/hr_io.h"
+
 typedef struct hr_wal hr_wal;
 
 typedef struct hr_wal_opts {
+	hr_io *io;			/* every file operation; NULL = hr_io_posix() */
 	const char *dir;		/* holds the segments, e.g. <data>/wal (created) */
 	uint64_t segment_size;		/* roll once the current segment reaches this */
 	int durability;			/* HR_DURABILITY_OS / HR_DURABILITY_FSYNC */
@@ -121,13 +126,13 @@ void hr_wal_get_stats(hr_wal *w, hr_wal_stats *out);
  * the file and offset, and replay continues with the next segment. fn
  * returning < 0 aborts replay with that value. *max_seg_id_out (may be NULL)
  * = highest segment id present (0 if none). A missing dir replays nothing. */
-int hr_wal_replay(const char *dir,
+int hr_wal_replay(hr_io *io, const char *dir,
 		  int (*fn)(void *ctx, uint64_t seg_id, uint32_t seg_version, uint64_t seq,
 			    const void *payload, size_t len),
 		  void *ctx, uint64_t *max_seg_id_out);
 
 /* Segment ids present in dir, ascending (*ids malloc'd, NULL if *n == 0). */
-int hr_wal_list_dir(const char *dir, uint64_t **ids, size_t *n);
+int hr_wal_list_dir(hr_io *io, const char *dir, uint64_t **ids, size_t *n);
 /* "<dir>/<id as %016llx>.wal"; -ENAMETOOLONG if it does not fit. */
 int hr_wal_segment_path(const char *dir, uint64_t id, char *buf, size_t len);
 

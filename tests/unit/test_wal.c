@@ -19,6 +19,7 @@
 #include "hr_config.h"
 #include "hr_log.h"
 #include "hr_test.h"
+#include "hr_tio.h"
 
 /* ---- records: the payload is derived from the seq, so replay can verify it */
 
@@ -150,7 +151,7 @@ static void t_roundtrip_rolls(void)
 	seen s = {0};
 	uint64_t maxid;
 	int empty = 0;
-	CHECK_RC(hr_wal_replay(dir, seen_fn, &s, &maxid), 0);
+	CHECK_RC(hr_wal_replay(NULL, dir, seen_fn, &s, &maxid), 0);
 	CHECK(s.n == N + 1);
 	/* the empty record is "bad" for pay_ok; count it separately */
 	CHECK(s.seq[N] == N + 1);
@@ -170,7 +171,7 @@ static void t_roundtrip_rolls(void)
 	CHECK_RC(append_seq(w, N + 2, 1, &seg), 0);
 	CHECK(seg == maxid + 1);
 	hr_wal_close(w);
-	CHECK_RC(hr_wal_replay(dir, seen_fn, &s, &maxid), 0);
+	CHECK_RC(hr_wal_replay(NULL, dir, seen_fn, &s, &maxid), 0);
 	CHECK(s.n == N + 2 && s.seq[N + 1] == N + 2 && maxid == seg);
 	seen_free(&s);
 	free(segof);
@@ -206,7 +207,7 @@ static void t_torn_tail(void)
 		while (want < N && ends[want] <= cut)
 			want++;
 		seen s = {0};
-		CHECK_RC(hr_wal_replay(dir2, seen_fn, &s, NULL), 0);
+		CHECK_RC(hr_wal_replay(NULL, dir2, seen_fn, &s, NULL), 0);
 		if (s.n != want || s.bad)
 			fprintf(stdout, "# cut %lld: got %zu want %zu\n", (long long)cut, s.n, want);
 		CHECK(s.n == want && s.bad == 0);
@@ -216,7 +217,7 @@ static void t_torn_tail(void)
 	CHECK(copy_prefix(path, path2, pos) == 0);
 	CHECK(truncate(path2, pos + 4096) == 0);
 	seen s = {0};
-	CHECK_RC(hr_wal_replay(dir2, seen_fn, &s, NULL), 0);
+	CHECK_RC(hr_wal_replay(NULL, dir2, seen_fn, &s, NULL), 0);
 	CHECK(s.n == N);
 	seen_free(&s);
 	hr_log_set_level(lvl);
@@ -273,7 +274,7 @@ static void t_corrupt_record(void)
 		hr_log_set_level(HR_LOG_ERROR);
 		seen s = {0};
 		uint64_t maxid;
-		int rc = hr_wal_replay(dir, seen_fn, &s, &maxid);
+		int rc = hr_wal_replay(NULL, dir, seen_fn, &s, &maxid);
 		hr_log_set_level(lvl);
 		CHECK_RC(rc, 0);
 		size_t first = where == 4 ? 0 : K;
@@ -353,7 +354,7 @@ static void t_concurrent(void)
 	CHECK(st.closed_segments > 10);
 	hr_wal_close(w);
 	seen s = {0};
-	CHECK_RC(hr_wal_replay(dir, seen_fn, &s, NULL), 0);
+	CHECK_RC(hr_wal_replay(NULL, dir, seen_fn, &s, NULL), 0);
 	CHECK(s.n == T * PER && s.bad == 0);
 	for (size_t i = 0; i < s.n; i++)
 		CHECK(s.seg[i] == segof[s.seq[i]]); /* seg_out names the right segment */
@@ -409,7 +410,7 @@ static void t_group_commit(void)
 	CHECK(syncs * 4 < T * PER);
 	hr_wal_close(w);
 	seen s = {0};
-	CHECK_RC(hr_wal_replay(dir, seen_fn, &s, NULL), 0);
+	CHECK_RC(hr_wal_replay(NULL, dir, seen_fn, &s, NULL), 0);
 	CHECK(s.n == 200 + T * PER && s.bad == 0);
 	seen_free(&s);
 	hr_test_rmrf(dir);
@@ -510,7 +511,7 @@ static void t_purge(void)
 	CHECK_RC(hr_wal_segments(w, &segs, &n), 0);
 	CHECK(n == 0 && segs == NULL);
 	uint64_t *ids;
-	CHECK_RC(hr_wal_list_dir(dir, &ids, &n), 0);
+	CHECK_RC(hr_wal_list_dir(NULL, dir, &ids, &n), 0);
 	CHECK(n == 1 && ids[0] == 13);
 	free(ids);
 	hr_wal_close(w);
@@ -603,7 +604,7 @@ static void t_sigkill(void)
 		int lvl = hr_log_get_level();
 		hr_log_set_level(HR_LOG_ERROR); /* a torn tail is expected */
 		seen s = {0};
-		int rc = hr_wal_replay(dir, seen_fn, &s, NULL);
+		int rc = hr_wal_replay(NULL, dir, seen_fn, &s, NULL);
 		hr_log_set_level(lvl);
 		CHECK_RC(rc, 0);
 		CHECK(s.bad == 0);
@@ -716,7 +717,7 @@ static void t_power_loss(void)
 	/* the power fails now: every segment loses what was not synced */
 	uint64_t *ids;
 	size_t n;
-	CHECK_RC(hr_wal_list_dir(dir, &ids, &n), 0);
+	CHECK_RC(hr_wal_list_dir(NULL, dir, &ids, &n), 0);
 	CHECK(n > 3);
 	off_t lost = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -734,7 +735,7 @@ static void t_power_loss(void)
 	int lvl = hr_log_get_level();
 	hr_log_set_level(HR_LOG_ERROR);
 	seen s = {0};
-	int rc = hr_wal_replay(dir, seen_fn, &s, NULL);
+	int rc = hr_wal_replay(NULL, dir, seen_fn, &s, NULL);
 	hr_log_set_level(lvl);
 	CHECK_RC(rc, 0);
 	CHECK(s.bad == 0);
@@ -794,13 +795,78 @@ static void t_write_error(void)
 	int lvl = hr_log_get_level();
 	hr_log_set_level(HR_LOG_ERROR);
 	seen s = {0};
-	int rc = hr_wal_replay(dir, seen_fn, &s, NULL);
+	int rc = hr_wal_replay(NULL, dir, seen_fn, &s, NULL);
 	hr_log_set_level(lvl);
 	CHECK_RC(rc, 0);
 	CHECK(s.bad == 0 && s.n >= last);
 	for (size_t i = 0; i < s.n; i++)
 		CHECK(s.seq[i] == i + 1);
 	seen_free(&s);
+	hr_test_rmrf(dir);
+}
+
+/* ---- the I/O seam: every file operation of the WAL goes through hr_io */
+
+static tio g_tio;
+
+static void t_io_seam(void)
+{
+	char dir[256];
+	hr_test_tmpdir(dir, sizeof(dir), "wal");
+	tio *t = &g_tio;
+	tio_init(t, dir);
+	hr_wal *w;
+	hr_wal_opts o = opts(dir, 1 << 20, HR_DURABILITY_FSYNC);
+	o.io = &t->io;
+	CHECK_RC(hr_wal_open(&o, &w), 0);
+	for (uint64_t s = 1; s <= 10; s++)
+		CHECK_RC(append_seq(w, s, 0, NULL), 0);
+	CHECK_RC(hr_wal_roll(w), 0);
+	CHECK_RC(append_seq(w, 11, 0, NULL), 0);
+	CHECK_RC(hr_wal_purge(w, 100, NULL, NULL), 1);
+	hr_wal_close(w);
+	/* creation (open, pwrite, sync, close, stat, rename, sync_dir, open
+	 * again), appends, rolls, purge: all seen by the seam */
+	CHECK(atomic_load(&t->count[TIO_OPEN]) >= 4);
+	CHECK(atomic_load(&t->count[TIO_PWRITE]) >= 13);
+	CHECK(atomic_load(&t->count[TIO_SYNC]) >= 13);
+	CHECK_RC(atomic_load(&t->count[TIO_RENAME]), 2);
+	CHECK_RC(atomic_load(&t->count[TIO_UNLINK]), 1);
+	CHECK(atomic_load(&t->count[TIO_SYNC_DIR]) >= 3);
+	CHECK(atomic_load(&t->count[TIO_LIST]) >= 1);
+	seen s = {0};
+	int preads = atomic_load(&t->count[TIO_PREAD]);
+	CHECK_RC(hr_wal_replay(&t->io, dir, seen_fn, &s, NULL), 0);
+	CHECK(s.n == 1 && s.seq[0] == 11 && s.bad == 0);
+	CHECK(atomic_load(&t->count[TIO_PREAD]) > preads);
+	seen_free(&s);
+
+	/* a failure anywhere in segment creation fails the open, cleanly */
+	int kinds[] = {TIO_OPEN, TIO_PWRITE, TIO_SYNC, TIO_RENAME, TIO_SYNC_DIR};
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+		o.first_segment_id = 100 + k;
+		tio_fail_nth(t, kinds[k], 1, EIO);
+		hr_log_set_level(-1);
+		int rc = hr_wal_open(&o, &w);
+		hr_log_set_level(HR_LOG_WARN);
+		CHECK_RC(rc, -EIO);
+		tio_fail_all(t, kinds[k], 0);
+		char path[512];
+		CHECK_RC(hr_wal_segment_path(dir, 100 + k, path, sizeof(path)), 0);
+		strcat(path, ".tmp");
+		CHECK(access(path, F_OK) != 0); /* no temp file left behind */
+		path[strlen(path) - 4] = 0;
+		CHECK(access(path, F_OK) != 0); /* nor a segment: a retry can use the id */
+	}
+	CHECK_RC(atomic_load(&t->failed), 5);
+	/* a listing error is returned by replay, not taken for an empty log */
+	tio_fail_nth(t, TIO_LIST, 1, EIO);
+	hr_log_set_level(-1);
+	int rc = hr_wal_replay(&t->io, dir, seen_fn, &s, NULL);
+	hr_log_set_level(HR_LOG_WARN);
+	CHECK_RC(rc, -EIO);
+	seen_free(&s);
+	tio_destroy(t);
 	hr_test_rmrf(dir);
 }
 
@@ -823,7 +889,7 @@ static void t_bad_args(void)
 	fclose(f);
 	uint64_t maxid;
 	seen s = {0};
-	CHECK_RC(hr_wal_replay(dir, seen_fn, &s, &maxid), 0);
+	CHECK_RC(hr_wal_replay(NULL, dir, seen_fn, &s, &maxid), 0);
 	CHECK(s.n == 0 && maxid == 1);
 	o.first_segment_id = 2;
 	CHECK_RC(hr_wal_open(&o, &w), 0);
@@ -836,7 +902,7 @@ static void t_bad_args(void)
 	hr_log_set_level(HR_LOG_WARN);
 	CHECK_RC(rc, -EEXIST);
 	/* a missing directory replays nothing */
-	CHECK_RC(hr_wal_replay("/nonexistent/hr-wal", seen_fn, &s, &maxid), 0);
+	CHECK_RC(hr_wal_replay(NULL, "/nonexistent/hr-wal", seen_fn, &s, &maxid), 0);
 	CHECK(maxid == 0 && s.n == 0);
 	hr_test_rmrf(dir);
 }
@@ -856,5 +922,6 @@ int main(void)
 	RUN(t_power_loss);
 	RUN(t_write_error);
 	RUN(t_bad_args);
+	RUN(t_io_seam);
 	return hr_test_done();
 }
