@@ -33,7 +33,7 @@ struct hr_wal {
 	 * buffer generation g sleep on cv_gen[g & 1], broadcast when that batch
 	 * is done; one of the next generation is signalled to lead. Only two
 	 * generations can have waiters (the one being written, the one filling).
-	 * cv_io: io_busy released, bg_fd cleared, synced advanced. */
+	 * cv_io: io_busy or sync_busy released, synced advanced. */
 	pthread_cond_t cv_gen[2];
 	pthread_cond_t cv_io;
 	pthread_cond_t cv_lead;	/* a gathering leader: enough records arrived */
@@ -79,13 +79,19 @@ struct hr_wal {
 	uint64_t next_id;
 	uint64_t roll_retry_ns;	/* after a failed roll, not before this */
 
-	int bg_fd;		/* fd the sync thread is fdatasyncing, or -1 */
+	/* The one thread fdatasyncing the current segment (a leader, a roll or
+	 * the sync thread). Linux reports a write-back error once per open
+	 * file: two concurrent syncs of one descriptor could split an error
+	 * into one failure and one success, and the success would tell its
+	 * waiters "durable". */
+	int sync_busy;
 	int bg_stop, bg_started;
 	pthread_t bg;
 
 	wal_closed *closed;	/* ascending id */
 	size_t nclosed, capclosed;
 
+	int nwaiting;		/* appenders and syncers waiting for their I/O */
 	uint64_t st_appends, st_writes, st_syncs, st_bytes;
 };
 
@@ -142,6 +148,62 @@ static int wal_new_segment(hr_wal *w, uint64_t id, int *fd)
 	return hr_wal_seg_create(w->io, w->dir, id, NULL, 0, fd);
 }
 
+/* mu held: waits until no other thread syncs the current segment and
+ * takes that role. 0, or the sticky error (then nothing is taken). */
+static int wal_sync_take(hr_wal *w)
+{
+	while (w->sync_busy && !w->err)
+		pthread_cond_wait(&w->cv_io, &w->mu);
+	if (w->err)
+		return w->err;
+	w->sync_busy = 1;
+	return 0;
+}
+
+static void wal_sync_give(hr_wal *w)
+{
+	w->sync_busy = 0;
+	pthread_cond_broadcast(&w->cv_io);
+}
+
+/* mu held, sync role taken: fdatasyncs the current segment (mu dropped
+ * meanwhile) and, on success, marks everything written before the call
+ * durable. A failure is sticky: see hr_wal.h. */
+static int wal_sync_locked(hr_wal *w, const char *what)
+{
+	uint64_t target = w->written;
+	int fd = w->fd;
+	pthread_mutex_unlock(&w->mu);
+	uint64_t t0 = hr_mono_ns();
+	int rc = hr_io_sync(w->io, fd, 1);
+	uint64_t dt = hr_mono_ns() - t0;
+	pthread_mutex_lock(&w->mu);
+	w->st_syncs++;
+	w->sync_ns_avg = w->sync_ns_avg ? (w->sync_ns_avg * 7 + dt) / 8 : dt;
+	if (rc) {
+		/* after a failed fdatasync the dirty pages may be gone and the
+		 * error cleared, so a retry could "succeed": never trust this
+		 * file's page cache again */
+		wal_fail(w, rc, what, w->seg_bytes);
+		return rc;
+	}
+	if (target > w->synced)
+		w->synced = target;
+	pthread_cond_broadcast(&w->cv_io);
+	return 0;
+}
+
+/* mu held: one sync of the current segment, as the only syncer. */
+static int wal_sync(hr_wal *w, const char *what)
+{
+	int rc = wal_sync_take(w);
+	if (rc)
+		return rc;
+	rc = wal_sync_locked(w, what);
+	wal_sync_give(w);
+	return rc;
+}
+
 /* Leader only (mu and io_busy held; mu dropped during the I/O). */
 static void wal_write_batch(hr_wal *w, int force_sync)
 {
@@ -160,19 +222,10 @@ static void wal_write_batch(hr_wal *w, int force_sync)
 
 	pthread_mutex_unlock(&w->mu);
 	int wrc = hr_io_pwrite_all(w->io, fd, w->buf[b], len, off);
-	int src = 0;
-	uint64_t t0 = hr_mono_ns();
-	if (!wrc && do_sync)
-		src = hr_io_sync(w->io, fd, 1);
-	uint64_t dt = hr_mono_ns() - t0;
 	pthread_mutex_lock(&w->mu);
 
-	if (do_sync) {
-		w->sync_ns_avg = w->sync_ns_avg ? (w->sync_ns_avg * 7 + dt) / 8 : dt;
-		if (sync_count > w->lead_target)
-			w->lead_target = sync_count;
-	}
-
+	if (do_sync && sync_count > w->lead_target)
+		w->lead_target = sync_count;
 	if (w->cap[b] > WAL_BUF_KEEP) {
 		uint8_t *nb = realloc(w->buf[b], WAL_BUF_INIT);
 		if (nb) {
@@ -191,64 +244,41 @@ static void wal_write_batch(hr_wal *w, int force_sync)
 	w->st_writes++;
 	w->st_appends += count;
 	w->st_bytes += len;
-	if (do_sync) {
-		w->st_syncs++;
-		if (src) {
-			/* after a failed fdatasync the dirty pages may be gone and the
-			 * error cleared, so a retry could "succeed": never trust this
-			 * file's page cache again */
-			wal_fail(w, -EIO, "fdatasync", off);
-			return;
-		}
-		w->synced = end;
-	}
+	/* the batch's plain (os mode) waiters are done once it is written */
 	pthread_cond_broadcast(&w->cv_gen[gen & 1]);
+	if (do_sync)
+		wal_sync(w, "fdatasync");
 }
 
 /* Leader only: fdatasync data written earlier without a sync. */
-static void wal_sync_written(hr_wal *w)
-{
-	uint64_t target = w->written;
-	int fd = w->fd;
-	pthread_mutex_unlock(&w->mu);
-	int rc = hr_io_sync(w->io, fd, 1);
-	pthread_mutex_lock(&w->mu);
-	w->st_syncs++;
-	if (rc) {
-		wal_fail(w, -EIO, "fdatasync", w->seg_bytes);
-		return;
-	}
-	if (target > w->synced)
-		w->synced = target;
-	pthread_cond_broadcast(&w->cv_io);
-}
+static void wal_sync_written(hr_wal *w) { wal_sync(w, "fdatasync"); }
 
-/* Leader only, with nothing buffered for the old segment in flight. */
+/* Leader only, with nothing buffered for the old segment in flight. The
+ * old segment is synced BEFORE the new one exists, so after a crash only
+ * the newest segment can end in a torn record. The sync role is held until
+ * the descriptor is swapped, so nobody syncs the old one after that. */
 static int wal_roll_locked(hr_wal *w)
 {
 	int rc = wal_closed_reserve(w);
-	if (rc)
+	if (rc || (rc = wal_sync_take(w)) != 0)
 		return rc;
-	uint64_t id = w->next_id++;
+	if ((rc = wal_sync_locked(w, "fdatasync before roll")) != 0) {
+		wal_sync_give(w);
+		return rc;
+	}
+	uint64_t id = w->next_id;
 	int old = w->fd, nfd = -1;
-
 	pthread_mutex_unlock(&w->mu);
 	rc = wal_new_segment(w, id, &nfd);
-	int src = rc ? 0 : hr_io_sync(w->io, old, 1);
 	pthread_mutex_lock(&w->mu);
-
 	if (rc) {
+		wal_sync_give(w);
 		w->roll_retry_ns = hr_mono_ns() + WAL_ROLL_RETRY_NS;
 		hr_log_warn("wal", "cannot start segment %016llx.wal: %s; still writing %016llx.wal",
 			    (unsigned long long)id, strerror(-rc), (unsigned long long)w->seg_id);
 		return rc;
 	}
-	w->st_syncs++;
-	if (src) {
-		hr_io_close(w->io, nfd);
-		wal_fail(w, -EIO, "fdatasync before roll", w->seg_bytes);
-		return -EIO;
-	}
+	w->next_id++;
 	w->closed[w->nclosed++] = (wal_closed){.id = w->seg_id,
 					       .max_seq = w->seg_max_seq,
 					       .bytes = w->seg_bytes,
@@ -262,9 +292,7 @@ static int wal_roll_locked(hr_wal *w)
 	w->seg_bytes = HR_WAL_HDR_LEN;
 	w->seg_max_seq = 0;
 	w->seg_lstart = w->written;
-	pthread_cond_broadcast(&w->cv_io);
-	while (w->bg_fd == old)
-		pthread_cond_wait(&w->cv_io, &w->mu);
+	wal_sync_give(w);
 	hr_io_close(w->io, old);
 	hr_log_debug("wal", "rolled to %016llx.wal", (unsigned long long)id);
 	return 0;
@@ -380,7 +408,9 @@ int hr_wal_append(hr_wal *w, const void *payload, size_t len, uint64_t seq, int 
 		w->sync_req = end;
 	if (need_sync && ++w->fill_sync_count >= w->lead_target && w->gathering)
 		pthread_cond_signal(&w->cv_lead);
+	w->nwaiting++;
 	rc = wal_wait(w, end, need_sync, w->fill_gen);
+	w->nwaiting--;
 	if (!rc && seg_out)
 		*seg_out = wal_seg_of(w, start);
 out:
@@ -395,7 +425,9 @@ int hr_wal_sync(hr_wal *w)
 	if (w->sync_req < end)
 		w->sync_req = end;
 	/* the last record is in the fill buffer, or in the batch being written */
+	w->nwaiting++;
 	int rc = wal_wait(w, end, 1, w->fill_len ? w->fill_gen : w->fill_gen - 1);
+	w->nwaiting--;
 	pthread_mutex_unlock(&w->mu);
 	return rc;
 }
@@ -433,19 +465,7 @@ static void *wal_bg_main(void *arg)
 			break;
 		if (w->err || w->written <= w->synced)
 			continue;
-		uint64_t target = w->written;
-		int fd = w->fd;
-		w->bg_fd = fd;
-		pthread_mutex_unlock(&w->mu);
-		int rc = hr_io_sync(w->io, fd, 1);
-		pthread_mutex_lock(&w->mu);
-		w->bg_fd = -1;
-		w->st_syncs++;
-		if (rc)
-			wal_fail(w, -EIO, "background fdatasync", w->seg_bytes);
-		else if (target > w->synced)
-			w->synced = target;
-		pthread_cond_broadcast(&w->cv_io);
+		wal_sync(w, "background fdatasync");
 	}
 	pthread_mutex_unlock(&w->mu);
 	return NULL;
@@ -493,7 +513,6 @@ int hr_wal_open(const hr_wal_opts *o, hr_wal **out)
 	pthread_cond_init(&w->cv_lead, &ca);
 	pthread_condattr_destroy(&ca);
 	w->fd = -1;
-	w->bg_fd = -1;
 	w->lead_target = 1;
 	w->segment_size = o->segment_size ? o->segment_size : WAL_DEFAULT_SEGMENT;
 	w->fsync_mode = o->durability == HR_DURABILITY_FSYNC;
@@ -666,6 +685,7 @@ void hr_wal_get_stats(hr_wal *w, hr_wal_stats *out)
 			      .syncs = w->st_syncs,
 			      .bytes = w->st_bytes,
 			      .current_segment = w->seg_id,
-			      .closed_segments = w->nclosed};
+			      .closed_segments = w->nclosed,
+			      .waiting = (uint64_t)w->nwaiting};
 	pthread_mutex_unlock(&w->mu);
 }

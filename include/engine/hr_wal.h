@@ -30,10 +30,18 @@
  * later appends fail with it; the owner closes and reopens the WAL (a new
  * segment) to recover.
  *
+ * One syncer per descriptor: Linux reports a write-back error once per open
+ * file, so two threads fdatasyncing one descriptor at once could split an
+ * error into a failure for one and a success for the other, whose waiters
+ * would be told "durable". Exactly one thread (a leader, a roll, the
+ * background sync thread) holds the sync role of the current segment at a
+ * time; a sync that fails makes the error sticky before anyone else can
+ * sync, so every waiter whose record was not yet known durable gets it.
+ *
  * Locking: w->mu protects every field of struct hr_wal (engine/wal/wal.c);
- * the current segment's fd is only written, synced and swapped by the
- * holder of io_busy; the background sync thread fdatasyncs it concurrently
- * (marked in bg_fd so a roll waits before closing it). Callbacks
+ * the current segment's fd is only written and swapped by the holder of
+ * io_busy, and only synced by the holder of sync_busy (a roll holds both
+ * while it swaps, so nobody syncs a closed descriptor). Callbacks
  * (on_new_segment, purge's on_delete) run without w->mu; they must not wait
  * for anything that waits for a WAL append, or appends stall.
  *
@@ -85,6 +93,7 @@ typedef struct hr_wal_stats {
 	uint64_t bytes;			/* record bytes written, framing included */
 	uint64_t current_segment;	/* id of the segment being written */
 	uint64_t closed_segments;	/* entries in the closed list */
+	uint64_t waiting;		/* appends and syncs waiting for their I/O now */
 } hr_wal_stats;
 
 /* Starts a NEW segment (first_segment_id); never appends to old ones. */

@@ -870,6 +870,102 @@ static void t_io_seam(void)
 	hr_test_rmrf(dir);
 }
 
+/* ---- one syncer per descriptor; a failed sync reaches every waiter */
+
+typedef struct sw {
+	hr_wal *w;
+	uint64_t seq;
+	int sync, rc;
+} sw;
+
+static void *sw_main(void *arg)
+{
+	sw *a = arg;
+	a->rc = a->sync == 2 ? hr_wal_sync(a->w) : append_seq(a->w, a->seq, a->sync, NULL);
+	return NULL;
+}
+
+/* Waits (at most 10 s) until n appends or syncs wait inside the WAL. */
+static int wait_waiting(hr_wal *w, uint64_t n)
+{
+	for (int i = 0; i < 10000; i++) {
+		hr_wal_stats st;
+		hr_wal_get_stats(w, &st);
+		if (st.waiting >= n)
+			return 1;
+		usleep(1000);
+	}
+	return 0;
+}
+
+/* bg: the failing sync is the background thread's (os mode), else a
+ * leader's (fsync mode). Writers arrive while it is held inside the seam;
+ * none of them may be told "durable". */
+static void sync_error_case(int bg)
+{
+	char dir[256];
+	hr_test_tmpdir(dir, sizeof(dir), "wal");
+	tio *t = &g_tio;
+	tio_init(t, dir);
+	hr_wal *w;
+	hr_wal_opts o = opts(dir, 1 << 20, bg ? HR_DURABILITY_OS : HR_DURABILITY_FSYNC);
+	o.io = &t->io;
+	o.sync_interval_ms = bg ? 1 : 0;
+	CHECK_RC(hr_wal_open(&o, &w), 0);
+	CHECK_RC(append_seq(w, 1, 0, NULL), 0);
+	tio_hold_next_sync(t, EIO);
+	enum { N = 6 };
+	sw a[N + 1];
+	pthread_t th[N + 1];
+	int first = 0;
+	if (!bg) { /* the leader whose sync is held */
+		a[0] = (sw){.w = w, .seq = 2, .sync = 1};
+		pthread_create(&th[0], NULL, sw_main, &a[0]);
+		first = 1;
+	}
+	CHECK(tio_wait_held(t, 10));
+	for (int i = first; i <= N; i++) {
+		/* synced appends, plain appends (fsync mode syncs them too) and
+		 * an explicit sync */
+		a[i] = (sw){.w = w, .seq = 3 + (uint64_t)i, .sync = i == N ? 2 : bg || i % 3 != 2};
+		pthread_create(&th[i], NULL, sw_main, &a[i]);
+	}
+	int all_waiting = wait_waiting(w, N + 1);
+	tio_release(t);
+	for (int i = 0; i <= N; i++)
+		pthread_join(th[i], NULL);
+	CHECK(all_waiting);
+	int durable = 0;
+	for (int i = 0; i <= N; i++) {
+		if (a[i].rc == 0)
+			durable++;
+		else
+			CHECK_RC(a[i].rc, -EIO);
+	}
+	if (durable)
+		fprintf(stdout, "# %s: %d waiters told durable after a failed fdatasync\n",
+			bg ? "background sync" : "leader sync", durable);
+	CHECK_RC(durable, 0);
+	CHECK_RC(atomic_load(&t->max_in_sync), 1);
+	hr_wal_close(w);
+	tio_destroy(t);
+	hr_test_rmrf(dir);
+}
+
+static void t_sync_error_bg(void)
+{
+	hr_log_set_level(-1);
+	sync_error_case(1);
+	hr_log_set_level(HR_LOG_WARN);
+}
+
+static void t_sync_error_leader(void)
+{
+	hr_log_set_level(-1);
+	sync_error_case(0);
+	hr_log_set_level(HR_LOG_WARN);
+}
+
 static void t_bad_args(void)
 {
 	char dir[256], path[512];
@@ -923,5 +1019,7 @@ int main(void)
 	RUN(t_write_error);
 	RUN(t_bad_args);
 	RUN(t_io_seam);
+	RUN(t_sync_error_bg);
+	RUN(t_sync_error_leader);
 	return hr_test_done();
 }
