@@ -281,6 +281,9 @@ typedef struct hr_stats {
 	uint64_t cache_hits, cache_misses;
 	uint64_t memstore_bytes;
 	uint64_t seq;		/* last sequence id handed out */
+	/* WAL failures: failed writes and syncs, rolls away from a failed
+	 * segment, failed segments kept until their edits are flushed */
+	uint64_t wal_errors, wal_recoveries, wal_failed_segments;
 } hr_stats;
 
 int hr_stats_get(hr_server *srv, hr_stats *out);

@@ -101,6 +101,9 @@ int hr_stats_get(hr_server *srv, hr_stats *o)
 	o->wal_appends = ws.appends;
 	o->wal_syncs = ws.syncs;
 	o->wal_bytes = ws.bytes;
+	o->wal_errors = ws.errors;
+	o->wal_recoveries = ws.recoveries;
+	o->wal_failed_segments = ws.failed_segments;
 	uint64_t bytes;
 	hr_bcache_stats(srv->bc, &o->cache_hits, &o->cache_misses, &bytes);
 	return 0;
@@ -133,6 +136,9 @@ int hr_stats_format(hr_server *srv, char **text, size_t *len)
 	S(cache_misses);
 	S(memstore_bytes);
 	S(seq);
+	S(wal_errors);
+	S(wal_recoveries);
+	S(wal_failed_segments);
 #undef S
 	if (fclose(f) != 0) {
 		free(buf);

@@ -234,9 +234,29 @@ int hr_region_flush(hr_region *r)
 
 /* ---- WAL upkeep: purge covered segments ----------------------------------- */
 
-/* The lowest seq not yet in a store file, over every region. Edits in
+/* The lowest seq of r not yet in a store file (UINT64_MAX: none). Edits in
  * flight (appended, not yet in a memstore) count, so they are read first:
  * an edit that leaves the in-flight set has reached a memstore by then. */
+static uint64_t region_min_unflushed(hr_region *r)
+{
+	uint64_t m = hr_mvcc_min_inflight(&r->mvcc);
+	unsigned ns = atomic_load(&r->nstores);
+	for (unsigned s = 0; s < ns; s++) {
+		hr_store *st = r->stores[s];
+		pthread_mutex_lock(&st->mu);
+		uint64_t a = hr_memstore_min_seq(st->active);
+		uint64_t b = st->snapshot ? hr_memstore_min_seq(st->snapshot) : UINT64_MAX;
+		pthread_mutex_unlock(&st->mu);
+		if (a < m)
+			m = a;
+		if (b < m)
+			m = b;
+	}
+	return m;
+}
+
+/* The lowest seq not yet in a store file, over every region; *pin (may be
+ * NULL) gets a reference to the region holding it. */
 static uint64_t min_unflushed(hr_server *srv, hr_region **pin)
 {
 	uint64_t min = atomic_load(&srv->seq) + 1, pmin = UINT64_MAX;
@@ -245,19 +265,7 @@ static uint64_t min_unflushed(hr_server *srv, hr_region **pin)
 		hr_table *t = srv->tables[i];
 		for (size_t j = 0; j < t->nregions; j++) {
 			hr_region *r = t->regions[j];
-			uint64_t m = hr_mvcc_min_inflight(&r->mvcc);
-			unsigned ns = atomic_load(&r->nstores);
-			for (unsigned s = 0; s < ns; s++) {
-				hr_store *st = r->stores[s];
-				pthread_mutex_lock(&st->mu);
-				uint64_t a = hr_memstore_min_seq(st->active);
-				uint64_t b = st->snapshot ? hr_memstore_min_seq(st->snapshot) : UINT64_MAX;
-				pthread_mutex_unlock(&st->mu);
-				if (a < m)
-					m = a;
-				if (b < m)
-					m = b;
-			}
+			uint64_t m = region_min_unflushed(r);
 			if (m < min)
 				min = m;
 			if (pin && m < pmin) {
@@ -415,6 +423,30 @@ static void *flusher_main(void *arg)
 	return NULL;
 }
 
+/* A WAL segment closed after a failed write or sync is kept until every
+ * edit it held is in a store file: in os mode an acknowledged edit may be
+ * there only in the page cache of a file whose sync failed, and its
+ * memstore is the one good copy. So flush every region with an edit at or
+ * below the highest seq of a failed segment; a flush that fails (a full
+ * disk) is queued again at the next tick. */
+static void flush_failed_segments(hr_server *srv, const hr_wal_seg *segs, size_t n)
+{
+	uint64_t fmax = 0;
+	for (size_t i = 0; i < n; i++)
+		if (segs[i].err && segs[i].max_seq > fmax)
+			fmax = segs[i].max_seq;
+	if (!fmax)
+		return;
+	pthread_rwlock_rdlock(&srv->map_lock);
+	for (size_t i = 0; i < srv->ntables; i++)
+		for (size_t j = 0; j < srv->tables[i]->nregions; j++) {
+			hr_region *r = srv->tables[i]->regions[j];
+			if (atomic_load(&r->state) == HR_REGION_OPEN && region_min_unflushed(r) <= fmax)
+				enqueue(srv, r);
+		}
+	pthread_rwlock_unlock(&srv->map_lock);
+}
+
 /* The chore (HBase's periodic flusher): old edits, WAL segment pressure,
  * global memory, and purging covered WAL segments. */
 static void chore_tick(hr_server *srv)
@@ -438,9 +470,14 @@ static void chore_tick(hr_server *srv)
 			}
 		}
 	pthread_rwlock_unlock(&srv->map_lock);
+	/* a failed current segment is left even when nobody writes, so that
+	 * its edits get flushed and it can go */
+	hr_wal_recover(srv->wal);
 	hr_wal_seg *segs = NULL;
 	size_t nseg = 0;
-	if (hr_wal_segments(srv->wal, &segs, &nseg) == 0 && nseg > srv->cfg.max_segments) {
+	if (hr_wal_segments(srv->wal, &segs, &nseg) == 0)
+		flush_failed_segments(srv, segs, nseg);
+	if (nseg > srv->cfg.max_segments) {
 		hr_region *pin = NULL;
 		min_unflushed(srv, &pin);
 		if (pin) {

@@ -579,14 +579,14 @@ static int recover_wal(hr_server *srv, uint64_t *max_seg)
 	replay_ctx c = {.srv = srv};
 	uint64_t disk_max = 0;
 	uint64_t t0 = hr_mono_ns();
-	int rc = hr_wal_replay(NULL, srv->wal_dir, replay_cb, &c, &disk_max);
+	int rc = hr_wal_replay(srv->io, srv->wal_dir, replay_cb, &c, &disk_max);
 	if (rc < 0)
 		goto out;
 	/* Reconcile LMDB's segment list with the disk: a listed segment that is
 	 * not on disk was recorded just before a crash prevented its creation. */
 	uint64_t *ids = NULL;
 	size_t n = 0;
-	if ((rc = hr_wal_list_dir(NULL, srv->wal_dir, &ids, &n)) < 0)
+	if ((rc = hr_wal_list_dir(srv->io, srv->wal_dir, &ids, &n)) < 0)
 		goto out;
 	replay_ctx listed = {.srv = srv};
 	hr_meta_txn *t;
@@ -668,12 +668,18 @@ static int take_lock(hr_server *srv)
 
 int hr_server_open(const hr_config *cfg, hr_server **out)
 {
+	return hr_server_open_io(cfg, NULL, out);
+}
+
+int hr_server_open_io(const hr_config *cfg, hr_io *io, hr_server **out)
+{
 	hr_server *srv = calloc(1, sizeof(*srv));
 	hr_meta_txn *t = NULL;
 	int rc;
 	if (!srv)
 		return -ENOMEM;
 	srv->cfg = *cfg;
+	srv->io = io ? io : hr_io_posix();
 	srv->lock_fd = -1;
 	if (strlen(cfg->data_dir) > PATH_MAX - 1024) {
 		free(srv);
@@ -730,6 +736,7 @@ int hr_server_open(const hr_config *cfg, hr_server **out)
 				     atomic_load(&srv->seq));
 
 	hr_wal_opts wo = {
+		.io = srv->io,
 		.dir = srv->wal_dir,
 		.segment_size = cfg->segment_size,
 		.durability = cfg->durability,
@@ -737,11 +744,11 @@ int hr_server_open(const hr_config *cfg, hr_server **out)
 		.first_segment_id = max_seg + 1,
 		.on_new_segment = on_new_segment,
 		.ctx = srv,
+		.adopt = srv->old_segs,
+		.nadopt = srv->nold,
 	};
 	if ((rc = hr_wal_open(&wo, &srv->wal)) < 0)
 		goto fail;
-	for (size_t i = 0; i < srv->nold; i++)
-		hr_wal_adopt(srv->wal, srv->old_segs[i].id, srv->old_segs[i].max_seq, 0);
 	const char *delay = getenv("HREGIONFS_TEST_FLUSH_DELAY_MS");
 	if (delay && *delay) {
 		srv->test_flush_delay_ms = (uint32_t)strtoul(delay, NULL, 10);

@@ -1,11 +1,11 @@
-/* wal.c — group-committed appends, rolls, background sync, purge
- * (contract and locking in hr_wal.h). */
+/* wal.c — group-committed appends, syncs, rolls, failures and the recovery
+ * from them, the background sync thread, open and close (contract and
+ * locking in hr_wal.h; state in wal_int.h). */
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "engine/hr_format.h"
 #include "engine/hr_io.h"
@@ -13,6 +13,7 @@
 #include "engine/hr_wal.h"
 #include "hr_config.h"
 #include "hr_log.h"
+#include "wal_int.h"
 #include "wal_seg.h"
 
 #define WAL_BUF_INIT (256u << 10)
@@ -20,122 +21,73 @@
 #define WAL_ROLL_RETRY_NS 1000000000ull
 #define WAL_DEFAULT_SEGMENT (64ull << 20)
 
-/* Positions below are logical: bytes of framed records since open, across
- * segments. lstart/lend locate a closed segment's records in that space. */
-typedef struct wal_closed {
-	uint64_t id, max_seq, bytes, lstart, lend;
-} wal_closed;
-
-struct hr_wal {
-	pthread_mutex_t mu;
-	/* Targeted wake-ups (a broadcast to every waiter per batch costs a
-	 * context switch each on a small machine): waiters whose record is in
-	 * buffer generation g sleep on cv_gen[g & 1], broadcast when that batch
-	 * is done; one of the next generation is signalled to lead. Only two
-	 * generations can have waiters (the one being written, the one filling).
-	 * cv_io: io_busy or sync_busy released, synced advanced. */
-	pthread_cond_t cv_gen[2];
-	pthread_cond_t cv_io;
-	pthread_cond_t cv_lead;	/* a gathering leader: enough records arrived */
-	pthread_cond_t bg_cv;	/* close wakes the sync thread (CLOCK_MONOTONIC) */
-	pthread_mutex_t purge_mu; /* one purge at a time */
-
-	hr_io *io;
-	char *dir;
-	uint64_t segment_size;
-	int fsync_mode;
-	uint32_t sync_interval_ms;
-	int (*on_new_segment)(void *, uint64_t);
-	void *ctx;
-
-	/* double buffer: appenders fill buf[fill]; the leader owns the other */
-	uint8_t *buf[2];
-	size_t cap[2];
-	int fill;
-	uint64_t fill_gen;	/* generation of the fill buffer's records */
-	size_t fill_len;
-	uint64_t fill_max_seq;
-	uint64_t fill_count;
-	uint64_t fill_sync_count; /* records in the fill buffer that wait for a sync */
-
-	uint64_t appended;	/* end of the last record buffered */
-	uint64_t written;	/* everything below is in a segment file */
-	uint64_t synced;	/* everything below is fdatasynced */
-	uint64_t sync_req;	/* someone waits for synced >= this */
-	int io_busy;		/* a leader is writing, syncing or rolling */
-	/* Adaptive gathering for synced batches. Left alone, N synced writers
-	 * settle into two alternating cohorts of N/2 (one syncs while the other
-	 * refills), capping group commit at N/2 records per fdatasync. So the
-	 * leader of a synced batch waits, at most half an fdatasync, until the
-	 * batch holds as many records as the largest recent batch (lead_target);
-	 * a timeout means fewer writers now, and lowers the target. */
-	int gathering;
-	uint64_t lead_target;
-	uint64_t sync_ns_avg;	/* moving average of fdatasync time */
-	int err;		/* sticky: see hr_wal.h */
-
-	int fd;			/* current segment, written at offset seg_bytes */
-	uint64_t seg_id, seg_bytes, seg_max_seq, seg_lstart;
-	uint64_t next_id;
-	uint64_t roll_retry_ns;	/* after a failed roll, not before this */
-
-	/* The one thread fdatasyncing the current segment (a leader, a roll or
-	 * the sync thread). Linux reports a write-back error once per open
-	 * file: two concurrent syncs of one descriptor could split an error
-	 * into one failure and one success, and the success would tell its
-	 * waiters "durable". */
-	int sync_busy;
-	int bg_stop, bg_started;
-	pthread_t bg;
-
-	wal_closed *closed;	/* ascending id */
-	size_t nclosed, capclosed;
-
-	int nwaiting;		/* appenders and syncers waiting for their I/O */
-	uint64_t st_appends, st_writes, st_syncs, st_bytes;
-};
-
-static void wal_fail(hr_wal *w, int rc, const char *what, uint64_t off)
+static void wal_broadcast_all(hr_wal *w)
 {
-	if (!w->err)
-		w->err = rc;
-	hr_log_error("wal", "segment %016llx.wal in %s offset %llu: %s failed: %s; the WAL "
-		     "refuses further appends until reopened",
-		     (unsigned long long)w->seg_id, w->dir, (unsigned long long)off, what,
-		     strerror(-rc));
 	pthread_cond_broadcast(&w->cv_gen[0]);
 	pthread_cond_broadcast(&w->cv_gen[1]);
 	pthread_cond_broadcast(&w->cv_io);
 	pthread_cond_broadcast(&w->cv_lead);
 }
 
-static int wal_closed_reserve(hr_wal *w)
+/* mu held: the current segment failed (see "Errors" in hr_wal.h). What was
+ * written and synced before stays so; everything else appended so far
+ * fails, and the fill buffer is dropped. The dropped records' seqs still
+ * count in the segment's max_seq: their writers may wait for a verdict
+ * until they wake, and purge keeps the segment while they are in flight. */
+static void wal_fail(hr_wal *w, int rc, const char *what)
 {
-	if (w->nclosed < w->capclosed)
-		return 0;
-	size_t nc = w->capclosed ? w->capclosed * 2 : 16;
-	wal_closed *n = realloc(w->closed, nc * sizeof(*n));
-	if (!n)
-		return -ENOMEM;
-	w->closed = n;
-	w->capclosed = nc;
-	return 0;
-}
-
-/* Which segment holds the written record starting at logical pos. */
-static uint64_t wal_seg_of(hr_wal *w, uint64_t pos)
-{
-	if (pos >= w->seg_lstart)
-		return w->seg_id;
-	for (size_t i = w->nclosed; i-- > 0;) {
-		const wal_closed *c = &w->closed[i];
-		if (pos >= c->lstart && pos < c->lend)
-			return c->id;
+	w->st_errors++;
+	if (w->cur_err) {
+		hr_log_error("wal", "segment %016llx.wal in %s: %s failed too: %s",
+			     (unsigned long long)w->seg_id, w->dir, what, strerror(-rc));
+		return;
 	}
-	return 0; /* already purged: the caller's seq bookkeeping is off */
+	w->cur_err = rc;
+	w->ok_written = w->written;
+	w->ok_synced = w->synced;
+	w->ok_bytes = w->seg_bytes;
+	w->fail_upto = w->appended;
+	if (w->fill_max_seq > w->seg_max_seq)
+		w->seg_max_seq = w->fill_max_seq;
+	w->fill_len = 0;
+	w->fill_count = 0;
+	w->fill_sync_count = 0;
+	w->fill_max_seq = 0;
+	hr_log_error("wal", "segment %016llx.wal in %s offset %llu: %s failed: %s; writes not "
+		     "yet durable there fail, and writing moves on to a new segment",
+		     (unsigned long long)w->seg_id, w->dir, (unsigned long long)w->seg_bytes, what,
+		     strerror(-rc));
+	wal_broadcast_all(w);
 }
 
-static int wal_new_segment(hr_wal *w, uint64_t id, int *fd)
+/* mu held: 1 = the record ending at logical end is done (written, and
+ * synced if need_sync), < 0 = it failed, 0 = not yet. */
+static int wal_verdict(const hr_wal *w, uint64_t end, int need_sync)
+{
+	uint64_t ok_w, ok_s;
+	int err;
+	if (end > w->seg_lstart) {
+		if (!w->cur_err)
+			return w->written >= end && (!need_sync || w->synced >= end);
+		ok_w = w->ok_written;
+		ok_s = w->ok_synced;
+		err = w->cur_err;
+	} else {
+		const wal_closed *c = hr_wal_closed_find(w, end);
+		/* a healthy closed segment was synced before its successor began;
+		 * a purged one was flushed */
+		if (!c || !c->err)
+			return 1;
+		ok_w = c->ok_written;
+		ok_s = c->ok_synced;
+		err = c->err;
+	}
+	if (end <= ok_w && (!need_sync || end <= ok_s))
+		return 1;
+	return err;
+}
+
+static int wal_new_segment(hr_wal *w, uint64_t id, const uint8_t *ctl, size_t ctl_len, int *fd)
 {
 	if (w->on_new_segment) {
 		int rc = w->on_new_segment(w->ctx, id);
@@ -145,17 +97,17 @@ static int wal_new_segment(hr_wal *w, uint64_t id, int *fd)
 			return rc < 0 ? rc : -EIO;
 		}
 	}
-	return hr_wal_seg_create(w->io, w->dir, id, NULL, 0, fd);
+	return hr_wal_seg_create(w->io, w->dir, id, ctl, ctl_len, fd);
 }
 
-/* mu held: waits until no other thread syncs the current segment and
- * takes that role. 0, or the sticky error (then nothing is taken). */
+/* mu held: waits until no other thread syncs the current segment and takes
+ * that role. 0, or the current segment's error (then nothing is taken). */
 static int wal_sync_take(hr_wal *w)
 {
-	while (w->sync_busy && !w->err)
+	while (w->sync_busy && !w->cur_err)
 		pthread_cond_wait(&w->cv_io, &w->mu);
-	if (w->err)
-		return w->err;
+	if (w->cur_err)
+		return w->cur_err;
 	w->sync_busy = 1;
 	return 0;
 }
@@ -168,7 +120,8 @@ static void wal_sync_give(hr_wal *w)
 
 /* mu held, sync role taken: fdatasyncs the current segment (mu dropped
  * meanwhile) and, on success, marks everything written before the call
- * durable. A failure is sticky: see hr_wal.h. */
+ * durable. A failure fails the segment before the role is given back, so
+ * no later sync of this descriptor can report its lost data as durable. */
 static int wal_sync_locked(hr_wal *w, const char *what)
 {
 	uint64_t target = w->written;
@@ -181,10 +134,7 @@ static int wal_sync_locked(hr_wal *w, const char *what)
 	w->st_syncs++;
 	w->sync_ns_avg = w->sync_ns_avg ? (w->sync_ns_avg * 7 + dt) / 8 : dt;
 	if (rc) {
-		/* after a failed fdatasync the dirty pages may be gone and the
-		 * error cleared, so a retry could "succeed": never trust this
-		 * file's page cache again */
-		wal_fail(w, rc, what, w->seg_bytes);
+		wal_fail(w, rc, what);
 		return rc;
 	}
 	if (target > w->synced)
@@ -233,14 +183,18 @@ static void wal_write_batch(hr_wal *w, int force_sync)
 			w->cap[b] = WAL_BUF_INIT;
 		}
 	}
-	if (wrc) {
-		wal_fail(w, wrc, "write", off);
-		return;
-	}
-	w->seg_bytes += len;
-	w->written = end;
 	if (max_seq > w->seg_max_seq)
 		w->seg_max_seq = max_seq;
+	if (wrc) {
+		wal_fail(w, wrc, "write");
+		return;
+	}
+	/* failed meanwhile (a background sync): these bytes lie past the
+	 * segment's valid end, and their writers get its error */
+	if (w->cur_err)
+		return;
+	w->seg_bytes += len;
+	w->written = end;
 	w->st_writes++;
 	w->st_appends += count;
 	w->st_bytes += len;
@@ -250,50 +204,86 @@ static void wal_write_batch(hr_wal *w, int force_sync)
 		wal_sync(w, "fdatasync");
 }
 
-/* Leader only: fdatasync data written earlier without a sync. */
-static void wal_sync_written(hr_wal *w) { wal_sync(w, "fdatasync"); }
-
-/* Leader only, with nothing buffered for the old segment in flight. The
- * old segment is synced BEFORE the new one exists, so after a crash only
- * the newest segment can end in a torn record. The sync role is held until
- * the descriptor is swapped, so nobody syncs the old one after that. */
+/* Leader only, with nothing buffered for the old segment in flight. A
+ * healthy segment is synced BEFORE its successor exists, so after a crash
+ * only the newest segment can end in a torn record; a failed one is not
+ * synced again (a retry could "succeed" for lost pages): it is closed with
+ * its valid end, which the new segment's control record lists. The sync
+ * role is held until the descriptor is swapped, so nobody syncs the old
+ * one after that. */
 static int wal_roll_locked(hr_wal *w)
 {
-	int rc = wal_closed_reserve(w);
-	if (rc || (rc = wal_sync_take(w)) != 0)
+	int rc = hr_wal_closed_reserve(w);
+	if (rc)
 		return rc;
-	if ((rc = wal_sync_locked(w, "fdatasync before roll")) != 0) {
+	while (w->sync_busy)
+		pthread_cond_wait(&w->cv_io, &w->mu);
+	w->sync_busy = 1;
+	if (!w->cur_err && w->written > w->synced)
+		wal_sync_locked(w, "fdatasync before roll"); /* fails the segment on error */
+	int failed = w->cur_err != 0;
+	wal_closed c = {.id = w->seg_id,
+			.max_seq = w->seg_max_seq,
+			.bytes = failed ? w->ok_bytes : w->seg_bytes,
+			.lstart = w->seg_lstart,
+			.lend = failed ? w->fail_upto : w->written};
+	if (failed) {
+		c.err = w->cur_err;
+		c.ok_written = w->ok_written;
+		c.ok_synced = w->ok_synced;
+		c.valid_end = w->ok_bytes;
+	}
+	uint8_t *ctl = NULL;
+	size_t ctl_len = 0;
+	if ((rc = hr_wal_ctl_build(w, failed ? &c : NULL, &ctl, &ctl_len)) != 0) {
 		wal_sync_give(w);
 		return rc;
 	}
 	uint64_t id = w->next_id;
 	int old = w->fd, nfd = -1;
 	pthread_mutex_unlock(&w->mu);
-	rc = wal_new_segment(w, id, &nfd);
+	rc = wal_new_segment(w, id, ctl, ctl_len, &nfd);
+	free(ctl);
 	pthread_mutex_lock(&w->mu);
 	if (rc) {
 		wal_sync_give(w);
-		w->roll_retry_ns = hr_mono_ns() + WAL_ROLL_RETRY_NS;
-		hr_log_warn("wal", "cannot start segment %016llx.wal: %s; still writing %016llx.wal",
-			    (unsigned long long)id, strerror(-rc), (unsigned long long)w->seg_id);
+		if (!failed)
+			w->roll_retry_ns = hr_mono_ns() + WAL_ROLL_RETRY_NS;
+		hr_log_warn("wal", "cannot start segment %016llx.wal: %s; %s %016llx.wal",
+			    (unsigned long long)id, strerror(-rc),
+			    failed ? "still no segment to write after the failure of"
+				   : "still writing", (unsigned long long)w->seg_id);
 		return rc;
 	}
 	w->next_id++;
-	w->closed[w->nclosed++] = (wal_closed){.id = w->seg_id,
-					       .max_seq = w->seg_max_seq,
-					       .bytes = w->seg_bytes,
-					       .lstart = w->seg_lstart,
-					       .lend = w->written};
-	/* every written byte lives in the old segment or an earlier one, and
-	 * each was synced when it was closed */
-	w->synced = w->written;
+	w->closed[w->nclosed++] = c;
+	if (failed) {
+		/* the dropped records never reach a file: skip their positions */
+		w->written = w->synced = w->appended;
+		w->cur_err = 0;
+		w->st_recoveries++;
+		hr_log_warn("wal", "segment %016llx.wal failed; writing continues in %016llx.wal, "
+			    "and the failed one is kept until its edits are flushed",
+			    (unsigned long long)c.id, (unsigned long long)id);
+	} else {
+		/* every written byte lives in the old segment or an earlier one,
+		 * and each was synced when it was closed */
+		w->synced = w->written;
+	}
 	w->fd = nfd;
 	w->seg_id = id;
-	w->seg_bytes = HR_WAL_HDR_LEN;
+	w->seg_bytes = HR_WAL_HDR_LEN + ctl_len;
 	w->seg_max_seq = 0;
 	w->seg_lstart = w->written;
 	wal_sync_give(w);
+	pthread_mutex_unlock(&w->mu);
+	/* a failed batch may have left part of itself after the valid end:
+	 * give the space back (the control record already says where the
+	 * records end, so this is only tidiness) */
+	if (failed)
+		hr_io_truncate(w->io, old, c.valid_end);
 	hr_io_close(w->io, old);
+	pthread_mutex_lock(&w->mu);
 	hr_log_debug("wal", "rolled to %016llx.wal", (unsigned long long)id);
 	return 0;
 }
@@ -304,6 +294,20 @@ static void wal_release(hr_wal *w)
 	pthread_cond_broadcast(&w->cv_io);
 	if (w->fill_len)
 		pthread_cond_signal(&w->cv_gen[w->fill_gen & 1]);
+}
+
+/* mu held: rolls away from a failed current segment, as the I/O owner.
+ * 0 if the segment is healthy (again), else the roll's error. */
+static int wal_recover_locked(hr_wal *w)
+{
+	while (w->io_busy && w->cur_err)
+		pthread_cond_wait(&w->cv_io, &w->mu);
+	if (!w->cur_err)
+		return 0;
+	w->io_busy = 1;
+	int rc = wal_roll_locked(w);
+	wal_release(w);
+	return rc;
 }
 
 /* Leader of a synced batch: lets the batch fill up (see lead_target). */
@@ -320,7 +324,7 @@ static void wal_gather(hr_wal *w)
 	ts.tv_sec += (time_t)(ns / 1000000000ull);
 	ts.tv_nsec = (long)(ns % 1000000000ull);
 	w->gathering = 1;
-	while (w->fill_sync_count < w->lead_target && !w->err) {
+	while (w->fill_sync_count < w->lead_target && !w->cur_err) {
 		if (pthread_cond_timedwait(&w->cv_lead, &w->mu, &ts) == ETIMEDOUT) {
 			w->lead_target = w->fill_sync_count ? w->fill_sync_count : 1;
 			break;
@@ -335,24 +339,24 @@ static void wal_lead(hr_wal *w)
 	w->io_busy = 1;
 	if (w->fill_sync_count && w->fill_sync_count < w->lead_target)
 		wal_gather(w);
-	if (w->fill_len && !w->err)
+	if (w->cur_err)
+		; /* failed meanwhile: the fill is gone, its waiters have their verdict */
+	else if (w->fill_len)
 		wal_write_batch(w, 0);
-	else if (w->sync_req > w->synced && w->written > w->synced && !w->err)
-		wal_sync_written(w);
-	if (!w->err && w->seg_bytes >= w->segment_size && hr_mono_ns() >= w->roll_retry_ns)
+	else if (w->sync_req > w->synced && w->written > w->synced)
+		wal_sync(w, "fdatasync");
+	if (!w->cur_err && w->seg_bytes >= w->segment_size && hr_mono_ns() >= w->roll_retry_ns)
 		wal_roll_locked(w);
 	wal_release(w);
 }
 
-/* mu held. Success as soon as the position is covered, even if a later
- * batch failed: this record's I/O did succeed. */
+/* mu held: until the record ending at end has its verdict. */
 static int wal_wait(hr_wal *w, uint64_t end, int need_sync, uint64_t gen)
 {
 	for (;;) {
-		if (w->written >= end && (!need_sync || w->synced >= end))
-			return 0;
-		if (w->err)
-			return w->err;
+		int v = wal_verdict(w, end, need_sync);
+		if (v)
+			return v > 0 ? 0 : v;
 		if (!w->io_busy)
 			wal_lead(w);
 		else if (w->written < end)
@@ -367,6 +371,8 @@ int hr_wal_append(hr_wal *w, const void *payload, size_t len, uint64_t seq, int 
 {
 	if (len > HR_WAL_MAX_PAYLOAD)
 		return -EFBIG;
+	if (seq == 0)
+		return -EINVAL;
 	uint8_t hdr[HR_WAL_REC_HDR_LEN];
 	hr_put32(hdr, (uint32_t)len);
 	hr_put64(hdr + 4, seq);
@@ -377,10 +383,8 @@ int hr_wal_append(hr_wal *w, const void *payload, size_t len, uint64_t seq, int 
 	int rc;
 
 	pthread_mutex_lock(&w->mu);
-	if (w->err) {
-		rc = w->err;
+	if (w->cur_err && (rc = wal_recover_locked(w)) != 0)
 		goto out;
-	}
 	int f = w->fill;
 	if (w->fill_len + rec > w->cap[f]) {
 		size_t nc = w->cap[f] ? w->cap[f] : WAL_BUF_INIT;
@@ -412,7 +416,7 @@ int hr_wal_append(hr_wal *w, const void *payload, size_t len, uint64_t seq, int 
 	rc = wal_wait(w, end, need_sync, w->fill_gen);
 	w->nwaiting--;
 	if (!rc && seg_out)
-		*seg_out = wal_seg_of(w, start);
+		*seg_out = hr_wal_seg_of(w, start);
 out:
 	pthread_mutex_unlock(&w->mu);
 	return rc;
@@ -428,6 +432,8 @@ int hr_wal_sync(hr_wal *w)
 	w->nwaiting++;
 	int rc = wal_wait(w, end, 1, w->fill_len ? w->fill_gen : w->fill_gen - 1);
 	w->nwaiting--;
+	if (!rc)
+		rc = hr_wal_unsynced_failure(w);
 	pthread_mutex_unlock(&w->mu);
 	return rc;
 }
@@ -435,16 +441,21 @@ int hr_wal_sync(hr_wal *w)
 int hr_wal_roll(hr_wal *w)
 {
 	pthread_mutex_lock(&w->mu);
-	while (w->io_busy && !w->err)
+	while (w->io_busy)
 		pthread_cond_wait(&w->cv_io, &w->mu);
-	int rc = w->err;
-	if (!rc) {
-		w->io_busy = 1;
-		if (w->fill_len)
-			wal_write_batch(w, 0);
-		rc = w->err ? w->err : wal_roll_locked(w);
-		wal_release(w);
-	}
+	w->io_busy = 1;
+	if (!w->cur_err && w->fill_len)
+		wal_write_batch(w, 0);
+	int rc = wal_roll_locked(w);
+	wal_release(w);
+	pthread_mutex_unlock(&w->mu);
+	return rc;
+}
+
+int hr_wal_recover(hr_wal *w)
+{
+	pthread_mutex_lock(&w->mu);
+	int rc = w->cur_err ? wal_recover_locked(w) : 0;
 	pthread_mutex_unlock(&w->mu);
 	return rc;
 }
@@ -463,7 +474,7 @@ static void *wal_bg_main(void *arg)
 		pthread_cond_timedwait(&w->bg_cv, &w->mu, &ts);
 		if (w->bg_stop)
 			break;
-		if (w->err || w->written <= w->synced)
+		if (w->cur_err || w->written <= w->synced)
 			continue;
 		wal_sync(w, "background fdatasync");
 	}
@@ -521,6 +532,8 @@ int hr_wal_open(const hr_wal_opts *o, hr_wal **out)
 	w->ctx = o->ctx;
 	w->io = o->io ? o->io : hr_io_posix();
 	w->next_id = o->first_segment_id ? o->first_segment_id : 1;
+	uint8_t *ctl = NULL;
+	size_t ctl_len = 0;
 	int rc = -ENOMEM;
 	w->dir = strdup(o->dir);
 	w->buf[0] = malloc(WAL_BUF_INIT);
@@ -528,26 +541,37 @@ int hr_wal_open(const hr_wal_opts *o, hr_wal **out)
 	if (!w->dir || !w->buf[0] || !w->buf[1])
 		goto fail;
 	w->cap[0] = w->cap[1] = WAL_BUF_INIT;
+	for (size_t i = 0; i < o->nadopt; i++) {
+		const hr_wal_seg *s = &o->adopt[i];
+		wal_closed c = {.id = s->id, .max_seq = s->max_seq, .bytes = s->bytes,
+				.valid_end = s->valid_end};
+		if ((rc = hr_wal_closed_insert(w, &c)) != 0)
+			goto fail;
+	}
 	rc = hr_io_mkdirs(w->io, w->dir);
 	if (rc) {
 		hr_log_error("wal", "mkdir %s: %s", w->dir, strerror(-rc));
 		goto fail;
 	}
 	hr_wal_seg_clean_tmp(w->io, w->dir);
+	if ((rc = hr_wal_ctl_build(w, NULL, &ctl, &ctl_len)) != 0)
+		goto fail;
 	w->seg_id = w->next_id++;
-	rc = wal_new_segment(w, w->seg_id, &w->fd);
+	rc = wal_new_segment(w, w->seg_id, ctl, ctl_len, &w->fd);
 	if (rc)
 		goto fail;
-	w->seg_bytes = HR_WAL_HDR_LEN;
+	w->seg_bytes = HR_WAL_HDR_LEN + ctl_len;
 	if (!w->fsync_mode && w->sync_interval_ms) {
 		rc = -pthread_create(&w->bg, NULL, wal_bg_main, w);
 		if (rc)
 			goto fail;
 		w->bg_started = 1;
 	}
+	free(ctl);
 	*out = w;
 	return 0;
 fail:
+	free(ctl);
 	wal_free(w);
 	return rc;
 }
@@ -566,126 +590,34 @@ void hr_wal_close(hr_wal *w)
 	while (w->io_busy)
 		pthread_cond_wait(&w->cv_io, &w->mu);
 	w->io_busy = 1;
-	if (!w->err && w->fill_len)
+	if (!w->cur_err && w->fill_len)
 		wal_write_batch(w, 1);
-	if (!w->err && w->written > w->synced)
-		wal_sync_written(w);
+	if (!w->cur_err && w->written > w->synced)
+		wal_sync(w, "fdatasync at close");
+	/* a failed segment no later segment describes: cut what follows its
+	 * good records, so the next replay finds no failed batch there */
+	if (w->cur_err)
+		hr_io_truncate(w->io, w->fd, w->ok_bytes);
 	w->io_busy = 0;
 	pthread_mutex_unlock(&w->mu);
 	wal_free(w);
 }
 
-int hr_wal_segments(hr_wal *w, hr_wal_seg **out, size_t *n)
-{
-	*out = NULL;
-	*n = 0;
-	pthread_mutex_lock(&w->mu);
-	size_t cnt = w->nclosed;
-	hr_wal_seg *v = cnt ? malloc(cnt * sizeof(*v)) : NULL;
-	if (cnt && !v) {
-		pthread_mutex_unlock(&w->mu);
-		return -ENOMEM;
-	}
-	for (size_t i = 0; i < cnt; i++)
-		v[i] = (hr_wal_seg){w->closed[i].id, w->closed[i].max_seq, w->closed[i].bytes};
-	pthread_mutex_unlock(&w->mu);
-	*out = v;
-	*n = cnt;
-	return 0;
-}
-
-int hr_wal_adopt(hr_wal *w, uint64_t id, uint64_t max_seq, uint64_t bytes)
-{
-	pthread_mutex_lock(&w->mu);
-	int rc = 0;
-	size_t i = 0;
-	while (i < w->nclosed && w->closed[i].id < id)
-		i++;
-	if (id == w->seg_id || (i < w->nclosed && w->closed[i].id == id)) {
-		rc = -EEXIST;
-		goto out;
-	}
-	rc = wal_closed_reserve(w);
-	if (rc)
-		goto out;
-	memmove(&w->closed[i + 1], &w->closed[i], (w->nclosed - i) * sizeof(w->closed[0]));
-	/* lstart == lend == 0: no record of this process lives there */
-	w->closed[i] = (wal_closed){.id = id, .max_seq = max_seq, .bytes = bytes};
-	w->nclosed++;
-out:
-	pthread_mutex_unlock(&w->mu);
-	return rc;
-}
-
-static void wal_closed_remove(hr_wal *w, uint64_t id)
-{
-	for (size_t i = 0; i < w->nclosed; i++) {
-		if (w->closed[i].id == id) {
-			memmove(&w->closed[i], &w->closed[i + 1],
-				(w->nclosed - i - 1) * sizeof(w->closed[0]));
-			w->nclosed--;
-			return;
-		}
-	}
-}
-
-int hr_wal_purge(hr_wal *w, uint64_t min_unflushed_seq, int (*on_delete)(void *, uint64_t),
-		 void *ctx)
-{
-	pthread_mutex_lock(&w->purge_mu);
-	pthread_mutex_lock(&w->mu);
-	size_t cnt = 0;
-	uint64_t *ids = w->nclosed ? malloc(w->nclosed * sizeof(*ids)) : NULL;
-	if (w->nclosed && !ids) {
-		pthread_mutex_unlock(&w->mu);
-		pthread_mutex_unlock(&w->purge_mu);
-		return -ENOMEM;
-	}
-	for (size_t i = 0; i < w->nclosed; i++)
-		if (w->closed[i].max_seq < min_unflushed_seq)
-			ids[cnt++] = w->closed[i].id;
-	pthread_mutex_unlock(&w->mu);
-
-	int rc = 0, done = 0;
-	for (size_t i = 0; i < cnt; i++) {
-		char path[4096];
-		if (on_delete && (rc = on_delete(ctx, ids[i])) != 0) {
-			hr_log_error("wal", "segment %016llx.wal: dropping it from metadata failed "
-				     "(%d); kept",
-				     (unsigned long long)ids[i], rc);
-			if (rc > 0)
-				rc = -EIO;
-			break;
-		}
-		pthread_mutex_lock(&w->mu);
-		wal_closed_remove(w, ids[i]);
-		pthread_mutex_unlock(&w->mu);
-		/* from here a crash leaves an unreferenced file: a leftover */
-		int urc = hr_wal_segment_path(w->dir, ids[i], path, sizeof(path));
-		if (!urc && (urc = hr_io_unlink(w->io, path)) < 0 && urc != -ENOENT)
-			hr_log_error("wal", "unlink %s: %s (left for the next open's cleanup)", path,
-				     strerror(-urc));
-		done++;
-	}
-	if (done) {
-		int frc = hr_io_sync_dir(w->io, w->dir);
-		if (frc)
-			hr_log_warn("wal", "fsync of %s after purge: %s", w->dir, strerror(-frc));
-	}
-	free(ids);
-	pthread_mutex_unlock(&w->purge_mu);
-	return done ? done : rc;
-}
-
 void hr_wal_get_stats(hr_wal *w, hr_wal_stats *out)
 {
 	pthread_mutex_lock(&w->mu);
+	uint64_t failed = w->cur_err ? 1 : 0;
+	for (size_t i = 0; i < w->nclosed; i++)
+		failed += w->closed[i].err != 0;
 	*out = (hr_wal_stats){.appends = w->st_appends,
 			      .writes = w->st_writes,
 			      .syncs = w->st_syncs,
 			      .bytes = w->st_bytes,
 			      .current_segment = w->seg_id,
 			      .closed_segments = w->nclosed,
-			      .waiting = (uint64_t)w->nwaiting};
+			      .waiting = (uint64_t)w->nwaiting,
+			      .errors = w->st_errors,
+			      .recoveries = w->st_recoveries,
+			      .failed_segments = failed};
 	pthread_mutex_unlock(&w->mu);
 }

@@ -93,6 +93,17 @@
  *   4  u64 seq
  *   12 u32 crc = CRC32C over (payload_len | seq | payload)
  *   16 payload (opaque to the WAL; the region layer's encoding)
+ * seq 0 marks a control record of the WAL itself (never an edit; the owner
+ * never sees it). Only the first record of a segment may be one, written
+ * with the header before the segment gets its name:
+ *   0  u8  type (HR_WAL_CTL_LIMITS)
+ *   1  u8  reserved[3] (0)
+ *   4  u32 count
+ *   8  count x { u64 segment id, u64 valid end }
+ * "Segment <id> holds records only up to offset <valid end>": the bytes
+ * after it are a batch whose write failed (its writers got the error) or a
+ * torn tail trimmed by an earlier recovery; replay ignores them. Listed in
+ * every new segment while the named segment exists.
  * Replay stops at the first record whose length is out of range, that
  * runs past the end of the file (torn write), or whose CRC mismatches
  * (corruption, or zeros from a crash after a size update), logging the
@@ -104,5 +115,8 @@
 #define HR_WAL_HDR_LEN 32u
 #define HR_WAL_REC_HDR_LEN 16u
 #define HR_WAL_MAX_PAYLOAD (1u << 30)
+#define HR_WAL_CTL_LIMITS 1u
+#define HR_WAL_CTL_FIXED 8u
+#define HR_WAL_CTL_ENTRY 16u
 
 #endif

@@ -217,6 +217,7 @@ struct hr_server {
 	int lock_fd;
 	char meta_dir[PATH_MAX], wal_dir[PATH_MAX], store_dir[PATH_MAX];
 	hr_meta *meta;
+	hr_io *io;		/* the I/O seam (hr_io.h); the WAL's for now */
 	hr_wal *wal;
 	hr_bcache *bc;
 	hr_fdcache *fdc;

@@ -31,6 +31,9 @@ int hr_region_new(hr_server *srv, hr_table *t, uint64_t id, const uint8_t *start
 int hr_region_add_store(hr_region *r, const hr_family_schema *f);
 
 int hr_rmrf(const char *path);
+/* hr_server_open through an I/O seam (NULL = hr_io_posix()): tests pass a
+ * fault-injecting one. */
+int hr_server_open_io(const hr_config *cfg, hr_io *io, hr_server **out);
 /* hr_wal_purge's on_delete: drops a segment from LMDB */
 int hr_server_wal_forget(void *srv, uint64_t seg_id);
 

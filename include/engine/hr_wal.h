@@ -22,13 +22,27 @@
  * recent batch: without that, N synced writers split into two alternating
  * halves and each fdatasync serves only N/2 of them.
  *
- * Errors: a failed write or fdatasync is sticky. After a failed write the
- * segment's tail is unknown (a partial record would hide every later record
- * from replay); after a failed fdatasync the kernel may have dropped the
- * dirty pages and cleared the error, so a retry could report success for
- * lost data. Either way every waiter not yet satisfied gets the error and
- * later appends fail with it; the owner closes and reopens the WAL (a new
- * segment) to recover.
+ * Errors poison a segment, not the WAL. After a failed write the segment's
+ * tail is unknown (a partial record); after a failed fdatasync the kernel
+ * may have dropped the dirty pages and cleared the error, so a retry could
+ * report success for lost data. Either way the current segment is done:
+ * - every waiter whose record was not yet known durable gets the error (in
+ *   os mode a plain append whose record was written before the failure is
+ *   already acknowledged; it is in the caller's memstore, and the caller
+ *   must flush it: hr_wal_segments reports the segment with err set);
+ *   records still in the fill buffer are dropped, and fail too;
+ * - the next append (or hr_wal_recover/hr_wal_roll) rolls to a new segment
+ *   WITHOUT syncing the failed one; if that fails (e.g. ENOSPC), the append
+ *   fails with the roll's error and is not buffered, and the next append
+ *   tries again: each append does at most one roll attempt;
+ * - the failed segment joins the closed list with err and valid_end (the
+ *   offset where its good records end; bytes after it are a failed batch)
+ *   and is kept until purged like any other: until every edit it held is
+ *   flushed. Every new segment starts with a control record listing the
+ *   valid ends of the kept failed segments, so replay ignores their failed
+ *   tails instead of taking them for corruption;
+ * - hr_wal_sync fails while a failed segment holding written but unsynced
+ *   records is kept: those records are durable only once flushed.
  *
  * One syncer per descriptor: Linux reports a write-back error once per open
  * file, so two threads fdatasyncing one descriptor at once could split an
@@ -77,6 +91,11 @@ typedef struct hr_wal_opts {
 	 * retries a second later). May be NULL. */
 	int (*on_new_segment)(void *ctx, uint64_t seg_id);
 	void *ctx;
+	/* Segments left by an earlier run, adopted (hr_wal_adopt) before the
+	 * first new segment is created, so its control record already carries
+	 * their valid ends. May be NULL. */
+	const struct hr_wal_seg *adopt;
+	size_t nadopt;
 } hr_wal_opts;
 
 /* A closed segment (or, from hr_wal_replay's callers, an adopted one). */
@@ -84,6 +103,9 @@ typedef struct hr_wal_seg {
 	uint64_t id;
 	uint64_t max_seq;		/* highest seq of its records; 0 if none */
 	uint64_t bytes;			/* file size, header included */
+	uint64_t valid_end;		/* its records end here (bytes after it are not
+					 * records); 0 = at the end of the file */
+	int err;			/* closed after this I/O error, else 0 */
 } hr_wal_seg;
 
 typedef struct hr_wal_stats {
@@ -94,6 +116,9 @@ typedef struct hr_wal_stats {
 	uint64_t current_segment;	/* id of the segment being written */
 	uint64_t closed_segments;	/* entries in the closed list */
 	uint64_t waiting;		/* appends and syncs waiting for their I/O now */
+	uint64_t errors;		/* failed writes and syncs */
+	uint64_t recoveries;		/* rolls away from a failed segment */
+	uint64_t failed_segments;	/* failed segments kept now (current included) */
 } hr_wal_stats;
 
 /* Starts a NEW segment (first_segment_id); never appends to old ones. */
@@ -103,21 +128,26 @@ void hr_wal_close(hr_wal *w);
 
 /* Appends one record. Returns once it is written to the file (os mode), or
  * fdatasynced (fsync mode, or sync != 0). *seg_out (may be NULL) = id of
- * the segment holding it. -EFBIG if len > HR_WAL_MAX_PAYLOAD. */
+ * the segment holding it. -EFBIG if len > HR_WAL_MAX_PAYLOAD; -EINVAL if
+ * seq is 0 (reserved for the WAL's control records). */
 int hr_wal_append(hr_wal *w, const void *payload, size_t len, uint64_t seq, int sync,
 		  uint64_t *seg_out);
-/* fdatasyncs everything appended before the call. */
+/* fdatasyncs everything appended before the call. Fails while a failed
+ * segment with written but unsynced records is kept (see Errors). */
 int hr_wal_sync(hr_wal *w);
 /* Writes what is buffered, closes the current segment, starts a new one. */
 int hr_wal_roll(hr_wal *w);
+/* If the current segment failed, rolls away from it now (0 if healthy). */
+int hr_wal_recover(hr_wal *w);
 
 /* Closed segments (not the current one), oldest first; *out malloc'd
  * (NULL when *n is 0). */
 int hr_wal_segments(hr_wal *w, hr_wal_seg **out, size_t *n);
 /* Adds a segment left by an earlier run (found by hr_wal_replay) to the
- * closed list, so hr_wal_purge deletes it once covered. max_seq = highest
- * seq replayed from it (0 if none). -EEXIST if already listed. */
-int hr_wal_adopt(hr_wal *w, uint64_t id, uint64_t max_seq, uint64_t bytes);
+ * closed list, so hr_wal_purge deletes it once covered. seg->max_seq =
+ * highest seq replayed from it (0 if none); a valid_end is carried in the
+ * control record of every later segment. -EEXIST if already listed. */
+int hr_wal_adopt(hr_wal *w, const hr_wal_seg *seg);
 /* Deletes closed segments whose max_seq < min_unflushed_seq. For each:
  * on_delete(ctx, id) first (the owner drops it from its metadata; non-zero
  * return stops the purge and keeps the file), then unlink; one directory

@@ -124,6 +124,8 @@ done:
 	return rc;
 }
 
+static tio g_tio; /* the test-local seam (hr_tio.h) */
+
 /* ---- tests */
 
 static void t_roundtrip_rolls(void)
@@ -488,9 +490,9 @@ static void t_purge(void)
 			CHECK_RC(hr_wal_roll(w), 0);
 	}
 	CHECK(g_ncreated == 4 && g_created[3] == 13);
-	CHECK_RC(hr_wal_adopt(w, 3, 0, HR_WAL_HDR_LEN), 0); /* a leftover of an earlier run */
-	CHECK_RC(hr_wal_adopt(w, 3, 0, 0), -EEXIST);
-	CHECK_RC(hr_wal_adopt(w, 13, 0, 0), -EEXIST); /* the current one */
+	CHECK_RC(hr_wal_adopt(w, &(hr_wal_seg){.id = 3, .bytes = HR_WAL_HDR_LEN}), 0); /* a leftover of an earlier run */
+	CHECK_RC(hr_wal_adopt(w, &(hr_wal_seg){.id = 3}), -EEXIST);
+	CHECK_RC(hr_wal_adopt(w, &(hr_wal_seg){.id = 13}), -EEXIST); /* the current one */
 	hr_wal_seg *segs;
 	size_t n;
 	CHECK_RC(hr_wal_segments(w, &segs, &n), 0);
@@ -754,7 +756,8 @@ static void t_power_loss(void)
 	hr_test_rmrf(dir);
 }
 
-/* ---- a failed write is returned and sticky; what was acked survives */
+/* ---- a failed write fails its writer; the next append goes on in a new
+ * segment; what was acknowledged survives, the failed record never appears */
 
 static void t_write_error(void)
 {
@@ -779,35 +782,130 @@ static void t_write_error(void)
 		while ((rc = append_seq(w, ++seq, 0, NULL)) == 0)
 			if (write(p[1], &seq, 8) != 8)
 				_exit(4);
-		int rc2 = append_seq(w, ++seq, 0, NULL);
+		uint64_t failed = seq; /* reported with its top bit set */
+		failed |= 1ull << 63;
+		if (write(p[1], &failed, 8) != 8)
+			_exit(4);
+		uint64_t seg = 0;
+		int rc2 = append_seq(w, ++seq, 0, &seg);
+		if (rc2 == 0 && write(p[1], &seq, 8) != 8)
+			_exit(4);
+		/* the acknowledged records of the failed segment were never synced */
 		int rc3 = hr_wal_sync(w);
-		_exit(rc == -EFBIG && rc2 == -EFBIG && rc3 == -EFBIG ? 0 : 5);
+		_exit(rc == -EFBIG && rc2 == 0 && seg == 2 && rc3 == -EFBIG ? 0 : 5);
 	}
 	close(p[1]);
-	uint64_t last = 0, v;
-	while (read(p[0], &v, 8) == 8)
-		last = v;
+	uint64_t acked[4096], failed = 0, v;
+	size_t n = 0;
+	while (read(p[0], &v, 8) == 8) {
+		if (v >> 63)
+			failed = v & ~(1ull << 63);
+		else if (n < 4096)
+			acked[n++] = v;
+	}
 	close(p[0]);
 	int st;
 	waitpid(pid, &st, 0);
 	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-	CHECK(last > 50);
-	int lvl = hr_log_get_level();
-	hr_log_set_level(HR_LOG_ERROR);
+	CHECK(n > 50 && failed > 50);
 	seen s = {0};
-	int rc = hr_wal_replay(NULL, dir, seen_fn, &s, NULL);
-	hr_log_set_level(lvl);
-	CHECK_RC(rc, 0);
-	CHECK(s.bad == 0 && s.n >= last);
+	CHECK_RC(hr_wal_replay(NULL, dir, seen_fn, &s, NULL), 0);
+	CHECK(s.bad == 0);
+	CHECK_RC(s.n, n); /* every acknowledged record, and nothing else */
 	for (size_t i = 0; i < s.n; i++)
-		CHECK(s.seq[i] == i + 1);
+		CHECK(s.seq[i] == acked[i] && s.seq[i] != failed);
 	seen_free(&s);
 	hr_test_rmrf(dir);
 }
 
-/* ---- the I/O seam: every file operation of the WAL goes through hr_io */
+/* The same through the seam: a failed write (ENOSPC), a failed roll away
+ * from it, the recovery, hr_wal_sync refusing until the failed segment is
+ * purged, and replay ignoring whatever follows the failed segment's valid
+ * end (even a well-formed record). */
+static void t_write_error_recovers(void)
+{
+	char dir[256], path[512];
+	hr_test_tmpdir(dir, sizeof(dir), "wal");
+	tio *t = &g_tio;
+	tio_init(t, dir);
+	hr_wal *w;
+	hr_wal_opts o = opts(dir, 1 << 20, HR_DURABILITY_OS);
+	o.io = &t->io;
+	CHECK_RC(hr_wal_open(&o, &w), 0);
+	uint64_t end1 = HR_WAL_HDR_LEN;
+	for (uint64_t s = 1; s <= 10; s++) {
+		CHECK_RC(append_seq(w, s, 0, NULL), 0);
+		end1 += HR_WAL_REC_HDR_LEN + pay_len(s);
+	}
+	hr_log_set_level(-1);
+	tio_fail_nth(t, TIO_PWRITE, 1, ENOSPC);
+	CHECK_RC(append_seq(w, 11, 0, NULL), -ENOSPC);
+	tio_fail_nth(t, TIO_OPEN, 1, ENOSPC); /* the roll cannot create a segment */
+	CHECK_RC(append_seq(w, 12, 0, NULL), -ENOSPC);
+	hr_wal_stats st;
+	hr_wal_get_stats(w, &st);
+	CHECK(st.errors == 1 && st.failed_segments == 1 && st.recoveries == 0);
+	CHECK_RC(st.current_segment, 1);
+	uint64_t seg = 0;
+	CHECK_RC(append_seq(w, 13, 0, &seg), 0); /* the next attempt rolls */
+	hr_log_set_level(HR_LOG_WARN);
+	CHECK_RC(seg, 2);
+	hr_wal_get_stats(w, &st);
+	CHECK(st.recoveries == 1 && st.failed_segments == 1 && st.appends == 11);
+	hr_wal_seg *segs;
+	size_t n;
+	CHECK_RC(hr_wal_segments(w, &segs, &n), 0);
+	CHECK(n == 1 && segs[0].id == 1 && segs[0].err == -ENOSPC);
+	CHECK(segs[0].valid_end == end1 && segs[0].max_seq == 11);
+	free(segs);
+	CHECK_RC(hr_wal_sync(w), -ENOSPC); /* 1..10 are written, not durable */
+	/* a batch cut short would leave bytes after the valid end: even a
+	 * well-formed record there is not replayed */
+	CHECK_RC(hr_wal_segment_path(dir, 1, path, sizeof(path)), 0);
+	CHECK(file_size(path) == (off_t)end1);
+	uint8_t rec[HR_WAL_REC_HDR_LEN + 256];
+	pay_make(99, rec + HR_WAL_REC_HDR_LEN);
+	hr_put32(rec, (uint32_t)pay_len(99));
+	hr_put64(rec + 4, 99);
+	hr_put32(rec + 12, hr_crc32c(hr_crc32c(0, rec, 12), rec + HR_WAL_REC_HDR_LEN, pay_len(99)));
+	int fd = open(path, O_WRONLY | O_APPEND);
+	CHECK(fd >= 0);
+	CHECK(write(fd, rec, HR_WAL_REC_HDR_LEN + pay_len(99)) > 0);
+	close(fd);
+	seen s = {0};
+	CHECK_RC(hr_wal_replay(NULL, dir, seen_fn, &s, NULL), 0);
+	CHECK(s.bad == 0 && s.n == 11);
+	for (size_t i = 0; i < 10; i++)
+		CHECK(s.seq[i] == i + 1);
+	CHECK(s.seq[10] == 13);
+	seen_free(&s);
+	/* once its edits are flushed (the caller's min unflushed seq passes its
+	 * max_seq), the failed segment goes and sync succeeds again */
+	CHECK_RC(hr_wal_purge(w, 12, NULL, NULL), 1);
+	CHECK_RC(hr_wal_sync(w), 0);
+	hr_wal_get_stats(w, &st);
+	CHECK_RC(st.failed_segments, 0);
 
-static tio g_tio;
+	/* fsync mode: a failed sync fails its writer; the next one goes on */
+	hr_wal_close(w);
+	o.durability = HR_DURABILITY_FSYNC;
+	o.first_segment_id = 10;
+	CHECK_RC(hr_wal_open(&o, &w), 0);
+	CHECK_RC(append_seq(w, 20, 0, NULL), 0);
+	hr_log_set_level(-1);
+	tio_fail_nth(t, TIO_SYNC, 1, EIO);
+	CHECK_RC(append_seq(w, 21, 0, NULL), -EIO);
+	CHECK_RC(append_seq(w, 22, 0, &seg), 0);
+	CHECK_RC(seg, 11);
+	CHECK_RC(hr_wal_purge(w, 22, NULL, NULL), 1);
+	hr_log_set_level(HR_LOG_WARN);
+	CHECK_RC(hr_wal_sync(w), 0);
+	hr_wal_close(w);
+	tio_destroy(t);
+	hr_test_rmrf(dir);
+}
+
+/* ---- the I/O seam: every file operation of the WAL goes through hr_io */
 
 static void t_io_seam(void)
 {
@@ -947,6 +1045,13 @@ static void sync_error_case(int bg)
 			bg ? "background sync" : "leader sync", durable);
 	CHECK_RC(durable, 0);
 	CHECK_RC(atomic_load(&t->max_in_sync), 1);
+	/* the failed segment is left behind: the next append goes on */
+	uint64_t seg = 0;
+	CHECK_RC(append_seq(w, 100, 1, &seg), 0);
+	CHECK_RC(seg, 2);
+	hr_wal_stats st;
+	hr_wal_get_stats(w, &st);
+	CHECK(st.errors == 1 && st.recoveries == 1);
 	hr_wal_close(w);
 	tio_destroy(t);
 	hr_test_rmrf(dir);
@@ -1017,6 +1122,7 @@ int main(void)
 	RUN(t_sigkill);
 	RUN(t_power_loss);
 	RUN(t_write_error);
+	RUN(t_write_error_recovers);
 	RUN(t_bad_args);
 	RUN(t_io_seam);
 	RUN(t_sync_error_bg);
