@@ -698,7 +698,7 @@ int hr_server_open(const hr_config *cfg, hr_server **out)
 		goto fail;
 	if ((rc = hr_mkdirs(srv->wal_dir)) < 0 || (rc = hr_mkdirs(srv->store_dir)) < 0)
 		goto fail;
-	if ((rc = hr_meta_open(srv->meta_dir, &srv->meta)) < 0)
+	if ((rc = hr_meta_open(srv->meta_dir, hr_io_posix(), &srv->meta)) < 0)
 		goto fail;
 	if ((rc = hr_bcache_new(cfg->block_cache_size, &srv->bc)) < 0)
 		goto fail;
