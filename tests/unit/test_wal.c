@@ -20,6 +20,7 @@
 #include "hr_log.h"
 #include "hr_test.h"
 #include "hr_tio.h"
+#include "engine/hr_io_fault.h"
 
 /* ---- records: the payload is derived from the seq, so replay can verify it */
 
@@ -818,19 +819,20 @@ static void t_write_error(void)
 	hr_test_rmrf(dir);
 }
 
-/* The same through the seam: a failed write (ENOSPC), a failed roll away
- * from it, the recovery, hr_wal_sync refusing until the failed segment is
- * purged, and replay ignoring whatever follows the failed segment's valid
- * end (even a well-formed record). */
+/* The same through the fault-injecting seam: a failed write (ENOSPC) that
+ * left half a record behind, a failed roll away from it, the recovery,
+ * hr_wal_sync refusing until the failed segment is purged, and replay
+ * ignoring whatever follows the failed segment's valid end (even a
+ * well-formed record). */
 static void t_write_error_recovers(void)
 {
 	char dir[256], path[512];
 	hr_test_tmpdir(dir, sizeof(dir), "wal");
-	tio *t = &g_tio;
-	tio_init(t, dir);
+	hr_io *fio;
+	CHECK_RC(hr_io_fault_new(hr_io_posix(), &fio), 0);
 	hr_wal *w;
 	hr_wal_opts o = opts(dir, 1 << 20, HR_DURABILITY_OS);
-	o.io = &t->io;
+	o.io = fio;
 	CHECK_RC(hr_wal_open(&o, &w), 0);
 	uint64_t end1 = HR_WAL_HDR_LEN;
 	for (uint64_t s = 1; s <= 10; s++) {
@@ -838,10 +840,14 @@ static void t_write_error_recovers(void)
 		end1 += HR_WAL_REC_HDR_LEN + pay_len(s);
 	}
 	hr_log_set_level(-1);
-	tio_fail_nth(t, TIO_PWRITE, 1, ENOSPC);
+	/* the batch is written half, then the disk is full */
+	CHECK_RC(hr_io_fault_add(fio, HR_IO_OP_WRITE, 1, 0, HR_IO_FAULT_SHORT, "/0000000000000001.wal"), 0);
+	CHECK_RC(hr_io_fault_add(fio, HR_IO_OP_WRITE, 2, -ENOSPC, HR_IO_FAULT_ONCE, "/0000000000000001.wal"), 0);
 	CHECK_RC(append_seq(w, 11, 0, NULL), -ENOSPC);
-	tio_fail_nth(t, TIO_OPEN, 1, ENOSPC); /* the roll cannot create a segment */
+	/* the roll cannot create a segment */
+	CHECK_RC(hr_io_fault_add(fio, HR_IO_OP_OPEN, 1, -ENOSPC, HR_IO_FAULT_ONCE, ".wal.tmp"), 0);
 	CHECK_RC(append_seq(w, 12, 0, NULL), -ENOSPC);
+	CHECK_RC(hr_io_fault_injected(fio), 3);
 	hr_wal_stats st;
 	hr_wal_get_stats(w, &st);
 	CHECK(st.errors == 1 && st.failed_segments == 1 && st.recoveries == 0);
@@ -859,8 +865,8 @@ static void t_write_error_recovers(void)
 	CHECK(segs[0].valid_end == end1 && segs[0].max_seq == 11);
 	free(segs);
 	CHECK_RC(hr_wal_sync(w), -ENOSPC); /* 1..10 are written, not durable */
-	/* a batch cut short would leave bytes after the valid end: even a
-	 * well-formed record there is not replayed */
+	/* the half record was cut off; even a well-formed record written after
+	 * the valid end is not replayed */
 	CHECK_RC(hr_wal_segment_path(dir, 1, path, sizeof(path)), 0);
 	CHECK(file_size(path) == (off_t)end1);
 	uint8_t rec[HR_WAL_REC_HDR_LEN + 256];
@@ -893,7 +899,7 @@ static void t_write_error_recovers(void)
 	CHECK_RC(hr_wal_open(&o, &w), 0);
 	CHECK_RC(append_seq(w, 20, 0, NULL), 0);
 	hr_log_set_level(-1);
-	tio_fail_nth(t, TIO_SYNC, 1, EIO);
+	CHECK_RC(hr_io_fault_add(fio, HR_IO_OP_SYNC, 1, -EIO, HR_IO_FAULT_ONCE, ".wal"), 0);
 	CHECK_RC(append_seq(w, 21, 0, NULL), -EIO);
 	CHECK_RC(append_seq(w, 22, 0, &seg), 0);
 	CHECK_RC(seg, 11);
@@ -901,7 +907,7 @@ static void t_write_error_recovers(void)
 	hr_log_set_level(HR_LOG_WARN);
 	CHECK_RC(hr_wal_sync(w), 0);
 	hr_wal_close(w);
-	tio_destroy(t);
+	hr_io_destroy(fio);
 	hr_test_rmrf(dir);
 }
 

@@ -1,8 +1,9 @@
-/* test_walsrv.c — the WAL inside the server, through the I/O seam
- * (hr_tio.h) and by damaging segments on disk:
+/* test_walsrv.c — the WAL inside the server, through the fault-injecting
+ * I/O seam (hr_io_fault.h) and by damaging segments on disk:
  * - a failed WAL sync (os mode): the server rolls to a new segment without
  *   a remount, flushes the regions whose edits were in the failed segment,
- *   then lets the segment go; every acknowledged edit survives a reopen;
+ *   then lets the segment go; every acknowledged edit survives a reopen,
+ *   and every one acknowledged before an hr_sync survives a power loss;
  * - a failed WAL write: the writer gets the error, its mutation is never
  *   visible (now or after a reopen), the next write goes on. */
 #include <inttypes.h>
@@ -12,11 +13,10 @@
 #include <time.h>
 
 #include "engine/hr_server.h"
+#include "engine/hr_io_fault.h"
 #include "hr_etest.h"
-#include "hr_tio.h"
 
 static char g_dir[4096];
-static tio g_tio;
 
 static void row_of(int i, char *row) { snprintf(row, 32, "r%05d", i); }
 
@@ -84,9 +84,9 @@ static void t_sync_failure_recovers(void)
 {
 	char dir[4200];
 	snprintf(dir, sizeof(dir), "%s/syncfail", g_dir);
-	tio *t = &g_tio;
-	tio_init(t, "/wal/");
-	hr_server *s = open_io(dir, &t->io, NULL);
+	hr_io *fio;
+	CHECK_RC(hr_io_fault_new(hr_io_posix(), &fio), 0);
+	hr_server *s = open_io(dir, fio, NULL);
 	CHECK(s);
 	CHECK_RC(et_table(s, "t", "a", "b", NULL), 0);
 	enum { N = 200 };
@@ -95,7 +95,7 @@ static void t_sync_failure_recovers(void)
 	/* the background sync of the segment holding them fails: in os mode
 	 * they are acknowledged, and now perhaps only in the page cache */
 	hr_log_set_level(-1);
-	tio_fail_nth(t, TIO_SYNC, 1, EIO);
+	CHECK_RC(hr_io_fault_add(fio, HR_IO_OP_SYNC, 1, -EIO, HR_IO_FAULT_ONCE, "/wal/"), 0);
 	int failed = wait_stats(s, st_failed);
 	/* no remount: the chore rolls away, flushes the region, purges */
 	int released = wait_stats(s, st_released);
@@ -110,13 +110,16 @@ static void t_sync_failure_recovers(void)
 	hr_stats_get(s, &st);
 	fprintf(stdout, "# after a failed sync: %" PRIu64 " WAL error, %" PRIu64 " recovery, %" PRIu64
 		" flushes\n", st.wal_errors, st.wal_recoveries, st.flushes);
+	/* a power loss now: the failed segment is gone, the flush made its
+	 * edits durable, the last put was synced */
 	CHECK_RC(hr_server_close(s), 0);
+	CHECK_RC(hr_io_fault_drop_unsynced(fio), 0);
+	hr_io_destroy(fio);
 	s = et_open(dir);
 	CHECK(s);
 	for (int i = 0; i <= N; i++)
 		CHECK_RC(row_state(s, i, "x"), 1);
 	hr_server_close(s);
-	tio_destroy(t);
 }
 
 /* ---- a failed write --------------------------------------------------------- */
@@ -125,17 +128,19 @@ static void t_write_failure_invisible(void)
 {
 	char dir[4200];
 	snprintf(dir, sizeof(dir), "%s/writefail", g_dir);
-	tio *t = &g_tio;
-	tio_init(t, "/wal/");
-	hr_server *s = open_io(dir, &t->io, NULL);
+	hr_io *fio;
+	CHECK_RC(hr_io_fault_new(hr_io_posix(), &fio), 0);
+	hr_server *s = open_io(dir, fio, NULL);
 	CHECK(s);
 	CHECK_RC(et_table(s, "t", "a", "b", NULL), 0);
 	for (int i = 0; i < 10; i++)
 		CHECK_RC(put_row(s, i, "x"), 0);
 	hr_log_set_level(-1);
-	tio_fail_nth(t, TIO_PWRITE, 1, ENOSPC);
+	CHECK_RC(hr_io_fault_add(fio, HR_IO_OP_WRITE, 1, 0, HR_IO_FAULT_SHORT, "/wal/"), 0);
+	CHECK_RC(hr_io_fault_add(fio, HR_IO_OP_WRITE, 2, -ENOSPC, HR_IO_FAULT_ONCE, "/wal/"), 0);
 	int rc = put_row(s, 10, "x");
-	tio_fail_nth(t, TIO_OPEN, 1, ENOSPC); /* and the first roll attempt */
+	/* and the first roll attempt */
+	CHECK_RC(hr_io_fault_add(fio, HR_IO_OP_OPEN, 1, -ENOSPC, HR_IO_FAULT_ONCE, "/wal/"), 0);
 	int rc2 = put_row(s, 11, "x");
 	int rc3 = put_row(s, 12, "x");
 	int released = wait_stats(s, st_released);
@@ -152,7 +157,7 @@ static void t_write_failure_invisible(void)
 	for (int i = 0; i < 13; i++)
 		CHECK_RC(row_state(s, i, "x"), i == 10 || i == 11 ? 0 : 1);
 	hr_server_close(s);
-	tio_destroy(t);
+	hr_io_destroy(fio);
 }
 
 int main(void)
