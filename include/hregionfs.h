@@ -284,6 +284,10 @@ typedef struct hr_stats {
 	/* WAL failures: failed writes and syncs, rolls away from a failed
 	 * segment, failed segments kept until their edits are flushed */
 	uint64_t wal_errors, wal_recoveries, wal_failed_segments;
+	/* WAL damage found at open (wal_recovery): torn tails trimmed, corrupt
+	 * stretches found (skipped, or where replay stopped), segments moved
+	 * to wal/corrupt/ (damaged ones and those ignored after the cut) */
+	uint64_t wal_torn_tails, wal_corrupt_records, wal_corrupt_segments;
 } hr_stats;
 
 int hr_stats_get(hr_server *srv, hr_stats *out);

@@ -104,6 +104,9 @@ int hr_stats_get(hr_server *srv, hr_stats *o)
 	o->wal_errors = ws.errors;
 	o->wal_recoveries = ws.recoveries;
 	o->wal_failed_segments = ws.failed_segments;
+	o->wal_torn_tails = atomic_load(&srv->st.wal_torn_tails);
+	o->wal_corrupt_records = atomic_load(&srv->st.wal_corrupt_records);
+	o->wal_corrupt_segments = atomic_load(&srv->st.wal_corrupt_segments);
 	uint64_t bytes;
 	hr_bcache_stats(srv->bc, &o->cache_hits, &o->cache_misses, &bytes);
 	return 0;
@@ -139,6 +142,9 @@ int hr_stats_format(hr_server *srv, char **text, size_t *len)
 	S(wal_errors);
 	S(wal_recoveries);
 	S(wal_failed_segments);
+	S(wal_torn_tails);
+	S(wal_corrupt_records);
+	S(wal_corrupt_segments);
 #undef S
 	if (fclose(f) != 0) {
 		free(buf);

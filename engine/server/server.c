@@ -474,8 +474,8 @@ static void remove_leftovers(hr_server *srv)
 
 typedef struct replay_ctx {
 	hr_server *srv;
-	uint64_t cur_seg, cur_max, nrecords, napplied;
-	hr_wal_seg *segs;
+	uint64_t nrecords, napplied;
+	hr_wal_seg *segs;	/* segments noted (LMDB's list; those with offline edits) */
 	size_t nsegs, cap;
 } replay_ctx;
 
@@ -506,9 +506,7 @@ static int replay_cb(void *ctx, uint64_t seg_id, uint32_t seg_version, uint64_t 
 {
 	replay_ctx *c = ctx;
 	hr_server *srv = c->srv;
-	int rc = note_seg(c, seg_id, seq);
-	if (rc < 0)
-		return rc;
+	int rc;
 	c->nrecords++;
 	if (seq > atomic_load(&srv->seq))
 		atomic_store(&srv->seq, seq);
@@ -519,17 +517,32 @@ static int replay_cb(void *ctx, uint64_t seg_id, uint32_t seg_version, uint64_t 
 		return 0;
 	}
 	hr_region *r = hr_server_region_by_id(srv, ed.region_id);
-	if (!r || atomic_load(&r->state) == HR_REGION_OFFLINE)
-		return 0; /* dropped table, or a region we refuse to serve */
+	if (!r)
+		return 0; /* a dropped table */
+	if (atomic_load(&r->state) == HR_REGION_OFFLINE) {
+		/* a region we refuse to serve: its edits stay in the WAL (the
+		 * purge keeps them); remember where, should the segment be set
+		 * aside as damaged */
+		return note_seg(c, seg_id, seq);
+	}
+	/* a row mutation is applied whole or not at all: every cell is decoded
+	 * before any is applied */
 	const uint8_t *p = ed.cells;
 	for (uint32_t i = 0; i < ed.ncells; i++) {
 		char fam[HR_MAX_NAME + 1];
 		hr_kv kv;
-		if ((rc = hr_wal_cell_decode(&p, ed.cells_end, fam, &kv)) < 0) {
+		if (hr_wal_cell_decode(&p, ed.cells_end, fam, &kv) < 0) {
 			hr_log_warn("server", "WAL segment %016" PRIx64 ": record seq %" PRIu64
-				    " has a bad cell: rest skipped", seg_id, seq);
+				    " has a bad cell: skipped", seg_id, seq);
 			return 0;
 		}
+	}
+	p = ed.cells;
+	for (uint32_t i = 0; i < ed.ncells; i++) {
+		char fam[HR_MAX_NAME + 1];
+		hr_kv kv;
+		if ((rc = hr_wal_cell_decode(&p, ed.cells_end, fam, &kv)) < 0)
+			return rc;
 		hr_store *st = hr_region_store(r, fam);
 		if (!st || seq <= st->flushed_seq)
 			continue;
@@ -579,72 +592,162 @@ int hr_server_wal_forget(void *ctx, uint64_t seg_id)
 	return hr_meta_commit(t);
 }
 
+static const char *seg_state_name(int st)
+{
+	return st == HR_WAL_SEG_CORRUPT ? "corrupt" : st == HR_WAL_SEG_IGNORED ? "ignored" : "torn";
+}
+
+/* Replays the WAL under cfg.wal_recovery (hr_wal.h: how damage is judged),
+ * reconciles LMDB's segment list with the disk, and sorts the segments:
+ * good and torn ones wait in srv->old_segs (adopted by the new WAL, purged
+ * once flushes cover them; a torn one with its valid end, so its torn bytes
+ * are never read again); corrupt and ignored ones go to srv->aside, moved
+ * to wal/corrupt/ by set_aside once their replayed edits are flushed. */
 static int recover_wal(hr_server *srv, uint64_t *max_seg)
 {
 	replay_ctx c = {.srv = srv};
-	uint64_t disk_max = 0;
+	hr_wal_replay_result res;
 	uint64_t t0 = hr_mono_ns();
-	int rc = hr_wal_replay(srv->io, srv->wal_dir, replay_cb, &c, &disk_max);
-	if (rc < 0)
-		goto out;
-	/* Reconcile LMDB's segment list with the disk: a listed segment that is
-	 * not on disk was recorded just before a crash prevented its creation. */
-	uint64_t *ids = NULL;
-	size_t n = 0;
-	if ((rc = hr_wal_list_dir(srv->io, srv->wal_dir, &ids, &n)) < 0)
-		goto out;
-	replay_ctx listed = {.srv = srv};
-	hr_meta_txn *t;
-	if ((rc = hr_meta_begin(srv->meta, 1, &t)) < 0) {
-		free(ids);
+	hr_wal_replay_opts ro = {.io = srv->io,
+				 .dir = srv->wal_dir,
+				 .mode = srv->cfg.wal_recovery,
+				 .fn = replay_cb,
+				 .ctx = &c};
+	int rc = hr_wal_replay(&ro, &res);
+	if (rc < 0) {
+		if (rc == -EUCLEAN)
+			hr_log_error("server", "%s: the write-ahead log is damaged (segment %016" PRIx64
+				     ".wal, offset %" PRIu64 "); see the message above",
+				     srv->cfg.data_dir, res.refused_segment, res.refused_offset);
 		goto out;
 	}
+	size_t n = res.nsegs;
+	/* Reconcile LMDB's segment list with the disk: a listed segment that is
+	 * not on disk was recorded just before a crash prevented its creation. */
+	replay_ctx listed = {.srv = srv};
+	hr_meta_txn *t;
+	if ((rc = hr_meta_begin(srv->meta, 1, &t)) < 0)
+		goto out;
 	rc = hr_meta_wal_each(t, wal_seg_collect, &listed);
 	for (size_t i = 0; rc == 0 && i < listed.nsegs; i++) {
 		int on_disk = 0;
 		for (size_t j = 0; j < n; j++)
-			on_disk |= ids[j] == listed.segs[i].id;
+			on_disk |= res.segs[j].id == listed.segs[i].id;
 		if (!on_disk)
 			rc = hr_meta_wal_del(t, listed.segs[i].id);
 		if (listed.segs[i].id > *max_seg)
 			*max_seg = listed.segs[i].id;
 	}
 	for (size_t j = 0; rc == 0 && j < n; j++)
-		rc = hr_meta_wal_put(t, ids[j]);
+		rc = hr_meta_wal_put(t, res.segs[j].id);
 	if (rc == 0)
 		rc = hr_meta_commit(t);
 	else
 		hr_meta_abort(t);
 	free(listed.segs);
-	if (rc < 0) {
-		free(ids);
+	if (rc < 0)
 		goto out;
-	}
-	/* Every segment on disk, with the highest seq replayed from it, waits
-	 * in the old list until flushes cover it. */
 	srv->old_segs = calloc(n ? n : 1, sizeof(*srv->old_segs));
-	if (!srv->old_segs) {
-		free(ids);
+	srv->aside = calloc(n ? n : 1, sizeof(*srv->aside));
+	if (!srv->old_segs || !srv->aside) {
 		rc = -ENOMEM;
 		goto out;
 	}
 	for (size_t j = 0; j < n; j++) {
-		srv->old_segs[j].id = ids[j];
-		for (size_t k = 0; k < c.nsegs; k++)
-			if (c.segs[k].id == ids[j])
-				srv->old_segs[j].max_seq = c.segs[k].max_seq;
+		const hr_wal_replay_seg *rs = &res.segs[j];
+		if (rs->state == HR_WAL_SEG_CORRUPT || rs->state == HR_WAL_SEG_IGNORED) {
+			hr_wal_replay_seg *a = &srv->aside[srv->naside++];
+			*a = *rs;
+			a->why = NULL; /* res is freed below; set_aside says why from state */
+			for (size_t k = 0; k < c.nsegs; k++)
+				if (c.segs[k].id == rs->id)
+					hr_log_error("server", "WAL segment %016" PRIx64 ".wal (%s) holds "
+						     "edits of an OFFLINE region (up to seq %" PRIu64 "): "
+						     "it is kept in wal/corrupt/, but they will not be "
+						     "replayed when the region comes back",
+						     rs->id, seg_state_name(rs->state), c.segs[k].max_seq);
+			continue;
+		}
+		srv->old_segs[srv->nold++] = (hr_wal_seg){.id = rs->id,
+							  .max_seq = rs->max_seq,
+							  .bytes = rs->bytes,
+							  .valid_end = rs->valid_end};
 	}
-	srv->nold = n;
-	free(ids);
-	if (disk_max > *max_seg)
-		*max_seg = disk_max;
-	if (c.nrecords)
+	if (res.max_seg_id > *max_seg)
+		*max_seg = res.max_seg_id;
+	atomic_store(&srv->st.wal_torn_tails, res.torn_tails);
+	atomic_store(&srv->st.wal_corrupt_records, res.corrupt_records);
+	if (res.records)
 		hr_log_info("server", "WAL replay: %" PRIu64 " records, %" PRIu64
-			    " cells applied, %zu segments, %.1f ms", c.nrecords, c.napplied, n,
+			    " cells applied, %zu segments, %.1f ms", res.records, c.napplied, n,
 			    (double)(hr_mono_ns() - t0) / 1e6);
+	if (res.corrupt_records || res.ignored_segments)
+		hr_log_warn("server", "WAL replay (wal_recovery = %s): %" PRIu64 " corrupt stretches "
+			    "in %" PRIu64 " segments, %" PRIu64 " segments ignored after the cut",
+			    srv->cfg.wal_recovery == HR_WAL_SKIP_CORRUPT ? "skip_corrupt"
+									 : "point_in_time",
+			    res.corrupt_records, res.corrupt_segments, res.ignored_segments);
 out:
+	hr_wal_replay_result_free(&res);
 	free(c.segs);
 	return rc;
+}
+
+/* Moves the damaged segments recover_wal set aside to wal/corrupt/, after
+ * flushing every region so that nothing replayed from them lives only in
+ * them. Never deletes one. Runs at the end of open, before any write is
+ * accepted: after a point_in_time cut, a later open must not find the
+ * damaged segment in wal/ again and ignore what this run writes. */
+static int set_aside(hr_server *srv)
+{
+	char cdir[PATH_MAX];
+	int rc = hr_flush(srv, NULL);
+	if (rc < 0) {
+		hr_log_error("server", "cannot flush the edits replayed from damaged WAL segments "
+			     "(%s): not opening; they stay in %s", strerror(-rc), srv->wal_dir);
+		return rc;
+	}
+	if ((rc = hr_fname_wal_corrupt_dir(srv->wal_dir, cdir, sizeof(cdir))) < 0 ||
+	    (rc = hr_io_mkdirs(srv->io, cdir)) < 0) {
+		hr_log_error("server", "%s: cannot create: %s", cdir, strerror(-rc));
+		return rc;
+	}
+	for (size_t i = 0; i < srv->naside; i++) {
+		const hr_wal_replay_seg *a = &srv->aside[i];
+		char from[PATH_MAX], to[PATH_MAX], name[64];
+		hr_io_attr st;
+		if ((rc = hr_wal_segment_path(srv->wal_dir, a->id, from, sizeof(from))) < 0 ||
+		    (rc = hr_wal_segment_path(cdir, a->id, to, sizeof(to))) < 0)
+			return rc;
+		/* a file of that name set aside by an earlier run stays too */
+		for (unsigned k = 1; hr_io_stat(srv->io, to, &st) == 0; k++) {
+			snprintf(name, sizeof(name), ".%u", k);
+			if ((rc = hr_wal_segment_path(cdir, a->id, to, sizeof(to) - 16)) < 0)
+				return rc;
+			strcat(to, name);
+		}
+		if ((rc = hr_io_rename(srv->io, from, to)) < 0) {
+			hr_log_error("server", "cannot move %s to %s: %s", from, to, strerror(-rc));
+			return rc;
+		}
+		if (a->state == HR_WAL_SEG_IGNORED)
+			hr_log_warn("server", "WAL segment %s was not replayed (it follows the point "
+				    "where replay stopped): moved to %s", from, to);
+		else
+			hr_log_warn("server", "WAL segment %s is damaged (first at offset %" PRIu64
+				    ", %" PRIu64 " bad stretches, %" PRIu64 " records replayed and "
+				    "now flushed): moved to %s", from, a->bad_offset, a->bad_records,
+				    a->records, to);
+	}
+	if ((rc = hr_io_sync_dir(srv->io, cdir)) < 0 ||
+	    (rc = hr_io_sync_dir(srv->io, srv->wal_dir)) < 0)
+		return rc;
+	for (size_t i = 0; i < srv->naside; i++)
+		if ((rc = hr_server_wal_forget(srv, srv->aside[i].id)) < 0)
+			return rc;
+	atomic_store(&srv->st.wal_corrupt_segments, srv->naside);
+	srv->naside = 0;
+	return 0;
 }
 
 /* ---- open / close ---------------------------------------------------------- */
@@ -764,6 +867,8 @@ int hr_server_open_io(const hr_config *cfg, hr_io *io, hr_server **out)
 	}
 	if ((rc = hr_compact_start(srv)) < 0 || (rc = hr_flusher_start(srv)) < 0)
 		goto fail;
+	if (srv->naside && (rc = set_aside(srv)) < 0)
+		goto fail;
 	hr_log_info("server", "opened %s: %zu tables, seq %" PRIu64, cfg->data_dir, srv->ntables,
 		    (uint64_t)atomic_load(&srv->seq));
 	*out = srv;
@@ -789,6 +894,7 @@ int hr_server_close(hr_server *srv)
 		hr_table_free(srv->tables[i]);
 	free(srv->tables);
 	free(srv->old_segs);
+	free(srv->aside);
 	if (srv->fdc)
 		hr_fdcache_free(srv->fdc);
 	if (srv->bc)

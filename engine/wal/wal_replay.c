@@ -1,4 +1,5 @@
-/* wal_replay.c — reads segments back in id order (contract in hr_wal.h). */
+/* wal_replay.c — reads segments back in id order, under a recovery mode
+ * (contract in hr_wal.h). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +8,7 @@
 #include "engine/hr_io.h"
 #include "engine/hr_util.h"
 #include "engine/hr_wal.h"
+#include "hr_config.h"
 #include "hr_log.h"
 #include "wal_seg.h"
 
@@ -22,9 +24,8 @@ typedef struct wal_rd {
 	size_t len;
 } wal_rd;
 
-/* Points *p at n bytes from file offset off. -ENODATA on EOF, -errno on
- * a read error. Segments are read front to back, so the window only moves
- * forward. */
+/* Points *p at n bytes from file offset off (the caller knows they exist).
+ * -ENODATA if the file ends first, -errno on a read error. */
 static int rd_need(wal_rd *r, uint64_t off, size_t n, const uint8_t **p)
 {
 	if (off >= r->base && off + n <= r->base + r->len) {
@@ -59,7 +60,8 @@ static int rd_need(wal_rd *r, uint64_t off, size_t n, const uint8_t **p)
 	return 0;
 }
 
-/* Valid ends named by control records (hr_format.h): segment id -> offset. */
+/* ---- control records: valid ends of segments -------------------------- */
+
 typedef struct wal_limits {
 	uint64_t *id, *end;
 	size_t n, cap;
@@ -94,9 +96,8 @@ static int limit_add(wal_limits *l, uint64_t id, uint64_t end)
 	return 0;
 }
 
-/* Parses a control record's payload into l; 0, or -EINVAL if malformed. */
-int hr_wal_ctl_parse(const uint8_t *p, size_t len, wal_limits *l);
-int hr_wal_ctl_parse(const uint8_t *p, size_t len, wal_limits *l)
+/* A control record's payload into l: 0, -EINVAL if malformed, -ENOMEM. */
+static int ctl_parse(const uint8_t *p, size_t len, wal_limits *l)
 {
 	if (len < HR_WAL_CTL_FIXED || p[0] != HR_WAL_CTL_LIMITS)
 		return -EINVAL;
@@ -106,161 +107,339 @@ int hr_wal_ctl_parse(const uint8_t *p, size_t len, wal_limits *l)
 		return -EINVAL;
 	for (uint32_t i = 0; i < n; i++) {
 		const uint8_t *e = p + HR_WAL_CTL_FIXED + (size_t)i * HR_WAL_CTL_ENTRY;
-		int rc = limit_add(l, hr_get64(e), hr_get64(e + 8));
+		uint64_t end = hr_get64(e + 8);
+		if (end < HR_WAL_HDR_LEN)
+			continue; /* cannot be a valid end: ignored */
+		int rc = limit_add(l, hr_get64(e), end);
 		if (rc)
 			return rc;
 	}
 	return 0;
 }
 
-/* 0 when the segment ended (cleanly or at a bad record), < 0 to abort.
- * limit: replay stops there without complaint (0 = at the end of file);
- * lims (may be NULL): collects this segment's control record instead. */
-static int replay_one(const char *dir, uint64_t id,
-		      int (*fn)(void *, uint64_t, uint32_t, uint64_t, const void *, size_t),
-		      void *ctx, wal_rd *r, uint64_t limit, wal_limits *lims)
+/* ---- records ---------------------------------------------------------------- */
+
+typedef struct wal_rec {
+	uint32_t len;
+	uint64_t seq;
+	const uint8_t *payload;
+} wal_rec;
+
+/* Is there a well-formed record at off, ending at or before end? 1 (and
+ * *rec), 0 (and *why), or < 0 on a read error. */
+static int rec_at(wal_rd *r, uint64_t off, uint64_t end, wal_rec *rec, const char **why)
 {
+	const uint8_t *p;
+	if (end - off < HR_WAL_REC_HDR_LEN) {
+		*why = "torn record header";
+		return 0;
+	}
+	int rc = rd_need(r, off, HR_WAL_REC_HDR_LEN, &p);
+	if (rc)
+		return rc;
+	uint32_t len = hr_get32(p);
+	uint64_t seq = hr_get64(p + 4);
+	uint32_t crc = hr_get32(p + 12);
+	if (len > HR_WAL_MAX_PAYLOAD) {
+		*why = "bad record length";
+		return 0;
+	}
+	if (end - off - HR_WAL_REC_HDR_LEN < len) {
+		*why = "record runs past the end";
+		return 0;
+	}
+	if ((rc = rd_need(r, off, HR_WAL_REC_HDR_LEN + (size_t)len, &p)) != 0)
+		return rc;
+	if (hr_crc32c(hr_crc32c(0, p, 12), p + HR_WAL_REC_HDR_LEN, len) != crc) {
+		*why = "record CRC mismatch";
+		return 0;
+	}
+	*rec = (wal_rec){.len = len, .seq = seq, .payload = p + HR_WAL_REC_HDR_LEN};
+	return 1;
+}
+
+/* The offset of the next well-formed record after a bad one at off, or end
+ * if there is none. Tries the bad record's own length first (a damaged
+ * payload leaves it right), then every later offset. */
+static int next_good(wal_rd *r, uint64_t off, uint64_t end, uint64_t *next)
+{
+	wal_rec rec;
+	const char *why;
+	const uint8_t *p;
+	int rc;
+	if (end - off >= HR_WAL_REC_HDR_LEN) {
+		if ((rc = rd_need(r, off, HR_WAL_REC_HDR_LEN, &p)) != 0)
+			return rc;
+		uint64_t skip = off + HR_WAL_REC_HDR_LEN + (uint64_t)hr_get32(p);
+		if (skip < end && (rc = rec_at(r, skip, end, &rec, &why)) != 0) {
+			if (rc < 0)
+				return rc;
+			*next = skip;
+			return 0;
+		}
+	}
+	for (uint64_t o = off + 1; o + HR_WAL_REC_HDR_LEN <= end; o++) {
+		if ((rc = rec_at(r, o, end, &rec, &why)) < 0)
+			return rc;
+		if (rc) {
+			*next = o;
+			return 0;
+		}
+	}
+	*next = end;
+	return 0;
+}
+
+/* ---- one segment ---------------------------------------------------------- */
+
+typedef struct replay_run {
+	const hr_wal_replay_opts *o;
+	wal_rd r;
+	wal_limits lims;
+	hr_wal_replay_result *res;
+	int cut;		/* point_in_time stopped: later segments are ignored */
+} replay_run;
+
+/* What to do about corruption at off (why) in segment s: 0 to go on (skip
+ * to *resume), 1 to stop this segment, < 0 to stop replay. */
+static int on_corrupt(replay_run *run, hr_wal_replay_seg *s, const char *path, uint64_t off,
+		      const char *why, uint64_t next, uint64_t end, uint64_t *resume)
+{
+	hr_wal_replay_result *res = run->res;
+	if (!s->bad_records)
+		s->bad_offset = off;
+	s->bad_records++;
+	s->why = why;
+	s->state = HR_WAL_SEG_CORRUPT;
+	res->corrupt_records++;
+	switch (run->o->mode) {
+	case HR_WAL_SKIP_CORRUPT:
+		hr_log_warn("wal", "%s offset %llu: %s; skipped %llu bytes up to the next good record "
+			    "(wal_recovery = skip_corrupt)",
+			    path, (unsigned long long)off, why, (unsigned long long)(next - off));
+		s->bad_bytes += next - off;
+		*resume = next;
+		return next < end ? 0 : 1;
+	case HR_WAL_POINT_IN_TIME:
+		hr_log_warn("wal", "%s offset %llu: %s; replay stops here: this record and everything "
+			    "after it, in this and later segments, are ignored "
+			    "(wal_recovery = point_in_time)",
+			    path, (unsigned long long)off, why);
+		s->valid_end = off;
+		run->cut = 1;
+		return 1;
+	default:
+		res->refused_segment = s->id;
+		res->refused_offset = off;
+		hr_log_error("wal", "%s offset %llu: %s, and not at the torn end of the newest segment: "
+			     "the log is damaged, and replaying past this point would silently drop "
+			     "acknowledged edits. Not opening. To open anyway, set wal_recovery = "
+			     "point_in_time (mount with -o wal_recovery=point_in_time: replay stops "
+			     "at this record and ignores everything after it) or skip_corrupt (bad "
+			     "records are skipped and counted); either way the damaged segment is "
+			     "moved to wal/corrupt/, never deleted",
+			     path, (unsigned long long)off, why);
+		return -EUCLEAN;
+	}
+}
+
+/* Replays (or, after a cut, only lists) segment s. */
+static int replay_one(replay_run *run, hr_wal_replay_seg *s, int last)
+{
+	const hr_wal_replay_opts *o = run->o;
+	wal_rd *r = &run->r;
 	char path[4096];
-	int rc = hr_wal_segment_path(dir, id, path, sizeof(path));
+	int rc = hr_wal_segment_path(o->dir, s->id, path, sizeof(path));
 	if (rc)
 		return rc;
 	int fd = hr_io_open(r->io, path, HR_IO_RDONLY);
 	if (fd < 0) {
-		rc = fd;
-		if (rc == -ENOENT)
-			return 0;
-		hr_log_error("wal", "open %s: %s", path, strerror(-rc));
-		return rc;
+		hr_log_error("wal", "open %s: %s", path, strerror(-fd));
+		return fd;
 	}
-	uint64_t size, off = 0, nrec = 0;
+	uint64_t size, off = HR_WAL_HDR_LEN;
 	if ((rc = hr_io_size(r->io, fd, &size)) < 0) {
 		hr_log_error("wal", "stat %s: %s", path, strerror(-rc));
-		hr_io_close(r->io, fd);
-		return rc;
+		goto out;
 	}
-	if (limit && limit >= HR_WAL_HDR_LEN && limit < size)
-		size = limit;
+	s->bytes = size;
 	r->fd = fd;
 	r->base = 0;
 	r->len = 0;
+	if (run->cut) {
+		s->state = HR_WAL_SEG_IGNORED;
+		run->res->ignored_segments++;
+		goto out;
+	}
+	/* a segment replayed is made durable before anything new is
+	 * acknowledged: an earlier process may have left its tail only in the
+	 * page cache, and a later power loss must not turn this segment, which
+	 * is no longer the newest, into a damaged one */
+	if ((rc = hr_io_sync(r->io, fd, 1)) < 0) {
+		hr_log_error("wal", "fdatasync %s: %s", path, strerror(-rc));
+		goto out;
+	}
 	const uint8_t *p;
+	uint64_t resume = 0;
+	const char *why = NULL;
 	if (size < HR_WAL_HDR_LEN) {
-		if (!lims)
-			hr_log_warn("wal", "%s: %llu bytes, shorter than a header; skipped", path,
-			    (unsigned long long)size);
-		goto out;
+		why = "shorter than a segment header";
+	} else {
+		if ((rc = rd_need(r, 0, HR_WAL_HDR_LEN, &p)) < 0)
+			goto rd_fail;
+		why = hr_wal_hdr_check(p, s->id);
+		if (!why)
+			s->version = hr_get32(p + 8);
 	}
-	rc = rd_need(r, 0, HR_WAL_HDR_LEN, &p);
-	if (rc)
-		goto rd_fail;
-	const char *why = hr_wal_hdr_check(p, id);
+	uint64_t limit = limit_of(&run->lims, s->id);
 	if (why) {
-		if (!lims)
-			hr_log_warn("wal", "%s offset 0: %s; segment skipped", path, why);
+		/* nothing in it can be read: the newest segment cut before its
+		 * header was complete is a torn tail (kept with valid end = the
+		 * header's length: no records), anything else corruption */
+		if (limit == HR_WAL_HDR_LEN) {
+			s->valid_end = limit; /* known to hold nothing: a tail trimmed earlier */
+			rc = 0;
+			goto out;
+		}
+		if (last && size < HR_WAL_HDR_LEN) {
+			hr_log_warn("wal", "%s: %llu bytes, %s: a torn tail, nothing to replay", path,
+				    (unsigned long long)size, why);
+			s->state = HR_WAL_SEG_TORN;
+			s->valid_end = HR_WAL_HDR_LEN;
+			run->res->torn_tails++;
+			rc = 0;
+			goto out;
+		}
+		rc = on_corrupt(run, s, path, 0, why, size, size, &resume);
+		if (rc > 0) {
+			s->valid_end = 0;
+			rc = 0;
+		}
 		goto out;
 	}
-	uint32_t version = hr_get32(p + 8);
-	off = HR_WAL_HDR_LEN;
-	while (off < size) {
-		if (size - off < HR_WAL_REC_HDR_LEN) {
-			if (!lims)
-			hr_log_warn("wal", "%s offset %llu: torn record header (%llu bytes left); "
-				    "replay of this segment stops here",
-				    path, (unsigned long long)off, (unsigned long long)(size - off));
-			break;
-		}
-		rc = rd_need(r, off, HR_WAL_REC_HDR_LEN, &p);
-		if (rc)
+	uint64_t end = limit && limit < size ? limit : size;
+	if (limit && limit < size)
+		s->valid_end = limit;
+	while (off < end) {
+		wal_rec rec;
+		rc = rec_at(r, off, end, &rec, &why);
+		if (rc < 0)
 			goto rd_fail;
-		uint32_t len = hr_get32(p);
-		uint64_t seq = hr_get64(p + 4);
-		uint32_t crc = hr_get32(p + 12);
-		if (len > HR_WAL_MAX_PAYLOAD) {
-			if (!lims)
-			hr_log_warn("wal", "%s offset %llu: bad record length %u; replay of this "
-				    "segment stops here",
-				    path, (unsigned long long)off, len);
-			break;
+		if (rc) {
+			off += HR_WAL_REC_HDR_LEN + (uint64_t)rec.len;
+			if (rec.seq == 0)
+				continue; /* a control record (read by the first pass) */
+			if (rec.seq > run->res->max_seq)
+				run->res->max_seq = rec.seq;
+			if (o->fn && (rc = o->fn(o->ctx, s->id, s->version, rec.seq, rec.payload,
+						 rec.len)) < 0)
+				goto out;
+			s->records++;
+			run->res->records++;
+			if (rec.seq > s->max_seq)
+				s->max_seq = rec.seq;
+			continue;
 		}
-		if (size - off - HR_WAL_REC_HDR_LEN < len) {
-			if (!lims)
-			hr_log_warn("wal", "%s offset %llu: torn record (length %u, %llu bytes "
-				    "left); replay of this segment stops here",
-				    path, (unsigned long long)off, len,
-				    (unsigned long long)(size - off - HR_WAL_REC_HDR_LEN));
-			break;
-		}
-		rc = rd_need(r, off, HR_WAL_REC_HDR_LEN + (size_t)len, &p);
-		if (rc)
+		uint64_t next = end;
+		if ((rc = next_good(r, off, end, &next)) < 0)
 			goto rd_fail;
-		uint32_t c = hr_crc32c(0, p, 12);
-		c = hr_crc32c(c, p + HR_WAL_REC_HDR_LEN, len);
-		if (c != crc) {
-			if (!lims)
-			hr_log_warn("wal", "%s offset %llu: record CRC mismatch (seq %llu, length "
-				    "%u); replay of this segment stops here",
-				    path, (unsigned long long)off, (unsigned long long)seq, len);
+		if (last && next >= end) {
+			/* nothing good follows in the newest segment: the write the
+			 * crash cut short (or never-written pages after it) */
+			hr_log_info("wal", "%s offset %llu: %s: the torn tail of the newest segment "
+				    "(%llu bytes); replay ends here",
+				    path, (unsigned long long)off, why,
+				    (unsigned long long)(end - off));
+			s->state = HR_WAL_SEG_TORN;
+			s->valid_end = off;
+			run->res->torn_tails++;
 			break;
 		}
-		if (seq == 0) {
-			/* a control record: only as a segment's first record */
-			if (lims && off == HR_WAL_HDR_LEN &&
-			    hr_wal_ctl_parse(p + HR_WAL_REC_HDR_LEN, len, lims) == -ENOMEM) {
-				rc = -ENOMEM;
-				goto out;
-			}
-		} else if (!lims) {
-			rc = fn(ctx, id, version, seq, p + HR_WAL_REC_HDR_LEN, len);
-			if (rc < 0)
-				goto out;
-			nrec++;
-		}
-		off += HR_WAL_REC_HDR_LEN + (uint64_t)len;
-		if (lims)
-			break; /* the pre-pass reads first records only */
+		rc = on_corrupt(run, s, path, off, why, next, end, &resume);
+		if (rc < 0)
+			goto out;
+		if (rc > 0)
+			break;
+		off = resume;
 	}
 	rc = 0;
-	hr_log_debug("wal", "%s: replayed %llu records", path, (unsigned long long)nrec);
+	hr_log_debug("wal", "%s: replayed %llu records", path, (unsigned long long)s->records);
 	goto out;
 rd_fail:
-	if (rc == -ENOMEM)
-		goto out;
-	/* the file shrank under us or the device failed: same as a bad tail */
-	hr_log_warn("wal", "%s offset %llu: %s; replay of this segment stops here", path,
-		    (unsigned long long)off, rc == -ENODATA ? "short read" : strerror(-rc));
-	rc = 0;
+	if (rc == -ENODATA)
+		rc = -EIO; /* the file shrank while being read */
+	hr_log_error("wal", "%s offset %llu: read failed: %s", path, (unsigned long long)off,
+		     strerror(-rc));
 out:
 	hr_io_close(r->io, fd);
+	r->fd = -1;
 	return rc;
 }
 
-int hr_wal_replay(hr_io *io, const char *dir,
-		  int (*fn)(void *ctx, uint64_t seg_id, uint32_t seg_version, uint64_t seq,
-			    const void *payload, size_t len),
-		  void *ctx, uint64_t *max_seg_id_out)
+/* First pass: the control record at the start of each segment. */
+static int read_limits(replay_run *run, uint64_t id)
 {
+	char path[4096];
+	wal_rd *r = &run->r;
+	int rc = hr_wal_segment_path(run->o->dir, id, path, sizeof(path));
+	if (rc)
+		return rc;
+	int fd = hr_io_open(r->io, path, HR_IO_RDONLY);
+	if (fd < 0)
+		return fd;
+	uint64_t size;
+	const uint8_t *p;
+	wal_rec rec;
+	const char *why;
+	r->fd = fd;
+	r->base = 0;
+	r->len = 0;
+	if ((rc = hr_io_size(r->io, fd, &size)) == 0 && size >= HR_WAL_HDR_LEN &&
+	    (rc = rd_need(r, 0, HR_WAL_HDR_LEN, &p)) == 0 && !hr_wal_hdr_check(p, id) &&
+	    (rc = rec_at(r, HR_WAL_HDR_LEN, size, &rec, &why)) == 1 && rec.seq == 0)
+		rc = ctl_parse(rec.payload, rec.len, &run->lims) == -ENOMEM ? -ENOMEM : 0;
+	hr_io_close(r->io, fd);
+	r->fd = -1;
+	/* a damaged first record is dealt with by the second pass */
+	return rc == -ENOMEM ? rc : 0;
+}
+
+int hr_wal_replay(const hr_wal_replay_opts *o, hr_wal_replay_result *res)
+{
+	memset(res, 0, sizeof(*res));
+	replay_run run = {.o = o, .r = {.io = o->io ? o->io : hr_io_posix(), .fd = -1},
+			  .res = res};
 	uint64_t *ids;
 	size_t n;
-	if (max_seg_id_out)
-		*max_seg_id_out = 0;
-	if (!io)
-		io = hr_io_posix();
-	int rc = hr_wal_list_dir(io, dir, &ids, &n);
+	int rc = hr_wal_list_dir(run.r.io, o->dir, &ids, &n);
 	if (rc) {
-		hr_log_error("wal", "list %s: %s", dir, strerror(-rc));
+		hr_log_error("wal", "list %s: %s", o->dir, strerror(-rc));
 		return rc;
 	}
-	wal_rd r = {.io = io, .fd = -1};
-	wal_limits lims = {0};
+	if (n && !(res->segs = calloc(n, sizeof(*res->segs)))) {
+		free(ids);
+		return -ENOMEM;
+	}
+	res->nsegs = n;
+	for (size_t i = 0; i < n; i++)
+		res->segs[i].id = ids[i];
+	if (n)
+		res->max_seg_id = ids[n - 1];
 	for (size_t i = 0; i < n && rc == 0; i++)
-		rc = replay_one(dir, ids[i], fn, ctx, &r, 0, &lims);
+		rc = read_limits(&run, ids[i]);
 	for (size_t i = 0; i < n && rc == 0; i++)
-		rc = replay_one(dir, ids[i], fn, ctx, &r, limit_of(&lims, ids[i]), NULL);
-	free(lims.id);
-	free(lims.end);
-	if (max_seg_id_out && n)
-		*max_seg_id_out = ids[n - 1];
-	free(r.buf);
+		rc = replay_one(&run, &res->segs[i], i == n - 1);
+	for (size_t i = 0; i < n; i++)
+		res->corrupt_segments += res->segs[i].state == HR_WAL_SEG_CORRUPT;
+	free(run.r.buf);
+	free(run.lims.id);
+	free(run.lims.end);
 	free(ids);
 	return rc;
+}
+
+void hr_wal_replay_result_free(hr_wal_replay_result *res)
+{
+	free(res->segs);
+	memset(res, 0, sizeof(*res));
 }

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/hr_fname.h"
 #include "engine/hr_format.h"
 #include "engine/hr_io.h"
 #include "engine/hr_util.h"
@@ -13,10 +14,7 @@
 
 int hr_wal_segment_path(const char *dir, uint64_t id, char *buf, size_t len)
 {
-	int n = snprintf(buf, len, "%s/%016llx.wal", dir, (unsigned long long)id);
-	if (n < 0 || (size_t)n >= len)
-		return -ENAMETOOLONG;
-	return 0;
+	return hr_fname_wal_segment(dir, id, 0, buf, len);
 }
 
 void hr_wal_hdr_encode(uint8_t *hdr, uint64_t id)
@@ -47,12 +45,11 @@ const char *hr_wal_hdr_check(const uint8_t *hdr, uint64_t id)
 int hr_wal_seg_create(hr_io *io, const char *dir, uint64_t id, const void *first, size_t len,
 		      int *fd_out)
 {
-	char path[4096], tmp[4112];
+	char path[4096], tmp[4096];
 	uint8_t *buf = NULL;
 	int fd = -1, rc = hr_wal_segment_path(dir, id, path, sizeof(path));
-	if (rc)
+	if (rc || (rc = hr_fname_wal_segment(dir, id, 1, tmp, sizeof(tmp))) != 0)
 		return rc;
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	if (!(buf = malloc(HR_WAL_HDR_LEN + len)))
 		return -ENOMEM;
 	hr_wal_hdr_encode(buf, id);
@@ -103,16 +100,6 @@ out:
 	return rc;
 }
 
-static int wal_name_id(const char *n, const char *suffix, uint64_t *id)
-{
-	size_t sl = strlen(suffix);
-	if (strlen(n) != 16 + sl || strcmp(n + 16, suffix) != 0 ||
-	    strspn(n, "0123456789abcdef") != 16)
-		return 0;
-	*id = strtoull(n, NULL, 16);
-	return 1;
-}
-
 void hr_wal_seg_clean_tmp(hr_io *io, const char *dir)
 {
 	hr_io_dirent *ents;
@@ -120,8 +107,7 @@ void hr_wal_seg_clean_tmp(hr_io *io, const char *dir)
 	if (hr_io_list(io, dir, &ents, &n) < 0)
 		return;
 	for (size_t i = 0; i < n; i++) {
-		uint64_t id;
-		if (ents[i].is_dir || !wal_name_id(ents[i].name, ".wal.tmp", &id))
+		if (ents[i].is_dir || hr_fname_parse(HR_FN_IN_WAL, ents[i].name, NULL) != HR_FN_WAL_TMP)
 			continue;
 		char p[4400];
 		snprintf(p, sizeof(p), "%s/%s", dir, ents[i].name);
@@ -155,7 +141,8 @@ int hr_wal_list_dir(hr_io *io, const char *dir, uint64_t **ids, size_t *n)
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < ne; i++)
-		if (!ents[i].is_dir && wal_name_id(ents[i].name, ".wal", &v[cnt]))
+		if (!ents[i].is_dir &&
+		    hr_fname_parse(HR_FN_IN_WAL, ents[i].name, &v[cnt]) == HR_FN_WAL_SEGMENT)
 			cnt++;
 	hr_io_list_free(ents, ne);
 	if (cnt)

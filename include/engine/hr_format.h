@@ -104,10 +104,10 @@
  * after it are a batch whose write failed (its writers got the error) or a
  * torn tail trimmed by an earlier recovery; replay ignores them. Listed in
  * every new segment while the named segment exists.
- * Replay stops at the first record whose length is out of range, that
- * runs past the end of the file (torn write), or whose CRC mismatches
- * (corruption, or zeros from a crash after a size update), logging the
- * file and offset; everything before it is kept.
+ * A record is bad if its length is out of range, it runs past the end of
+ * the file (or past its segment's valid end), or its CRC mismatches. What
+ * replay does then (a torn tail of the newest segment, or corruption
+ * handled by the recovery mode) is in hr_wal.h, "replay".
  */
 #define HR_WAL_MAGIC "HRWALSG1"
 #define HR_WAL_VERSION 1u	  /* written (the edit encoding of hr_server.h) */

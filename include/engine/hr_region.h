@@ -235,6 +235,10 @@ struct hr_server {
 	 * open so that it purges them like its own closed ones; only open uses it */
 	hr_wal_seg *old_segs;
 	size_t nold;
+	/* damaged segments found at open (hr_wal.h: CORRUPT or IGNORED), moved
+	 * to wal/corrupt/ at the end of open once their edits are flushed */
+	hr_wal_replay_seg *aside;
+	size_t naside;
 
 	/* flush queue and background threads */
 	pthread_mutex_t flush_mu;
@@ -257,6 +261,8 @@ struct hr_server {
 	struct {
 		atomic_uint_fast64_t puts, gets, scans, flushes, flush_bytes, blocked, splits;
 		atomic_uint_fast64_t compactions, compaction_bytes_in, compaction_bytes_out;
+		/* found by the WAL replay at open (hr_wal.h) */
+		atomic_uint_fast64_t wal_torn_tails, wal_corrupt_records, wal_corrupt_segments;
 	} st;
 };
 

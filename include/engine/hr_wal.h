@@ -158,17 +158,89 @@ int hr_wal_purge(hr_wal *w, uint64_t min_unflushed_seq, int (*on_delete)(void *,
 		 void *ctx);
 void hr_wal_get_stats(hr_wal *w, hr_wal_stats *out);
 
-/* Replays every segment file in dir in id order, calling fn for each valid
- * record with the version of its segment's header (HR_WAL_VERSION_MIN..
- * HR_WAL_VERSION: the payload encoding the owner wrote in that version). A bad header skips the file; a torn or corrupt record (bad length,
- * CRC mismatch, short read) ends THAT segment's replay with a warning naming
- * the file and offset, and replay continues with the next segment. fn
- * returning < 0 aborts replay with that value. *max_seg_id_out (may be NULL)
- * = highest segment id present (0 if none). A missing dir replays nothing. */
-int hr_wal_replay(hr_io *io, const char *dir,
-		  int (*fn)(void *ctx, uint64_t seg_id, uint32_t seg_version, uint64_t seq,
-			    const void *payload, size_t len),
-		  void *ctx, uint64_t *max_seg_id_out);
+/* ---- replay (stateless) ---------------------------------------------------
+ *
+ * hr_wal_replay reads every segment of dir in id order and calls fn for
+ * each good record (never for control records) with the format version of
+ * its segment's header (HR_WAL_VERSION_MIN..HR_WAL_VERSION: the payload
+ * encoding the owner wrote in that version). A segment's records end at
+ * its valid end when a control record names one (hr_format.h): what
+ * follows is a failed batch or a tail trimmed earlier, never corruption.
+ *
+ * Damage is judged the same way in every mode:
+ * - a torn tail: a bad record in the NEWEST segment with no good record
+ *   after it (a write the crash cut short, or pages never written). A roll
+ *   syncs the old segment before the new one exists, so only the newest
+ *   can be torn. Replay ends there, the segment reports valid_end = the
+ *   bad record's offset, and the owner keeps it with that valid end (the
+ *   new WAL's control records carry it), so the torn bytes are never read
+ *   again even once the segment is no longer the newest;
+ * - corruption: anything else (a bad record followed by good ones, a bad
+ *   record or a short file in an older segment, a bad header). What
+ *   happens then is the mode (RocksDB's WALRecoveryMode):
+ *   HR_WAL_TOLERATE_TAIL: replay stops, logs the segment, the offset and
+ *     what to do, and returns -EUCLEAN;
+ *   HR_WAL_POINT_IN_TIME: replay stops at the first corruption; that
+ *     segment (state CORRUPT, valid_end = the offset) and every later one
+ *     (state IGNORED, not read) are not replayed further: a consistent
+ *     prefix of the log;
+ *   HR_WAL_SKIP_CORRUPT: the bad record is skipped up to the next good one
+ *     (found through the bad record's own length, else by scanning every
+ *     later offset for a well-formed record), counted, and replay goes on.
+ * The owner must not delete a CORRUPT or IGNORED segment: it moves it
+ * aside (wal/corrupt/) once the edits replayed from it are durable.
+ *
+ * Every segment replayed is fdatasynced first: a killed process may have
+ * left its tail only in the page cache, and once new segments follow it a
+ * power loss there would look like corruption. */
+enum hr_wal_seg_state {
+	HR_WAL_SEG_CLEAN = 0,	/* read to its end (or to its valid end) */
+	HR_WAL_SEG_TORN,	/* the newest segment, with a torn tail */
+	HR_WAL_SEG_CORRUPT,	/* damaged: see bad_* */
+	HR_WAL_SEG_IGNORED,	/* after a point_in_time cut: not replayed */
+};
+
+typedef struct hr_wal_replay_seg {
+	uint64_t id;
+	int state;			/* enum hr_wal_seg_state */
+	uint32_t version;		/* its header's format version (0: unreadable) */
+	uint64_t bytes;			/* file size */
+	uint64_t valid_end;		/* its records end here (0: at the end of file) */
+	uint64_t records, max_seq;	/* replayed from it */
+	uint64_t bad_records;		/* corrupt stretches found (skipped or cut at) */
+	uint64_t bad_bytes;		/* bytes skipped (skip_corrupt) */
+	uint64_t bad_offset;		/* the first one */
+	const char *why;		/* the last one, e.g. "record CRC mismatch" */
+} hr_wal_replay_seg;
+
+typedef struct hr_wal_replay_opts {
+	hr_io *io;			/* NULL = hr_io_posix() */
+	const char *dir;
+	int mode;			/* HR_WAL_TOLERATE_TAIL ... (hr_config.h) */
+	/* each good record; < 0 aborts replay with that value; may be NULL */
+	int (*fn)(void *ctx, uint64_t seg_id, uint32_t seg_version, uint64_t seq,
+		  const void *payload, size_t len);
+	void *ctx;
+} hr_wal_replay_opts;
+
+typedef struct hr_wal_replay_result {
+	hr_wal_replay_seg *segs;	/* every segment in dir, ascending id */
+	size_t nsegs;
+	uint64_t max_seg_id;		/* highest segment id present (0: none) */
+	uint64_t records, max_seq;	/* replayed */
+	uint64_t torn_tails;		/* segments with a torn tail (0 or 1) */
+	uint64_t corrupt_records;	/* corrupt stretches found */
+	uint64_t corrupt_segments;	/* segments in state CORRUPT */
+	uint64_t ignored_segments;	/* segments in state IGNORED */
+	uint64_t refused_segment, refused_offset; /* tolerate_tail: where it refused */
+} hr_wal_replay_result;
+
+/* 0, -EUCLEAN (tolerate_tail found corruption), or another negative errno
+ * (a read or sync error, a listing error, fn's value). A missing dir
+ * replays nothing. *res is filled in every case; free it with
+ * hr_wal_replay_result_free. */
+int hr_wal_replay(const hr_wal_replay_opts *o, hr_wal_replay_result *res);
+void hr_wal_replay_result_free(hr_wal_replay_result *res);
 
 /* Segment ids present in dir, ascending (*ids malloc'd, NULL if *n == 0). */
 int hr_wal_list_dir(hr_io *io, const char *dir, uint64_t **ids, size_t *n);

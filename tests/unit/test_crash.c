@@ -7,8 +7,10 @@
  *   segment back to its last synced size, and every put acknowledged as
  *   durable survives; the same in durability os for HR_MUT_SYNC puts and for
  *   plain puts once a later hr_sync() returned (the FUSE fsync);
- * - torn and corrupted WAL tails: the daemon opens, what precedes the damage
- *   is recovered, and writes after the recovery survive the next replay;
+ * - torn and corrupted WAL tails, in each recovery mode: a torn tail of the
+ *   newest segment is trimmed, other damage refuses the open (tolerate_tail)
+ *   or recovers a prefix (point_in_time) or all but the bad record
+ *   (skip_corrupt), and writes after the recovery survive later replays;
  * - corrupted store-file blocks: -EIO or an OFFLINE region, never wrong data;
  * - leftovers of a crash in flush (temp and unreferenced files, unknown
  *   region and family directories) are removed, referenced files kept; a
@@ -652,14 +654,58 @@ static int present_prefix(hr_server *s, int n)
 
 typedef enum { D_TRUNC, D_FLIP, D_APPEND_ZEROS } damage_kind;
 
+static hr_server *open_mode(const char *dir, int mode)
+{
+	hr_config c;
+	hr_server *s = NULL;
+	et_config(&c, dir);
+	c.wal_recovery = mode;
+	int lvl = hr_log_get_level();
+	hr_log_set_level(-1); /* the damage is reported; the test checks what came of it */
+	int rc = hr_server_open(&c, &s);
+	hr_log_set_level(lvl);
+	return rc < 0 ? NULL : s;
+}
+
+/* Rows [0, n) that are whole (1), absent (0); -1 if any is half or wrong. */
+static int count_whole(hr_server *s, int n, int *absent)
+{
+	int whole = 0;
+	*absent = 0;
+	for (int i = 0; i < n; i++) {
+		int c = k_check(s, (uint64_t)i);
+		if (c == 1)
+			whole++;
+		else if (c == 0)
+			(*absent)++;
+		else
+			return -1;
+	}
+	return whole;
+}
+
+/* Damages a copy of base's data segment and reopens it in a recovery mode.
+ * newest: the segments after it (empty, made by later clean opens) are
+ * removed first, so the damage is at the newest segment, as after a crash.
+ * min_k < 0: the open must be refused; else the rows must be a prefix
+ * [0, k) with min_k <= k <= max_k (prefix 0: any whole rows, counted into
+ * k, none half). The rows survive writes and two more reopens in the
+ * default mode (damaged segments were moved aside, never read again). */
 static void torn_case(const char *base, const char *name, damage_kind kind, int64_t where,
-		      int min_k, int max_k)
+		      int newest, int mode, int min_k, int max_k, int prefix)
 {
 	char dir[4200];
 	snprintf(dir, sizeof(dir), "%s/%s", g_dir, name);
 	CHECK_RC(sh("cp -a '%s' '%s'", base, dir), 0);
 	seg w;
 	CHECK_RC(biggest_wal(dir, &w), 0);
+	if (newest) {
+		static seg v[1024];
+		size_t n = list_wal(dir, v, 1024);
+		for (size_t i = 0; i < n; i++)
+			if (strcmp(v[i].path, w.path) > 0)
+				CHECK_RC(unlink(v[i].path), 0);
+	}
 	uint64_t off = where >= 0 ? (uint64_t)where : w.size + (uint64_t)where;
 	if (kind == D_TRUNC) {
 		CHECK_RC(truncate(w.path, (off_t)off), 0);
@@ -672,9 +718,17 @@ static void torn_case(const char *base, const char *name, damage_kind kind, int6
 		fwrite(zeros, 1, sizeof(zeros), f);
 		fclose(f);
 	}
-	hr_server *s = et_open(dir);
+	hr_server *s = open_mode(dir, mode);
+	if (min_k < 0) {
+		if (s)
+			hr_server_close(s);
+		CHECK(!s); /* refused: the data directory is left as it was */
+		CHECK(access(w.path, F_OK) == 0);
+		hr_test_rmrf(dir);
+		return;
+	}
 	CHECK(s);
-	int k = present_prefix(s, TORN_N);
+	int absent, k = prefix ? present_prefix(s, TORN_N) : count_whole(s, TORN_N, &absent);
 	if (k < min_k || k > max_k)
 		fprintf(stdout, "# %s (segment %" PRIu64 " bytes, damage at %" PRIu64 "): %d rows, want %d..%d\n",
 			name, w.size, off, k, min_k, max_k);
@@ -682,22 +736,24 @@ static void torn_case(const char *base, const char *name, damage_kind kind, int6
 		hr_server_close(s);
 		CHECK(k >= min_k && k <= max_k);
 	}
-	/* writes after the recovery survive the next replay */
+	/* writes after the recovery survive the next replays */
 	for (uint64_t id = 1000; id < 1010; id++)
 		CHECK_RC(k_write(s, id, 0), 0);
 	CHECK_RC(hr_server_close(s), 0);
-	s = et_open(dir);
-	CHECK(s);
-	int k2 = present_prefix(s, TORN_N);
-	int newer = 0;
-	for (uint64_t id = 1000; id < 1010; id++)
-		newer += k_check(s, id) == 1;
-	hr_server_close(s);
-	if (k2 != k || newer != 10)
-		fprintf(stdout, "# %s: after a second reopen: %d rows (had %d), %d of 10 new rows\n",
-			name, k2, k, newer);
-	CHECK_RC(k2, k);
-	CHECK_RC(newer, 10);
+	for (int round = 0; round < 2; round++) {
+		s = et_open(dir);
+		CHECK(s);
+		int k2 = prefix ? present_prefix(s, TORN_N) : count_whole(s, TORN_N, &absent);
+		int newer = 0;
+		for (uint64_t id = 1000; id < 1010; id++)
+			newer += k_check(s, id) == 1;
+		hr_server_close(s);
+		if (k2 != k || newer != 10)
+			fprintf(stdout, "# %s: after reopen %d: %d rows (had %d), %d of 10 new rows\n",
+				name, round, k2, k, newer);
+		CHECK_RC(k2, k);
+		CHECK_RC(newer, 10);
+	}
 	hr_test_rmrf(dir);
 }
 
@@ -722,34 +778,39 @@ static void t_wal_torn_and_corrupt_tails(void)
 	CHECK_RC(k, TORN_N);
 	/* (the reopen above wrote nothing, so the data segment is unchanged) */
 	int64_t half = (int64_t)(w.size / 2);
-	torn_case(base, "trunc1", D_TRUNC, -1, TORN_N - 1, TORN_N - 1);
-	if (hr_t_cur_failed)
-		return;
-	torn_case(base, "trunc10", D_TRUNC, -10, TORN_N - 1, TORN_N - 1);
-	if (hr_t_cur_failed)
-		return;
-	torn_case(base, "trunchdr", D_TRUNC, -(int64_t)(HR_WAL_REC_HDR_LEN + 30), TORN_N - 2, TORN_N - 1);
-	if (hr_t_cur_failed)
-		return;
-	torn_case(base, "flipLast", D_FLIP, -5, TORN_N - 1, TORN_N - 1);
-	if (hr_t_cur_failed)
-		return;
-	torn_case(base, "truncHalf", D_TRUNC, half, 1, TORN_N - 1);
-	if (hr_t_cur_failed)
-		return;
-	torn_case(base, "flipHalf", D_FLIP, half, 1, TORN_N - 1);
-	if (hr_t_cur_failed)
-		return;
-	torn_case(base, "zeros", D_APPEND_ZEROS, 0, TORN_N, TORN_N);
-	if (hr_t_cur_failed)
-		return;
-	torn_case(base, "flipHeader", D_FLIP, 3, 0, 0); /* a bad header skips the file */
-	if (hr_t_cur_failed)
-		return;
-	torn_case(base, "trunc0", D_TRUNC, 0, 0, 0);
-	if (hr_t_cur_failed)
-		return;
-	torn_case(base, "trunc10b", D_TRUNC, 10, 0, 0);
+	const int T = HR_WAL_TOLERATE_TAIL, P = HR_WAL_POINT_IN_TIME, S = HR_WAL_SKIP_CORRUPT;
+	struct {
+		const char *name;
+		damage_kind kind;
+		int64_t where;
+		int newest, mode, min_k, max_k, prefix;
+	} cases[] = {
+		/* the newest segment's torn tail: trimmed in every mode */
+		{"trunc1", D_TRUNC, -1, 1, T, TORN_N - 1, TORN_N - 1, 1},
+		{"trunc10", D_TRUNC, -10, 1, T, TORN_N - 1, TORN_N - 1, 1},
+		{"trunchdr", D_TRUNC, -(int64_t)(HR_WAL_REC_HDR_LEN + 30), 1, T, TORN_N - 2, TORN_N - 1, 1},
+		{"flipLast", D_FLIP, -5, 1, T, TORN_N - 1, TORN_N - 1, 1},
+		{"truncHalf", D_TRUNC, half, 1, T, 1, TORN_N - 1, 1},
+		{"zeros", D_APPEND_ZEROS, 0, 1, T, TORN_N, TORN_N, 1},
+		{"trunc0", D_TRUNC, 0, 1, T, 0, 0, 1},
+		{"trunc10b", D_TRUNC, 10, 1, T, 0, 0, 1},
+		{"flipLastPit", D_FLIP, -5, 1, P, TORN_N - 1, TORN_N - 1, 1},
+		{"flipLastSkip", D_FLIP, -5, 1, S, TORN_N - 1, TORN_N - 1, 1},
+		/* good records after the damage: corruption, whatever the segment */
+		{"flipHalf", D_FLIP, half, 1, T, -1, -1, 1},
+		{"flipHalfPit", D_FLIP, half, 1, P, 1, TORN_N - 2, 1},
+		{"flipHalfSkip", D_FLIP, half, 1, S, TORN_N - 1, TORN_N - 1, 0},
+		{"flipHeader", D_FLIP, 3, 1, T, -1, -1, 1},
+		{"flipHeaderPit", D_FLIP, 3, 1, P, 0, 0, 1},
+		{"flipHeaderSkip", D_FLIP, 3, 1, S, 0, 0, 1},
+		/* damage at the tail of a segment that is not the newest */
+		{"truncOld", D_TRUNC, -10, 0, T, -1, -1, 1},
+		{"truncOldPit", D_TRUNC, -10, 0, P, TORN_N - 1, TORN_N - 1, 1},
+		{"trunc0Old", D_TRUNC, 0, 0, T, -1, -1, 1},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]) && !hr_t_cur_failed; i++)
+		torn_case(base, cases[i].name, cases[i].kind, cases[i].where, cases[i].newest,
+			  cases[i].mode, cases[i].min_k, cases[i].max_k, cases[i].prefix);
 }
 
 /* ---- corrupted store-file blocks ----------------------------------------- */

@@ -76,6 +76,23 @@ static void seen_free(seen *s)
 	memset(s, 0, sizeof(*s));
 }
 
+/* Replays dir in a recovery mode into s; *maxid (may be NULL) = the highest
+ * segment id present; *res (may be NULL) gets the whole result. */
+static int replay_dir(hr_io *io, const char *dir, int mode, seen *s, uint64_t *maxid,
+		      hr_wal_replay_result *res)
+{
+	hr_wal_replay_opts o = {.io = io, .dir = dir, .mode = mode, .fn = seen_fn, .ctx = s};
+	hr_wal_replay_result r;
+	int rc = hr_wal_replay(&o, &r);
+	if (maxid)
+		*maxid = r.max_seg_id;
+	if (res)
+		*res = r;
+	else
+		hr_wal_replay_result_free(&r);
+	return rc;
+}
+
 static int cmp_u64(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -154,7 +171,7 @@ static void t_roundtrip_rolls(void)
 	seen s = {0};
 	uint64_t maxid;
 	int empty = 0;
-	CHECK_RC(hr_wal_replay(NULL, dir, seen_fn, &s, &maxid), 0);
+	CHECK_RC(replay_dir(NULL, dir, HR_WAL_TOLERATE_TAIL, &s, &maxid, NULL), 0);
 	CHECK(s.n == N + 1);
 	/* the empty record is "bad" for pay_ok; count it separately */
 	CHECK(s.seq[N] == N + 1);
@@ -174,7 +191,7 @@ static void t_roundtrip_rolls(void)
 	CHECK_RC(append_seq(w, N + 2, 1, &seg), 0);
 	CHECK(seg == maxid + 1);
 	hr_wal_close(w);
-	CHECK_RC(hr_wal_replay(NULL, dir, seen_fn, &s, &maxid), 0);
+	CHECK_RC(replay_dir(NULL, dir, HR_WAL_TOLERATE_TAIL, &s, &maxid, NULL), 0);
 	CHECK(s.n == N + 2 && s.seq[N + 1] == N + 2 && maxid == seg);
 	seen_free(&s);
 	free(segof);
@@ -210,7 +227,7 @@ static void t_torn_tail(void)
 		while (want < N && ends[want] <= cut)
 			want++;
 		seen s = {0};
-		CHECK_RC(hr_wal_replay(NULL, dir2, seen_fn, &s, NULL), 0);
+		CHECK_RC(replay_dir(NULL, dir2, HR_WAL_TOLERATE_TAIL, &s, NULL, NULL), 0);
 		if (s.n != want || s.bad)
 			fprintf(stdout, "# cut %lld: got %zu want %zu\n", (long long)cut, s.n, want);
 		CHECK(s.n == want && s.bad == 0);
@@ -220,7 +237,7 @@ static void t_torn_tail(void)
 	CHECK(copy_prefix(path, path2, pos) == 0);
 	CHECK(truncate(path2, pos + 4096) == 0);
 	seen s = {0};
-	CHECK_RC(hr_wal_replay(NULL, dir2, seen_fn, &s, NULL), 0);
+	CHECK_RC(replay_dir(NULL, dir2, HR_WAL_TOLERATE_TAIL, &s, NULL, NULL), 0);
 	CHECK(s.n == N);
 	seen_free(&s);
 	hr_log_set_level(lvl);
@@ -243,13 +260,16 @@ static int flip_byte(const char *path, off_t off)
 	return rc;
 }
 
-/* A bad record ends its segment; earlier records and later segments stay. */
+/* Corruption in a rolled segment (not the newest one's torn tail), in each
+ * recovery mode: tolerate_tail refuses and names the place, point_in_time
+ * keeps exactly the prefix before it, skip_corrupt loses exactly the
+ * damaged record (or segment, for a bad header) and counts it. */
 static void t_corrupt_record(void)
 {
 	char dir[256], path[512];
 	enum { PER = 10, K = 4 };
 	/* where: 0 = payload byte, 1 = seq byte, 2 = length byte, 3 = CRC byte,
-	 * 4 = segment header (skips the whole segment) */
+	 * 4 = segment header */
 	for (int where = 0; where < 5; where++) {
 		hr_test_tmpdir(dir, sizeof(dir), "wal");
 		hr_wal *w;
@@ -273,24 +293,115 @@ static void t_corrupt_record(void)
 			   : where == 3 ? off_k + 13
 					: 17;
 		CHECK(flip_byte(path, at) == 0);
+		uint64_t bad_off = where == 4 ? 0 : (uint64_t)off_k;
 		int lvl = hr_log_get_level();
-		hr_log_set_level(HR_LOG_ERROR);
+		hr_log_set_level(-1);
 		seen s = {0};
 		uint64_t maxid;
-		int rc = hr_wal_replay(NULL, dir, seen_fn, &s, &maxid);
-		hr_log_set_level(lvl);
+		hr_wal_replay_result res;
+
+		/* tolerate_tail: refused, with the place */
+		int rc = replay_dir(NULL, dir, HR_WAL_TOLERATE_TAIL, &s, &maxid, &res);
+		CHECK_RC(rc, -EUCLEAN);
+		CHECK(res.refused_segment == 1 && res.refused_offset == bad_off);
+		hr_wal_replay_result_free(&res);
+		seen_free(&s);
+
+		/* point_in_time: exactly the records before the damage */
+		rc = replay_dir(NULL, dir, HR_WAL_POINT_IN_TIME, &s, &maxid, &res);
 		CHECK_RC(rc, 0);
 		size_t first = where == 4 ? 0 : K;
-		CHECK(s.bad == 0);
-		CHECK(s.n == first + 2 * PER);
-		for (size_t i = 0; i < first; i++)
+		CHECK(s.bad == 0 && s.n == first);
+		for (size_t i = 0; i < s.n; i++)
 			CHECK(s.seq[i] == i + 1 && s.seg[i] == 1);
-		for (size_t i = 0; i < 2 * PER; i++)
-			CHECK(s.seq[first + i] == PER + 1 + i && s.seg[first + i] >= 2);
-		CHECK(maxid == 4); /* 3 rolls: segments 1..4 */
+		CHECK(res.nsegs == 4 && maxid == 4);
+		CHECK(res.segs[0].state == HR_WAL_SEG_CORRUPT && res.segs[0].bad_offset == bad_off);
+		CHECK(res.segs[0].valid_end == bad_off);
+		for (size_t i = 1; i < 4; i++)
+			CHECK(res.segs[i].state == HR_WAL_SEG_IGNORED && res.segs[i].records == 0);
+		CHECK(res.corrupt_records == 1 && res.corrupt_segments == 1 && res.ignored_segments == 3);
+		hr_wal_replay_result_free(&res);
+		seen_free(&s);
+
+		/* skip_corrupt: everything but the damaged record (or segment) */
+		rc = replay_dir(NULL, dir, HR_WAL_SKIP_CORRUPT, &s, &maxid, &res);
+		hr_log_set_level(lvl);
+		CHECK_RC(rc, 0);
+		CHECK(s.bad == 0);
+		size_t lost = where == 4 ? PER : 1;
+		CHECK_RC(s.n, 3 * PER - lost);
+		for (size_t i = 0, want = 1; i < s.n; i++, want++) {
+			if (want == (where == 4 ? 1 : K + 1))
+				want += lost;
+			CHECK_RC(s.seq[i], want);
+		}
+		CHECK(res.corrupt_records == 1 && res.corrupt_segments == 1);
+		CHECK(res.segs[0].state == HR_WAL_SEG_CORRUPT && res.segs[0].bad_records == 1);
+		CHECK(res.segs[1].state == HR_WAL_SEG_CLEAN);
+		hr_wal_replay_result_free(&res);
 		seen_free(&s);
 		hr_test_rmrf(dir);
 	}
+}
+
+/* The newest segment's tail is judged torn only when nothing good follows
+ * the damage: a flipped byte in its middle is corruption, in every mode. */
+static void t_newest_segment_damage(void)
+{
+	char dir[256], path[512];
+	hr_test_tmpdir(dir, sizeof(dir), "wal");
+	hr_wal *w;
+	hr_wal_opts o = opts(dir, 1 << 20, HR_DURABILITY_OS);
+	CHECK_RC(hr_wal_open(&o, &w), 0);
+	off_t off5 = 0, pos = HR_WAL_HDR_LEN;
+	for (uint64_t s = 1; s <= 10; s++) {
+		if (s == 6)
+			off5 = pos;
+		pos += HR_WAL_REC_HDR_LEN + (off_t)pay_len(s);
+		CHECK_RC(append_seq(w, s, 0, NULL), 0);
+	}
+	hr_wal_close(w);
+	CHECK_RC(hr_wal_segment_path(dir, 1, path, sizeof(path)), 0);
+	CHECK(flip_byte(path, off5 + HR_WAL_REC_HDR_LEN + 1) == 0);
+	int lvl = hr_log_get_level();
+	hr_log_set_level(-1);
+	seen s = {0};
+	hr_wal_replay_result res;
+	CHECK_RC(replay_dir(NULL, dir, HR_WAL_TOLERATE_TAIL, &s, NULL, &res), -EUCLEAN);
+	CHECK(res.refused_offset == (uint64_t)off5);
+	hr_wal_replay_result_free(&res);
+	seen_free(&s);
+	CHECK_RC(replay_dir(NULL, dir, HR_WAL_SKIP_CORRUPT, &s, NULL, NULL), 0);
+	CHECK(s.n == 9 && s.bad == 0);
+	seen_free(&s);
+	/* the same damage in the last record: a torn tail, trimmed in every mode */
+	CHECK(flip_byte(path, off5 + HR_WAL_REC_HDR_LEN + 1) == 0);
+	CHECK(flip_byte(path, pos - 2) == 0);
+	for (int mode = 0; mode < 3; mode++) {
+		CHECK_RC(replay_dir(NULL, dir, mode, &s, NULL, &res), 0);
+		CHECK(s.n == 9 && s.bad == 0 && res.torn_tails == 1 && res.corrupt_records == 0);
+		CHECK(res.segs[0].state == HR_WAL_SEG_TORN);
+		CHECK(res.segs[0].valid_end == (uint64_t)(pos - HR_WAL_REC_HDR_LEN - pay_len(10)));
+		hr_wal_replay_result_free(&res);
+		seen_free(&s);
+	}
+	hr_log_set_level(lvl);
+	/* a new WAL adopting it with that valid end: the next replay no longer
+	 * sees a damaged record although the segment is not the newest now */
+	uint64_t vend = (uint64_t)(pos - HR_WAL_REC_HDR_LEN - pay_len(10));
+	hr_wal_seg old = {.id = 1, .max_seq = 9, .valid_end = vend};
+	o.first_segment_id = 2;
+	o.adopt = &old;
+	o.nadopt = 1;
+	CHECK_RC(hr_wal_open(&o, &w), 0);
+	CHECK_RC(append_seq(w, 11, 0, NULL), 0);
+	hr_wal_close(w);
+	CHECK_RC(replay_dir(NULL, dir, HR_WAL_TOLERATE_TAIL, &s, NULL, &res), 0);
+	CHECK(s.n == 10 && s.seq[9] == 11 && res.torn_tails == 0 && res.corrupt_records == 0);
+	CHECK(res.segs[0].state == HR_WAL_SEG_CLEAN && res.segs[0].valid_end == vend);
+	hr_wal_replay_result_free(&res);
+	seen_free(&s);
+	hr_test_rmrf(dir);
 }
 
 /* ---- concurrent appenders */
@@ -357,7 +468,7 @@ static void t_concurrent(void)
 	CHECK(st.closed_segments > 10);
 	hr_wal_close(w);
 	seen s = {0};
-	CHECK_RC(hr_wal_replay(NULL, dir, seen_fn, &s, NULL), 0);
+	CHECK_RC(replay_dir(NULL, dir, HR_WAL_TOLERATE_TAIL, &s, NULL, NULL), 0);
 	CHECK(s.n == T * PER && s.bad == 0);
 	for (size_t i = 0; i < s.n; i++)
 		CHECK(s.seg[i] == segof[s.seq[i]]); /* seg_out names the right segment */
@@ -413,7 +524,7 @@ static void t_group_commit(void)
 	CHECK(syncs * 4 < T * PER);
 	hr_wal_close(w);
 	seen s = {0};
-	CHECK_RC(hr_wal_replay(NULL, dir, seen_fn, &s, NULL), 0);
+	CHECK_RC(replay_dir(NULL, dir, HR_WAL_TOLERATE_TAIL, &s, NULL, NULL), 0);
 	CHECK(s.n == 200 + T * PER && s.bad == 0);
 	seen_free(&s);
 	hr_test_rmrf(dir);
@@ -607,7 +718,7 @@ static void t_sigkill(void)
 		int lvl = hr_log_get_level();
 		hr_log_set_level(HR_LOG_ERROR); /* a torn tail is expected */
 		seen s = {0};
-		int rc = hr_wal_replay(NULL, dir, seen_fn, &s, NULL);
+		int rc = replay_dir(NULL, dir, HR_WAL_TOLERATE_TAIL, &s, NULL, NULL);
 		hr_log_set_level(lvl);
 		CHECK_RC(rc, 0);
 		CHECK(s.bad == 0);
@@ -738,7 +849,7 @@ static void t_power_loss(void)
 	int lvl = hr_log_get_level();
 	hr_log_set_level(HR_LOG_ERROR);
 	seen s = {0};
-	int rc = hr_wal_replay(NULL, dir, seen_fn, &s, NULL);
+	int rc = replay_dir(NULL, dir, HR_WAL_TOLERATE_TAIL, &s, NULL, NULL);
 	hr_log_set_level(lvl);
 	CHECK_RC(rc, 0);
 	CHECK(s.bad == 0);
@@ -810,7 +921,7 @@ static void t_write_error(void)
 	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	CHECK(n > 50 && failed > 50);
 	seen s = {0};
-	CHECK_RC(hr_wal_replay(NULL, dir, seen_fn, &s, NULL), 0);
+	CHECK_RC(replay_dir(NULL, dir, HR_WAL_TOLERATE_TAIL, &s, NULL, NULL), 0);
 	CHECK(s.bad == 0);
 	CHECK_RC(s.n, n); /* every acknowledged record, and nothing else */
 	for (size_t i = 0; i < s.n; i++)
@@ -879,7 +990,7 @@ static void t_write_error_recovers(void)
 	CHECK(write(fd, rec, HR_WAL_REC_HDR_LEN + pay_len(99)) > 0);
 	close(fd);
 	seen s = {0};
-	CHECK_RC(hr_wal_replay(NULL, dir, seen_fn, &s, NULL), 0);
+	CHECK_RC(replay_dir(NULL, dir, HR_WAL_TOLERATE_TAIL, &s, NULL, NULL), 0);
 	CHECK(s.bad == 0 && s.n == 11);
 	for (size_t i = 0; i < 10; i++)
 		CHECK(s.seq[i] == i + 1);
@@ -940,7 +1051,7 @@ static void t_io_seam(void)
 	CHECK(atomic_load(&t->count[TIO_LIST]) >= 1);
 	seen s = {0};
 	int preads = atomic_load(&t->count[TIO_PREAD]);
-	CHECK_RC(hr_wal_replay(&t->io, dir, seen_fn, &s, NULL), 0);
+	CHECK_RC(replay_dir(&t->io, dir, HR_WAL_TOLERATE_TAIL, &s, NULL, NULL), 0);
 	CHECK(s.n == 1 && s.seq[0] == 11 && s.bad == 0);
 	CHECK(atomic_load(&t->count[TIO_PREAD]) > preads);
 	seen_free(&s);
@@ -966,7 +1077,7 @@ static void t_io_seam(void)
 	/* a listing error is returned by replay, not taken for an empty log */
 	tio_fail_nth(t, TIO_LIST, 1, EIO);
 	hr_log_set_level(-1);
-	int rc = hr_wal_replay(&t->io, dir, seen_fn, &s, NULL);
+	int rc = replay_dir(&t->io, dir, HR_WAL_TOLERATE_TAIL, &s, NULL, NULL);
 	hr_log_set_level(HR_LOG_WARN);
 	CHECK_RC(rc, -EIO);
 	seen_free(&s);
@@ -1096,7 +1207,7 @@ static void t_bad_args(void)
 	fclose(f);
 	uint64_t maxid;
 	seen s = {0};
-	CHECK_RC(hr_wal_replay(NULL, dir, seen_fn, &s, &maxid), 0);
+	CHECK_RC(replay_dir(NULL, dir, HR_WAL_TOLERATE_TAIL, &s, &maxid, NULL), 0);
 	CHECK(s.n == 0 && maxid == 1);
 	o.first_segment_id = 2;
 	CHECK_RC(hr_wal_open(&o, &w), 0);
@@ -1109,7 +1220,7 @@ static void t_bad_args(void)
 	hr_log_set_level(HR_LOG_WARN);
 	CHECK_RC(rc, -EEXIST);
 	/* a missing directory replays nothing */
-	CHECK_RC(hr_wal_replay(NULL, "/nonexistent/hr-wal", seen_fn, &s, &maxid), 0);
+	CHECK_RC(replay_dir(NULL, "/nonexistent/hr-wal", HR_WAL_TOLERATE_TAIL, &s, &maxid, NULL), 0);
 	CHECK(maxid == 0 && s.n == 0);
 	hr_test_rmrf(dir);
 }
@@ -1121,6 +1232,7 @@ int main(void)
 	RUN(t_roundtrip_rolls);
 	RUN(t_torn_tail);
 	RUN(t_corrupt_record);
+	RUN(t_newest_segment_damage);
 	RUN(t_concurrent);
 	RUN(t_group_commit);
 	RUN(t_os_sync);

@@ -5,9 +5,19 @@
  *   then lets the segment go; every acknowledged edit survives a reopen,
  *   and every one acknowledged before an hr_sync survives a power loss;
  * - a failed WAL write: the writer gets the error, its mutation is never
- *   visible (now or after a reopen), the next write goes on. */
+ *   visible (now or after a reopen), the next write goes on;
+ * - the issue's scenario (1 MiB segments, 300 cells of 10 KB, kill -9, one
+ *   flipped byte in the middle of a rolled segment) in each recovery mode:
+ *   tolerate_tail refuses to open, point_in_time opens with a prefix,
+ *   skip_corrupt with all but the damaged cell; the damaged (and ignored)
+ *   segments end up in wal/corrupt/, and later opens in the default mode
+ *   find the same cells. */
+#include <dirent.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <stdatomic.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -160,6 +170,161 @@ static void t_write_failure_invisible(void)
 	hr_io_destroy(fio);
 }
 
+/* ---- the scenario of issue 8 ---------------------------------------------- */
+
+#define SC_N 300
+#define SC_VAL 10240
+
+static void sc_val(int i, char *v)
+{
+	for (int k = 0; k < SC_VAL; k++)
+		v[k] = (char)('a' + (i * 7 + k) % 26);
+}
+
+static void sc_config(hr_config *c, const char *dir, int mode)
+{
+	hr_config_defaults(c);
+	snprintf(c->data_dir, sizeof(c->data_dir), "%s", dir);
+	c->segment_size = 1 << 20;
+	c->block_cache_size = 1 << 20;
+	c->wal_recovery = mode;
+	c->log_level = HR_LOG_WARN;
+}
+
+/* Cells of the scenario present with the right value; -1 if one is wrong. */
+static int sc_present(hr_server *s, int *first_missing)
+{
+	static char v[SC_VAL];
+	int present = 0;
+	*first_missing = -1;
+	for (int i = 0; i < SC_N; i++) {
+		char row[16];
+		hr_value hv;
+		snprintf(row, sizeof(row), "r%03d", i);
+		sc_val(i, v);
+		int rc = hr_get(s, "t", row, strlen(row), "cf", "q", 1, HR_GET_VALUE, &hv);
+		if (rc == 0) {
+			int ok = hv.len == SC_VAL && !memcmp(hv.data, v, SC_VAL);
+			free(hv.data);
+			if (!ok)
+				return -1;
+			present++;
+		} else if (rc == -ENOENT) {
+			if (*first_missing < 0)
+				*first_missing = i;
+		} else {
+			return -1;
+		}
+	}
+	return present;
+}
+
+static int count_files(const char *dir, const char *suffix)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+	while (d && (e = readdir(d))) {
+		size_t l = strlen(e->d_name), sl = strlen(suffix);
+		n += l > sl && !strcmp(e->d_name + l - sl, suffix);
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
+static void t_scenario_flip(void)
+{
+	char base[4200], dir[4300], seg[4400], cdir[4400];
+	static char v[SC_VAL];
+	snprintf(base, sizeof(base), "%s/scenario", g_dir);
+	pid_t pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		hr_config c;
+		hr_server *s;
+		sc_config(&c, base, HR_WAL_TOLERATE_TAIL);
+		if (hr_server_open(&c, &s) || et_table(s, "t", "cf", NULL))
+			_exit(2);
+		for (int i = 0; i < SC_N; i++) {
+			char row[16];
+			snprintf(row, sizeof(row), "r%03d", i);
+			sc_val(i, v);
+			if (hr_put(s, "t", row, strlen(row), "cf", "q", 1, v, SC_VAL, 0))
+				_exit(3);
+		}
+		raise(SIGKILL); /* every put was acknowledged */
+	}
+	int st;
+	CHECK(waitpid(pid, &st, 0) == pid);
+	CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+	/* segment 2 is a rolled one (3 MB of cells in 1 MiB segments) */
+	snprintf(seg, sizeof(seg), "%s/wal/0000000000000002.wal", base);
+	struct stat sb;
+	CHECK(stat(seg, &sb) == 0 && sb.st_size > (1 << 20));
+	int fd = open(seg, O_RDWR);
+	uint8_t b;
+	CHECK(fd >= 0 && pread(fd, &b, 1, sb.st_size / 2) == 1);
+	b ^= 0x5a;
+	CHECK(pwrite(fd, &b, 1, sb.st_size / 2) == 1);
+	close(fd);
+
+	const char *names[] = {"tolerate_tail", "point_in_time", "skip_corrupt"};
+	for (int mode = 0; mode < 3; mode++) {
+		snprintf(dir, sizeof(dir), "%s/%s", g_dir, names[mode]);
+		char cmd[9000];
+		snprintf(cmd, sizeof(cmd), "cp -a '%s' '%s'", base, dir);
+		CHECK_RC(system(cmd), 0);
+		hr_config c;
+		hr_server *s = NULL;
+		sc_config(&c, dir, mode);
+		hr_log_set_level(-1);
+		int rc = hr_server_open(&c, &s);
+		hr_log_set_level(HR_LOG_WARN);
+		snprintf(seg, sizeof(seg), "%s/wal/0000000000000002.wal", dir);
+		snprintf(cdir, sizeof(cdir), "%s/wal/corrupt", dir);
+		if (mode == HR_WAL_TOLERATE_TAIL) {
+			fprintf(stdout, "# %s: open = %d (%s)\n", names[mode], rc, strerror(-rc));
+			CHECK_RC(rc, -EUCLEAN);
+			CHECK(access(seg, F_OK) == 0); /* nothing moved, nothing lost */
+			continue;
+		}
+		CHECK_RC(rc, 0);
+		int first_missing, present = sc_present(s, &first_missing);
+		hr_stats hs;
+		hr_stats_get(s, &hs);
+		fprintf(stdout, "# %s: %d of %d acknowledged cells, first missing r%03d; "
+			"wal_corrupt_records %" PRIu64 ", wal_corrupt_segments %" PRIu64 "\n",
+			names[mode], present, SC_N, first_missing, hs.wal_corrupt_records,
+			hs.wal_corrupt_segments);
+		CHECK_RC(hs.wal_corrupt_records, 1);
+		CHECK(access(seg, F_OK) != 0);
+		if (mode == HR_WAL_POINT_IN_TIME) {
+			/* a prefix: everything before the damaged cell, nothing after */
+			CHECK(present > 100 && present < 200 && first_missing == present);
+			CHECK_RC(hs.wal_corrupt_segments, 2); /* the damaged one, the one after */
+			CHECK_RC(count_files(cdir, ".wal"), 2);
+		} else {
+			CHECK_RC(present, SC_N - 1);
+			CHECK_RC(hs.wal_corrupt_segments, 1);
+			CHECK_RC(count_files(cdir, ".wal"), 1);
+		}
+		CHECK_RC(hr_put(s, "t", "zz", 2, "cf", "q", 1, "new", 3, 0), 0);
+		CHECK_RC(hr_server_close(s), 0);
+		/* the default mode opens it now, with the same cells and the new one */
+		sc_config(&c, dir, HR_WAL_TOLERATE_TAIL);
+		CHECK_RC(hr_server_open(&c, &s), 0);
+		int fm2, present2 = sc_present(s, &fm2);
+		char buf[8];
+		CHECK_RC(et_get(s, "t", "zz", 2, "cf", "q", buf, sizeof(buf), NULL), 0);
+		hr_stats_get(s, &hs);
+		hr_server_close(s);
+		CHECK_RC(present2, present);
+		CHECK_RC(hs.wal_corrupt_records, 0);
+		CHECK_RC(count_files(cdir, ".wal"), mode == HR_WAL_POINT_IN_TIME ? 2 : 1);
+	}
+}
+
 int main(void)
 {
 	et_watchdog(600);
@@ -167,6 +332,7 @@ int main(void)
 	hr_test_tmpdir(g_dir, sizeof(g_dir), "walsrv");
 	RUN(t_sync_failure_recovers);
 	RUN(t_write_failure_invisible);
+	RUN(t_scenario_flip);
 	hr_test_rmrf(g_dir);
 	return hr_test_done();
 }
