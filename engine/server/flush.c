@@ -236,11 +236,25 @@ int hr_region_flush(hr_region *r)
 
 /* The lowest seq of r not yet in a store file (UINT64_MAX: none). Edits in
  * flight (appended, not yet in a memstore) count, so they are read first:
- * an edit that leaves the in-flight set has reached a memstore by then. */
+ * an edit that leaves the in-flight set has reached a memstore by then.
+ * An OFFLINE region (a store file failed to open) replayed nothing: its
+ * unflushed edits exist only in the WAL, above each store's flushed seq
+ * (from LMDB), and must stay there until the region is served again. */
 static uint64_t region_min_unflushed(hr_region *r)
 {
 	uint64_t m = hr_mvcc_min_inflight(&r->mvcc);
 	unsigned ns = atomic_load(&r->nstores);
+	if (atomic_load(&r->state) == HR_REGION_OFFLINE) {
+		for (unsigned s = 0; s < ns; s++) {
+			hr_store *st = r->stores[s];
+			pthread_mutex_lock(&st->mu);
+			uint64_t f = st->flushed_seq + 1;
+			pthread_mutex_unlock(&st->mu);
+			if (f < m)
+				m = f;
+		}
+		return m;
+	}
 	for (unsigned s = 0; s < ns; s++) {
 		hr_store *st = r->stores[s];
 		pthread_mutex_lock(&st->mu);
@@ -255,11 +269,15 @@ static uint64_t region_min_unflushed(hr_region *r)
 	return m;
 }
 
-/* The lowest seq not yet in a store file, over every region; *pin (may be
- * NULL) gets a reference to the region holding it. */
-static uint64_t min_unflushed(hr_server *srv, hr_region **pin)
+/* The lowest seq not yet in a store file, over every region, online or
+ * not; *pin (may be NULL) gets a reference to the open region holding the
+ * lowest (a flush of it releases segments), *offline_min the lowest of the
+ * OFFLINE ones (nothing releases those). */
+static uint64_t min_unflushed(hr_server *srv, hr_region **pin, uint64_t *offline_min)
 {
 	uint64_t min = atomic_load(&srv->seq) + 1, pmin = UINT64_MAX;
+	if (offline_min)
+		*offline_min = UINT64_MAX;
 	pthread_rwlock_rdlock(&srv->map_lock);
 	for (size_t i = 0; i < srv->ntables; i++) {
 		hr_table *t = srv->tables[i];
@@ -268,6 +286,11 @@ static uint64_t min_unflushed(hr_server *srv, hr_region **pin)
 			uint64_t m = region_min_unflushed(r);
 			if (m < min)
 				min = m;
+			if (atomic_load(&r->state) == HR_REGION_OFFLINE) {
+				if (offline_min && m < *offline_min)
+					*offline_min = m;
+				continue;
+			}
 			if (pin && m < pmin) {
 				pmin = m;
 				if (*pin)
@@ -285,7 +308,7 @@ void hr_wal_maintain(hr_server *srv)
 {
 	if (!srv->wal)
 		return;
-	hr_wal_purge(srv->wal, min_unflushed(srv, NULL), hr_server_wal_forget, srv);
+	hr_wal_purge(srv->wal, min_unflushed(srv, NULL, NULL), hr_server_wal_forget, srv);
 }
 
 /* ---- the flush queue -------------------------------------------------------- */
@@ -479,7 +502,15 @@ static void chore_tick(hr_server *srv)
 		flush_failed_segments(srv, segs, nseg);
 	if (nseg > srv->cfg.max_segments) {
 		hr_region *pin = NULL;
-		min_unflushed(srv, &pin);
+		uint64_t off_min;
+		uint64_t min = min_unflushed(srv, &pin, &off_min);
+		int64_t now_ms = hr_now_ms();
+		if (off_min <= min && now_ms - srv->offline_wal_warn_ms >= 60000) {
+			srv->offline_wal_warn_ms = now_ms;
+			hr_log_warn("flush", "%zu WAL segments (max %u): an OFFLINE region keeps those "
+				    "with its unflushed edits (from seq %" PRIu64 ") until it is served "
+				    "again", nseg, srv->cfg.max_segments, off_min);
+		}
 		if (pin) {
 			hr_log_info("flush", "%zu WAL segments (max %u): flushing region %" PRIu64,
 				    nseg, srv->cfg.max_segments, pin->id);

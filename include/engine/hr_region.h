@@ -255,6 +255,7 @@ struct hr_server {
 	/* test hook: HREGIONFS_TEST_FLUSH_DELAY_MS makes every flush this slow, so
 	 * tests can drive the back-pressure paths */
 	uint32_t test_flush_delay_ms;
+	int64_t offline_wal_warn_ms; /* the chore's last "OFFLINE region keeps the WAL" */
 
 	struct hr_compactor *compactor; /* compaction pools (hr_compact.h) */
 

@@ -11,7 +11,10 @@
  *   tolerate_tail refuses to open, point_in_time opens with a prefix,
  *   skip_corrupt with all but the damaged cell; the damaged (and ignored)
  *   segments end up in wal/corrupt/, and later opens in the default mode
- *   find the same cells. */
+ *   find the same cells;
+ * - a region OFFLINE at open (a store file missing) keeps every WAL segment
+ *   with its unflushed edits while other regions write, flush and purge;
+ *   once the file is back, every acknowledged edit of it is too. */
 #include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -325,6 +328,100 @@ static void t_scenario_flip(void)
 	}
 }
 
+/* ---- an OFFLINE region keeps its WAL ------------------------------------- */
+
+static int put_in(hr_server *s, const char *table, int i)
+{
+	char row[32], val[256];
+	snprintf(row, sizeof(row), "r%05d", i);
+	int n = snprintf(val, sizeof(val), "%s-%d-", table, i);
+	memset(val + n, 'v', sizeof(val) - (size_t)n);
+	return hr_put(s, table, row, strlen(row), "a", "q", 1, val, sizeof(val), 0);
+}
+
+static int check_in(hr_server *s, const char *table, int i)
+{
+	char row[32], want[256], got[300];
+	snprintf(row, sizeof(row), "r%05d", i);
+	int n = snprintf(want, sizeof(want), "%s-%d-", table, i);
+	memset(want + n, 'v', sizeof(want) - (size_t)n);
+	int rc = et_get(s, table, row, strlen(row), "a", "q", got, sizeof(got), NULL);
+	if (rc < 0)
+		return rc;
+	return strlen(got) == sizeof(want) && !memcmp(got, want, sizeof(want)) ? 1 : -1;
+}
+
+static void offline_config(hr_config *c)
+{
+	c->segment_size = 64 << 10;
+	c->max_segments = 2; /* the chore wants segments gone, and tries hard */
+}
+
+static void t_offline_region_keeps_wal(void)
+{
+	char dir[4200], hsf[PATH_MAX], saved[PATH_MAX];
+	snprintf(dir, sizeof(dir), "%s/offline", g_dir);
+	hr_server *s = open_io(dir, NULL, offline_config);
+	CHECK(s);
+	CHECK_RC(et_table(s, "off", "a", NULL), 0);
+	CHECK_RC(et_table(s, "on", "a", NULL), 0);
+	enum { HALF = 100 };
+	for (int i = 0; i < HALF; i++)
+		CHECK_RC(put_in(s, "off", i), 0);
+	CHECK_RC(hr_flush(s, "off"), 0);
+	for (int i = HALF; i < 2 * HALF; i++)
+		CHECK_RC(put_in(s, "off", i), 0); /* acknowledged, only in the WAL */
+	CHECK_RC(hr_server_close(s), 0);
+
+	/* its store file disappears: the region is OFFLINE at the next open */
+	hr_region_info *ri;
+	size_t n;
+	s = open_io(dir, NULL, offline_config);
+	CHECK(s);
+	CHECK_RC(hr_region_list(s, "off", &ri, &n), 0);
+	CHECK(n == 1);
+	snprintf(hsf, sizeof(hsf), "%s/store/%016" PRIx64 "/a", dir, ri[0].id);
+	hr_region_list_free(ri, n);
+	CHECK_RC(hr_server_close(s), 0);
+	DIR *d = opendir(hsf);
+	struct dirent *e;
+	saved[0] = 0;
+	while (d && (e = readdir(d)))
+		if (strstr(e->d_name, ".hsf"))
+			snprintf(saved, sizeof(saved), "%s/%s", hsf, e->d_name);
+	if (d)
+		closedir(d);
+	CHECK(saved[0]);
+	snprintf(hsf, sizeof(hsf), "%s", saved);
+	snprintf(saved, sizeof(saved), "%s/offline.hsf.saved", g_dir);
+	CHECK_RC(rename(hsf, saved), 0);
+	hr_log_set_level(-1);
+	s = open_io(dir, NULL, offline_config);
+	hr_log_set_level(HR_LOG_WARN);
+	CHECK(s);
+	CHECK_RC(check_in(s, "off", 0), -EIO);
+	/* other regions write many segments' worth, flush and purge */
+	for (int i = 0; i < 2000; i++)
+		CHECK_RC(put_in(s, "on", i), 0);
+	CHECK_RC(hr_flush(s, "on"), 0);
+	for (int i = 2000; i < 2500; i++)
+		CHECK_RC(put_in(s, "on", i), 0);
+	CHECK_RC(hr_flush(s, "on"), 0); /* each flush purges what it covers */
+	CHECK_RC(hr_server_close(s), 0);
+
+	/* the file is back: so is every acknowledged edit */
+	CHECK_RC(rename(saved, hsf), 0);
+	s = open_io(dir, NULL, offline_config);
+	CHECK(s);
+	int bad = 0;
+	for (int i = 0; i < 2 * HALF; i++)
+		bad += check_in(s, "off", i) != 1;
+	for (int i = 0; i < 2500; i++)
+		bad += check_in(s, "on", i) != 1;
+	CHECK_RC(hr_server_close(s), 0);
+	CHECK_RC(bad, 0);
+}
+
 int main(void)
 {
 	et_watchdog(600);
@@ -333,6 +430,7 @@ int main(void)
 	RUN(t_sync_failure_recovers);
 	RUN(t_write_failure_invisible);
 	RUN(t_scenario_flip);
+	RUN(t_offline_region_keeps_wal);
 	hr_test_rmrf(g_dir);
 	return hr_test_done();
 }
