@@ -91,11 +91,8 @@ static int wal_new_segment(hr_wal *w, uint64_t id, const uint8_t *ctl, size_t ct
 {
 	if (w->on_new_segment) {
 		int rc = w->on_new_segment(w->ctx, id);
-		if (rc) {
-			hr_log_error("wal", "segment %016llx.wal in %s: recording it failed (%d)",
-				     (unsigned long long)id, w->dir, rc);
-			return rc < 0 ? rc : -EIO;
-		}
+		if (rc)
+			return rc < 0 ? rc : -EIO; /* the roll says so */
 	}
 	return hr_wal_seg_create(w->io, w->dir, id, ctl, ctl_len, fd);
 }
@@ -455,7 +452,15 @@ int hr_wal_roll(hr_wal *w)
 int hr_wal_recover(hr_wal *w)
 {
 	pthread_mutex_lock(&w->mu);
-	int rc = w->cur_err ? wal_recover_locked(w) : 0;
+	int rc = 0;
+	/* an append tries whenever it comes; this background path (the
+	 * owner's periodic chore) at most once per WAL_ROLL_RETRY_NS, so a
+	 * full disk is not hammered nor the log flooded */
+	if (w->cur_err && hr_mono_ns() >= w->recover_retry_ns) {
+		rc = wal_recover_locked(w);
+		if (rc)
+			w->recover_retry_ns = hr_mono_ns() + WAL_ROLL_RETRY_NS;
+	}
 	pthread_mutex_unlock(&w->mu);
 	return rc;
 }

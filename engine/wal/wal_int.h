@@ -86,6 +86,7 @@ struct hr_wal {
 	uint64_t seg_id, seg_bytes, seg_max_seq, seg_lstart;
 	uint64_t next_id;
 	uint64_t roll_retry_ns;	/* after a failed size roll, not before this */
+	uint64_t recover_retry_ns; /* hr_wal_recover after its failed roll: not before */
 	/* The current segment failed (cur_err != 0): as in wal_closed, plus
 	 * ok_bytes (file offset where its good records end) and fail_upto
 	 * (everything appended when it failed). Nothing is buffered until a

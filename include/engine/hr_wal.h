@@ -137,7 +137,9 @@ int hr_wal_append(hr_wal *w, const void *payload, size_t len, uint64_t seq, int 
 int hr_wal_sync(hr_wal *w);
 /* Writes what is buffered, closes the current segment, starts a new one. */
 int hr_wal_roll(hr_wal *w);
-/* If the current segment failed, rolls away from it now (0 if healthy). */
+/* If the current segment failed, rolls away from it now (0 if healthy).
+ * For a periodic caller: after a failed attempt it tries again only a
+ * second later (and returns 0 meanwhile); appends always try. */
 int hr_wal_recover(hr_wal *w);
 
 /* Closed segments (not the current one), oldest first; *out malloc'd
