@@ -66,6 +66,49 @@ check:
 		OPT="-O1 -g" all
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 scripts/run_tests.sh --unit-only build-san
 
+# Fuzzing (not part of CI, which never needs clang): libFuzzer targets from
+# tests/fuzz/ built with clang into build-fuzz/ with ASan+UBSan, seeded by
+# fuzz_seeds (well-formed input from the engine's writers), each run for
+# FUZZ_RUNS executions; a crash or a broken invariant stops with the input in
+# build-fuzz/artifacts/. FUZZ_TARGETS picks targets, FUZZ_ARGS adds libFuzzer
+# options (e.g. -jobs=2 -workers=2). Needs clang and libclang-rt-*-dev.
+FUZZ_CC ?= clang
+FUZZ_BUILD ?= build-fuzz
+FUZZ_RUNS ?= 10000000
+FUZZ_TARGETS ?= wal edit sfile names ini
+FUZZ_ARGS ?=
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+
+.PHONY: fuzz fuzz-build
+fuzz-build:
+	$(MAKE) BUILD=$(FUZZ_BUILD) CC=$(FUZZ_CC) OPT="-O1 -g" \
+		SAN="$(FUZZ_SAN) -fsanitize=fuzzer-no-link -Wno-unknown-warning-option" \
+		$(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz/fuzz_%) $(FUZZ_BUILD)/fuzz/fuzz_seeds
+
+fuzz: fuzz-build
+	@rm -rf $(FUZZ_BUILD)/seeds && mkdir -p $(FUZZ_BUILD)/artifacts
+	$(FUZZ_BUILD)/fuzz/fuzz_seeds $(FUZZ_BUILD)/seeds hregionfs.ini
+	@for t in $(FUZZ_TARGETS); do \
+		mkdir -p $(FUZZ_BUILD)/corpus/$$t; \
+		echo "fuzz_$$t: $(FUZZ_RUNS) runs (log: $(FUZZ_BUILD)/fuzz_$$t.log)"; \
+		if ! $(FUZZ_BUILD)/fuzz/fuzz_$$t -runs=$(FUZZ_RUNS) -print_final_stats=1 \
+			-artifact_prefix=$(FUZZ_BUILD)/artifacts/$$t- $(FUZZ_ARGS) \
+			$(FUZZ_BUILD)/corpus/$$t $(FUZZ_BUILD)/seeds/$$t \
+			>$(FUZZ_BUILD)/fuzz_$$t.log 2>&1; then \
+			tail -n 40 $(FUZZ_BUILD)/fuzz_$$t.log; echo "fuzz_$$t: FAILED"; exit 1; \
+		fi; \
+		grep -E '^(Done|stat::number_of_executed_units|stat::average_exec_per_sec)' \
+			$(FUZZ_BUILD)/fuzz_$$t.log | sed "s/^/fuzz_$$t: /"; \
+	done
+
+$(BUILD)/fuzz/fuzz_seeds: tests/fuzz/fuzz_seeds.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_common.h $(LIB) $(BUILD)/fs/names.o
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fsanitize=fuzzer $(LDFLAGS) -o $@ $< $(BUILD)/fs/names.o $(LIB) $(LDLIBS)
+
 install: $(BUILD)/hregionfs
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/doc/hregionfs
 	install -m 0755 $(BUILD)/hregionfs $(DESTDIR)$(PREFIX)/bin/hregionfs
@@ -73,6 +116,6 @@ install: $(BUILD)/hregionfs
 	install -m 0644 hregionfs.ini README.md $(DESTDIR)$(PREFIX)/share/doc/hregionfs/
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san $(FUZZ_BUILD)
 
 -include $(ENGINE_OBJ:.o=.d) $(FS_OBJ:.o=.d) $(UNIT_BIN:$(BUILD)/tests/%=$(BUILD)/tests/unit/%.d)

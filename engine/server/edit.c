@@ -52,9 +52,10 @@ int hr_wal_edit_decode(const void *payload, size_t len, hr_wal_edit *ed)
 	ed->region_id = hr_get64(p);
 	ed->row_len = hr_get16(p + 8);
 	ed->row = p + 10;
-	p += 10 + ed->row_len;
-	if (p + 2 > end || ed->row_len == 0)
+	/* lengths are checked before any pointer moves past the buffer */
+	if (ed->row_len == 0 || len - 12 < ed->row_len)
 		return -EIO;
+	p += 10 + ed->row_len;
 	ed->ncells = hr_get16(p);
 	ed->cells = p + 2;
 	ed->cells_end = end;
@@ -67,7 +68,8 @@ int hr_wal_cell_decode(const uint8_t **pp, const uint8_t *end, char *family, hr_
 	if (p >= end)
 		return -EIO;
 	size_t fl = *p++;
-	if (fl == 0 || fl > HR_MAX_NAME || p + fl > end)
+	/* a NUL inside would make the name another (shorter) family's */
+	if (fl == 0 || fl > HR_MAX_NAME || fl > (size_t)(end - p) || memchr(p, 0, fl))
 		return -EIO;
 	memcpy(family, p, fl);
 	family[fl] = '\0';

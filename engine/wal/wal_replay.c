@@ -18,6 +18,7 @@
 typedef struct wal_rd {
 	hr_io *io;
 	int fd;
+	uint64_t size;		/* of the file: a small file gets a small window */
 	uint8_t *buf;
 	size_t cap;
 	uint64_t base;
@@ -39,7 +40,9 @@ static int rd_need(wal_rd *r, uint64_t off, size_t n, const uint8_t **p)
 	}
 	r->base = off;
 	r->len = keep;
-	size_t want = n > RD_CHUNK ? n : RD_CHUNK;
+	size_t want = r->size - off < RD_CHUNK ? (size_t)(r->size - off) : RD_CHUNK;
+	if (want < n)
+		want = n;
 	if (want > r->cap) {
 		uint8_t *nb = realloc(r->buf, want);
 		if (!nb)
@@ -264,6 +267,7 @@ static int replay_one(replay_run *run, hr_wal_replay_seg *s, int last)
 	}
 	s->bytes = size;
 	r->fd = fd;
+	r->size = size;
 	r->base = 0;
 	r->len = 0;
 	if (run->cut) {
@@ -394,7 +398,8 @@ static int read_limits(replay_run *run, uint64_t id)
 	r->fd = fd;
 	r->base = 0;
 	r->len = 0;
-	if ((rc = hr_io_size(r->io, fd, &size)) == 0 && size >= HR_WAL_HDR_LEN &&
+	r->size = 0;
+	if ((rc = hr_io_size(r->io, fd, &size)) == 0 && (r->size = size) >= HR_WAL_HDR_LEN &&
 	    (rc = rd_need(r, 0, HR_WAL_HDR_LEN, &p)) == 0 && !hr_wal_hdr_check(p, id) &&
 	    (rc = rec_at(r, HR_WAL_HDR_LEN, size, &rec, &why)) == 1 && rec.seq == 0)
 		rc = ctl_parse(rec.payload, rec.len, &run->lims) == -ENOMEM ? -ENOMEM : 0;

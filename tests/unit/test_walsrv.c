@@ -27,6 +27,7 @@
 
 #include "engine/hr_server.h"
 #include "engine/hr_io_fault.h"
+#include "engine/hr_util.h"
 #include "hr_etest.h"
 
 static char g_dir[4096];
@@ -422,6 +423,76 @@ static void t_offline_region_keeps_wal(void)
 	CHECK_RC(bad, 0);
 }
 
+/* ---- the edit decoder (found by tests/fuzz/fuzz_wal) --------------------- */
+
+/* A family name with a NUL inside decoded as the shorter name before it,
+ * and replay put the cell into that family. And a record is replayed whole
+ * or not at all: one bad cell drops the record, not just the cells after. */
+static void t_edit_decoder_rejects(void)
+{
+	hr_mcell c[2] = {{"a", "q", 1, 5, HR_PUT, "good", 4}, {"a", "r", 1, 5, HR_PUT, "bad", 3}};
+	uint8_t *e;
+	size_t el;
+	CHECK_RC(hr_wal_edit_encode(1, (const uint8_t *)"row", 3, c, 2, &e, &el), 0);
+	hr_wal_edit ed;
+	char fam[HR_MAX_NAME + 1];
+	hr_kv kv;
+	CHECK_RC(hr_wal_edit_decode(e, el, &ed), 0);
+	const uint8_t *p = ed.cells;
+	CHECK_RC(hr_wal_cell_decode(&p, ed.cells_end, fam, &kv), 0);
+	CHECK_RC(hr_wal_cell_decode(&p, ed.cells_end, fam, &kv), 0);
+	/* the second cell's family "a" becomes "\0" (length 1) */
+	size_t second = (size_t)(ed.cells - e) + 1 + 1 + HR_KV_HDR + 1 + 4;
+	CHECK(e[second] == 1 && e[second + 1] == 'a');
+	e[second + 1] = 0;
+	p = ed.cells;
+	CHECK_RC(hr_wal_cell_decode(&p, ed.cells_end, fam, &kv), 0);
+	CHECK_RC(hr_wal_cell_decode(&p, ed.cells_end, fam, &kv), -EIO);
+	/* a row longer than the record */
+	uint8_t shortrec[16] = {0};
+	hr_put16(shortrec + 8, 200);
+	CHECK_RC(hr_wal_edit_decode(shortrec, sizeof(shortrec), &ed), -EIO);
+	hr_put16(shortrec + 8, 5); /* no room left for the cell count */
+	CHECK_RC(hr_wal_edit_decode(shortrec, sizeof(shortrec), &ed), -EIO);
+	hr_put16(shortrec + 8, 4); /* 8 + 2 + 4 + 2 = 16: just fits */
+	CHECK_RC(hr_wal_edit_decode(shortrec, sizeof(shortrec), &ed), 0);
+
+	/* replayed: the good first cell must not appear without the second */
+	char dir[4200], wal[4300];
+	snprintf(dir, sizeof(dir), "%s/editbad", g_dir);
+	hr_server *s = open_io(dir, NULL, NULL);
+	CHECK(s);
+	CHECK_RC(et_table(s, "t", "a", NULL), 0);
+	CHECK_RC(hr_server_close(s), 0);
+	snprintf(wal, sizeof(wal), "%s/wal", dir);
+	hr_region_info *ri;
+	size_t nr;
+	s = open_io(dir, NULL, NULL);
+	CHECK(s);
+	CHECK_RC(hr_region_list(s, "t", &ri, &nr), 0);
+	hr_put64(e, ri[0].id); /* the edit's region */
+	hr_region_list_free(ri, nr);
+	hr_stats st;
+	hr_stats_get(s, &st);
+	CHECK_RC(hr_server_close(s), 0);
+	hr_wal *w;
+	hr_wal_opts o = {.dir = wal, .segment_size = 1 << 20, .first_segment_id = 100};
+	CHECK_RC(hr_wal_open(&o, &w), 0);
+	CHECK_RC(hr_wal_append(w, e, el, st.seq + 1, 1, NULL), 0);
+	hr_wal_close(w);
+	free(e);
+	hr_log_set_level(HR_LOG_ERROR);
+	s = open_io(dir, NULL, NULL);
+	hr_log_set_level(HR_LOG_WARN);
+	CHECK(s);
+	char buf[16];
+	int rq = et_get(s, "t", "row", 3, "a", "q", buf, sizeof(buf), NULL);
+	int rr = et_get(s, "t", "row", 3, "a", "r", buf, sizeof(buf), NULL);
+	hr_server_close(s);
+	CHECK_RC(rq, -ENOENT);
+	CHECK_RC(rr, -ENOENT);
+}
+
 int main(void)
 {
 	et_watchdog(600);
@@ -431,6 +502,7 @@ int main(void)
 	RUN(t_write_failure_invisible);
 	RUN(t_scenario_flip);
 	RUN(t_offline_region_keeps_wal);
+	RUN(t_edit_decoder_rejects);
 	hr_test_rmrf(g_dir);
 	return hr_test_done();
 }
