@@ -116,6 +116,15 @@ void hr_names_free(char **names, size_t n);
 
 /* ---- writes ---------------------------------------------------------------- */
 
+/* ---- cell tags (HBase's tags, HFile v3) -------------------------------------
+ * A cell may carry a tag area: at most HR_MAX_TAGS_LEN bytes stored with it
+ * in the memstore, the WAL and store files, and returned by reads. The area
+ * is a sequence of tags, each
+ *     u16 len (of type + value) | u8 type | value[len - 1]
+ * (little-endian, like everything else; len >= 1). A put whose area does
+ * not parse this way is refused with -EINVAL. */
+#define HR_MAX_TAGS_LEN 65535u
+
 typedef struct hr_mcell {
 	const char *family;		/* NUL-terminated, must be in the schema */
 	const void *qualifier;
@@ -124,6 +133,8 @@ typedef struct hr_mcell {
 	uint8_t type;			/* enum hr_cell_type */
 	const void *value;		/* HR_PUT only */
 	size_t value_len;		/* <= max_cell_size, else -EFBIG */
+	const void *tags;		/* HR_PUT only (ignored for deletes): the tag area */
+	size_t tags_len;		/* <= HR_MAX_TAGS_LEN */
 } hr_mcell;
 
 #define HR_MUT_SYNC 0x1u /* return only once the WAL record is fsynced */

@@ -520,7 +520,7 @@ static int replay_cb(void *ctx, uint64_t seg_id, uint32_t seg_version, uint64_t 
 	for (uint32_t i = 0; i < ed.ncells; i++) {
 		char fam[HR_MAX_NAME + 1];
 		hr_kv kv;
-		if ((rc = hr_wal_cell_decode(&p, ed.cells_end, fam, &kv)) < 0) {
+		if ((rc = hr_wal_cell_decode(&p, ed.cells_end, seg_version, fam, &kv)) < 0) {
 			hr_log_warn("server", "WAL segment %016" PRIx64 ": record seq %" PRIu64
 				    " has a bad cell: rest skipped", seg_id, seq);
 			return 0;

@@ -11,6 +11,7 @@
 
 #include "engine/hr_read.h"
 #include "engine/hr_server.h"
+#include "engine/hr_tags.h"
 #include "engine/hr_util.h"
 #include "hr_log.h"
 
@@ -33,6 +34,9 @@ static int validate(hr_server *srv, hr_region *r, size_t row_len, const hr_mcell
 			return -EINVAL;
 		if (c->type == HR_PUT && c->value_len > srv->cfg.max_cell_size)
 			return -EFBIG;
+		if (c->type == HR_PUT && c->tags_len &&
+		    (c->tags_len > HR_MAX_TAGS_LEN || hr_tags_check(c->tags, c->tags_len) < 0))
+			return -EINVAL;
 	}
 	return 0;
 }
@@ -168,6 +172,8 @@ static int mutate_once(hr_server *srv, const char *table, const void *row, size_
 			.type = mc[i].type,
 			.value = mc[i].value,
 			.value_len = mc[i].type == HR_PUT ? (uint32_t)mc[i].value_len : 0,
+			.tags = mc[i].type == HR_PUT ? mc[i].tags : NULL,
+			.tags_len = mc[i].type == HR_PUT ? (uint32_t)mc[i].tags_len : 0,
 		};
 		/* store->active only changes under the updates write lock */
 		uint64_t before = hr_memstore_bytes(st->active);
