@@ -94,7 +94,17 @@
  * A cell's tag area (in memstores, store files of version 2 and WAL edits
  * of version 2) is at most 65535 bytes: a sequence of tags, each
  *   u16 len (of type + value, >= 1) | u8 type | value[len - 1]
- * The engine checks the structure on write and stores the area as is. */
+ * The engine checks the structure on write and stores the area as is.
+ *
+ * Tag types (hregionfs.h):
+ *   1 HR_TAG_FILE_ATTR, the attributes a file-system front end shows for the
+ *     cell; value (40 bytes, HR_FILE_ATTR_TAG_LEN = 43 with len and type):
+ *       0  u32 mode (permission bits, 07777)
+ *       4  u32 uid | 8 u32 gid
+ *       12 u32 reserved (0)
+ *       16 i64 mtime_ns | 24 i64 atime_ns | 32 i64 ctime_ns (since the epoch)
+ *     A reader takes the first such tag of an area and reads its first 40
+ *     bytes (a later version may append fields); a shorter one is malformed. */
 
 /* ======================================================================
  * WAL segments (engine/wal, hr_wal.h)

@@ -134,24 +134,86 @@ static int put_gen(hr_server *s, const char *t, int lo, int hi, int g, int notag
 	return 0;
 }
 
-/* 0 if hr_get answers generation g's value for every cell of rows [lo, hi). */
+/* 0 if the tags of a cell whose value is v are the ones it was written with */
+static int tags_match(const void *v, size_t vl, const void *tags, size_t tl)
+{
+	static uint8_t want[65536];
+	size_t wl = tags_for(v, vl, want);
+	return tl == wl && (tl == 0) == (tags == NULL) && (tl == 0 || memcmp(tags, want, tl) == 0);
+}
+
+/* 0 if hr_get answers generation g's value, with its tags, for every cell
+ * of rows [lo, hi). */
 static int check_gen(hr_server *s, const char *t, int lo, int hi, int g, int notags)
 {
 	for (int i = lo; i < hi; i++) {
-		char row[16], want[64], got[128], qual[4];
+		char row[16], want[64], qual[4];
 		snprintf(row, sizeof(row), "row%04d", i);
 		for (int q = 0; q < NQUAL; q++) {
 			snprintf(qual, sizeof(qual), "q%d", q);
-			mkval(want, i, q, g, notags);
-			int rc = et_get(s, t, row, strlen(row), "cf", qual, got, sizeof(got), NULL);
-			if (rc != 0 || strcmp(got, want) != 0) {
-				fprintf(stdout, "# get %s/%s: rc %d '%s', want '%s'\n", row, qual, rc,
-					got, want);
-				return -1;
+			size_t wl = mkval(want, i, q, g, notags);
+			hr_value v;
+			int rc = hr_get(s, t, row, strlen(row), "cf", qual, 2, HR_GET_VALUE | HR_GET_TAGS,
+					&v);
+			int ok = rc == 0 && v.len == wl && memcmp(v.data, want, wl) == 0 && v.seq > 0;
+			if (ok && !tags_match(v.data, v.len, v.tags, v.tags_len)) {
+				fprintf(stdout, "# get %s/%s: %zu tag bytes, not the ones written\n", row,
+					qual, v.tags_len);
+				ok = 0;
 			}
+			if (!ok && rc == 0)
+				fprintf(stdout, "# get %s/%s: '%.*s' seq %" PRIu64 ", want '%s'\n", row,
+					qual, (int)v.len, (const char *)v.data, v.seq, want);
+			if (rc != 0)
+				fprintf(stdout, "# get %s/%s: %d\n", row, qual, rc);
+			if (rc == 0)
+				hr_value_free(&v);
+			if (!ok)
+				return -1;
 		}
 	}
 	return 0;
+}
+
+/* 0 if a full scan returns each column of rows [0, NROWS) once, in order,
+ * with the tags its value was written with and the seq a get reports. */
+static int check_scan(hr_server *s, const char *t)
+{
+	hr_scan_opts o;
+	memset(&o, 0, sizeof(o));
+	o.mode = HR_SCAN_CELLS;
+	o.with_values = 1;
+	hr_scan *sc;
+	hr_scan_entry e;
+	int rc = hr_scan_open(s, t, &o, &sc);
+	if (rc < 0)
+		return rc;
+	int n = 0, bad = 0;
+	while (!bad && (rc = hr_scan_next(sc, &e)) == 1) {
+		char want_row[16], want_q[4];
+		snprintf(want_row, sizeof(want_row), "row%04d", n / NQUAL);
+		snprintf(want_q, sizeof(want_q), "q%d", n % NQUAL);
+		hr_value v;
+		bad = e.row_len != 7 || memcmp(e.row, want_row, 7) != 0 || e.qualifier_len != 2 ||
+		      memcmp(e.qualifier, want_q, 2) != 0 ||
+		      !tags_match(e.value, e.value_len, e.tags, e.tags_len);
+		if (!bad && hr_get(s, t, e.row, e.row_len, "cf", e.qualifier, e.qualifier_len, 0, &v) == 0)
+			bad = v.seq != e.seq || v.ts != e.ts || v.tags_len != e.tags_len || v.tags != NULL;
+		if (bad)
+			fprintf(stdout, "# scan entry %d: %.*s/%.*s = '%.*s' with %zu tag bytes, seq %"
+				PRIu64 "\n", n, (int)e.row_len, (const char *)e.row,
+				(int)e.qualifier_len, (const char *)e.qualifier, (int)e.value_len,
+				(const char *)e.value, e.tags_len, e.seq);
+		n++;
+	}
+	hr_scan_close(sc);
+	if (rc < 0)
+		return rc;
+	if (!bad && n != NROWS * NQUAL) {
+		fprintf(stdout, "# scan: %d entries, want %d\n", n, NROWS * NQUAL);
+		bad = 1;
+	}
+	return bad ? -1 : 0;
 }
 
 /* ---- what the store files on disk hold ------------------------------------- */
@@ -302,8 +364,10 @@ static void t_flush_and_compaction(void)
 
 	s = tg_open(dir);
 	CHECK(s);
+	CHECK_RC(check_scan(s, "t"), 0);
 	CHECK_RC(hr_compact(s, "t", 1), 0);
 	CHECK_RC(check_gen(s, "t", 0, NROWS, 3, 0), 0);
+	CHECK_RC(check_scan(s, "t"), 0);
 	CHECK_RC(hr_server_close(s), 0);
 	disk_scan(dir);
 	CHECK(g_disk.files == 1 && g_disk.v2_files == 1 && g_disk.bad == 0);
@@ -336,6 +400,7 @@ static void t_split(void)
 	CHECK_RC(check_gen(s, "t", 20, NROWS / 2, 1, 0), 0);
 	CHECK_RC(check_gen(s, "t", NROWS / 2, NROWS, 2, 0), 0);
 	CHECK_RC(check_gen(s, "t", 0, 20, 3, 0), 0);
+	CHECK_RC(check_scan(s, "t"), 0);
 	CHECK_RC(hr_flush(s, "t"), 0);
 	CHECK_RC(hr_server_close(s), 0);
 	disk_scan(dir);
@@ -363,6 +428,7 @@ static void t_wal_replay(void)
 	s = tg_open(dir);
 	CHECK(s);
 	CHECK_RC(check_gen(s, "t", 0, NROWS, 1, 0), 0);
+	CHECK_RC(check_scan(s, "t"), 0);
 	CHECK_RC(hr_flush(s, "t"), 0);
 	CHECK_RC(hr_server_close(s), 0);
 	disk_scan(dir);
@@ -560,6 +626,7 @@ static void t_mixed_versions(void)
 	et_str_free(&dump);
 	et_str_free(&want);
 	CHECK(same);
+	CHECK_RC(check_scan(s, "t"), 0);
 
 	/* a split of the mixed store, at a row inside the version-1 range */
 	CHECK_RC(hr_split(s, "t", "row0050", 7), 0);
@@ -653,6 +720,123 @@ static void t_bad_tags(void)
 	hr_test_rmrf(dir);
 }
 
+/* Each version keeps its own tags; hr_get_versions copies them only with
+ * HR_GET_TAGS, and a put without tags over one with tags has none. */
+static void t_versions(void)
+{
+	char dir[4200];
+	subdir(dir, sizeof(dir), "versions");
+	hr_server *s = tg_open(dir);
+	CHECK(s);
+	CHECK_RC(et_table(s, "t", "cf:3", NULL), 0);
+	const char *vals[] = {"first", "second", "third"};
+	static uint8_t tags[3][65536];
+	size_t tl[3];
+	for (int k = 0; k < 3; k++) {
+		tl[k] = tags_for((const uint8_t *)vals[k], strlen(vals[k]), tags[k]);
+		if (k == 1)
+			tl[k] = 0;
+		hr_mcell c = {"cf", "q", 1, 1000 + k, HR_PUT, vals[k], strlen(vals[k]), tags[k], tl[k]};
+		CHECK_RC(hr_mutate(s, "t", "r", 1, &c, 1, 0), 0);
+		if (k == 1)
+			CHECK_RC(hr_flush(s, "t"), 0);
+	}
+	CHECK(tl[0] > 0 && tl[2] > 0);
+	for (int pass = 0; pass < 2; pass++) {
+		hr_get_opts o = {0, 0, 0, HR_GET_TAGS};
+		hr_value *v;
+		CHECK_RC(hr_get_versions(s, "t", "r", 1, "cf", "q", 1, &o, &v), 3);
+		uint64_t prev_seq = UINT64_MAX;
+		for (int k = 0; k < 3; k++) {
+			int want = 2 - k; /* newest first */
+			CHECK(v[k].len == strlen(vals[want]) && memcmp(v[k].data, vals[want], v[k].len) == 0);
+			CHECK(v[k].ts == 1000 + want);
+			CHECK(v[k].tags_len == tl[want]);
+			CHECK((v[k].tags == NULL) == (tl[want] == 0));
+			CHECK(tl[want] == 0 || memcmp(v[k].tags, tags[want], tl[want]) == 0);
+			CHECK(v[k].seq < prev_seq);
+			prev_seq = v[k].seq;
+		}
+		hr_values_free(v, 3);
+		o.flags = 0;
+		CHECK_RC(hr_get_versions(s, "t", "r", 1, "cf", "q", 1, &o, &v), 3);
+		CHECK(v[0].tags == NULL && v[0].tags_len == tl[2] && v[2].tags == NULL);
+		hr_values_free(v, 3);
+		/* hr_get: tags only when asked, the length always */
+		hr_value one;
+		CHECK_RC(hr_get(s, "t", "r", 1, "cf", "q", 1, 0, &one), 0);
+		CHECK(one.data == NULL && one.tags == NULL && one.tags_len == tl[2] && one.len == 5);
+		CHECK_RC(hr_get(s, "t", "r", 1, "cf", "q", 1, HR_GET_TAGS, &one), 0);
+		CHECK(one.data == NULL && one.tags && one.tags_len == tl[2]);
+		CHECK(memcmp(one.tags, tags[2], tl[2]) == 0);
+		hr_value_free(&one);
+		CHECK(one.tags == NULL);
+		hr_value_free(&one); /* twice is harmless */
+		CHECK_RC(hr_compact(s, "t", 1), 0);
+	}
+	CHECK_RC(hr_server_close(s), 0);
+	hr_test_rmrf(dir);
+}
+
+static int attr_eq(const hr_file_attr *a, const hr_file_attr *b)
+{
+	return a->mode == b->mode && a->uid == b->uid && a->gid == b->gid &&
+	       a->mtime_ns == b->mtime_ns && a->atime_ns == b->atime_ns && a->ctime_ns == b->ctime_ns;
+}
+
+/* The file-attribute tag: its exact bytes, found among other tags, through
+ * the engine, and refused when malformed. */
+static void t_file_attr(void)
+{
+	hr_file_attr a = {0640, 1000, 100, 1700000000123456789ll, -5, INT64_MAX}, b;
+	uint8_t area[3 + 5 + HR_FILE_ATTR_TAG_LEN + 3];
+	/* another tag first (type 9, value "abcd") */
+	hr_put16(area, 5);
+	area[2] = 9;
+	memcpy(area + 3, "abcd", 4);
+	hr_file_attr_tag_encode(&a, area + 7);
+	uint8_t *t = area + 7;
+	CHECK(hr_get16(t) == 41 && t[2] == HR_TAG_FILE_ATTR);
+	CHECK(hr_get32(t + 3) == 0640 && hr_get32(t + 7) == 1000 && hr_get32(t + 11) == 100);
+	CHECK(hr_get32(t + 15) == 0);
+	CHECK((int64_t)hr_get64(t + 19) == a.mtime_ns && (int64_t)hr_get64(t + 27) == -5 &&
+	      (int64_t)hr_get64(t + 35) == INT64_MAX);
+	size_t len = 7 + HR_FILE_ATTR_TAG_LEN;
+	memset(&b, 0, sizeof(b));
+	CHECK_RC(hr_file_attr_tag_find(area, len, &b), 1);
+	CHECK(attr_eq(&a, &b));
+	CHECK_RC(hr_file_attr_tag_find(area, 7, &b), 0);  /* only the other tag */
+	CHECK_RC(hr_file_attr_tag_find(NULL, 0, &b), 0);
+	CHECK_RC(hr_file_attr_tag_find(area, len - 1, &b), -EINVAL); /* cut short */
+	/* a trailing malformed tag after a good attr tag: the area is bad */
+	hr_put16(area + len, 0);
+	area[len + 2] = 1;
+	CHECK_RC(hr_file_attr_tag_find(area, len + 3, &b), -EINVAL);
+	/* an attr tag too short for its payload */
+	uint8_t shortt[8] = {5, 0, HR_TAG_FILE_ATTR, 1, 2, 3, 4, 0};
+	CHECK_RC(hr_file_attr_tag_find(shortt, 6, &b), -EINVAL);
+
+	/* through the engine, and across a flush */
+	char dir[4200];
+	subdir(dir, sizeof(dir), "attr");
+	hr_server *s = tg_open(dir);
+	CHECK(s);
+	CHECK_RC(et_table(s, "t", "cf", NULL), 0);
+	hr_mcell c = {"cf", "f", 1, HR_TS_NOW, HR_PUT, "data", 4, area, len};
+	CHECK_RC(hr_mutate(s, "t", "r", 1, &c, 1, 0), 0);
+	for (int pass = 0; pass < 2; pass++) {
+		hr_value v;
+		CHECK_RC(hr_get(s, "t", "r", 1, "cf", "f", 1, HR_GET_TAGS, &v), 0);
+		memset(&b, 0, sizeof(b));
+		CHECK_RC(hr_file_attr_tag_find(v.tags, v.tags_len, &b), 1);
+		CHECK(attr_eq(&a, &b));
+		hr_value_free(&v);
+		CHECK_RC(hr_flush(s, "t"), 0);
+	}
+	CHECK_RC(hr_server_close(s), 0);
+	hr_test_rmrf(dir);
+}
+
 int main(void)
 {
 	et_watchdog(240);
@@ -665,6 +849,8 @@ int main(void)
 	RUN(t_mixed_versions);
 	RUN(t_mixed_compaction);
 	RUN(t_bad_tags);
+	RUN(t_versions);
+	RUN(t_file_attr);
 	hr_test_rmrf(g_dir);
 	return hr_test_done();
 }
