@@ -190,7 +190,7 @@ static int mutate_once(hr_server *srv, const char *table, const void *row, size_
 		goto out;
 	if (nchecks && (rc = eval_checks(r, row, row_len, checks, nchecks)) < 0)
 		goto out;
-	int64_t now = hr_now_ms();
+	int64_t now = INT64_MIN; /* stamped once, at the first cell that needs it */
 	size_t m = 0;
 	for (size_t i = 0; i < n; i++) {
 		mc[m] = cells[i];
@@ -204,6 +204,8 @@ static int mutate_once(hr_server *srv, const char *table, const void *row, size_
 			if (rc < 0)
 				goto out;
 		} else if (mc[m].ts == HR_TS_NOW) {
+			if (now == INT64_MIN)
+				now = hr_region_stamp(r, hr_now_ms());
 			mc[m].ts = now;
 		}
 		m++;
