@@ -34,7 +34,7 @@ static uint64_t sum64(const void *p, size_t len)
 }
 
 /* The edit decoder, as replay applies it: every cell decoded first. */
-static void decode_edit(const uint8_t *payload, size_t len)
+static void decode_edit(const uint8_t *payload, size_t len, uint32_t ver)
 {
 	hr_wal_edit ed;
 	if (hr_wal_edit_decode(payload, len, &ed) < 0)
@@ -46,7 +46,7 @@ static void decode_edit(const uint8_t *payload, size_t len)
 		char fam[HR_MAX_NAME + 1];
 		hr_kv kv;
 		const uint8_t *before = p;
-		if (hr_wal_cell_decode(&p, ed.cells_end, fam, &kv) < 0)
+		if (hr_wal_cell_decode(&p, ed.cells_end, ver, fam, &kv) < 0)
 			return;
 		if (p <= before || p > ed.cells_end)
 			fuzz_fail("cell decode moved to %p (from %p, end %p)", (void *)p,
@@ -55,6 +55,8 @@ static void decode_edit(const uint8_t *payload, size_t len)
 			fuzz_fail("qualifier outside its cell");
 		if (kv.value_len && (kv.value < before || kv.value + kv.value_len > p))
 			fuzz_fail("value outside its cell");
+		if (kv.tags_len && (kv.tags < before || kv.tags + kv.tags_len > p))
+			fuzz_fail("tags outside their cell");
 		if (strlen(fam) == 0)
 			fuzz_fail("empty family decoded");
 	}
@@ -67,7 +69,7 @@ static int on_rec(void *ctx, uint64_t seg, uint32_t ver, uint64_t seq, const voi
 		fuzz_fail("a control record reached the owner");
 	if (ver < HR_WAL_VERSION_MIN || ver > HR_WAL_VERSION)
 		fuzz_fail("record of segment version %u", ver);
-	decode_edit(p, len);
+	decode_edit(p, len, ver);
 	if (s->n < 4096) {
 		s->seg[s->n] = seg;
 		s->seq[s->n] = seq;

@@ -26,6 +26,7 @@
 #include <time.h>
 
 #include "engine/hr_server.h"
+#include "engine/hr_format.h"
 #include "engine/hr_io_fault.h"
 #include "engine/hr_util.h"
 #include "hr_etest.h"
@@ -439,15 +440,15 @@ static void t_edit_decoder_rejects(void)
 	hr_kv kv;
 	CHECK_RC(hr_wal_edit_decode(e, el, &ed), 0);
 	const uint8_t *p = ed.cells;
-	CHECK_RC(hr_wal_cell_decode(&p, ed.cells_end, fam, &kv), 0);
-	CHECK_RC(hr_wal_cell_decode(&p, ed.cells_end, fam, &kv), 0);
+	CHECK_RC(hr_wal_cell_decode(&p, ed.cells_end, HR_WAL_VERSION, fam, &kv), 0);
+	CHECK_RC(hr_wal_cell_decode(&p, ed.cells_end, HR_WAL_VERSION, fam, &kv), 0);
 	/* the second cell's family "a" becomes "\0" (length 1) */
 	size_t second = (size_t)(ed.cells - e) + 1 + 1 + HR_KV_HDR + 1 + 4;
 	CHECK(e[second] == 1 && e[second + 1] == 'a');
 	e[second + 1] = 0;
 	p = ed.cells;
-	CHECK_RC(hr_wal_cell_decode(&p, ed.cells_end, fam, &kv), 0);
-	CHECK_RC(hr_wal_cell_decode(&p, ed.cells_end, fam, &kv), -EIO);
+	CHECK_RC(hr_wal_cell_decode(&p, ed.cells_end, HR_WAL_VERSION, fam, &kv), 0);
+	CHECK_RC(hr_wal_cell_decode(&p, ed.cells_end, HR_WAL_VERSION, fam, &kv), -EIO);
 	/* a row longer than the record */
 	uint8_t shortrec[16] = {0};
 	hr_put16(shortrec + 8, 200);
