@@ -64,7 +64,7 @@ static void make_edit(int i, int n, uint8_t **out, size_t *len)
 		snprintf(v[k], sizeof(v[k]), "value %d of %d", k, i);
 		c[k] = (hr_mcell){k % 2 ? "b" : "a", q[k], strlen(q[k]), 1700000000000 + i,
 				  k == 3 ? HR_DELETE_COLUMN : HR_PUT, v[k], strlen(v[k]),
-				  k == 2 ? "\x01\x00\x03abc" : NULL, k == 2 ? 6 : 0};
+				  k == 2 ? "\x01\x00\x03" "abc" : NULL, k == 2 ? 6 : 0};
 	}
 	int rc = hr_wal_edit_encode(7, (const uint8_t *)row, strlen(row), c, (size_t)n, out, len);
 	if (rc < 0)
