@@ -49,18 +49,18 @@
  * error into a failure for one and a success for the other, whose waiters
  * would be told "durable". Exactly one thread (a leader, a roll, the
  * background sync thread) holds the sync role of the current segment at a
- * time; a sync that fails makes the error sticky before anyone else can
- * sync, so every waiter whose record was not yet known durable gets it.
+ * time; a sync that fails fails the segment before anyone else can sync
+ * it, so every waiter whose record was not yet known durable gets it.
  *
- * Locking: w->mu protects every field of struct hr_wal (engine/wal/wal.c);
+ * Locking: w->mu protects every field of struct hr_wal (wal_int.h);
  * the current segment's fd is only written and swapped by the holder of
  * io_busy, and only synced by the holder of sync_busy (a roll holds both
  * while it swaps, so nobody syncs a closed descriptor). Callbacks
  * (on_new_segment, purge's on_delete) run without w->mu; they must not wait
  * for anything that waits for a WAL append, or appends stall.
  *
- * Thread-safety: hr_wal_append/sync/roll/segments/purge/adopt/stats may be
- * called concurrently. hr_wal_close must not race with any other call.
+ * Thread-safety: hr_wal_append/sync/roll/recover/segments/purge/adopt/stats
+ * may be called concurrently. hr_wal_close must not race with any other call.
  * hr_wal_replay/list_dir/segment_path are stateless. Every file operation
  * (open, pwrite, fdatasync, rename, unlink, readdir) goes through the hr_io
  * given (NULL = hr_io_posix()).
