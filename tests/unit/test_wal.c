@@ -1028,11 +1028,11 @@ static void t_io_seam(void)
 {
 	char dir[256];
 	hr_test_tmpdir(dir, sizeof(dir), "wal");
-	tio *t = &g_tio;
-	tio_init(t, dir);
+	hr_io *fio;
+	CHECK_RC(hr_io_fault_new(hr_io_posix(), &fio), 0);
 	hr_wal *w;
 	hr_wal_opts o = opts(dir, 1 << 20, HR_DURABILITY_FSYNC);
-	o.io = &t->io;
+	o.io = fio;
 	CHECK_RC(hr_wal_open(&o, &w), 0);
 	for (uint64_t s = 1; s <= 10; s++)
 		CHECK_RC(append_seq(w, s, 0, NULL), 0);
@@ -1042,30 +1042,31 @@ static void t_io_seam(void)
 	hr_wal_close(w);
 	/* creation (open, pwrite, sync, close, stat, rename, sync_dir, open
 	 * again), appends, rolls, purge: all seen by the seam */
-	CHECK(atomic_load(&t->count[TIO_OPEN]) >= 4);
-	CHECK(atomic_load(&t->count[TIO_PWRITE]) >= 13);
-	CHECK(atomic_load(&t->count[TIO_SYNC]) >= 13);
-	CHECK_RC(atomic_load(&t->count[TIO_RENAME]), 2);
-	CHECK_RC(atomic_load(&t->count[TIO_UNLINK]), 1);
-	CHECK(atomic_load(&t->count[TIO_SYNC_DIR]) >= 3);
-	CHECK(atomic_load(&t->count[TIO_LIST]) >= 1);
+	CHECK(hr_io_fault_count(fio, HR_IO_OP_OPEN) >= 4);
+	CHECK(hr_io_fault_count(fio, HR_IO_OP_WRITE) >= 13);
+	CHECK(hr_io_fault_count(fio, HR_IO_OP_SYNC) >= 13);
+	CHECK_RC(hr_io_fault_count(fio, HR_IO_OP_RENAME), 2);
+	CHECK_RC(hr_io_fault_count(fio, HR_IO_OP_UNLINK), 1);
+	CHECK(hr_io_fault_count(fio, HR_IO_OP_SYNC_DIR) >= 3);
+	CHECK(hr_io_fault_count(fio, HR_IO_OP_LIST) >= 1);
 	seen s = {0};
-	int preads = atomic_load(&t->count[TIO_PREAD]);
-	CHECK_RC(replay_dir(&t->io, dir, HR_WAL_TOLERATE_TAIL, &s, NULL, NULL), 0);
+	uint64_t preads = hr_io_fault_count(fio, HR_IO_OP_READ);
+	CHECK_RC(replay_dir(fio, dir, HR_WAL_TOLERATE_TAIL, &s, NULL, NULL), 0);
 	CHECK(s.n == 1 && s.seq[0] == 11 && s.bad == 0);
-	CHECK(atomic_load(&t->count[TIO_PREAD]) > preads);
+	CHECK(hr_io_fault_count(fio, HR_IO_OP_READ) > preads);
 	seen_free(&s);
 
 	/* a failure anywhere in segment creation fails the open, cleanly */
-	int kinds[] = {TIO_OPEN, TIO_PWRITE, TIO_SYNC, TIO_RENAME, TIO_SYNC_DIR};
+	hr_io_op kinds[] = {HR_IO_OP_OPEN, HR_IO_OP_WRITE, HR_IO_OP_SYNC, HR_IO_OP_RENAME,
+			    HR_IO_OP_SYNC_DIR};
 	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
 		o.first_segment_id = 100 + k;
-		tio_fail_nth(t, kinds[k], 1, EIO);
+		CHECK_RC(hr_io_fault_add(fio, kinds[k], 1, -EIO, HR_IO_FAULT_ONCE, dir), 0);
 		hr_log_set_level(-1);
 		int rc = hr_wal_open(&o, &w);
 		hr_log_set_level(HR_LOG_WARN);
 		CHECK_RC(rc, -EIO);
-		tio_fail_all(t, kinds[k], 0);
+		hr_io_fault_clear(fio);
 		char path[512];
 		CHECK_RC(hr_wal_segment_path(dir, 100 + k, path, sizeof(path)), 0);
 		strcat(path, ".tmp");
@@ -1073,15 +1074,15 @@ static void t_io_seam(void)
 		path[strlen(path) - 4] = 0;
 		CHECK(access(path, F_OK) != 0); /* nor a segment: a retry can use the id */
 	}
-	CHECK_RC(atomic_load(&t->failed), 5);
+	CHECK_RC(hr_io_fault_injected(fio), 5);
 	/* a listing error is returned by replay, not taken for an empty log */
-	tio_fail_nth(t, TIO_LIST, 1, EIO);
+	CHECK_RC(hr_io_fault_add(fio, HR_IO_OP_LIST, 1, -EIO, HR_IO_FAULT_ONCE, dir), 0);
 	hr_log_set_level(-1);
-	int rc = replay_dir(&t->io, dir, HR_WAL_TOLERATE_TAIL, &s, NULL, NULL);
+	int rc = replay_dir(fio, dir, HR_WAL_TOLERATE_TAIL, &s, NULL, NULL);
 	hr_log_set_level(HR_LOG_WARN);
 	CHECK_RC(rc, -EIO);
 	seen_free(&s);
-	tio_destroy(t);
+	hr_io_destroy(fio);
 	hr_test_rmrf(dir);
 }
 
