@@ -195,10 +195,17 @@ static void wal_write_batch(hr_wal *w, int force_sync)
 	w->st_writes++;
 	w->st_appends += count;
 	w->st_bytes += len;
-	/* the batch's plain (os mode) waiters are done once it is written */
-	pthread_cond_broadcast(&w->cv_gen[gen & 1]);
-	if (do_sync)
+	/* plain (os mode) waiters are done once the batch is written: wake
+	 * them now, unless every waiter of the batch waits for the sync too
+	 * (fsync mode), which would wake each of them twice */
+	int early = !do_sync || sync_count < count;
+	if (early)
+		pthread_cond_broadcast(&w->cv_gen[gen & 1]);
+	if (do_sync) {
 		wal_sync(w, "fdatasync");
+		if (!early)
+			pthread_cond_broadcast(&w->cv_gen[gen & 1]);
+	}
 }
 
 /* Leader only, with nothing buffered for the old segment in flight. A
