@@ -570,6 +570,10 @@ static void load_fail(struct load_ctx *x, const char *fmt, ...)
  * the previous value). Lines too long for inih's buffer are an error here
  * rather than being split by it.
  */
+/* The longest line inih's reader passes on (its buffer, INI_MAX_LINE, is
+ * 200 bytes: 197 and the newline and NUL); hr_config_format keeps to it. */
+#define CFG_LINE_MAX 197
+
 static char *load_reader(char *str, int num, void *stream)
 {
 	struct load_ctx *x = stream;
@@ -806,7 +810,10 @@ int hr_config_format(const hr_config *c, char **text, size_t *len)
 			break;
 		}
 		}
-		sb_printf(&b, "%s = %s\n", k->key, v);
+		/* a value that fills a line of a file (load_reader's limit) only
+		 * fits back without the spaces around '=' */
+		int tight = strlen(k->key) + 3 + strlen(v) > CFG_LINE_MAX;
+		sb_printf(&b, tight ? "%s=%s\n" : "%s = %s\n", k->key, v);
 	}
 	if (b.failed || !b.p) {
 		free(b.p);

@@ -434,6 +434,36 @@ static void t_format_roundtrip(void)
 	}
 }
 
+/* Found by tests/fuzz/fuzz_ini: a value filling a whole line of a file
+ * ("default_families=..." of 197 bytes) loaded, but hr_config_format wrote
+ * it with spaces around '=', a line too long to load again. */
+static void t_format_long_value(void)
+{
+	/* "default_families=" and 180 bytes: a line of 197 bytes, the longest
+	 * a file may hold; with " = " it would be 199 */
+	char text_in[256], val[200];
+	for (int i = 0; i < 180; i++)
+		val[i] = (char)('a' + i % 26);
+	val[180] = 0;
+	snprintf(text_in, sizeof(text_in), "[fs]\ndefault_families=%s\n", val);
+	hr_config c, back;
+	hr_config_defaults(&c);
+	const char *path = write_ini("long.ini", text_in);
+	CHECK_RC(hr_config_load(&c, path, err, sizeof(err)), 0);
+	CHECK(strcmp(c.default_families, val) == 0);
+	char *text;
+	size_t len;
+	CHECK_RC(hr_config_format(&c, &text, &len), 0);
+	path = write_ini("long2.ini", text);
+	free(text);
+	hr_config_defaults(&back);
+	int rc = hr_config_load(&back, path, err, sizeof(err));
+	if (rc)
+		fprintf(stdout, "# %s\n", err);
+	CHECK_RC(rc, 0);
+	CHECK(same(&c, &back));
+}
+
 /* Collects "section/key = value" for each key line of an ini text. */
 static int ini_entries(const char *text, char out[][520], int max)
 {
@@ -513,6 +543,7 @@ int main(void)
 	RUN(t_overrides_after_file);
 	RUN(t_validate);
 	RUN(t_format_roundtrip);
+	RUN(t_format_long_value);
 	RUN(t_shipped_ini);
 	hr_test_rmrf(tmpdir);
 	return hr_test_done();
