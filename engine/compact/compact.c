@@ -108,7 +108,7 @@ static int write_output(compaction *c)
 	hr_kv_first_on_column(&first, (const uint8_t *)"", 0, NULL, 0);
 	if ((rc = hr_miter_seek(m, &first)) < 0)
 		goto fail;
-	if ((rc = hr_sfile_write_open(tmp, st->fam.block_size, st->fam.bloom == HR_BLOOM_ROW, rows,
+	if ((rc = hr_sfile_write_open(srv->io, tmp, st->fam.block_size, st->fam.bloom == HR_BLOOM_ROW, rows,
 				      &w)) < 0)
 		goto fail;
 	while (hr_miter_valid(m)) {
@@ -144,11 +144,9 @@ static int write_output(compaction *c)
 	w = NULL;
 	if (rc < 0)
 		goto fail;
-	if (rename(tmp, path) < 0) {
-		rc = -errno;
+	if ((rc = hr_io_rename(srv->io, tmp, path)) < 0)
 		goto fail;
-	}
-	if ((rc = hr_fsync_dir(st->dir)) < 0)
+	if ((rc = hr_io_sync_dir(srv->io, st->dir)) < 0)
 		goto fail;
 	if ((rc = hr_sfile_open(path, c->out_id, srv->fdc, srv->bc, &c->out)) < 0)
 		goto fail;
@@ -159,8 +157,8 @@ fail:
 	hr_resolver_free(&res);
 	if (w)
 		hr_sfile_write_abort(w);
-	unlink(tmp);
-	unlink(path);
+	hr_io_unlink(srv->io, tmp);
+	hr_io_unlink(srv->io, path);
 	if (rc != -ECANCELED)
 		hr_log_error("compact", "%s: writing compaction output failed: %s", path,
 			     strerror(-rc));

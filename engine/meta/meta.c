@@ -61,14 +61,15 @@ int hr_meta_open(const char *dir, hr_io *io, hr_meta **out)
 	if (!m)
 		return -ENOMEM;
 	m->io = io;
-	if ((rc = hr_mkdirs(dir)) < 0)
+	if ((rc = hr_io_mkdirs(io, dir)) < 0)
 		goto fail;
 	if ((rc = mdb_err(mdb_env_create(&m->env))) < 0)
 		goto fail;
 	mdb_env_set_maxdbs(m->env, 8);
 	/* Sparse: only what is used takes disk. Metadata is small (file ids). */
 	mdb_env_set_mapsize(m->env, (size_t)4 << 30);
-	rc = mdb_env_open(m->env, dir, MDB_NOTLS, 0644);
+	/* owner-only, like everything in the data directory */
+	rc = mdb_env_open(m->env, dir, MDB_NOTLS, 0600);
 	if (rc) {
 		hr_log_error("meta", "%s: cannot open LMDB: %s", dir, mdb_strerror(rc));
 		rc = mdb_err(rc);

@@ -39,7 +39,7 @@ static int write_snapshot(hr_server *srv, flush_item *it)
 	it->file_id = atomic_fetch_add(&srv->next_file_id, 1);
 	hr_store_file_path(it->st, it->file_id, 1, tmp, sizeof(tmp));
 	hr_store_file_path(it->st, it->file_id, 0, it->path, sizeof(it->path));
-	if ((rc = hr_sfile_write_open(tmp, it->st->fam.block_size,
+	if ((rc = hr_sfile_write_open(srv->io, tmp, it->st->fam.block_size,
 				      it->st->fam.bloom == HR_BLOOM_ROW,
 				      hr_memstore_count(it->snap), &w)) < 0)
 		goto fail;
@@ -56,21 +56,19 @@ static int write_snapshot(hr_server *srv, flush_item *it)
 	w = NULL;
 	if (rc < 0)
 		goto fail_unlink;
-	if (rename(tmp, it->path) < 0) {
-		rc = -errno;
+	if ((rc = hr_io_rename(srv->io, tmp, it->path)) < 0)
 		goto fail_unlink;
-	}
-	if ((rc = hr_fsync_dir(it->st->dir)) < 0)
+	if ((rc = hr_io_sync_dir(srv->io, it->st->dir)) < 0)
 		goto fail;
 	if ((rc = hr_sfile_open(it->path, it->file_id, srv->fdc, srv->bc, &it->file)) < 0)
 		goto fail;
 	return 0;
 fail_unlink:
-	unlink(tmp);
+	hr_io_unlink(srv->io, tmp);
 fail:
 	if (w)
 		hr_sfile_write_abort(w);
-	unlink(it->path);
+	hr_io_unlink(srv->io, it->path);
 	hr_log_error("flush", "%s: writing store file failed: %s", it->path, strerror(-rc));
 	return rc;
 }

@@ -1,16 +1,10 @@
 /* server.c — open (lock, metadata, leftovers, WAL replay), close, and the
  * region map (contract in hregionfs.h; internals in hr_region.h). */
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "engine/hr_compact.h"
 #include "engine/hr_fname.h"
@@ -98,7 +92,7 @@ static int store_new(hr_region *r, const hr_family_schema *f, hr_store **out)
 	if ((rc = hr_memstore_new(&st->active)) < 0)
 		goto fail;
 	if ((rc = hr_fname_family_dir(r->dir, f->name, st->dir, sizeof(st->dir))) < 0 ||
-	    (rc = hr_mkdirs(st->dir)) < 0) {
+	    (rc = hr_io_mkdirs(r->srv->io, st->dir)) < 0) {
 		hr_log_error("region", "%s: cannot create store directory: %s", st->dir,
 			     strerror(-rc));
 		goto fail;
@@ -378,17 +372,6 @@ static int load_store_cb(void *ctx, const hr_meta_store *ms)
 
 /* ---- open: crash leftovers ------------------------------------------------ */
 
-static int rm_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	remove(path);
-	return 0;
-}
-
-int hr_rmrf(const char *path) { return nftw(path, rm_cb, 16, FTW_DEPTH | FTW_PHYS) < 0 ? -errno : 0; }
-
 static int file_referenced(hr_store *st, uint64_t id)
 {
 	for (uint32_t i = 0; i < st->nfiles; i++)
@@ -402,72 +385,69 @@ static int file_referenced(hr_store *st, uint64_t id)
  * committed. Offline regions keep everything, for a human to look at. */
 static void remove_leftovers(hr_server *srv)
 {
-	DIR *d = opendir(srv->store_dir);
-	struct dirent *de;
-	if (!d)
+	hr_io *io = srv->io;
+	hr_io_dirent *re, *fe, *se;
+	size_t nre, nfe, nse;
+	if (hr_io_list(io, srv->store_dir, &re, &nre) < 0)
 		return;
 	int changed = 0;
-	while ((de = readdir(d))) {
-		if (de->d_name[0] == '.')
+	for (size_t i = 0; i < nre; i++) {
+		if (re[i].name[0] == '.')
 			continue;
 		char path[PATH_MAX];
-		snprintf(path, sizeof(path), "%s/%s", srv->store_dir, de->d_name);
+		snprintf(path, sizeof(path), "%s/%s", srv->store_dir, re[i].name);
 		uint64_t id;
 		hr_region *r = NULL;
-		if (hr_fname_parse(HR_FN_IN_STORE, de->d_name, &id) == HR_FN_REGION_DIR)
+		if (hr_fname_parse(HR_FN_IN_STORE, re[i].name, &id) == HR_FN_REGION_DIR)
 			r = hr_server_region_by_id(srv, id);
 		if (!r) {
 			hr_log_info("server", "removing leftover region directory %s", path);
-			hr_rmrf(path);
+			hr_io_rmrf(io, path);
 			changed = 1;
 			continue;
 		}
-		if (atomic_load(&r->state) == HR_REGION_OFFLINE)
+		if (atomic_load(&r->state) == HR_REGION_OFFLINE || hr_io_list(io, path, &fe, &nfe) < 0)
 			continue;
-		DIR *fd = opendir(path);
-		struct dirent *fe;
-		while (fd && (fe = readdir(fd))) {
-			if (fe->d_name[0] == '.')
+		for (size_t j = 0; j < nfe; j++) {
+			if (fe[j].name[0] == '.')
 				continue;
 			char fpath[PATH_MAX + 256];
-			snprintf(fpath, sizeof(fpath), "%s/%s", path, fe->d_name);
+			snprintf(fpath, sizeof(fpath), "%s/%s", path, fe[j].name);
 			hr_store *st = NULL;
-			if (hr_fname_parse(HR_FN_IN_REGION, fe->d_name, NULL) == HR_FN_FAMILY_DIR)
-				st = hr_region_store(r, fe->d_name);
+			if (hr_fname_parse(HR_FN_IN_REGION, fe[j].name, NULL) == HR_FN_FAMILY_DIR)
+				st = hr_region_store(r, fe[j].name);
 			if (!st) {
 				hr_log_info("server", "removing leftover store directory %s", fpath);
-				hr_rmrf(fpath);
+				hr_io_rmrf(io, fpath);
 				changed = 1;
 				continue;
 			}
-			DIR *sd = opendir(st->dir);
-			struct dirent *se;
+			if (hr_io_list(io, st->dir, &se, &nse) < 0)
+				continue;
 			int sch = 0;
-			while (sd && (se = readdir(sd))) {
-				if (se->d_name[0] == '.')
+			for (size_t k = 0; k < nse; k++) {
+				if (se[k].name[0] == '.')
 					continue;
 				uint64_t fid;
-				if (hr_fname_parse(HR_FN_IN_FAMILY, se->d_name, &fid) ==
+				if (hr_fname_parse(HR_FN_IN_FAMILY, se[k].name, &fid) ==
 					    HR_FN_STORE_FILE &&
 				    file_referenced(st, fid))
 					continue;
 				char spath[PATH_MAX + 256];
-				snprintf(spath, sizeof(spath), "%s/%s", st->dir, se->d_name);
+				snprintf(spath, sizeof(spath), "%s/%s", st->dir, se[k].name);
 				hr_log_info("server", "removing leftover file %s", spath);
-				unlink(spath);
+				hr_io_rmrf(io, spath);
 				sch = 1;
 			}
-			if (sd)
-				closedir(sd);
+			hr_io_list_free(se, nse);
 			if (sch)
-				hr_fsync_dir(st->dir);
+				hr_io_sync_dir(io, st->dir);
 		}
-		if (fd)
-			closedir(fd);
+		hr_io_list_free(fe, nfe);
 	}
-	closedir(d);
+	hr_io_list_free(re, nre);
 	if (changed)
-		hr_fsync_dir(srv->store_dir);
+		hr_io_sync_dir(io, srv->store_dir);
 }
 
 /* ---- open: WAL ------------------------------------------------------------ */
@@ -653,27 +633,22 @@ static int take_lock(hr_server *srv)
 {
 	char path[PATH_MAX];
 	int rc = hr_fname_lock(srv->cfg.data_dir, path, sizeof(path));
-	if (rc < 0)
-		return rc;
-	srv->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-	if (srv->lock_fd < 0) {
-		int e = errno;
-		hr_log_error("server", "%s: cannot open lock file: %s", path, strerror(e));
-		return -e;
-	}
-	if (flock(srv->lock_fd, LOCK_EX | LOCK_NB) < 0) {
-		int e = errno;
-		if (e == EWOULDBLOCK) {
-			hr_log_error("server", "%s is in use by another hregionfs process (lock %s)",
-				     srv->cfg.data_dir, path);
-			return -EBUSY;
-		}
-		return -e;
-	}
-	return 0;
+	if (rc == 0)
+		rc = hr_io_lock(srv->io, path, &srv->lock_token);
+	if (rc == -EBUSY)
+		hr_log_error("server", "%s is in use by another hregionfs process (lock %s)",
+			     srv->cfg.data_dir, path);
+	else if (rc < 0)
+		hr_log_error("server", "%s: cannot lock: %s", path, strerror(-rc));
+	return rc;
 }
 
 int hr_server_open(const hr_config *cfg, hr_server **out)
+{
+	return hr_server_open_io(cfg, hr_io_posix(), out);
+}
+
+int hr_server_open_io(const hr_config *cfg, hr_io *io, hr_server **out)
 {
 	hr_server *srv = calloc(1, sizeof(*srv));
 	hr_meta_txn *t = NULL;
@@ -681,7 +656,8 @@ int hr_server_open(const hr_config *cfg, hr_server **out)
 	if (!srv)
 		return -ENOMEM;
 	srv->cfg = *cfg;
-	srv->lock_fd = -1;
+	srv->io = io;
+	srv->lock_token = -1;
 	if (strlen(cfg->data_dir) > PATH_MAX - 1024) {
 		free(srv);
 		return -ENAMETOOLONG;
@@ -696,20 +672,23 @@ int hr_server_open(const hr_config *cfg, hr_server **out)
 	hr_fname_meta_dir(cfg->data_dir, srv->meta_dir, sizeof(srv->meta_dir));
 	hr_fname_wal_dir(cfg->data_dir, srv->wal_dir, sizeof(srv->wal_dir));
 	hr_fname_store_dir(cfg->data_dir, srv->store_dir, sizeof(srv->store_dir));
-	if ((rc = hr_mkdirs(cfg->data_dir)) < 0) {
+	/* user data: the directory is the owner's alone, even one made
+	 * earlier with a wider mode */
+	if ((rc = hr_io_mkdirs(io, cfg->data_dir)) < 0 ||
+	    (rc = hr_io_private_dir(io, cfg->data_dir)) < 0) {
 		hr_log_error("server", "%s: cannot create data directory: %s", cfg->data_dir,
 			     strerror(-rc));
 		goto fail;
 	}
 	if ((rc = take_lock(srv)) < 0)
 		goto fail;
-	if ((rc = hr_mkdirs(srv->wal_dir)) < 0 || (rc = hr_mkdirs(srv->store_dir)) < 0)
+	if ((rc = hr_io_mkdirs(io, srv->wal_dir)) < 0 || (rc = hr_io_mkdirs(io, srv->store_dir)) < 0)
 		goto fail;
-	if ((rc = hr_meta_open(srv->meta_dir, hr_io_posix(), &srv->meta)) < 0)
+	if ((rc = hr_meta_open(srv->meta_dir, io, &srv->meta)) < 0)
 		goto fail;
 	if ((rc = hr_bcache_new(cfg->block_cache_size, &srv->bc)) < 0)
 		goto fail;
-	if ((rc = hr_fdcache_new(cfg->open_files ? cfg->open_files : 1024, &srv->fdc)) < 0)
+	if ((rc = hr_fdcache_new(cfg->open_files ? cfg->open_files : 1024, io, &srv->fdc)) < 0)
 		goto fail;
 
 	if ((rc = hr_meta_begin(srv->meta, 0, &t)) < 0)
@@ -787,8 +766,8 @@ int hr_server_close(hr_server *srv)
 	if (srv->bc)
 		hr_bcache_free(srv->bc);
 	hr_meta_close(srv->meta);
-	if (srv->lock_fd >= 0)
-		close(srv->lock_fd);
+	if (srv->lock_token >= 0)
+		hr_io_unlock(srv->io, srv->lock_token);
 	pthread_rwlock_destroy(&srv->map_lock);
 	pthread_mutex_destroy(&srv->flush_mu);
 	pthread_cond_destroy(&srv->flush_cond);

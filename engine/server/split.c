@@ -44,13 +44,13 @@ typedef struct daughter {
 	half h[HR_MAX_FAMILIES][2];
 } daughter;
 
-static void half_discard(half *h)
+static void half_discard(hr_server *srv, half *h)
 {
 	if (h->w)
 		hr_sfile_write_abort(h->w);
 	h->w = NULL;
 	if (h->written)
-		unlink(h->path);
+		hr_io_unlink(srv->io, h->path);
 	h->written = 0;
 }
 
@@ -59,11 +59,11 @@ static int half_open(hr_server *srv, hr_store *dst, half *h)
 	h->file_id = atomic_fetch_add(&srv->next_file_id, 1);
 	hr_store_file_path(dst, h->file_id, 1, h->tmp, sizeof(h->tmp));
 	hr_store_file_path(dst, h->file_id, 0, h->path, sizeof(h->path));
-	return hr_sfile_write_open(h->tmp, dst->fam.block_size, dst->fam.bloom == HR_BLOOM_ROW, 0,
+	return hr_sfile_write_open(srv->io, h->tmp, dst->fam.block_size, dst->fam.bloom == HR_BLOOM_ROW, 0,
 				   &h->w);
 }
 
-static int half_finish(half *h, const char *dir, uint64_t max_seq)
+static int half_finish(hr_server *srv, half *h, const char *dir, uint64_t max_seq)
 {
 	if (hr_sfile_write_entries(h->w) == 0) {
 		hr_sfile_write_abort(h->w);
@@ -74,13 +74,12 @@ static int half_finish(half *h, const char *dir, uint64_t max_seq)
 	h->w = NULL;
 	if (rc < 0)
 		return rc;
-	if (rename(h->tmp, h->path) < 0) {
-		rc = -errno;
-		unlink(h->tmp);
+	if ((rc = hr_io_rename(srv->io, h->tmp, h->path)) < 0) {
+		hr_io_unlink(srv->io, h->tmp);
 		return rc;
 	}
 	h->written = 1;
-	return hr_fsync_dir(dir);
+	return hr_io_sync_dir(srv->io, dir);
 }
 
 /* Writes the cells of a view into the two daughters' halves of store s. */
@@ -104,7 +103,7 @@ static int split_view(hr_server *srv, const hr_view *v, const uint8_t *key, size
 	}
 	hr_miter_free(m);
 	for (int k = 0; k < 2 && rc == 0; k++)
-		rc = half_finish(&d[k].h[s][slot], d[k].r->stores[s]->dir, max_seq);
+		rc = half_finish(srv, &d[k].h[s][slot], d[k].r->stores[s]->dir, max_seq);
 	return rc;
 }
 
@@ -218,14 +217,14 @@ static int install_files(hr_server *srv, daughter *d)
 	return 0;
 }
 
-static void discard(daughter *d, unsigned ns)
+static void discard(hr_server *srv, daughter *d, unsigned ns)
 {
 	for (int k = 0; k < 2; k++) {
 		for (unsigned s = 0; s < ns; s++)
 			for (int slot = 0; slot < 2; slot++)
-				half_discard(&d[k].h[s][slot]);
+				half_discard(srv, &d[k].h[s][slot]);
 		if (d[k].r) {
-			hr_rmrf(d[k].r->dir);
+			hr_io_rmrf(srv->io, d[k].r->dir);
 			d[k].r->table = NULL;
 			hr_region_unref(d[k].r);
 			d[k].r = NULL;
@@ -369,7 +368,7 @@ fail:
 		pthread_rwlock_unlock(&p->updates_lock);
 	}
 	pthread_mutex_unlock(&p->flush_mu);
-	discard(d, ns);
+	discard(srv, d, ns);
 	if (rc == -ESTALE) /* the table or its schema changed meanwhile: nothing lost */
 		hr_log_info("split", "region %" PRIu64 ": split abandoned", p->id);
 	else

@@ -178,10 +178,10 @@ int hr_table_drop(hr_server *srv, const char *name)
 		pthread_rwlock_unlock(&r->updates_lock);
 		pthread_mutex_unlock(&r->flush_mu);
 		/* Open descriptors keep working for readers still holding files. */
-		hr_rmrf(r->dir);
+		hr_io_rmrf(srv->io, r->dir);
 	}
 	hr_table_free(t);
-	hr_fsync_dir(srv->store_dir);
+	hr_io_sync_dir(srv->io, srv->store_dir);
 	hr_log_info("table", "dropped '%s'", name);
 	return 0;
 fail:

@@ -214,7 +214,8 @@ int hr_region_contains(const hr_region *r, const uint8_t *row, size_t len);
 
 struct hr_server {
 	hr_config cfg;
-	int lock_fd;
+	hr_io *io;		/* every file operation goes through it (not owned) */
+	int lock_token;		/* hr_io_lock's, -1 when not held */
 	char meta_dir[PATH_MAX], wal_dir[PATH_MAX], store_dir[PATH_MAX];
 	hr_meta *meta;
 	hr_wal *wal;

@@ -13,6 +13,10 @@
 
 #include "engine/hr_region.h"
 
+/* hr_server_open over a given I/O seam (tests pass a fault-injecting one);
+ * io is not owned and must outlive the server. */
+int hr_server_open_io(const hr_config *cfg, hr_io *io, hr_server **out);
+
 /* map_lock held (read or write) */
 hr_table *hr_server_table(hr_server *srv, const char *name);
 hr_region *hr_server_region_by_id(hr_server *srv, uint64_t id);
@@ -30,7 +34,6 @@ int hr_region_new(hr_server *srv, hr_table *t, uint64_t id, const uint8_t *start
 		  size_t start_len, const uint8_t *end, size_t end_len, hr_region **out);
 int hr_region_add_store(hr_region *r, const hr_family_schema *f);
 
-int hr_rmrf(const char *path);
 /* hr_wal_purge's on_delete: drops a segment from LMDB */
 int hr_server_wal_forget(void *srv, uint64_t seg_id);
 

@@ -161,7 +161,7 @@ static int disk_stat(const char *dir, const char *family, fstat_ *o)
 		return -errno;
 	hr_fdcache *fc;
 	hr_bcache *bc;
-	hr_fdcache_new(16, &fc);
+	hr_fdcache_new(16, hr_io_posix(), &fc);
 	hr_bcache_new(1 << 20, &bc);
 	struct dirent *de;
 	uint64_t fake_id = 1;
