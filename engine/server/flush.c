@@ -2,10 +2,11 @@
  *
  * A flush of a region: under the updates write lock (writers wait only for
  * this swap) every store's active memstore becomes its snapshot and the
- * region's flush seq is taken; then, with no engine lock held, each snapshot
- * is written to a temp file, fsynced, renamed, its directory fsynced; then
- * ONE LMDB transaction adds the files and records the flushed seq ids; only
- * then do readers switch from the snapshots to the files. A crash before the
+ * region's flush seq is taken; then, with no engine lock held but flush_mu,
+ * each snapshot becomes a store file (hr_newfile: temp, fsync, rename, fsync
+ * dir) and ONE edit (hr_edit_apply: one LMDB transaction) adds the files and
+ * records the flushed seq ids; only then do readers switch from the
+ * snapshots to the files. A crash before the
  * commit leaves unreferenced files (removed at open) and the WAL still
  * holding every edit; after it, the WAL tail above the flushed seq. */
 #include <errno.h>
@@ -17,6 +18,7 @@
 #include <unistd.h>
 
 #include "engine/hr_compact.h"
+#include "engine/hr_publish.h"
 #include "engine/hr_server.h"
 #include "engine/hr_util.h"
 #include "hr_log.h"
@@ -25,24 +27,16 @@ typedef struct flush_item {
 	hr_store *st;
 	hr_memstore *snap;	/* referenced */
 	uint64_t snap_seq;	/* flushed seq to record for this store */
-	uint64_t file_id;
-	hr_sfile *file;
-	char path[PATH_MAX];
+	hr_sfile *file;		/* written, not yet published */
 } flush_item;
 
 static int write_snapshot(hr_server *srv, flush_item *it)
 {
-	char tmp[PATH_MAX];
-	hr_sfile_writer *w = NULL;
+	hr_newfile nf;
 	hr_memstore_iter mi;
-	int rc;
-	it->file_id = atomic_fetch_add(&srv->next_file_id, 1);
-	hr_store_file_path(it->st, it->file_id, 1, tmp, sizeof(tmp));
-	hr_store_file_path(it->st, it->file_id, 0, it->path, sizeof(it->path));
-	if ((rc = hr_sfile_write_open(srv->io, tmp, it->st->fam.block_size,
-				      it->st->fam.bloom == HR_BLOOM_ROW,
-				      hr_memstore_count(it->snap), &w)) < 0)
-		goto fail;
+	int rc = hr_newfile_begin(it->st, hr_memstore_count(it->snap), &nf);
+	if (rc < 0)
+		return rc;
 	if (srv->test_flush_delay_ms) {
 		struct timespec d = {srv->test_flush_delay_ms / 1000,
 				     (long)(srv->test_flush_delay_ms % 1000) * 1000000L};
@@ -50,72 +44,41 @@ static int write_snapshot(hr_server *srv, flush_item *it)
 	}
 	hr_memstore_iter_init(&mi, it->snap);
 	for (hr_memstore_iter_first(&mi); hr_memstore_iter_valid(&mi); hr_memstore_iter_next(&mi))
-		if ((rc = hr_sfile_write_add(w, &mi.kv)) < 0)
-			goto fail;
-	rc = hr_sfile_write_finish(w, hr_memstore_max_seq(it->snap));
-	w = NULL;
-	if (rc < 0)
-		goto fail_unlink;
-	if ((rc = hr_io_rename(srv->io, tmp, it->path)) < 0)
-		goto fail_unlink;
-	if ((rc = hr_io_sync_dir(srv->io, it->st->dir)) < 0)
-		goto fail;
-	if ((rc = hr_sfile_open(it->path, it->file_id, srv->fdc, srv->bc, &it->file)) < 0)
-		goto fail;
-	return 0;
-fail_unlink:
-	hr_io_unlink(srv->io, tmp);
-fail:
-	if (w)
-		hr_sfile_write_abort(w);
-	hr_io_unlink(srv->io, it->path);
-	hr_log_error("flush", "%s: writing store file failed: %s", it->path, strerror(-rc));
-	return rc;
+		if ((rc = hr_newfile_add(&nf, &mi.kv)) < 0) {
+			hr_newfile_abort(&nf);
+			return rc;
+		}
+	return hr_newfile_finish(&nf, hr_memstore_max_seq(it->snap), &it->file);
 }
 
-static int commit_flush(hr_server *srv, hr_region *r, flush_item *items, int n,
+/* ONE transaction for the whole region: each flushed store gets its file
+ * and the seq its snapshot covers; a store that had nothing to flush is
+ * covered up to the region's flush seq (a store with a snapshot is always
+ * an item, and only this flush, under flush_mu, makes snapshots). */
+static int commit_flush(hr_server *srv, hr_region *r, flush_item *items, int n, unsigned ns,
 			uint64_t empty_seq)
 {
-	hr_meta_txn *t;
-	int rc = hr_meta_begin(srv->meta, 1, &t);
-	if (rc < 0)
-		return rc;
-	unsigned ns = atomic_load(&r->nstores);
-	for (unsigned s = 0; s < ns && rc == 0; s++) {
-		hr_store *st = r->stores[s];
-		flush_item *it = NULL;
+	hr_store_edit *ed = calloc(ns ? ns : 1, sizeof(*ed));
+	if (!ed)
+		return -ENOMEM;
+	for (unsigned s = 0; s < ns; s++) {
+		ed[s].st = r->stores[s];
+		ed[s].flushed_seq = empty_seq;
 		for (int i = 0; i < n; i++)
-			if (items[i].st == st)
-				it = &items[i];
-		pthread_mutex_lock(&st->mu);
-		/* a store that had nothing to flush is covered up to the region's
-		 * flush seq, unless an earlier failed flush left it a snapshot */
-		uint64_t seq = it ? it->snap_seq : st->snapshot ? st->flushed_seq : empty_seq;
-		if (seq < st->flushed_seq)
-			seq = st->flushed_seq;
-		uint32_t nf = st->nfiles + (it ? 1 : 0);
-		uint64_t *ids = malloc((nf ? nf : 1) * sizeof(uint64_t));
-		if (!ids) {
-			pthread_mutex_unlock(&st->mu);
-			rc = -ENOMEM;
-			break;
-		}
-		uint32_t k = 0;
-		if (it)
-			ids[k++] = it->file_id;
-		for (uint32_t i = 0; i < st->nfiles; i++)
-			ids[k++] = hr_sfile_id(st->files[i]);
-		pthread_mutex_unlock(&st->mu);
-		hr_meta_store ms = {.region_id = r->id, .flushed_seq = seq, .nfiles = nf, .files = ids};
-		snprintf(ms.family, sizeof(ms.family), "%s", st->fam.name);
-		rc = hr_meta_store_put(t, &ms);
-		free(ids);
+			if (items[i].st == r->stores[s]) {
+				ed[s].add = &items[i].file;
+				ed[s].nadd = 1;
+				ed[s].flushed_seq = items[i].snap_seq;
+				ed[s].snapshot = items[i].snap;
+			}
 	}
-	if (rc < 0) {
-		hr_meta_abort(t);
-		return rc;
-	}
-	return hr_meta_commit(t);
+	hr_edit e = {.stores = ed, .nstores = ns};
+	int rc = hr_edit_apply(srv, &e);
+	free(ed);
+	if (rc == 0)
+		for (int i = 0; i < n; i++)
+			items[i].file = NULL; /* the store's now */
+	return rc;
 }
 
 int hr_region_flush(hr_region *r)
@@ -167,57 +130,19 @@ int hr_region_flush(hr_region *r)
 		bytes += hr_memstore_bytes(items[i].snap);
 	}
 	if (rc == 0)
-		rc = commit_flush(srv, r, items, n, flush_seq);
+		rc = commit_flush(srv, r, items, n, ns, flush_seq);
+	/* on failure the snapshots stay: readers still see them, the WAL still
+	 * holds their edits, and the next flush writes them again */
+	for (int i = 0; i < n; i++) {
+		hr_newfile_discard(items[i].file);
+		hr_memstore_unref(items[i].snap);
+	}
+	pthread_mutex_unlock(&r->flush_mu);
 	if (rc < 0) {
-		/* snapshots stay: readers still see them and the next flush retries */
-		for (int i = 0; i < n; i++) {
-			if (items[i].file) {
-				hr_sfile_mark_deleted(items[i].file);
-				hr_sfile_unref(items[i].file);
-			}
-			hr_memstore_unref(items[i].snap);
-		}
-		pthread_mutex_unlock(&r->flush_mu);
 		hr_log_error("flush", "region %" PRIu64 " of '%s': flush failed: %s", r->id,
 			     r->table ? r->table->schema.name : "?", strerror(-rc));
 		return rc;
 	}
-	for (unsigned s = 0; s < ns; s++) {
-		hr_store *st = r->stores[s];
-		flush_item *it = NULL;
-		for (int i = 0; i < n; i++)
-			if (items[i].st == st)
-				it = &items[i];
-		pthread_mutex_lock(&st->mu);
-		if (it) {
-			hr_sfile **nf = realloc(st->files, (st->nfiles + 1) * sizeof(*nf));
-			if (nf) {
-				memmove(nf + 1, nf, st->nfiles * sizeof(*nf));
-				nf[0] = it->file;
-				st->files = nf;
-				st->nfiles++;
-				it->file = NULL;
-				st->flushed_seq = it->snap_seq;
-				uint64_t b = hr_memstore_bytes(st->snapshot);
-				hr_memstore_unref(st->snapshot);
-				st->snapshot = NULL;
-				hr_region_mem_add(r, -(int64_t)b);
-			} else {
-				/* LMDB has the file; memory keeps the snapshot until reopen */
-				hr_log_error("flush", "%s: out of memory installing file", it->path);
-			}
-			atomic_fetch_add(&st->gen, 1);
-		} else if (!st->snapshot && flush_seq > st->flushed_seq) {
-			st->flushed_seq = flush_seq;
-		}
-		pthread_mutex_unlock(&st->mu);
-	}
-	for (int i = 0; i < n; i++) {
-		if (items[i].file)
-			hr_sfile_unref(items[i].file);
-		hr_memstore_unref(items[i].snap);
-	}
-	pthread_mutex_unlock(&r->flush_mu);
 	if (n) {
 		atomic_fetch_add(&srv->st.flushes, 1);
 		atomic_fetch_add(&srv->st.flush_bytes, bytes);
