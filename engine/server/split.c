@@ -155,7 +155,6 @@ static void discard(hr_server *srv, daughter *d, unsigned ns)
 			}
 		if (d[k].r) {
 			hr_io_rmrf(srv->io, d[k].r->dir);
-			d[k].r->table = NULL;
 			hr_region_unref(d[k].r);
 			d[k].r = NULL;
 		}
@@ -200,9 +199,15 @@ int hr_region_split(hr_region *p, const uint8_t *key, size_t klen)
 		pthread_mutex_unlock(&p->flush_mu);
 		return -ESTALE;
 	}
+	/* the daughters' ids are recorded before their directories exist */
+	uint64_t first_id = 0;
+	if ((rc = hr_region_ids_reserve(srv, 2, &first_id)) < 0) {
+		pthread_mutex_unlock(&p->flush_mu);
+		return rc;
+	}
 	pthread_rwlock_rdlock(&srv->map_lock);
 	for (int k = 0; k < 2; k++) {
-		d[k].id = atomic_fetch_add(&srv->next_region_id, 1);
+		d[k].id = first_id + (uint64_t)k;
 		rc = hr_region_new(srv, p->table, d[k].id, k ? key : p->start,
 				   k ? klen : p->start_len, k ? p->end : key, k ? p->end_len : klen,
 				   &d[k].r);

@@ -64,6 +64,9 @@ typedef struct hr_meta_store {
 } hr_meta_store;
 
 int hr_meta_store_put(hr_meta_txn *t, const hr_meta_store *s);
+/* Like put, for a store that must be new: -EEXIST if a record exists (a
+ * new store never replaces a real file list). */
+int hr_meta_store_add(hr_meta_txn *t, const hr_meta_store *s);
 int hr_meta_store_del(hr_meta_txn *t, uint64_t region_id, const char *family);
 int hr_meta_store_each(hr_meta_txn *t, int (*fn)(void *ctx, const hr_meta_store *s), void *ctx);
 
@@ -73,5 +76,7 @@ int hr_meta_wal_each(hr_meta_txn *t, int (*fn)(void *ctx, uint64_t seg_id), void
 
 int hr_meta_counter_get(hr_meta_txn *t, const char *name, uint64_t *v); /* 0 if absent */
 int hr_meta_counter_put(hr_meta_txn *t, const char *name, uint64_t v);
+/* Sets the counter to v unless it already is at least v. */
+int hr_meta_counter_raise(hr_meta_txn *t, const char *name, uint64_t v);
 
 #endif

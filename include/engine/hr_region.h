@@ -196,10 +196,15 @@ struct hr_region {
 	char dir[PATH_MAX];
 };
 
+/* A table is referenced by the map (until dropped) and by each of its
+ * regions, so a region outliving a drop (held by a queued flush, a
+ * compaction, the split chore, a scan) still reads a valid table: its
+ * schema, and no regions (the drop empties the list). */
 struct hr_table {
 	hr_table_schema schema;
 	hr_region **regions;
 	size_t nregions;
+	atomic_int refs;
 };
 
 void hr_region_ref(hr_region *r);
@@ -235,6 +240,10 @@ struct hr_server {
 	 * open so that it purges them like its own closed ones; only open uses it */
 	hr_wal_seg *old_segs;
 	size_t nold;
+	/* regions LMDB lists under a table it does not have (open only: their
+	 * directories are left alone) */
+	uint64_t *ignored;
+	size_t nignored;
 
 	/* flush queue and background threads */
 	pthread_mutex_t flush_mu;

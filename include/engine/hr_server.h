@@ -28,11 +28,28 @@ void hr_regions_release(hr_region **rs, size_t n);
 /* map_lock held for write */
 int hr_server_table_add(hr_server *srv, hr_table *t);
 int hr_table_add_region(hr_table *t, hr_region *r);
-void hr_table_free(hr_table *t);
+/* A new table (one reference: the caller's, which becomes the map's). */
+hr_table *hr_table_new(const hr_table_schema *schema);
+void hr_table_ref(hr_table *t);
+void hr_table_unref(hr_table *t);
+/* The map lets the table go (close, drop): its regions lose the map's
+ * references, its region list empties, and the map's reference goes. */
+void hr_table_release(hr_table *t);
 
 int hr_region_new(hr_server *srv, hr_table *t, uint64_t id, const uint8_t *start,
 		  size_t start_len, const uint8_t *end, size_t end_len, hr_region **out);
 int hr_region_add_store(hr_region *r, const hr_family_schema *f);
+/* A store for r (its directory created and synced into its parent), not
+ * yet part of r: hr_region_attach_store publishes it, hr_store_free
+ * discards it. */
+int hr_store_new(hr_region *r, const hr_family_schema *f, hr_store **out);
+void hr_store_free(hr_store *st);
+/* Appends st to r's stores (r has fewer than HR_MAX_FAMILIES). */
+void hr_region_attach_store(hr_region *r, hr_store *st);
+/* Allocates n consecutive region ids and records them in LMDB before
+ * anything is created under them: at open, a region directory with an id
+ * below the recorded counter is known to be this engine's. */
+int hr_region_ids_reserve(hr_server *srv, unsigned n, uint64_t *first);
 
 /* hr_wal_purge's on_delete: drops a segment from LMDB */
 int hr_server_wal_forget(void *srv, uint64_t seg_id);
