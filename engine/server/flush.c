@@ -23,6 +23,10 @@
 #include "engine/hr_util.h"
 #include "hr_log.h"
 
+/* backoff of automatic retries after a failed flush */
+#define FLUSH_RETRY_MIN_NS (100ull * 1000000)
+#define FLUSH_RETRY_MAX_NS (10ull * 1000000000)
+
 typedef struct flush_item {
 	hr_store *st;
 	hr_memstore *snap;	/* referenced */
@@ -139,10 +143,18 @@ int hr_region_flush(hr_region *r)
 	}
 	pthread_mutex_unlock(&r->flush_mu);
 	if (rc < 0) {
-		hr_log_error("flush", "region %" PRIu64 " of '%s': flush failed: %s", r->id,
-			     r->table ? r->table->schema.name : "?", strerror(-rc));
+		unsigned k = atomic_fetch_add(&r->flush_failures, 1);
+		uint64_t wait = FLUSH_RETRY_MIN_NS << (k < 7 ? k : 7);
+		if (wait > FLUSH_RETRY_MAX_NS)
+			wait = FLUSH_RETRY_MAX_NS;
+		atomic_store(&r->flush_retry_ns, hr_mono_ns() + wait);
+		hr_log_error("flush", "region %" PRIu64 " of '%s': flush failed: %s (its data stays "
+			     "in memory and in the WAL; retry in %" PRIu64 " ms)", r->id,
+			     r->table ? r->table->schema.name : "?", strerror(-rc), wait / 1000000);
 		return rc;
 	}
+	if (atomic_exchange(&r->flush_failures, 0))
+		hr_log_info("flush", "region %" PRIu64 ": flushing works again", r->id);
 	if (n) {
 		atomic_fetch_add(&srv->st.flushes, 1);
 		atomic_fetch_add(&srv->st.flush_bytes, bytes);
@@ -205,8 +217,16 @@ void hr_wal_maintain(hr_server *srv)
 
 /* ---- the flush queue -------------------------------------------------------- */
 
+/* 1 while a region whose last flush failed waits for its retry */
+static int backing_off(hr_region *r)
+{
+	return atomic_load(&r->flush_failures) && hr_mono_ns() < atomic_load(&r->flush_retry_ns);
+}
+
 static void enqueue(hr_server *srv, hr_region *r)
 {
+	if (backing_off(r))
+		return; /* the chore queues it when its retry is due */
 	if (atomic_exchange(&r->flush_queued, 1))
 		return;
 	pthread_mutex_lock(&srv->flush_mu);
@@ -242,7 +262,7 @@ static void flush_for_global(hr_server *srv)
 			for (size_t j = 0; j < srv->tables[i]->nregions; j++) {
 				hr_region *r = srv->tables[i]->regions[j];
 				uint64_t b = hr_region_memstore_bytes(r);
-				if (!atomic_load(&r->flush_queued) && b > bb) {
+				if (!atomic_load(&r->flush_queued) && !backing_off(r) && b > bb) {
 					bb = b;
 					best = r;
 				}
@@ -348,6 +368,10 @@ static void chore_tick(hr_server *srv)
 	for (size_t i = 0; i < srv->ntables; i++)
 		for (size_t j = 0; j < srv->tables[i]->nregions; j++) {
 			hr_region *r = srv->tables[i]->regions[j];
+			if (atomic_load(&r->flush_failures) && !backing_off(r)) {
+				enqueue(srv, r); /* retry a failed flush */
+				continue;
+			}
 			unsigned ns = atomic_load(&r->nstores);
 			for (unsigned s = 0; s < ns; s++) {
 				/* active is swapped (and the old one freed) by a flush */

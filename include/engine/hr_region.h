@@ -188,6 +188,11 @@ struct hr_region {
 	pthread_rwlock_t updates_lock;
 	pthread_mutex_t flush_mu; /* one flush of this region at a time */
 	atomic_int flush_queued;
+	/* after a failed flush (its snapshot stays): automatic flush requests
+	 * wait until flush_retry_ns (hr_mono_ns), doubling per failure, and the
+	 * chore retries then; hr_flush always tries */
+	atomic_uint flush_failures;
+	atomic_uint_fast64_t flush_retry_ns;
 	atomic_uint_fast64_t mem_bytes; /* active + snapshot bytes of all stores */
 	hr_mvcc mvcc;
 	hr_rowlocks locks;

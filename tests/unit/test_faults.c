@@ -9,6 +9,8 @@
 
 #include "engine/hr_io_fault.h"
 #include "engine/hr_server.h"
+#include "engine/hr_util.h"
+#include "engine/hr_verify.h"
 #include "hr_etest.h"
 
 static char g_dir[PATH_MAX];
@@ -418,6 +420,282 @@ static void t_dirs_synced(void)
 	CHECK_RC(bad, 0);
 }
 
+/* ---- flushes and compactions that fail --------------------------------- */
+
+/* LMDB and the disk agree exactly (the server must be idle). */
+static int verified(hr_server *s, const char *dir)
+{
+	hr_verify_report r;
+	int rc = hr_verify_store_files(s->meta, s->io, dir, 5, &r);
+	if (rc < 0 || !hr_verify_clean(&r)) {
+		fprintf(stdout, "# verify %d: %" PRIu64 " referenced, %" PRIu64 " missing, %" PRIu64
+			" unreferenced, %" PRIu64 " temp, %" PRIu64 " unknown\n", rc, r.referenced,
+			r.missing, r.unreferenced, r.temp, r.unknown);
+		return 0;
+	}
+	return 1;
+}
+
+/* Descriptors on deleted or temp files under dir/store (none may leak). */
+static int leaked_fds(const char *dir)
+{
+	char store[PATH_MAX + 8], tmp_prefix[PATH_MAX + 8];
+	snprintf(store, sizeof(store), "%s/store/", dir);
+	int n = fds_on(store, 1);
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	(void)tmp_prefix;
+	while (d && (e = readdir(d))) {
+		char link[300], target[PATH_MAX];
+		snprintf(link, sizeof(link), "/proc/self/fd/%s", e->d_name);
+		ssize_t l = readlink(link, target, sizeof(target) - 1);
+		if (l <= 0)
+			continue;
+		target[l] = 0;
+		if (strncmp(target, store, strlen(store)) == 0 && strstr(target, ".tmp")) {
+			fprintf(stdout, "# descriptor on a temp file: %s\n", target);
+			n++;
+		}
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
+static uint32_t table_files(hr_server *s, const char *t)
+{
+	hr_region_info *ri;
+	size_t n;
+	uint32_t k = 0;
+	if (hr_region_list(s, t, &ri, &n) < 0)
+		return UINT32_MAX;
+	for (size_t i = 0; i < n; i++)
+		for (uint32_t j = 0; j < ri[i].nstores; j++)
+			k += ri[i].stores[j].file_count;
+	hr_region_list_free(ri, n);
+	return k;
+}
+
+typedef struct fault_case {
+	hr_io_op op;
+	uint64_t nth;
+	int err, mode;
+	const char *match;
+} fault_case;
+
+/* Failures at every step of writing and publishing a store file, in the
+ * first or the second store of a flush: the flush fails, its snapshots
+ * stay readable, nothing is left on disk or open, and the next flush
+ * works. A short write is absorbed. */
+static const fault_case g_publish_faults[] = {
+	{HR_IO_OP_OPEN, 1, -ENOSPC, HR_IO_FAULT_ONCE, ".tmp"},
+	{HR_IO_OP_WRITE, 1, -ENOSPC, HR_IO_FAULT_ONCE, ".tmp"},
+	{HR_IO_OP_WRITE, 2, -EIO, HR_IO_FAULT_STICKY, ".tmp"},
+	{HR_IO_OP_SYNC, 1, -EIO, HR_IO_FAULT_ONCE, ".tmp"},
+	{HR_IO_OP_SYNC, 2, -EIO, HR_IO_FAULT_ONCE, ".tmp"},
+	{HR_IO_OP_RENAME, 2, -EIO, HR_IO_FAULT_ONCE, ".hsf"},
+	{HR_IO_OP_SYNC_DIR, 1, -EIO, HR_IO_FAULT_ONCE, "/store/"},
+	{HR_IO_OP_SIZE, 2, -EIO, HR_IO_FAULT_ONCE, ".hsf"},
+	{HR_IO_OP_META_COMMIT, 1, -ENOSPC, HR_IO_FAULT_ONCE, NULL},
+	{HR_IO_OP_WRITE, 1, 0, HR_IO_FAULT_SHORT, ".tmp"},
+};
+#define N_PUBLISH_FAULTS (sizeof(g_publish_faults) / sizeof(g_publish_faults[0]))
+
+static void t_flush_faults(void)
+{
+	char dir[PATH_MAX];
+	hr_io *io;
+	case_dir(dir, sizeof(dir), "flushf");
+	CHECK_RC(hr_io_fault_new(hr_io_posix(), &io), 0);
+	hr_server *s = open_io(dir, io);
+	CHECK(s);
+	CHECK_RC(et_table(s, "t", "a", "b", NULL), 0);
+	int failed = 0, bad = 0, unclean = 0, leaks = 0, refail = 0, left = 0;
+	for (size_t i = 0; i < N_PUBLISH_FAULTS; i++) {
+		const fault_case *fc = &g_publish_faults[i];
+		char pa[16], pb[16];
+		snprintf(pa, sizeof(pa), "a%zu_", i);
+		snprintf(pb, sizeof(pb), "b%zu_", i);
+		CHECK_RC(put_rows(s, "t", pa, 40, "a", 200), 0);
+		CHECK_RC(put_rows(s, "t", pb, 40, "b", 200), 0);
+		uint32_t files0 = table_files(s, "t");
+		CHECK_RC(hr_io_fault_add(io, fc->op, fc->nth, fc->err, fc->mode, fc->match), 0);
+		int rc = hr_flush(s, "t");
+		hr_io_fault_clear(io);
+		int want_fail = fc->mode != HR_IO_FAULT_SHORT;
+		if ((rc < 0) != want_fail) {
+			fprintf(stdout, "# case %zu (%s #%" PRIu64 "): flush = %d\n", i,
+				hr_io_op_name(fc->op), fc->nth, rc);
+			failed++;
+		}
+		if (rc < 0 && table_files(s, "t") != files0)
+			failed++;
+		bad += bad_rows(s, "t", pa, 40, "a", 200) + bad_rows(s, "t", pb, 40, "b", 200);
+		unclean += !verified(s, dir);
+		leaks += leaked_fds(dir);
+		refail += hr_flush(s, "t") != 0;
+		hr_stats st;
+		hr_stats_get(s, &st);
+		left += st.memstore_bytes != 0;
+		unclean += !verified(s, dir);
+	}
+	uint64_t injected = hr_io_fault_injected(io);
+	CHECK_RC(hr_server_close(s), 0);
+	s = open_io(dir, io);
+	CHECK(s);
+	int bad2 = 0;
+	for (size_t i = 0; i < N_PUBLISH_FAULTS; i++) {
+		char pa[16], pb[16];
+		snprintf(pa, sizeof(pa), "a%zu_", i);
+		snprintf(pb, sizeof(pb), "b%zu_", i);
+		bad2 += bad_rows(s, "t", pa, 40, "a", 200) + bad_rows(s, "t", pb, 40, "b", 200);
+	}
+	int clean2 = verified(s, dir);
+	CHECK_RC(hr_server_close(s), 0);
+	hr_io_destroy(io);
+	fprintf(stdout, "# %zu flush fault cases, %" PRIu64 " faults injected\n", N_PUBLISH_FAULTS,
+		injected);
+	CHECK_RC(failed, 0);
+	CHECK_RC(bad, 0);
+	CHECK_RC(unclean, 0);
+	CHECK_RC(leaks, 0);
+	CHECK_RC(refail, 0);
+	CHECK_RC(left, 0);
+	CHECK_RC(bad2, 0);
+	CHECK(clean2);
+	CHECK(injected >= N_PUBLISH_FAULTS);
+}
+
+/* A failed flush that nobody retries by hand is retried by the engine once
+ * the disk works again, without another write; until then its data stays
+ * readable, and a restart meanwhile finds it in the WAL. */
+static void t_flush_retried(void)
+{
+	char dir[PATH_MAX];
+	hr_io *io;
+	case_dir(dir, sizeof(dir), "retry");
+	CHECK_RC(hr_io_fault_new(hr_io_posix(), &io), 0);
+	hr_config c;
+	hr_server *s = NULL;
+	et_config(&c, dir);
+	c.flush_size = 64 * 1024;
+	c.compact_min_files = 50;
+	c.compact_max_files = 50;
+	c.blocking_store_files = 100;
+	CHECK_RC(hr_server_open_io(&c, io, &s), 0);
+	CHECK_RC(et_table(s, "t", "a", NULL), 0);
+	CHECK_RC(hr_io_fault_add(io, HR_IO_OP_WRITE, 1, -ENOSPC, HR_IO_FAULT_STICKY, ".tmp"), 0);
+	/* 100 KB: over flush_size, so a background flush runs, and fails */
+	CHECK_RC(put_rows(s, "t", "r", 100, "a", 1000), 0);
+	uint64_t t0 = hr_mono_ns();
+	while (hr_io_fault_injected(io) == 0 && hr_mono_ns() - t0 < 10000000000ull)
+		hr_flush_wait(s, 100000000ull);
+	uint64_t injected = hr_io_fault_injected(io);
+	int bad_during = bad_rows(s, "t", "r", 100, "a", 1000);
+	uint32_t files_during = table_files(s, "t");
+	hr_io_fault_clear(io);
+	/* no write, no hr_flush: the chore retries after the backoff */
+	t0 = hr_mono_ns();
+	while (table_files(s, "t") == 0 && hr_mono_ns() - t0 < 10000000000ull)
+		hr_flush_wait(s, 100000000ull);
+	uint32_t files_after = table_files(s, "t");
+	/* (what arrived after the failed flush's swap is still in memory) */
+	int flush_rc = hr_flush(s, "t");
+	hr_stats st;
+	hr_stats_get(s, &st);
+	int clean = verified(s, dir);
+	CHECK_RC(hr_server_close(s), 0);
+	/* and a failed flush followed by a restart: the WAL has the data */
+	CHECK_RC(hr_server_open_io(&c, io, &s), 0);
+	CHECK_RC(put_rows(s, "t", "w", 50, "a", 1000), 0);
+	CHECK_RC(hr_io_fault_add(io, HR_IO_OP_SYNC, 1, -EIO, HR_IO_FAULT_STICKY, ".tmp"), 0);
+	int frc = hr_flush(s, "t");
+	CHECK_RC(hr_server_close(s), 0);
+	hr_io_fault_clear(io);
+	CHECK_RC(hr_server_open_io(&c, io, &s), 0);
+	int bad_after = bad_rows(s, "t", "r", 100, "a", 1000) + bad_rows(s, "t", "w", 50, "a", 1000);
+	int clean2 = verified(s, dir);
+	CHECK_RC(hr_server_close(s), 0);
+	hr_io_destroy(io);
+	CHECK(injected > 0);
+	CHECK_RC(bad_during, 0);
+	CHECK_RC(files_during, 0);
+	CHECK_RC(files_after, 1);
+	CHECK_RC(flush_rc, 0);
+	CHECK_RC(st.memstore_bytes, 0);
+	CHECK(clean);
+	CHECK(frc < 0);
+	CHECK_RC(bad_after, 0);
+	CHECK(clean2);
+}
+
+/* Failures at every step of a compaction: it fails, its inputs stay (and
+ * stay readable), nothing is left on disk or open; then it works. */
+static void t_compact_faults(void)
+{
+	char dir[PATH_MAX];
+	hr_io *io;
+	case_dir(dir, sizeof(dir), "compf");
+	CHECK_RC(hr_io_fault_new(hr_io_posix(), &io), 0);
+	hr_server *s = open_io(dir, io);
+	CHECK(s);
+	CHECK_RC(et_table(s, "t", "a", NULL), 0);
+	for (int k = 0; k < 3; k++) {
+		char pre[8];
+		snprintf(pre, sizeof(pre), "f%d_", k);
+		CHECK_RC(put_rows(s, "t", pre, 60, "a", 300), 0);
+		CHECK_RC(hr_flush(s, "t"), 0);
+	}
+	int wrong_rc = 0, moved = 0, bad = 0, unclean = 0, leaks = 0, n = 0;
+	for (size_t i = 0; i < N_PUBLISH_FAULTS; i++) {
+		const fault_case *fc = &g_publish_faults[i];
+		if (fc->mode == HR_IO_FAULT_SHORT)
+			continue;
+		n++;
+		/* a compaction writes one file: its first call of the kind */
+		CHECK_RC(hr_io_fault_add(io, fc->op, 1, fc->err, fc->mode, fc->match), 0);
+		int rc = hr_compact(s, "t", 1);
+		hr_io_fault_clear(io);
+		if (rc >= 0) {
+			fprintf(stdout, "# case %zu (%s): compact = %d\n", i, hr_io_op_name(fc->op), rc);
+			wrong_rc++;
+		}
+		moved += table_files(s, "t") != 3;
+		for (int k = 0; k < 3; k++) {
+			char pre[8];
+			snprintf(pre, sizeof(pre), "f%d_", k);
+			bad += bad_rows(s, "t", pre, 60, "a", 300);
+		}
+		unclean += !verified(s, dir);
+		leaks += leaked_fds(dir);
+	}
+	int rc = hr_compact(s, "t", 1);
+	uint32_t files = table_files(s, "t");
+	int clean = verified(s, dir);
+	CHECK_RC(hr_server_close(s), 0);
+	s = open_io(dir, io);
+	CHECK(s);
+	int bad2 = 0;
+	for (int k = 0; k < 3; k++) {
+		char pre[8];
+		snprintf(pre, sizeof(pre), "f%d_", k);
+		bad2 += bad_rows(s, "t", pre, 60, "a", 300);
+	}
+	CHECK_RC(hr_server_close(s), 0);
+	hr_io_destroy(io);
+	fprintf(stdout, "# %d compaction fault cases\n", n);
+	CHECK_RC(n, N_PUBLISH_FAULTS - 1);
+	CHECK_RC(wrong_rc, 0);
+	CHECK_RC(moved, 0);
+	CHECK_RC(bad, 0);
+	CHECK_RC(unclean, 0);
+	CHECK_RC(leaks, 0);
+	CHECK_RC(rc, 0);
+	CHECK_RC(files, 1);
+	CHECK(clean);
+	CHECK_RC(bad2, 0);
+}
+
 int main(void)
 {
 	et_watchdog(240);
@@ -429,6 +707,9 @@ int main(void)
 	RUN(t_drop_releases);
 	RUN(t_table_outlives_drop);
 	RUN(t_dirs_synced);
+	RUN(t_flush_faults);
+	RUN(t_flush_retried);
+	RUN(t_compact_faults);
 	hr_test_rmrf(g_dir);
 	return hr_test_done();
 }
