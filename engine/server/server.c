@@ -77,6 +77,24 @@ int hr_region_contains(const hr_region *r, const uint8_t *row, size_t len)
 	return 1;
 }
 
+void hr_region_note_ts(hr_region *r, int64_t ts)
+{
+	int_fast64_t last = atomic_load(&r->last_ts);
+	while (ts > last && !atomic_compare_exchange_weak(&r->last_ts, &last, ts))
+		;
+}
+
+int64_t hr_region_stamp(hr_region *r, int64_t now)
+{
+	int_fast64_t last = atomic_load(&r->last_ts);
+	for (;;) {
+		if (last >= now)
+			return last;
+		if (atomic_compare_exchange_weak(&r->last_ts, &last, now))
+			return now;
+	}
+}
+
 int hr_store_file_path(const hr_store *st, uint64_t file_id, int tmp, char *buf, size_t len)
 {
 	return hr_fname_store_file(st->dir, file_id, tmp, buf, len);
@@ -151,6 +169,7 @@ int hr_region_new(hr_server *srv, hr_table *t, uint64_t id, const uint8_t *start
 	r->id = id;
 	atomic_init(&r->refs, 1);
 	atomic_init(&r->state, HR_REGION_OPEN);
+	atomic_init(&r->last_ts, 0);
 	pthread_rwlockattr_t ra;
 	pthread_rwlockattr_init(&ra);
 	/* a flush's brief write lock must not starve behind a stream of puts */
@@ -417,6 +436,8 @@ static int load_store_cb(void *ctx, const hr_meta_store *ms)
 			atomic_store(&r->state, HR_REGION_OFFLINE);
 			continue;
 		}
+		if (hr_sfile_get_info(st->files[st->nfiles])->entry_count)
+			hr_region_note_ts(r, hr_sfile_get_info(st->files[st->nfiles])->max_ts);
 		st->nfiles++;
 	}
 	return 0;
@@ -679,7 +700,7 @@ static int replay_cb(void *ctx, uint64_t seg_id, uint32_t seg_version, uint64_t 
 	for (uint32_t i = 0; i < ed.ncells; i++) {
 		char fam[HR_MAX_NAME + 1];
 		hr_kv kv;
-		if ((rc = hr_wal_cell_decode(&p, ed.cells_end, fam, &kv)) < 0) {
+		if ((rc = hr_wal_cell_decode(&p, ed.cells_end, seg_version, fam, &kv)) < 0) {
 			hr_log_warn("server", "WAL segment %016" PRIx64 ": record seq %" PRIu64
 				    " has a bad cell: rest skipped", seg_id, seq);
 			return 0;
@@ -687,6 +708,7 @@ static int replay_cb(void *ctx, uint64_t seg_id, uint32_t seg_version, uint64_t 
 		hr_store *st = hr_region_store(r, fam);
 		if (!st || seq <= st->flushed_seq)
 			continue;
+		hr_region_note_ts(r, kv.ts);
 		kv.row = ed.row;
 		kv.row_len = ed.row_len;
 		kv.seq = seq;

@@ -244,8 +244,12 @@ int hr_region_split(hr_region *p, const uint8_t *key, size_t klen)
 	}
 	/* committed and in the map: from here on the daughters are the truth
 	 * (nobody finds them before map_lock is released) */
-	for (int k = 0; k < 2; k++)
+	for (int k = 0; k < 2; k++) {
 		atomic_store(&d[k].r->mvcc.read_point, seq);
+		/* the parent stamps no more (its updates lock is held): its
+		 * daughters go on from its last stamp */
+		hr_region_note_ts(d[k].r, atomic_load(&p->last_ts));
+	}
 	pthread_rwlock_unlock(&srv->map_lock);
 	atomic_store(&p->state, HR_REGION_CLOSED);
 	pthread_rwlock_unlock(&p->updates_lock);
