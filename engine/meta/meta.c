@@ -321,6 +321,15 @@ int hr_meta_region_put(hr_meta_txn *t, const hr_meta_region *r)
 	return rc;
 }
 
+int hr_meta_region_exists(hr_meta_txn *t, uint64_t id)
+{
+	uint8_t key[8];
+	be64(key, id);
+	MDB_val k = {8, key}, v;
+	int rc = mdb_get(t->txn, t->m->regions, &k, &v);
+	return rc == 0 ? 1 : rc == MDB_NOTFOUND ? 0 : mdb_err(rc);
+}
+
 int hr_meta_region_del(hr_meta_txn *t, uint64_t id)
 {
 	uint8_t key[8];

@@ -190,6 +190,11 @@ static int prepare_map(const hr_edit *e, hr_region ***out)
 	return 0;
 }
 
+static int is_online(const hr_edit *e, const hr_region *r)
+{
+	return e->online[0] == r || e->online[1] == r;
+}
+
 static int write_split(hr_meta_txn *t, hr_server *srv, const hr_edit *e)
 {
 	hr_region *p = e->retire;
@@ -230,6 +235,15 @@ int hr_edit_apply(hr_server *srv, const hr_edit *e)
 		rc = write_split(t, srv, e);
 	for (size_t i = 0; i < e->nstores && rc == 0; i++) {
 		hr_store *st = e->stores[i].st;
+		/* a region dropped since the caller began (the drop commits
+		 * before it can close the region) gets no store record again */
+		if (!is_online(e, st->region)) {
+			int ex = hr_meta_region_exists(t, st->region->id);
+			if (ex <= 0) {
+				rc = ex < 0 ? ex : -ESTALE;
+				break;
+			}
+		}
 		hr_meta_store ms = {.region_id = st->region->id, .flushed_seq = pp[i].flushed,
 				    .nfiles = pp[i].n, .files = pp[i].ids};
 		snprintf(ms.family, sizeof(ms.family), "%s", st->fam.name);

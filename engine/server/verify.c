@@ -85,7 +85,8 @@ static int store_cb(void *ctx, const hr_meta_store *s)
 		r->id = s->files[i];
 		snprintf(r->family, sizeof(r->family), "%s", s->family);
 	}
-	if (!bsearch(&s->region_id, c->regions, c->nregions, sizeof(uint64_t), u64_cmp))
+	if (!c->nregions ||
+	    !bsearch(&s->region_id, c->regions, c->nregions, sizeof(uint64_t), u64_cmp))
 		c->rep->orphan_stores++;
 	return 0;
 }
@@ -107,7 +108,7 @@ static int scan_family(vctx *c, hr_io *io, const char *dir, uint64_t region, con
 		if (t == HR_FN_STORE_FILE) {
 			c->rep->on_disk++;
 			snprintf(k.family, sizeof(k.family), "%s", family);
-			if (!bsearch(&k, c->refs, c->nrefs, sizeof(ref), ref_cmp)) {
+			if (!c->nrefs || !bsearch(&k, c->refs, c->nrefs, sizeof(ref), ref_cmp)) {
 				c->rep->unreferenced++;
 				problem(c, "%s: store file not referenced by LMDB", path);
 			}
@@ -192,12 +193,14 @@ int hr_verify_store_files(hr_meta *m, hr_io *io, const char *data_dir, unsigned 
 	if (rc == 0)
 		rc = hr_meta_region_each(t, region_cb, &c);
 	if (rc == 0) {
-		qsort(c.regions, c.nregions, sizeof(uint64_t), u64_cmp);
+		if (c.nregions) /* (NULL when empty: not for qsort) */
+			qsort(c.regions, c.nregions, sizeof(uint64_t), u64_cmp);
 		rc = hr_meta_store_each(t, store_cb, &c);
 	}
 	hr_meta_abort(t);
 	if (rc == 0) {
-		qsort(c.refs, c.nrefs, sizeof(ref), ref_cmp);
+		if (c.nrefs)
+			qsort(c.refs, c.nrefs, sizeof(ref), ref_cmp);
 		check_refs(&c, io, store);
 		rc = scan_disk(&c, io, store);
 	}

@@ -53,6 +53,8 @@ typedef struct hr_meta_region {
 
 int hr_meta_region_put(hr_meta_txn *t, const hr_meta_region *r);
 int hr_meta_region_del(hr_meta_txn *t, uint64_t id);
+/* 1 if the region has a record, 0 if not, or a negative errno. */
+int hr_meta_region_exists(hr_meta_txn *t, uint64_t id);
 int hr_meta_region_each(hr_meta_txn *t, int (*fn)(void *ctx, const hr_meta_region *r), void *ctx);
 
 typedef struct hr_meta_store {

@@ -21,7 +21,9 @@
  * drops replaced snapshots, swaps the daughters into the table map and
  * retires what left (files are marked deleted: their last reader unlinks
  * them). If it fails, nothing changed, in LMDB or in memory, and the
- * caller still owns the files it meant to add.
+ * caller still owns the files it meant to add. A store whose region LMDB
+ * no longer has (its table was dropped while the caller worked: the drop
+ * commits before it closes the regions) fails the edit with -ESTALE.
  *
  * Locks: the caller holds the flush_mu of every region whose stores the
  * edit changes (which is what keeps the lists apply reads from changing
@@ -86,8 +88,8 @@ typedef struct hr_edit {
 	hr_region *online[2];	/* a split: the daughters, in key order */
 } hr_edit;
 
-/* 0, or -ESTALE (a file to remove is not in its store's list), -ENOMEM, or
- * the LMDB error; see above. */
+/* 0, or -ESTALE (a file to remove is not in its store's list, or a store's
+ * region was dropped), -ENOMEM, or the LMDB error; see above. */
 int hr_edit_apply(hr_server *srv, const hr_edit *e);
 
 #endif

@@ -4,6 +4,8 @@
  * adds and drops lose nothing and leak nothing. */
 #include <dirent.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <sched.h>
 #include <limits.h>
 #include <sys/stat.h>
 
@@ -381,6 +383,58 @@ static void t_table_outlives_drop(void)
 	CHECK(same_name);
 }
 
+typedef struct flush_arg {
+	hr_server *s;
+	int rc;
+} flush_arg;
+
+static void *flush_thread(void *p)
+{
+	flush_arg *a = p;
+	a->rc = hr_flush(a->s, "d");
+	return NULL;
+}
+
+/* A flush already writing when its table is dropped must not write a store
+ * record for the dropped region after the drop's commit (an orphan record
+ * naming files the drop then deletes: 'missing' to any checker). */
+static void t_drop_during_flush(void)
+{
+	char dir[PATH_MAX];
+	hr_io *io;
+	case_dir(dir, sizeof(dir), "dropfl");
+	CHECK_RC(hr_io_fault_new(hr_io_posix(), &io), 0);
+	hr_server *s = open_io(dir, io);
+	CHECK(s);
+	CHECK_RC(et_table(s, "d", "a", NULL), 0);
+	CHECK_RC(put_rows(s, "d", "r", 50, "a", 100), 0);
+	uint64_t opens = hr_io_fault_count(io, HR_IO_OP_OPEN);
+	s->test_flush_delay_ms = 300; /* the flush sleeps with its file open */
+	flush_arg a = {s, 1};
+	pthread_t th;
+	CHECK_RC(pthread_create(&th, NULL, flush_thread, &a), 0);
+	/* the flush has opened its temp file: it holds the region's flush_mu */
+	uint64_t t0 = hr_mono_ns();
+	while (hr_io_fault_count(io, HR_IO_OP_OPEN) == opens && hr_mono_ns() - t0 < 5000000000ull)
+		sched_yield();
+	int drop_rc = hr_table_drop(s, "d");
+	pthread_join(th, NULL);
+	s->test_flush_delay_ms = 0;
+	CHECK_RC(hr_server_close(s), 0);
+	s = open_io(dir, io);
+	CHECK(s);
+	hr_verify_report r;
+	int vrc = hr_verify_store_files(s->meta, s->io, dir, 5, &r);
+	CHECK_RC(hr_server_close(s), 0);
+	hr_io_destroy(io);
+	CHECK_RC(drop_rc, 0);
+	CHECK(a.rc < 0); /* its region was gone by the time it committed */
+	CHECK_RC(vrc, 0);
+	CHECK_RC(r.orphan_stores, 0);
+	CHECK_RC(r.missing, 0);
+	CHECK(hr_verify_clean(&r));
+}
+
 /* New directories (a table's region and families, split daughters, an added
  * family) are synced into their parents before LMDB references files in
  * them: after a power loss right after a clean close, every file LMDB
@@ -706,6 +760,7 @@ int main(void)
 	RUN(t_family_add_all_or_nothing);
 	RUN(t_drop_releases);
 	RUN(t_table_outlives_drop);
+	RUN(t_drop_during_flush);
 	RUN(t_dirs_synced);
 	RUN(t_flush_faults);
 	RUN(t_flush_retried);
