@@ -670,6 +670,8 @@ static void t_flush_retried(void)
 	int bad_after = bad_rows(s, "t", "r", 100, "a", 1000) + bad_rows(s, "t", "w", 50, "a", 1000);
 	int clean2 = verified(s, dir);
 	CHECK_RC(hr_server_close(s), 0);
+	fprintf(stdout, "# %" PRIu64 " faults injected (%" PRIu64 " before the retry)\n",
+		hr_io_fault_injected(io), injected);
 	hr_io_destroy(io);
 	CHECK(injected > 0);
 	CHECK_RC(bad_during, 0);
@@ -735,9 +737,10 @@ static void t_compact_faults(void)
 		snprintf(pre, sizeof(pre), "f%d_", k);
 		bad2 += bad_rows(s, "t", pre, 60, "a", 300);
 	}
+	uint64_t injected = hr_io_fault_injected(io);
 	CHECK_RC(hr_server_close(s), 0);
 	hr_io_destroy(io);
-	fprintf(stdout, "# %d compaction fault cases\n", n);
+	fprintf(stdout, "# %d compaction fault cases, %" PRIu64 " faults injected\n", n, injected);
 	CHECK_RC(n, N_PUBLISH_FAULTS - 1);
 	CHECK_RC(wrong_rc, 0);
 	CHECK_RC(moved, 0);
