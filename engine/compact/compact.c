@@ -128,6 +128,8 @@ static int publish(compaction *c, char *table, size_t tlen)
 	hr_edit e = {.stores = &se, .nstores = 1};
 	if ((rc = hr_edit_apply(r->srv, &e)) == 0)
 		c->out = NULL; /* the store's reference now */
+	else if (rc == -ESTALE)
+		rc = -ECANCELED; /* its table was dropped meanwhile */
 out:
 	pthread_mutex_unlock(&r->flush_mu);
 	return rc;

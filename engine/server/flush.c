@@ -142,6 +142,12 @@ int hr_region_flush(hr_region *r)
 		hr_memstore_unref(items[i].snap);
 	}
 	pthread_mutex_unlock(&r->flush_mu);
+	if (rc == -ESTALE) {
+		/* the table was dropped while this flush wrote (the only way an
+		 * edit that adds files goes stale): nothing is left to flush */
+		hr_log_info("flush", "region %" PRIu64 ": dropped during its flush", r->id);
+		return 0;
+	}
 	if (rc < 0) {
 		unsigned k = atomic_fetch_add(&r->flush_failures, 1);
 		uint64_t wait = FLUSH_RETRY_MIN_NS << (k < 7 ? k : 7);
