@@ -710,6 +710,7 @@ int hr_server_open(const hr_config *cfg, hr_server **out)
 	}
 	pthread_rwlock_init(&srv->map_lock, NULL);
 	pthread_mutex_init(&srv->flush_mu, NULL);
+	pthread_mutex_init(&srv->scan_mu, NULL);
 	pthread_cond_init(&srv->flush_cond, NULL);
 	pthread_cond_init(&srv->flush_done, NULL);
 	pthread_cond_init(&srv->chore_cond, NULL);
@@ -813,6 +814,7 @@ int hr_server_close(hr_server *srv)
 		close(srv->lock_fd);
 	pthread_rwlock_destroy(&srv->map_lock);
 	pthread_mutex_destroy(&srv->flush_mu);
+	pthread_mutex_destroy(&srv->scan_mu);
 	pthread_cond_destroy(&srv->flush_cond);
 	pthread_cond_destroy(&srv->flush_done);
 	pthread_cond_destroy(&srv->chore_cond);

@@ -38,6 +38,13 @@ int hr_rmrf(const char *path);
 /* hr_wal_purge's on_delete: drops a segment from LMDB */
 int hr_server_wal_forget(void *srv, uint64_t seg_id);
 
+/* scan.c: scanner leases. Releases the region and views of every open
+ * cursor idle (no hr_scan_next) for scanner_lease_ms or more at now_ms
+ * (monotonic milliseconds, hr_mono_ns() / 1e6; tests pass a later one); a
+ * cursor in use is skipped, never waited for. Returns how many it
+ * released. Called by the chore; takes srv->scan_mu. */
+int hr_scan_expire_idle(hr_server *srv, uint64_t now_ms);
+
 typedef struct hr_wal_edit {
 	uint64_t region_id;
 	const uint8_t *row;
