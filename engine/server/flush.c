@@ -483,7 +483,7 @@ static void *chore_main(void *arg)
 			break;
 		pthread_mutex_unlock(&srv->flush_mu);
 		chore_tick(srv);
-		hr_scan_expire_idle(srv, hr_mono_ns() / 1000000u);
+		hr_scan_lease_tick(srv);
 		split_tick(srv);
 		pthread_mutex_lock(&srv->flush_mu);
 	}

@@ -715,6 +715,7 @@ int hr_server_open(const hr_config *cfg, hr_server **out)
 	pthread_cond_init(&srv->flush_done, NULL);
 	pthread_cond_init(&srv->chore_cond, NULL);
 	atomic_init(&srv->next_file_id, 1);
+	atomic_init(&srv->lease_clock_ms, hr_scan_clock_ms());
 	atomic_init(&srv->next_region_id, 1);
 	hr_fname_meta_dir(cfg->data_dir, srv->meta_dir, sizeof(srv->meta_dir));
 	hr_fname_wal_dir(cfg->data_dir, srv->wal_dir, sizeof(srv->wal_dir));

@@ -269,6 +269,7 @@ struct hr_server {
 	 * other engine lock held, and try-locks a cursor's own mutex */
 	pthread_mutex_t scan_mu;
 	struct hr_scan *scanners;
+	atomic_uint_fast64_t lease_clock_ms; /* hr_scan_clock_ms at the chore's last tick */
 
 	struct {
 		atomic_uint_fast64_t puts, gets, scans, flushes, flush_bytes, blocked, splits;

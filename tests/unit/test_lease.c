@@ -53,7 +53,7 @@ static hr_server *ls_open(const char *dir)
 	return s;
 }
 
-static uint64_t now_ms(void) { return hr_mono_ns() / 1000000u; }
+static uint64_t now_ms(void) { return hr_scan_clock_ms(); }
 
 /* the lease check as the chore would run it a lease later */
 static int expire(hr_server *s) { return hr_scan_expire_idle(s, now_ms() + LEASE_MS + 1); }
