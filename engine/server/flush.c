@@ -436,6 +436,7 @@ static void *chore_main(void *arg)
 			break;
 		pthread_mutex_unlock(&srv->flush_mu);
 		chore_tick(srv);
+		hr_scan_lease_tick(srv);
 		split_tick(srv);
 		pthread_mutex_lock(&srv->flush_mu);
 	}

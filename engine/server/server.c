@@ -860,10 +860,12 @@ int hr_server_open_io(const hr_config *cfg, hr_io *io, hr_server **out)
 	}
 	pthread_rwlock_init(&srv->map_lock, NULL);
 	pthread_mutex_init(&srv->flush_mu, NULL);
+	pthread_mutex_init(&srv->scan_mu, NULL);
 	pthread_cond_init(&srv->flush_cond, NULL);
 	pthread_cond_init(&srv->flush_done, NULL);
 	pthread_cond_init(&srv->chore_cond, NULL);
 	atomic_init(&srv->next_file_id, 1);
+	atomic_init(&srv->lease_clock_ms, hr_scan_clock_ms());
 	atomic_init(&srv->next_region_id, 1);
 	hr_fname_meta_dir(cfg->data_dir, srv->meta_dir, sizeof(srv->meta_dir));
 	hr_fname_wal_dir(cfg->data_dir, srv->wal_dir, sizeof(srv->wal_dir));
@@ -969,6 +971,7 @@ int hr_server_close(hr_server *srv)
 		hr_io_unlock(srv->io, srv->lock_token);
 	pthread_rwlock_destroy(&srv->map_lock);
 	pthread_mutex_destroy(&srv->flush_mu);
+	pthread_mutex_destroy(&srv->scan_mu);
 	pthread_cond_destroy(&srv->flush_cond);
 	pthread_cond_destroy(&srv->flush_done);
 	pthread_cond_destroy(&srv->chore_cond);

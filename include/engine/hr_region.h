@@ -20,7 +20,9 @@
  *      path; a flush write-locks it only to swap memstores)
  *   -> row lock (per row, bounded wait, -ETIMEDOUT)
  *   -> region->mvcc.mu -> store->mu -> memstore insert mutex -> WAL mutex
- *   srv->flush_mu (flush queue) is a leaf; LMDB write transactions are taken
+ *   srv->flush_mu (flush queue) is a leaf; srv->scan_mu (open cursors) is
+ *   taken with no other lock held and only try-locks a cursor's mutex under
+ *   it; LMDB write transactions are taken
  *   with no engine lock held except a region's flush_mu or map_lock (DDL).
  *   region->flush_mu sits between map_lock and updates_lock: it serialises a
  *   region's flushes, its split and a compaction's publish.
@@ -277,6 +279,12 @@ struct hr_server {
 	uint32_t test_flush_delay_ms;
 
 	struct hr_compactor *compactor; /* compaction pools (hr_compact.h) */
+
+	/* open cursors, for scanner leases (scan.c); scan_mu is taken with no
+	 * other engine lock held, and try-locks a cursor's own mutex */
+	pthread_mutex_t scan_mu;
+	struct hr_scan *scanners;
+	atomic_uint_fast64_t lease_clock_ms; /* hr_scan_clock_ms at the chore's last tick */
 
 	struct {
 		atomic_uint_fast64_t puts, gets, scans, flushes, flush_bytes, blocked, splits;

@@ -58,6 +58,18 @@ int hr_region_ids_reserve(hr_server *srv, unsigned n, uint64_t *first);
 /* hr_wal_purge's on_delete: drops a segment from LMDB */
 int hr_server_wal_forget(void *srv, uint64_t seg_id);
 
+/* scan.c: scanner leases. Releases the region and views of every open
+ * cursor idle (no hr_scan_next) for scanner_lease_ms or more at now_ms (on
+ * the lease clock, hr_scan_clock_ms; tests pass a later one); a cursor in
+ * use is skipped, never waited for. Returns how many it released. Takes
+ * srv->scan_mu. */
+int hr_scan_expire_idle(hr_server *srv, uint64_t now_ms);
+/* The chore's tick: advances srv->lease_clock_ms (cursors stamp their last
+ * use with it) and expires idle cursors. */
+void hr_scan_lease_tick(hr_server *srv);
+/* The lease clock: monotonic milliseconds, coarse (a few ms). */
+uint64_t hr_scan_clock_ms(void);
+
 typedef struct hr_wal_edit {
 	uint64_t region_id;
 	const uint8_t *row;
