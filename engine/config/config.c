@@ -590,7 +590,11 @@ static char *load_reader(char *str, int num, void *stream)
 	while (*p == ' ' || *p == '\t')
 		p++;
 	size_t len = strlen(p);
-	if (num < 3 || len > (size_t)num - 2) {
+	/* the same limit for a last line without its newline: one byte more
+	 * would fit inih's buffer there, but then no file could hold the
+	 * configuration hr_config_format writes back */
+	size_t content = len && p[len - 1] == '\n' ? len - 1 : len;
+	if (num < 3 || content > (size_t)num - 3) {
 		load_fail(x, "line too long (at most %d bytes)", num - 3);
 		return NULL;
 	}

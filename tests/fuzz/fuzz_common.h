@@ -2,10 +2,10 @@
  * fuzz_common.h — shared by the libFuzzer targets of tests/fuzz (built and
  * run by `make fuzz`, never by CI):
  * - memio: an in-memory hr_io (hr_io.h) holding a few read-only files in
- *   one directory, so the WAL reader runs without a syscall per input;
+ *   one directory, so the WAL and store-file readers run without a syscall
+ *   per input;
  * - memfd_path: one anonymous in-memory file reused for every input, with a
- *   path ("/proc/self/fd/N") for readers that open by name (store files,
- *   the ini parser);
+ *   path ("/proc/self/fd/N"), for the ini parser (which opens by name);
  * - crc fix-ups: the formats are CRC32C-framed, so most mutations would
  *   stop at the first checksum; a target recomputes the checksums for half
  *   of its inputs to reach the parsers behind them.

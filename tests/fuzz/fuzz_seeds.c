@@ -147,7 +147,8 @@ static void sfile_seeds(void)
 	} kinds[] = {{256, 1, 40}, {4096, 0, 40}, {64, 1, 5}, {1024, 1, 0}};
 	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
 		hr_sfile_writer *w;
-		int rc = hr_sfile_write_open(path, kinds[k].block, kinds[k].bloom, 16, &w);
+		int rc = hr_sfile_write_open(hr_io_posix(), path, kinds[k].block, kinds[k].bloom, 16,
+					     &w);
 		if (rc < 0)
 			die("sfile write", rc);
 		for (int i = 0; i < kinds[k].rows; i++) {

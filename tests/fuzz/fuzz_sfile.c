@@ -4,9 +4,9 @@
  * Input: byte 0 = flags (bit 0: recompute the trailer CRC and the length
  * and CRC of every block the trailer and the data-block chain point to, so
  * the parsers behind the checksums see the mutated bytes), then the file.
- * The file is read through a path (an in-memory file), as the engine reads
- * store files: open, a full scan, seeks to keys taken from the file, row
- * bloom probes and the split point.
+ * The file is read through the I/O seam from memory (fuzz_common.h's
+ * memio), as the engine reads store files: open, a full scan, seeks to
+ * keys taken from the file, row bloom probes and the split point.
  *
  * Oracle: errors are -EIO (or -ENOMEM), never a crash or undefined
  * behaviour. And for a file whose checksums were not recomputed (so it is
@@ -80,10 +80,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int strict = !(data[0] & 1);
 	if (!strict)
 		fix_crcs(buf, len);
-	const char *path = memfd_path(buf, len);
+	memio m = {.io = {.ops = &memio_ops}, .dir = "/store", .n = 1};
+	snprintf(m.name[0], sizeof(m.name[0]), "0000000000000001.hsf");
+	m.data[0] = buf;
+	m.len[0] = len;
+	const char *path = "/store/0000000000000001.hsf";
 	hr_fdcache *fc;
 	hr_bcache *bc;
-	if (hr_fdcache_new(16, &fc) < 0 || hr_bcache_new(1 << 20, &bc) < 0)
+	if (hr_fdcache_new(16, &m.io, &fc) < 0 || hr_bcache_new(1 << 20, &bc) < 0)
 		fuzz_fail("caches");
 	hr_sfile *f;
 	int rc = hr_sfile_open(path, next_id++, fc, bc, &f);

@@ -462,6 +462,20 @@ static void t_format_long_value(void)
 		fprintf(stdout, "# %s\n", err);
 	CHECK_RC(rc, 0);
 	CHECK(same(&c, &back));
+
+	/* the same 197 bytes as the last line, without its newline: accepted;
+	 * one byte more is too long there too (found by fuzz_ini: inih's
+	 * buffer holds one more byte when no newline is read, and that line
+	 * then formatted to one no file could hold) */
+	snprintf(text_in, sizeof(text_in), "[fs]\ndefault_families=%s", val);
+	hr_config_defaults(&c);
+	path = write_ini("long3.ini", text_in);
+	CHECK_RC(hr_config_load(&c, path, err, sizeof(err)), 0);
+	CHECK(strcmp(c.default_families, val) == 0);
+	snprintf(text_in, sizeof(text_in), "[fs]\ndefault_families=%sx", val);
+	path = write_ini("long4.ini", text_in);
+	CHECK_RC(hr_config_load(&c, path, err, sizeof(err)), -EINVAL);
+	CHECK(strstr(err, "long4.ini:2: line too long"));
 }
 
 /* Collects "section/key = value" for each key line of an ini text. */
