@@ -863,6 +863,23 @@ static int recover_wal(hr_server *srv, uint64_t *max_seg)
 			    srv->cfg.wal_recovery == HR_WAL_SKIP_CORRUPT ? "skip_corrupt"
 									 : "point_in_time",
 			    res.corrupt_records, res.corrupt_segments, res.ignored_segments);
+	if (srv->cfg.wal_recovery == HR_WAL_POINT_IN_TIME && res.corrupt_records) {
+		/* edits already flushed to store files are not undone by the cut:
+		 * say so when some are newer than the last edit replayed */
+		size_t newer = 0;
+		for (size_t i = 0; i < srv->ntables; i++)
+			for (size_t j = 0; j < srv->tables[i]->nregions; j++) {
+				hr_region *r = srv->tables[i]->regions[j];
+				unsigned ns = atomic_load(&r->nstores);
+				for (unsigned k = 0; k < ns; k++)
+					newer += r->stores[k]->flushed_seq > res.max_seq;
+			}
+		if (newer)
+			hr_log_warn("server", "%zu stores were flushed past the point where replay "
+				    "stopped (seq %" PRIu64 "): what their store files hold stays, so "
+				    "the state may include edits newer than that point",
+				    newer, res.max_seq);
+	}
 out:
 	hr_wal_replay_result_free(&res);
 	free(c.segs);
