@@ -28,8 +28,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *input, size_t insize)
 		fuzz_fail("row outside the input");
 	if (ed.cells < data || ed.cells > data + size || ed.cells_end != data + size)
 		fuzz_fail("cells outside the input");
-	/* a cell takes at least 2 + HR_KV_HDR bytes: no more can decode */
-	size_t cap = size / (2 + HR_KV_HDR) + 1;
+	/* a cell takes at least 2 + HR_KV_HDR_V1 bytes (a one-byte family and
+	 * the smaller, version-1 header): no more can decode */
+	size_t cap = size / (2 + HR_KV_HDR_V1) + 1;
 	if (cap > ed.ncells)
 		cap = ed.ncells ? ed.ncells : 1;
 	hr_mcell *mc = calloc(cap, sizeof(*mc));
