@@ -26,6 +26,7 @@ ENGINE_SRC := $(sort $(wildcard engine/*/*.c))
 FS_SRC := $(sort $(wildcard fs/*.c))
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 BENCH_SRC := $(sort $(wildcard scripts/bench_*.c))
+FSX_BIN := $(BUILD)/hrfs_ftool $(BUILD)/libhrfs_synclog.so
 
 ENGINE_OBJ := $(ENGINE_SRC:%.c=$(BUILD)/%.o)
 FS_OBJ := $(FS_SRC:%.c=$(BUILD)/%.o)
@@ -34,7 +35,7 @@ BENCH_BIN := $(BENCH_SRC:scripts/%.c=$(BUILD)/%)
 LIB := $(BUILD)/libhrengine.a
 
 .PHONY: all test check unit install clean
-all: $(BUILD)/hregionfs $(UNIT_BIN) $(BENCH_BIN)
+all: $(BUILD)/hregionfs $(UNIT_BIN) $(BENCH_BIN) $(FSX_BIN)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -53,6 +54,15 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIB)
 
 $(BUILD)/bench_%: $(BUILD)/scripts/bench_%.o $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# The single-call tool of tests/e2e/files.bats.
+$(BUILD)/hrfs_%: $(BUILD)/tests/fsx/hrfs_%.o
+	$(CC) $(LDFLAGS) -o $@ $^
+
+# Test-only LD_PRELOAD library recording the daemon's syncs (power-loss tests).
+$(BUILD)/libhrfs_synclog.so: tests/fsx/hrfs_synclog.c
+	@mkdir -p $(dir $@)
+	$(CC) $(OPT) -std=c11 -Wall -Wextra $(WERROR) -fPIC -shared -pthread -o $@ $< -ldl
 
 # Unit tests, then the end-to-end bats suite; one summary line at the end.
 test: all
@@ -75,4 +85,5 @@ install: $(BUILD)/hregionfs
 clean:
 	rm -rf build build-san
 
--include $(ENGINE_OBJ:.o=.d) $(FS_OBJ:.o=.d) $(UNIT_BIN:$(BUILD)/tests/%=$(BUILD)/tests/unit/%.d)
+-include $(ENGINE_OBJ:.o=.d) $(FS_OBJ:.o=.d) $(UNIT_BIN:$(BUILD)/tests/%=$(BUILD)/tests/unit/%.d) \
+	$(BUILD)/tests/fsx/hrfs_ftool.d

@@ -187,6 +187,10 @@ static void hrfs_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
 	/* Every write reaches us: a close must be able to report EFBIG. */
 	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+	/* Cached pages are dropped exactly when a cell changed behind the
+	 * kernel (ofile.c, inval.c), not whenever an mtime moves: our own
+	 * writes move it too. */
+	conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
 	if (conn->capable & FUSE_CAP_READDIRPLUS)
 		conn->want |= FUSE_CAP_READDIRPLUS;
 	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
@@ -432,6 +436,10 @@ int main(int argc, char *argv[])
 		goto out;
 	}
 	mounted = 1;
+	if (hrfs_inval_start(fs) < 0) {
+		fprintf(stderr, "hregionfs: cannot start a thread\n");
+		goto out;
+	}
 	hr_log_info("fs", "mounted %s on %s", fs->cfg.data_dir, mnt);
 	if (!cl.foreground) {
 		hr_log_use_syslog(1);
@@ -455,6 +463,9 @@ int main(int argc, char *argv[])
 	hr_log_info("fs", "unmounting %s", mnt);
 
 out:
+	/* Before the session goes: the thread may be sending to it. */
+	if (fs)
+		hrfs_inval_stop(fs);
 	if (lc)
 		fuse_loop_cfg_destroy(lc);
 	if (fs && fs->se) {

@@ -1,0 +1,119 @@
+/*
+ * inval.c — the kernel-invalidation thread. Dropping an inode's cached
+ * pages (fuse_lowlevel_notify_inval_inode with data) makes the kernel lock
+ * the inode's pages: a request handler that did it could wait for a page
+ * that a READ in flight on the same inode holds locked until that very
+ * handler's thread pool answers (libfuse documents the deadlock), and a
+ * killed daemon stuck in such a call cannot exit. So handlers only queue an
+ * inode number here, holding no lock but the queue's (a leaf), and this one
+ * thread sends the notifications with no lock held at all.
+ *
+ * Nothing depends on a notification arriving: an open lets the kernel keep
+ * its pages only when the cell is exactly the version those pages hold
+ * (ofile.c). The queue is bounded; when it is full an invalidation is
+ * dropped (counted), which costs memory in the kernel, not correctness.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fs/hrfs.h"
+
+#define HRFS_INVAL_Q 256
+
+struct hrfs_inval {
+	pthread_mutex_t mu;	/* everything below */
+	pthread_cond_t cv;
+	pthread_t thr;
+	int stop;
+	uint64_t q[HRFS_INVAL_Q];
+	size_t head, n;
+	uint64_t sent, dropped;
+};
+
+static void *inval_main(void *arg)
+{
+	struct hrfs *fs = arg;
+	struct hrfs_inval *iv = fs->inval;
+	pthread_mutex_lock(&iv->mu);
+	for (;;) {
+		while (!iv->stop && iv->n == 0)
+			pthread_cond_wait(&iv->cv, &iv->mu);
+		if (iv->stop)
+			break;
+		uint64_t ino = iv->q[iv->head];
+		iv->head = (iv->head + 1) % HRFS_INVAL_Q;
+		iv->n--;
+		pthread_mutex_unlock(&iv->mu);
+		/* offset 0, length 0: every page, and the attributes. -ENOENT:
+		 * the kernel no longer has the inode, nothing to drop. */
+		int rc = fuse_lowlevel_notify_inval_inode(fs->se, ino, 0, 0);
+		if (rc < 0 && rc != -ENOENT)
+			hr_log_debug("fs", "invalidate ino %llu: %s", (unsigned long long)ino,
+				     strerror(-rc));
+		atomic_fetch_add(&fs->ctr.inval_sent, 1);
+		pthread_mutex_lock(&iv->mu);
+		iv->sent++;
+	}
+	pthread_mutex_unlock(&iv->mu);
+	return NULL;
+}
+
+int hrfs_inval_start(struct hrfs *fs)
+{
+	struct hrfs_inval *iv = calloc(1, sizeof(*iv));
+	if (!iv)
+		return -ENOMEM;
+	pthread_mutex_init(&iv->mu, NULL);
+	pthread_cond_init(&iv->cv, NULL);
+	fs->inval = iv;
+	int rc = pthread_create(&iv->thr, NULL, inval_main, fs);
+	if (rc != 0) {
+		fs->inval = NULL;
+		pthread_cond_destroy(&iv->cv);
+		pthread_mutex_destroy(&iv->mu);
+		free(iv);
+		return -rc;
+	}
+	return 0;
+}
+
+void hrfs_inval_stop(struct hrfs *fs)
+{
+	struct hrfs_inval *iv = fs->inval;
+	if (!iv)
+		return;
+	pthread_mutex_lock(&iv->mu);
+	iv->stop = 1;
+	pthread_cond_signal(&iv->cv);
+	pthread_mutex_unlock(&iv->mu);
+	pthread_join(iv->thr, NULL);
+	if (iv->dropped)
+		hr_log_info("fs", "%llu page-cache invalidations dropped (queue full)",
+			    (unsigned long long)iv->dropped);
+	fs->inval = NULL;
+	pthread_cond_destroy(&iv->cv);
+	pthread_mutex_destroy(&iv->mu);
+	free(iv);
+}
+
+void hrfs_inval_queue(struct hrfs *fs, uint64_t ino)
+{
+	struct hrfs_inval *iv = fs->inval;
+	if (!iv)
+		return; /* not mounted (yet): the kernel caches nothing */
+	pthread_mutex_lock(&iv->mu);
+	for (size_t i = 0; i < iv->n; i++)
+		if (iv->q[(iv->head + i) % HRFS_INVAL_Q] == ino)
+			goto out; /* already queued */
+	if (iv->n == HRFS_INVAL_Q) {
+		iv->dropped++;
+		atomic_fetch_add(&fs->ctr.inval_dropped, 1);
+		goto out;
+	}
+	iv->q[(iv->head + iv->n) % HRFS_INVAL_Q] = ino;
+	iv->n++;
+	pthread_cond_signal(&iv->cv);
+out:
+	pthread_mutex_unlock(&iv->mu);
+}
