@@ -26,7 +26,7 @@ ENGINE_SRC := $(sort $(wildcard engine/*/*.c))
 FS_SRC := $(sort $(wildcard fs/*.c))
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 BENCH_SRC := $(sort $(wildcard scripts/bench_*.c))
-FSX_BIN := $(BUILD)/hrfs_ftool $(BUILD)/libhrfs_synclog.so
+FSX_BIN := $(BUILD)/hrfs_fsx $(BUILD)/hrfs_ftool $(BUILD)/libhrfs_synclog.so
 
 ENGINE_OBJ := $(ENGINE_SRC:%.c=$(BUILD)/%.o)
 FS_OBJ := $(FS_SRC:%.c=$(BUILD)/%.o)
@@ -34,7 +34,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_BIN := $(BENCH_SRC:scripts/%.c=$(BUILD)/%)
 LIB := $(BUILD)/libhrengine.a
 
-.PHONY: all test check unit install clean
+.PHONY: all test check unit install clean soak
 all: $(BUILD)/hregionfs $(UNIT_BIN) $(BENCH_BIN) $(FSX_BIN)
 
 $(BUILD)/%.o: %.c
@@ -55,7 +55,8 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIB)
 $(BUILD)/bench_%: $(BUILD)/scripts/bench_%.o $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-# The single-call tool of tests/e2e/files.bats.
+# The file-semantics exerciser (tests/e2e/fsx.bats; a long run: make soak)
+# and the single-call tool of tests/e2e/files.bats.
 $(BUILD)/hrfs_%: $(BUILD)/tests/fsx/hrfs_%.o
 	$(CC) $(LDFLAGS) -o $@ $^
 
@@ -70,6 +71,10 @@ test: all
 
 unit: all
 	scripts/run_tests.sh --unit-only $(BUILD)
+
+# A long exerciser run against a mount and tmpfs (SOAK_OPS, SOAK_SEED).
+soak: all
+	tests/fsx/soak.sh $(BUILD)
 
 check:
 	$(MAKE) BUILD=build-san SAN="-fsanitize=address,undefined -fno-omit-frame-pointer" \
@@ -86,4 +91,4 @@ clean:
 	rm -rf build build-san
 
 -include $(ENGINE_OBJ:.o=.d) $(FS_OBJ:.o=.d) $(UNIT_BIN:$(BUILD)/tests/%=$(BUILD)/tests/unit/%.d) \
-	$(BUILD)/tests/fsx/hrfs_ftool.d
+	$(BUILD)/tests/fsx/hrfs_fsx.d $(BUILD)/tests/fsx/hrfs_ftool.d
