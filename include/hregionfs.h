@@ -23,8 +23,9 @@
  * - Retryable conditions: -EBUSY (region over its memory limit or a row lock
  *   wait timed out: -ETIMEDOUT) and -ESTALE (the region closed or moved while
  *   the call ran). A front end retries these with backoff.
- * - Memory returned to the caller (hr_value.data, arrays from *_list) is
- *   malloc'd and owned by the caller (free() / the matching *_free).
+ * - Memory returned to the caller (hr_value.data and .tags, arrays from
+ *   *_list) is malloc'd and owned by the caller (free() / the matching
+ *   *_free).
  *   Pointers inside an hr_scan_entry belong to the cursor and stay valid
  *   until the next hr_scan_next or hr_scan_close on that cursor.
  * - A cursor (hr_scan) is used by one thread at a time. Its memory does not
@@ -116,6 +117,36 @@ void hr_names_free(char **names, size_t n);
 
 /* ---- writes ---------------------------------------------------------------- */
 
+/* ---- cell tags (HBase's tags, HFile v3) -------------------------------------
+ * A cell may carry a tag area: at most HR_MAX_TAGS_LEN bytes stored with it
+ * in the memstore, the WAL and store files, and returned by reads. The area
+ * is a sequence of tags, each
+ *     u16 len (of type + value) | u8 type | value[len - 1]
+ * (little-endian, like everything else; len >= 1). A put whose area does
+ * not parse this way is refused with -EINVAL. */
+#define HR_MAX_TAGS_LEN 65535u
+
+enum { HR_TAG_FILE_ATTR = 1 }; /* the file attributes of a cell (below) */
+
+/* The attributes a front end shows for a cell (an HR_TAG_FILE_ATTR tag).
+ * The cell's HBase timestamp stays its write time (versions, TTL); these
+ * only change what stat() shows. */
+typedef struct hr_file_attr {
+	uint32_t mode;		/* permission bits (07777) */
+	uint32_t uid, gid;
+	int64_t mtime_ns, atime_ns, ctime_ns; /* since the epoch */
+} hr_file_attr;
+
+/* One encoded HR_TAG_FILE_ATTR tag: u16 len (41) | u8 type | 40-byte payload
+ * u32 mode | u32 uid | u32 gid | u32 reserved (0) | i64 mtime_ns
+ * | i64 atime_ns | i64 ctime_ns (hr_format.h, "Cell tags"). */
+#define HR_FILE_ATTR_TAG_LEN 43u
+/* Writes the tag (HR_FILE_ATTR_TAG_LEN bytes) at out. */
+void hr_file_attr_tag_encode(const hr_file_attr *a, uint8_t *out);
+/* Looks for an HR_FILE_ATTR tag in a tag area: 1 found (*out filled from
+ * the first one), 0 none, -EINVAL if the area (or that tag) is malformed. */
+int hr_file_attr_tag_find(const void *tags, size_t tags_len, hr_file_attr *out);
+
 typedef struct hr_mcell {
 	const char *family;		/* NUL-terminated, must be in the schema */
 	const void *qualifier;
@@ -124,6 +155,8 @@ typedef struct hr_mcell {
 	uint8_t type;			/* enum hr_cell_type */
 	const void *value;		/* HR_PUT only */
 	size_t value_len;		/* <= max_cell_size, else -EFBIG */
+	const void *tags;		/* HR_PUT only (ignored for deletes): the tag area */
+	size_t tags_len;		/* <= HR_MAX_TAGS_LEN */
 } hr_mcell;
 
 #define HR_MUT_SYNC 0x1u /* return only once the WAL record is fsynced */
@@ -132,6 +165,38 @@ typedef struct hr_mcell {
  * -EINVAL: bad row/qualifier/family/type; -EFBIG: value too large. */
 int hr_mutate(hr_server *srv, const char *table, const void *row, size_t row_len,
 	      const hr_mcell *cells, size_t n, unsigned flags);
+
+/* ---- check-and-mutate (HBase's checkAndMutate) ---------------------------- */
+
+enum hr_check_op {
+	HR_CHECK_ABSENT = 1,	/* the column has no visible cell */
+	HR_CHECK_PRESENT = 2,	/* it has one */
+	HR_CHECK_VERSION = 3,	/* its latest visible cell is exactly (ts, seq) */
+	HR_CHECK_VALUE = 4,	/* its latest visible value equals value[0..value_len) */
+};
+
+typedef struct hr_check {
+	const char *family;
+	const void *qualifier;
+	size_t qualifier_len;
+	int op;			/* enum hr_check_op */
+	int64_t ts;		/* HR_CHECK_VERSION */
+	uint64_t seq;		/* HR_CHECK_VERSION */
+	const void *value;	/* HR_CHECK_VALUE */
+	size_t value_len;
+} hr_check;
+
+/* Under the row lock, evaluates every check against the latest visible
+ * cells of the row; if all hold, applies cells[0..n) exactly like hr_mutate
+ * (one atomic row mutation, same durability) and returns 0. If one fails,
+ * writes nothing and returns -ECANCELED (the caller re-reads and decides;
+ * front ends must not treat it as busy). Other errors as hr_mutate; a check
+ * naming a family the table lacks is -ENOENT, a bad op or qualifier -EINVAL.
+ * Every write to the row that returned before the row lock was taken is
+ * seen (a writer holds the lock until its mutation is visible). */
+int hr_check_and_mutate(hr_server *srv, const char *table, const void *row, size_t row_len,
+			const hr_check *checks, size_t nchecks, const hr_mcell *cells, size_t n,
+			unsigned flags);
 
 /* Conveniences over hr_mutate. */
 int hr_put(hr_server *srv, const char *table, const void *row, size_t row_len,
@@ -149,9 +214,16 @@ typedef struct hr_value {
 	void *data;		/* malloc'd (NULL when not asked for or empty) */
 	size_t len;
 	int64_t ts;
+	void *tags;		/* malloc'd with HR_GET_TAGS (NULL when not asked for or none) */
+	size_t tags_len;	/* always set */
+	uint64_t seq;		/* the cell's sequence id: with ts, the exact identity of a version */
 } hr_value;
 
-#define HR_GET_VALUE 0x1u /* copy the value out; without it only len and ts */
+#define HR_GET_VALUE 0x1u /* copy the value out; without it only len, ts, seq, tags_len */
+#define HR_GET_TAGS 0x2u  /* copy the tag area out */
+
+/* Frees v->data and v->tags (and sets them NULL). */
+void hr_value_free(hr_value *v);
 
 /* The latest visible version of one cell. -ENOENT if none. */
 int hr_get(hr_server *srv, const char *table, const void *row, size_t row_len,
@@ -162,10 +234,12 @@ typedef struct hr_get_opts {
 	uint32_t max_versions;	/* 0 = the family's max_versions */
 	int64_t min_ts;		/* inclusive, 0 = none */
 	int64_t max_ts;		/* exclusive, 0 = none */
+	unsigned flags;		/* HR_GET_TAGS (values are always copied) */
 } hr_get_opts;
 
 /* Up to max_versions visible versions, newest first. Returns the count
- * (>= 0); *out is a malloc'd array released with hr_values_free. */
+ * (>= 0); *out is a malloc'd array released with hr_values_free (which
+ * frees the tags too). */
 int hr_get_versions(hr_server *srv, const char *table, const void *row, size_t row_len,
 		    const char *family, const void *qual, size_t qual_len,
 		    const hr_get_opts *opts, hr_value **out);
@@ -207,7 +281,9 @@ typedef struct hr_scan_opts {
 } hr_scan_opts;
 
 /* row, qualifier and value are each followed by a NUL byte that their
- * length does not count, so text keys can be used as C strings. */
+ * length does not count, so text keys can be used as C strings. In
+ * HR_SCAN_FAMILIES/ROWS mode ts and seq are those of the first visible cell
+ * found. */
 typedef struct hr_scan_entry {
 	const uint8_t *row;
 	size_t row_len;
@@ -217,6 +293,9 @@ typedef struct hr_scan_entry {
 	int64_t ts;
 	const uint8_t *value;	/* with_values only */
 	size_t value_len;	/* always set in HR_SCAN_CELLS mode */
+	const uint8_t *tags;	/* HR_SCAN_CELLS: the tag area (NULL when none) */
+	size_t tags_len;
+	uint64_t seq;		/* the cell's sequence id */
 } hr_scan_entry;
 
 int hr_scan_open(hr_server *srv, const char *table, const hr_scan_opts *opts, hr_scan **out);

@@ -198,6 +198,7 @@ static int px_stat(hr_io *io, const char *path, hr_io_attr *out)
 		return -errno;
 	out->size = (uint64_t)st.st_size;
 	out->is_dir = S_ISDIR(st.st_mode);
+	out->mtime_ms = (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
 	return 0;
 }
 
@@ -222,6 +223,12 @@ static void px_unlock(hr_io *io, int token)
 		close(token);
 }
 
+static int px_private_dir(hr_io *io, const char *path)
+{
+	(void)io;
+	return chmod(path, 0700) < 0 ? -errno : 0;
+}
+
 static const hr_io_ops posix_ops = {
 	.open = px_open,
 	.close = px_close,
@@ -240,6 +247,7 @@ static const hr_io_ops posix_ops = {
 	.lock = px_lock,
 	.unlock = px_unlock,
 	.meta_commit = NULL,
+	.private_dir = px_private_dir,
 	.destroy = NULL,
 };
 

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/hr_io.h"
 #include "engine/hr_meta.h"
 #include "engine/hr_util.h"
 #include "hr_log.h"
@@ -11,6 +12,7 @@
 #define META_SCHEMA_VERSION 1
 
 struct hr_meta {
+	hr_io *io;
 	MDB_env *env;
 	MDB_dbi tables, regions, stores, wal, counters;
 };
@@ -18,6 +20,7 @@ struct hr_meta {
 struct hr_meta_txn {
 	hr_meta *m;
 	MDB_txn *txn;
+	int write;
 };
 
 static int mdb_err(int rc)
@@ -34,13 +37,30 @@ static int mdb_err(int rc)
 	}
 }
 
-int hr_meta_open(const char *dir, hr_meta **out)
+/* Every write commit is announced to the I/O seam first, so that a
+ * fault-injecting seam can fail it or crash just before it. */
+static int commit_txn(hr_meta *m, MDB_txn *txn)
+{
+	int rc = hr_io_meta_commit(m->io);
+	if (rc) {
+		mdb_txn_abort(txn);
+		hr_log_error("meta", "commit refused by the I/O layer: %s",
+			     strerror(rc < 0 ? -rc : EIO));
+		return rc < 0 ? rc : -EIO;
+	}
+	if ((rc = mdb_txn_commit(txn)) != 0)
+		hr_log_error("meta", "commit: %s", mdb_strerror(rc));
+	return mdb_err(rc);
+}
+
+int hr_meta_open(const char *dir, hr_io *io, hr_meta **out)
 {
 	hr_meta *m = calloc(1, sizeof(*m));
 	MDB_txn *txn = NULL;
 	int rc;
 	if (!m)
 		return -ENOMEM;
+	m->io = io;
 	if ((rc = hr_mkdirs(dir)) < 0)
 		goto fail;
 	if ((rc = mdb_err(mdb_env_create(&m->env))) < 0)
@@ -62,7 +82,7 @@ int hr_meta_open(const char *dir, hr_meta **out)
 	    (rc = mdb_err(mdb_dbi_open(txn, "wal", MDB_CREATE, &m->wal))) < 0 ||
 	    (rc = mdb_err(mdb_dbi_open(txn, "counters", MDB_CREATE, &m->counters))) < 0)
 		goto fail;
-	rc = mdb_err(mdb_txn_commit(txn));
+	rc = commit_txn(m, txn);
 	txn = NULL;
 	if (rc < 0)
 		goto fail;
@@ -91,6 +111,7 @@ int hr_meta_begin(hr_meta *m, int write, hr_meta_txn **out)
 	if (!t)
 		return -ENOMEM;
 	t->m = m;
+	t->write = write;
 	int rc = mdb_txn_begin(m->env, NULL, write ? 0 : MDB_RDONLY, &t->txn);
 	if (rc) {
 		hr_log_error("meta", "begin transaction: %s", mdb_strerror(rc));
@@ -103,11 +124,17 @@ int hr_meta_begin(hr_meta *m, int write, hr_meta_txn **out)
 
 int hr_meta_commit(hr_meta_txn *t)
 {
-	int rc = mdb_txn_commit(t->txn);
-	if (rc)
-		hr_log_error("meta", "commit: %s", mdb_strerror(rc));
+	int rc;
+	if (t->write) {
+		rc = commit_txn(t->m, t->txn);
+	} else {
+		rc = mdb_txn_commit(t->txn);
+		if (rc)
+			hr_log_error("meta", "commit: %s", mdb_strerror(rc));
+		rc = mdb_err(rc);
+	}
 	free(t);
-	return mdb_err(rc);
+	return rc;
 }
 
 void hr_meta_abort(hr_meta_txn *t)

@@ -12,7 +12,7 @@ int hr_wal_edit_encode(uint64_t region_id, const uint8_t *row, size_t row_len,
 	size_t total = 8 + 2 + row_len + 2;
 	for (size_t i = 0; i < n; i++)
 		total += 1 + strlen(cells[i].family) + HR_KV_HDR + cells[i].qualifier_len +
-			 (cells[i].type == HR_PUT ? cells[i].value_len : 0);
+			 (cells[i].type == HR_PUT ? cells[i].value_len + cells[i].tags_len : 0);
 	uint8_t *buf = malloc(total), *p = buf;
 	if (!buf)
 		return -ENOMEM;
@@ -35,6 +35,8 @@ int hr_wal_edit_encode(uint64_t region_id, const uint8_t *row, size_t row_len,
 			.type = c->type,
 			.value = c->value,
 			.value_len = c->type == HR_PUT ? (uint32_t)c->value_len : 0,
+			.tags = c->type == HR_PUT ? c->tags : NULL,
+			.tags_len = c->type == HR_PUT ? (uint32_t)c->tags_len : 0,
 		};
 		hr_kv_encode(p, &kv);
 		p += hr_kv_encoded_len(&kv);
@@ -61,7 +63,8 @@ int hr_wal_edit_decode(const void *payload, size_t len, hr_wal_edit *ed)
 	return 0;
 }
 
-int hr_wal_cell_decode(const uint8_t **pp, const uint8_t *end, char *family, hr_kv *kv)
+int hr_wal_cell_decode(const uint8_t **pp, const uint8_t *end, uint32_t version, char *family,
+		       hr_kv *kv)
 {
 	const uint8_t *p = *pp;
 	if (p >= end)
@@ -72,7 +75,7 @@ int hr_wal_cell_decode(const uint8_t **pp, const uint8_t *end, char *family, hr_
 	memcpy(family, p, fl);
 	family[fl] = '\0';
 	p += fl;
-	int n = hr_kv_decode(p, (size_t)(end - p), kv);
+	int n = hr_kv_decode_fmt(p, (size_t)(end - p), kv, version >= 2 ? HR_KV_FMT_2 : HR_KV_FMT_1);
 	if (n < 0)
 		return n;
 	*pp = p + n;

@@ -30,7 +30,7 @@ static int prime_row(hr_miter *m, hr_resolver *res, const uint8_t *row, size_t r
 }
 
 int hr_store_get(hr_store *st, hr_mvcc *mvcc, const uint8_t *row, size_t row_len,
-		 const uint8_t *qual, size_t qual_len, int with_value, hr_value *out,
+		 const uint8_t *qual, size_t qual_len, unsigned flags, hr_value *out,
 		 uint32_t max, int64_t min_ts, int64_t max_ts)
 {
 	hr_view v;
@@ -73,17 +73,26 @@ int hr_store_get(hr_store *st, hr_mvcc *mvcc, const uint8_t *row, size_t row_len
 			break;
 		if (r == HR_RES_EMIT) {
 			hr_value *o = &out[found];
+			memset(o, 0, sizeof(*o));
 			o->ts = kv->ts;
+			o->seq = kv->seq;
 			o->len = kv->value_len;
-			o->data = NULL;
-			if (with_value && kv->value_len) {
+			o->tags_len = kv->tags_len;
+			found++; /* so that a failure below frees what it has */
+			if ((flags & HR_GET_VALUE) && kv->value_len) {
 				if (!(o->data = malloc(kv->value_len))) {
 					rc = -ENOMEM;
 					goto out;
 				}
 				memcpy(o->data, kv->value, kv->value_len);
 			}
-			found++;
+			if ((flags & HR_GET_TAGS) && kv->tags_len) {
+				if (!(o->tags = malloc(kv->tags_len))) {
+					rc = -ENOMEM;
+					goto out;
+				}
+				memcpy(o->tags, kv->tags, kv->tags_len);
+			}
 		}
 		if ((rc = hr_miter_next(m)) < 0)
 			goto out;
@@ -92,7 +101,7 @@ int hr_store_get(hr_store *st, hr_mvcc *mvcc, const uint8_t *row, size_t row_len
 out:
 	if (rc < 0)
 		for (int i = 0; i < found; i++)
-			free(out[i].data);
+			hr_value_free(&out[i]);
 	hr_miter_free(m);
 	hr_view_release(&v);
 	hr_resolver_free(&res);
@@ -130,7 +139,7 @@ int hr_get(hr_server *srv, const char *table, const void *row, size_t row_len,
 		return rc;
 	atomic_fetch_add(&srv->st.gets, 1);
 	rc = hr_store_get(st, &r->mvcc, row, row_len, qual, qual_len,
-			  (flags & HR_GET_VALUE) != 0, out, 1, 0, 0);
+			  flags & (HR_GET_VALUE | HR_GET_TAGS), out, 1, 0, 0);
 	hr_region_unref(r);
 	return rc < 0 ? rc : rc == 0 ? -ENOENT : 0;
 }
@@ -153,8 +162,9 @@ int hr_get_versions(hr_server *srv, const char *table, const void *row, size_t r
 		hr_region_unref(r);
 		return -ENOMEM;
 	}
-	rc = hr_store_get(st, &r->mvcc, row, row_len, qual, qual_len, 1, v,
-			  max, opts ? opts->min_ts : 0, opts ? opts->max_ts : 0);
+	rc = hr_store_get(st, &r->mvcc, row, row_len, qual, qual_len,
+			  HR_GET_VALUE | (opts ? opts->flags & HR_GET_TAGS : 0), v, max,
+			  opts ? opts->min_ts : 0, opts ? opts->max_ts : 0);
 	hr_region_unref(r);
 	if (rc <= 0) {
 		free(v);
@@ -164,12 +174,22 @@ int hr_get_versions(hr_server *srv, const char *table, const void *row, size_t r
 	return rc;
 }
 
+void hr_value_free(hr_value *v)
+{
+	if (!v)
+		return;
+	free(v->data);
+	free(v->tags);
+	v->data = NULL;
+	v->tags = NULL;
+}
+
 void hr_values_free(hr_value *v, size_t n)
 {
 	if (!v)
 		return;
 	for (size_t i = 0; i < n; i++)
-		free(v[i].data);
+		hr_value_free(&v[i]);
 	free(v);
 }
 

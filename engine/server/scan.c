@@ -47,7 +47,7 @@ struct hr_scan {
 	buf row;
 	int in_row;
 	int fi;
-	buf qual, value;
+	buf qual, value, tags;
 };
 
 static int buf_set(buf *b, const void *p, size_t n)
@@ -345,6 +345,7 @@ int hr_scan_next(hr_scan *sc, hr_scan_entry *e)
 				e->row = sc->row.p;
 				e->row_len = sc->row.len;
 				e->ts = kv->ts;
+				e->seq = kv->seq;
 				if (sc->mode == HR_SCAN_ROWS) {
 					for (int i = 0; i < sc->nss; i++)
 						if ((rc = seek_past_row(&sc->ss[i], &sc->row)) < 0)
@@ -369,6 +370,12 @@ int hr_scan_next(hr_scan *sc, hr_scan_entry *e)
 					if ((rc = buf_set(&sc->value, kv->value, kv->value_len)) < 0)
 						return rc;
 					e->value = sc->value.p;
+				}
+				if (kv->tags_len) {
+					if ((rc = buf_set(&sc->tags, kv->tags, kv->tags_len)) < 0)
+						return rc;
+					e->tags = sc->tags.p;
+					e->tags_len = kv->tags_len;
 				}
 				/* skip the older versions of this column */
 				while ((rc = hr_miter_next(s->m)) == 0 && hr_miter_valid(s->m)) {
@@ -483,5 +490,6 @@ void hr_scan_close(hr_scan *sc)
 	free(sc->row.p);
 	free(sc->qual.p);
 	free(sc->value.p);
+	free(sc->tags.p);
 	free(sc);
 }

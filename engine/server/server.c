@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "engine/hr_compact.h"
+#include "engine/hr_fname.h"
 #include "engine/hr_region.h"
 #include "engine/hr_server.h"
 #include "engine/hr_util.h"
@@ -80,10 +81,27 @@ int hr_region_contains(const hr_region *r, const uint8_t *row, size_t len)
 	return 1;
 }
 
+void hr_region_note_ts(hr_region *r, int64_t ts)
+{
+	int_fast64_t last = atomic_load(&r->last_ts);
+	while (ts > last && !atomic_compare_exchange_weak(&r->last_ts, &last, ts))
+		;
+}
+
+int64_t hr_region_stamp(hr_region *r, int64_t now)
+{
+	int_fast64_t last = atomic_load(&r->last_ts);
+	for (;;) {
+		if (last >= now)
+			return last;
+		if (atomic_compare_exchange_weak(&r->last_ts, &last, now))
+			return now;
+	}
+}
+
 int hr_store_file_path(const hr_store *st, uint64_t file_id, int tmp, char *buf, size_t len)
 {
-	int n = snprintf(buf, len, "%s/%016" PRIx64 "%s", st->dir, file_id, tmp ? ".tmp" : ".hsf");
-	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+	return hr_fname_store_file(st->dir, file_id, tmp, buf, len);
 }
 
 static int store_new(hr_region *r, const hr_family_schema *f, hr_store **out)
@@ -97,8 +115,8 @@ static int store_new(hr_region *r, const hr_family_schema *f, hr_store **out)
 	st->fam = *f;
 	if ((rc = hr_memstore_new(&st->active)) < 0)
 		goto fail;
-	snprintf(st->dir, sizeof(st->dir), "%s/%s", r->dir, f->name);
-	if ((rc = hr_mkdirs(st->dir)) < 0) {
+	if ((rc = hr_fname_family_dir(r->dir, f->name, st->dir, sizeof(st->dir))) < 0 ||
+	    (rc = hr_mkdirs(st->dir)) < 0) {
 		hr_log_error("region", "%s: cannot create store directory: %s", st->dir,
 			     strerror(-rc));
 		goto fail;
@@ -135,6 +153,7 @@ int hr_region_new(hr_server *srv, hr_table *t, uint64_t id, const uint8_t *start
 	r->id = id;
 	atomic_init(&r->refs, 1);
 	atomic_init(&r->state, HR_REGION_OPEN);
+	atomic_init(&r->last_ts, 0);
 	pthread_rwlockattr_t ra;
 	pthread_rwlockattr_init(&ra);
 	/* a flush's brief write lock must not starve behind a stream of puts */
@@ -156,7 +175,7 @@ int hr_region_new(hr_server *srv, hr_table *t, uint64_t id, const uint8_t *start
 		memcpy(r->end, end, end_len);
 	r->start_len = start_len;
 	r->end_len = end_len;
-	snprintf(r->dir, sizeof(r->dir), "%s/%016" PRIx64, srv->store_dir, id);
+	hr_fname_region_dir(srv->store_dir, id, r->dir, sizeof(r->dir));
 	for (uint32_t i = 0; i < t->schema.nfamilies; i++) {
 		int rc = hr_region_add_store(r, &t->schema.families[i]);
 		if (rc < 0) {
@@ -371,6 +390,8 @@ static int load_store_cb(void *ctx, const hr_meta_store *ms)
 			atomic_store(&r->state, HR_REGION_OFFLINE);
 			continue;
 		}
+		if (hr_sfile_get_info(st->files[st->nfiles])->entry_count)
+			hr_region_note_ts(r, hr_sfile_get_info(st->files[st->nfiles])->max_ts);
 		st->nfiles++;
 	}
 	return 0;
@@ -412,8 +433,10 @@ static void remove_leftovers(hr_server *srv)
 			continue;
 		char path[PATH_MAX];
 		snprintf(path, sizeof(path), "%s/%s", srv->store_dir, de->d_name);
-		uint64_t id = strtoull(de->d_name, NULL, 16);
-		hr_region *r = hr_server_region_by_id(srv, id);
+		uint64_t id;
+		hr_region *r = NULL;
+		if (hr_fname_parse(HR_FN_IN_STORE, de->d_name, &id) == HR_FN_REGION_DIR)
+			r = hr_server_region_by_id(srv, id);
 		if (!r) {
 			hr_log_info("server", "removing leftover region directory %s", path);
 			hr_rmrf(path);
@@ -429,7 +452,9 @@ static void remove_leftovers(hr_server *srv)
 				continue;
 			char fpath[PATH_MAX + 256];
 			snprintf(fpath, sizeof(fpath), "%s/%s", path, fe->d_name);
-			hr_store *st = hr_region_store(r, fe->d_name);
+			hr_store *st = NULL;
+			if (hr_fname_parse(HR_FN_IN_REGION, fe->d_name, NULL) == HR_FN_FAMILY_DIR)
+				st = hr_region_store(r, fe->d_name);
 			if (!st) {
 				hr_log_info("server", "removing leftover store directory %s", fpath);
 				hr_rmrf(fpath);
@@ -442,9 +467,10 @@ static void remove_leftovers(hr_server *srv)
 			while (sd && (se = readdir(sd))) {
 				if (se->d_name[0] == '.')
 					continue;
-				char *end;
-				uint64_t fid = strtoull(se->d_name, &end, 16);
-				if (strcmp(end, ".hsf") == 0 && file_referenced(st, fid))
+				uint64_t fid;
+				if (hr_fname_parse(HR_FN_IN_FAMILY, se->d_name, &fid) ==
+					    HR_FN_STORE_FILE &&
+				    file_referenced(st, fid))
 					continue;
 				char spath[PATH_MAX + 256];
 				snprintf(spath, sizeof(spath), "%s/%s", st->dir, se->d_name);
@@ -520,7 +546,7 @@ static int replay_cb(void *ctx, uint64_t seg_id, uint32_t seg_version, uint64_t 
 	for (uint32_t i = 0; i < ed.ncells; i++) {
 		char fam[HR_MAX_NAME + 1];
 		hr_kv kv;
-		if ((rc = hr_wal_cell_decode(&p, ed.cells_end, fam, &kv)) < 0) {
+		if ((rc = hr_wal_cell_decode(&p, ed.cells_end, seg_version, fam, &kv)) < 0) {
 			hr_log_warn("server", "WAL segment %016" PRIx64 ": record seq %" PRIu64
 				    " has a bad cell: rest skipped", seg_id, seq);
 			return 0;
@@ -528,6 +554,7 @@ static int replay_cb(void *ctx, uint64_t seg_id, uint32_t seg_version, uint64_t 
 		hr_store *st = hr_region_store(r, fam);
 		if (!st || seq <= st->flushed_seq)
 			continue;
+		hr_region_note_ts(r, kv.ts);
 		kv.row = ed.row;
 		kv.row_len = ed.row_len;
 		kv.seq = seq;
@@ -646,8 +673,10 @@ out:
 
 static int take_lock(hr_server *srv)
 {
-	char path[PATH_MAX + 8];
-	snprintf(path, sizeof(path), "%s/LOCK", srv->cfg.data_dir);
+	char path[PATH_MAX];
+	int rc = hr_fname_lock(srv->cfg.data_dir, path, sizeof(path));
+	if (rc < 0)
+		return rc;
 	srv->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (srv->lock_fd < 0) {
 		int e = errno;
@@ -686,9 +715,9 @@ int hr_server_open(const hr_config *cfg, hr_server **out)
 	pthread_cond_init(&srv->chore_cond, NULL);
 	atomic_init(&srv->next_file_id, 1);
 	atomic_init(&srv->next_region_id, 1);
-	snprintf(srv->meta_dir, sizeof(srv->meta_dir), "%s/meta", cfg->data_dir);
-	snprintf(srv->wal_dir, sizeof(srv->wal_dir), "%s/wal", cfg->data_dir);
-	snprintf(srv->store_dir, sizeof(srv->store_dir), "%s/store", cfg->data_dir);
+	hr_fname_meta_dir(cfg->data_dir, srv->meta_dir, sizeof(srv->meta_dir));
+	hr_fname_wal_dir(cfg->data_dir, srv->wal_dir, sizeof(srv->wal_dir));
+	hr_fname_store_dir(cfg->data_dir, srv->store_dir, sizeof(srv->store_dir));
 	if ((rc = hr_mkdirs(cfg->data_dir)) < 0) {
 		hr_log_error("server", "%s: cannot create data directory: %s", cfg->data_dir,
 			     strerror(-rc));
@@ -698,7 +727,7 @@ int hr_server_open(const hr_config *cfg, hr_server **out)
 		goto fail;
 	if ((rc = hr_mkdirs(srv->wal_dir)) < 0 || (rc = hr_mkdirs(srv->store_dir)) < 0)
 		goto fail;
-	if ((rc = hr_meta_open(srv->meta_dir, &srv->meta)) < 0)
+	if ((rc = hr_meta_open(srv->meta_dir, hr_io_posix(), &srv->meta)) < 0)
 		goto fail;
 	if ((rc = hr_bcache_new(cfg->block_cache_size, &srv->bc)) < 0)
 		goto fail;

@@ -332,6 +332,9 @@ int hr_region_split(hr_region *p, const uint8_t *key, size_t klen)
 		for (unsigned s = 0; s < dns; s++)
 			d[k].r->stores[s]->flushed_seq = seq;
 		atomic_store(&d[k].r->mvcc.read_point, seq);
+		/* the parent stamps no more (its updates lock is held): its
+		 * daughters go on from its last stamp */
+		hr_region_note_ts(d[k].r, atomic_load(&p->last_ts));
 	}
 	if ((rc = install_files(srv, d)) < 0 || (rc = swap_into_map(p, d)) < 0) {
 		pthread_rwlock_unlock(&srv->map_lock);

@@ -1,9 +1,10 @@
 /* write.c — the write path (HBase's doMiniBatchMutation, one row at a time):
- * region updates lock (read) -> row lock -> timestamps -> seq from the
- * region's MVCC -> WAL append (+ sync per durability) -> memstore insert ->
- * MVCC complete (visible) -> release. A reader never sees a mutation before
- * its WAL record is written, nor half of one: the read point passes a seq
- * only once every cell of it is in the memstores. */
+ * region updates lock (read) -> row lock -> checks (hr_check_and_mutate) ->
+ * timestamps -> seq from the region's MVCC -> WAL append (+ sync per
+ * durability) -> memstore insert -> MVCC complete (visible) -> release.
+ * A reader never sees a mutation before its WAL record is written, nor half
+ * of one: the read point passes a seq only once every cell of it is in the
+ * memstores. */
 #include <errno.h>
 #include <sched.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 
 #include "engine/hr_read.h"
 #include "engine/hr_server.h"
+#include "engine/hr_tags.h"
 #include "engine/hr_util.h"
 #include "hr_log.h"
 
@@ -33,6 +35,68 @@ static int validate(hr_server *srv, hr_region *r, size_t row_len, const hr_mcell
 			return -EINVAL;
 		if (c->type == HR_PUT && c->value_len > srv->cfg.max_cell_size)
 			return -EFBIG;
+		if (c->type == HR_PUT && c->tags_len &&
+		    (c->tags_len > HR_MAX_TAGS_LEN || hr_tags_check(c->tags, c->tags_len) < 0))
+			return -EINVAL;
+	}
+	return 0;
+}
+
+/* A check names a family of the region, a known op and a valid qualifier. */
+static int validate_checks(hr_region *r, const hr_check *checks, size_t n)
+{
+	if (n && !checks)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		const hr_check *c = &checks[i];
+		if (!c->family || !hr_region_store(r, c->family))
+			return -ENOENT;
+		if (c->qualifier_len > HR_MAX_QUALIFIER || (c->qualifier_len && !c->qualifier))
+			return -EINVAL;
+		if (c->op < HR_CHECK_ABSENT || c->op > HR_CHECK_VALUE)
+			return -EINVAL;
+		if (c->op == HR_CHECK_VALUE && c->value_len && !c->value)
+			return -EINVAL;
+	}
+	return 0;
+}
+
+/* HBase's checkAndMutate: with the row lock held, every earlier write to the
+ * row is visible at the region's read point (a writer keeps the lock until
+ * its mutation is), so the latest visible cell of each column is current
+ * and stays so until the lock is released. 0 if every check holds,
+ * -ECANCELED if one does not. */
+static int eval_checks(hr_region *r, const uint8_t *row, size_t row_len, const hr_check *checks,
+		       size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const hr_check *c = &checks[i];
+		hr_value v;
+		int rc = hr_store_get(hr_region_store(r, c->family), &r->mvcc, row, row_len,
+				      c->qualifier, c->qualifier_len,
+				      c->op == HR_CHECK_VALUE ? HR_GET_VALUE : 0, &v, 1, 0, 0);
+		if (rc < 0)
+			return rc;
+		int ok = 0;
+		switch (c->op) {
+		case HR_CHECK_ABSENT:
+			ok = rc == 0;
+			break;
+		case HR_CHECK_PRESENT:
+			ok = rc == 1;
+			break;
+		case HR_CHECK_VERSION:
+			ok = rc == 1 && v.ts == c->ts && v.seq == c->seq;
+			break;
+		case HR_CHECK_VALUE:
+			ok = rc == 1 && v.len == c->value_len &&
+			     (v.len == 0 || memcmp(v.data, c->value, v.len) == 0);
+			break;
+		}
+		if (rc == 1)
+			hr_value_free(&v);
+		if (!ok)
+			return -ECANCELED;
 	}
 	return 0;
 }
@@ -88,7 +152,8 @@ static int check_resources(hr_server *srv, hr_region *r)
 }
 
 static int mutate_once(hr_server *srv, const char *table, const void *row, size_t row_len,
-		       const hr_mcell *cells, size_t n, unsigned flags)
+		       const hr_check *checks, size_t nchecks, const hr_mcell *cells, size_t n,
+		       unsigned flags)
 {
 	hr_mcell mc_local[4], *mc = NULL;
 	hr_region *r = NULL;
@@ -100,7 +165,8 @@ static int mutate_once(hr_server *srv, const char *table, const void *row, size_
 		return -EINVAL;
 	if ((rc = hr_server_locate(srv, table, row, row_len, &r, NULL)) < 0)
 		goto out;
-	if ((rc = validate(srv, r, row_len, cells, n)) < 0)
+	if ((rc = validate(srv, r, row_len, cells, n)) < 0 ||
+	    (rc = validate_checks(r, checks, nchecks)) < 0)
 		goto out;
 	if ((rc = check_resources(srv, r)) < 0)
 		goto out;
@@ -122,7 +188,9 @@ static int mutate_once(hr_server *srv, const char *table, const void *row, size_
 	if ((rc = hr_rowlock_acquire(&r->locks, row, row_len, srv->cfg.row_lock_timeout_ms,
 				     &lock)) < 0)
 		goto out;
-	int64_t now = hr_now_ms();
+	if (nchecks && (rc = eval_checks(r, row, row_len, checks, nchecks)) < 0)
+		goto out;
+	int64_t now = INT64_MIN; /* stamped once, at the first cell that needs it */
 	size_t m = 0;
 	for (size_t i = 0; i < n; i++) {
 		mc[m] = cells[i];
@@ -136,6 +204,8 @@ static int mutate_once(hr_server *srv, const char *table, const void *row, size_
 			if (rc < 0)
 				goto out;
 		} else if (mc[m].ts == HR_TS_NOW) {
+			if (now == INT64_MIN)
+				now = hr_region_stamp(r, hr_now_ms());
 			mc[m].ts = now;
 		}
 		m++;
@@ -168,6 +238,8 @@ static int mutate_once(hr_server *srv, const char *table, const void *row, size_
 			.type = mc[i].type,
 			.value = mc[i].value,
 			.value_len = mc[i].type == HR_PUT ? (uint32_t)mc[i].value_len : 0,
+			.tags = mc[i].type == HR_PUT ? mc[i].tags : NULL,
+			.tags_len = mc[i].type == HR_PUT ? (uint32_t)mc[i].tags_len : 0,
 		};
 		/* store->active only changes under the updates write lock */
 		uint64_t before = hr_memstore_bytes(st->active);
@@ -206,7 +278,22 @@ int hr_mutate(hr_server *srv, const char *table, const void *row, size_t row_len
 	 * by the time its writers see it closed: look again, a few times */
 	int rc;
 	for (int tries = 0; tries < 8; tries++) {
-		if ((rc = mutate_once(srv, table, row, row_len, cells, n, flags)) != -ESTALE)
+		if ((rc = mutate_once(srv, table, row, row_len, NULL, 0, cells, n, flags)) != -ESTALE)
+			break;
+		sched_yield();
+	}
+	return rc;
+}
+
+int hr_check_and_mutate(hr_server *srv, const char *table, const void *row, size_t row_len,
+			const hr_check *checks, size_t nchecks, const hr_mcell *cells, size_t n,
+			unsigned flags)
+{
+	/* -ESTALE is decided before the checks run: nothing was written */
+	int rc;
+	for (int tries = 0; tries < 8; tries++) {
+		if ((rc = mutate_once(srv, table, row, row_len, checks, nchecks, cells, n, flags)) !=
+		    -ESTALE)
 			break;
 		sched_yield();
 	}

@@ -21,6 +21,8 @@ struct hr_sfile {
 	hr_bcache *bc;
 	atomic_uint refs;
 	atomic_int deleted;
+	int kv_fmt;		/* entry encoding: HR_KV_FMT_1 (version 1) or _2 */
+	uint32_t kv_hdr;	/* its header size: the smallest entry */
 	hr_sfile_info info;	/* keys point into info_buf */
 	uint8_t *info_buf, *index_buf, *bloom_buf;	/* framed blocks */
 	hr_sfile_idx *idx;

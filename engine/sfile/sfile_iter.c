@@ -17,6 +17,7 @@ struct hr_sfile_iter {
 	const uint8_t *pfx;	/* u32 row prefixes after the common prefix */
 	uint32_t lcp;		/* row bytes all entries of blk share */
 	uint32_t n, pos;
+	int fmt;		/* the file's entry encoding */
 	hr_kv kv;
 	int valid;
 };
@@ -35,7 +36,7 @@ static int check_data_block(const hr_sfile *f, const hr_sfile_idx *e, const uint
 	}
 	uint32_t n = hr_get32(pl + plen - 4);
 	uint32_t lcp = hr_get32(pl + plen - 8);
-	if (n == 0 || n > (plen - 8) / (8 + HR_KV_HDR)) {
+	if (n == 0 || n > (plen - 8) / (8 + f->kv_hdr)) {
 		why = "bad entry count";
 		goto bad;
 	}
@@ -49,7 +50,8 @@ static int check_data_block(const hr_sfile *f, const hr_sfile_idx *e, const uint
 		size_t o = hr_get32(offs + 4 * i);
 		size_t end = i + 1 < n ? hr_get32(offs + 4 * (i + 1)) : ents_len;
 		hr_kv kv;
-		if (end > ents_len || o >= end || hr_kv_decode(pl + o, end - o, &kv) != (int)(end - o)) {
+		if (end > ents_len || o >= end ||
+		    hr_kv_decode_fmt(pl + o, end - o, &kv, f->kv_fmt) != (int)(end - o)) {
 			why = "bad entry extent";
 			goto bad;
 		}
@@ -116,7 +118,7 @@ static void decode_at(hr_sfile_iter *it, uint32_t pos)
 {
 	uint32_t o = hr_get32(it->offs + 4 * (size_t)pos);
 	/* extents were checked at load: decode cannot fail */
-	hr_kv_decode(it->ents + o, (size_t)(it->offs - it->ents) - o, &it->kv);
+	hr_kv_decode_fmt(it->ents + o, (size_t)(it->offs - it->ents) - o, &it->kv, it->fmt);
 	it->pos = pos;
 	it->valid = 1;
 }
@@ -128,6 +130,7 @@ int hr_sfile_iter_new(hr_sfile *f, hr_sfile_iter **out)
 		return -ENOMEM;
 	hr_sfile_ref(f);
 	it->f = f;
+	it->fmt = f->kv_fmt;
 	*out = it;
 	return 0;
 }
@@ -214,7 +217,7 @@ int hr_sfile_iter_seek(hr_sfile_iter *it, const hr_kv *target)
 			less = p < tp;
 		} else {
 			uint32_t o = hr_get32(it->offs + 4 * (size_t)mid);
-			hr_kv_decode(it->ents + o, ents_len - o, &kv);
+			hr_kv_decode_fmt(it->ents + o, ents_len - o, &kv, it->fmt);
 			less = hr_kv_cmp(&kv, target) < 0;
 		}
 		if (less)

@@ -86,11 +86,12 @@ static int bad(const hr_sfile *f, const char *what)
 	return -EIO;
 }
 
-/* Decodes a key (value_len must be 0) at p, at most avail bytes. */
-static int decode_key(const uint8_t *p, size_t avail, hr_kv *k)
+/* Decodes a key (value_len and tags_len must be 0) at p, at most avail
+ * bytes, in the file's entry encoding. */
+static int decode_key(const hr_sfile *f, const uint8_t *p, size_t avail, hr_kv *k)
 {
-	int n = hr_kv_decode(p, avail, k);
-	if (n < 0 || k->value_len != 0)
+	int n = hr_kv_decode_fmt(p, avail, k, f->kv_fmt);
+	if (n < 0 || k->value_len != 0 || k->tags_len != 0)
 		return -EIO;
 	k->value = NULL;
 	return n;
@@ -102,8 +103,13 @@ static int parse_trailer(hr_sfile *f, const uint8_t *t, uint64_t size, uint64_t 
 		return bad(f, "trailer: bad magic (not a store file)");
 	if (hr_crc32c(0, t, 68) != hr_get32(t + 68))
 		return bad(f, "trailer: checksum mismatch");
-	if (hr_get32(t + 8) != HR_SFILE_VERSION)
+	uint32_t version = hr_get32(t + 8);
+	if (version < HR_SFILE_VERSION_MIN || version > HR_SFILE_VERSION)
 		return bad(f, "trailer: unsupported version");
+	/* the version names the entry encoding: 1 without tags, 2 with */
+	f->info.version = version;
+	f->kv_fmt = version >= 2 ? HR_KV_FMT_2 : HR_KV_FMT_1;
+	f->kv_hdr = version >= 2 ? HR_KV_HDR : HR_KV_HDR_V1;
 	uint64_t meta_end = size - HR_SFILE_TRAILER_LEN;
 	for (int i = 0; i < 3; i++) {
 		uint64_t off = hr_get64(t + 16 + 16 * i), len = hr_get64(t + 24 + 16 * i);
@@ -136,11 +142,11 @@ static int parse_info(hr_sfile *f)
 	in->has_bloom = (hr_get32(p + 68) & HR_SFILE_INFO_HAS_BLOOM) != 0;
 	size_t pos = HR_SFILE_INFO_FIXED;
 	if (in->entry_count) {
-		int n = decode_key(p + pos, len - pos, &in->first_key);
+		int n = decode_key(f, p + pos, len - pos, &in->first_key);
 		if (n < 0)
 			return bad(f, "info block: bad first key");
 		pos += (size_t)n;
-		n = decode_key(p + pos, len - pos, &in->last_key);
+		n = decode_key(f, p + pos, len - pos, &in->last_key);
 		if (n < 0)
 			return bad(f, "info block: bad last key");
 		pos += (size_t)n;
@@ -161,7 +167,7 @@ static int parse_index(hr_sfile *f, uint64_t data_end)
 	uint32_t n = hr_get32(p);
 	if (n != f->info.data_block_count || (n == 0) != (f->info.entry_count == 0))
 		return bad(f, "index block: block count disagrees with file info");
-	if (n > (len - 4) / (12 + HR_KV_HDR))
+	if (n > (len - 4) / (12 + f->kv_hdr))
 		return bad(f, "index block: count too large");
 	f->idx = calloc(n ? n : 1, sizeof(*f->idx));
 	if (!f->idx)
@@ -174,7 +180,7 @@ static int parse_index(hr_sfile *f, uint64_t data_end)
 		hr_sfile_idx *e = &f->idx[i];
 		e->off = hr_get64(p + pos);
 		e->len = hr_get32(p + pos + 8);
-		int kn = decode_key(p + pos + 12, len - pos - 12, &e->first);
+		int kn = decode_key(f, p + pos + 12, len - pos - 12, &e->first);
 		if (kn < 0)
 			return bad(f, "index block: bad key");
 		pos += 12 + (size_t)kn;

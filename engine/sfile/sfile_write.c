@@ -2,6 +2,7 @@
  * hr_format.h "Store files"). */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -60,24 +61,52 @@ static int buf_add64(buf *b, uint64_t v)
 	return buf_add(b, t, 8);
 }
 
-/* Appends kv's key (value_len 0) in hr_kv encoding. */
-static int buf_add_key(buf *b, const hr_kv *kv)
+/* The entry encoding of a file of the given version (hr_format.h): version
+ * 1 entries have no tags, version 2 entries have them. */
+static inline size_t ent_len(uint32_t version, const hr_kv *kv)
+{
+	return version >= 2 ? hr_kv_encoded_len(kv) : hr_kv_encoded_len_v1(kv);
+}
+
+static inline void ent_encode(uint32_t version, uint8_t *dst, const hr_kv *kv)
+{
+	if (version >= 2)
+		hr_kv_encode(dst, kv);
+	else
+		hr_kv_encode_v1(dst, kv);
+}
+
+static inline int ent_decode(uint32_t version, const uint8_t *src, size_t avail, hr_kv *kv)
+{
+	return hr_kv_decode_fmt(src, avail, kv, version >= 2 ? HR_KV_FMT_2 : HR_KV_FMT_1);
+}
+
+/* Appends kv's key (value_len 0, no tags) in the file's entry encoding. */
+static int buf_add_key(buf *b, uint32_t version, const hr_kv *kv)
 {
 	hr_kv k = *kv;
 	k.value = NULL;
 	k.value_len = 0;
-	size_t n = hr_kv_encoded_len(&k);
+	k.tags = NULL;
+	k.tags_len = 0;
+	size_t n = ent_len(version, &k);
 	int rc = buf_reserve(b, n);
 	if (rc < 0)
 		return rc;
-	hr_kv_encode(b->p + b->len, &k);
+	ent_encode(version, b->p + b->len, &k);
 	b->len += n;
 	return 0;
 }
 
+/* 0: new writers write HR_SFILE_VERSION (see hr_sfile_test_write_version) */
+static atomic_uint test_write_version;
+
+void hr_sfile_test_write_version(uint32_t version) { atomic_store(&test_write_version, version); }
+
 struct hr_sfile_writer {
 	int fd;
 	char *path;
+	uint32_t version;	/* the format written (HR_SFILE_VERSION) */
 	uint32_t block_size;
 	int bloom;
 	int err;		/* first error; the writer is dead after it */
@@ -109,6 +138,9 @@ int hr_sfile_write_open(const char *tmp_path, uint32_t block_size, int bloom_row
 	if (!w)
 		return -ENOMEM;
 	w->fd = -1;
+	w->version = atomic_load(&test_write_version);
+	if (w->version < HR_SFILE_VERSION_MIN || w->version > HR_SFILE_VERSION)
+		w->version = HR_SFILE_VERSION;
 	w->block_size = block_size ? block_size : 64 * 1024;
 	w->bloom = bloom_rows != 0;
 	w->min_ts = INT64_MAX;
@@ -174,9 +206,9 @@ static int add_block_tail(hr_sfile_writer *w)
 {
 	const uint8_t *ents = w->blk.p + 4;
 	hr_kv first, last;
-	hr_kv_decode(ents, w->blk.len - 4, &first);
+	ent_decode(w->version, ents, w->blk.len - 4, &first);
 	uint32_t lo = hr_get32(w->offs.p + w->offs.len - 4);
-	hr_kv_decode(ents + lo, w->blk.len - 4 - lo, &last);
+	ent_decode(w->version, ents + lo, w->blk.len - 4 - lo, &last);
 	uint32_t lcp = 0;
 	while (lcp < first.row_len && lcp < last.row_len && first.row[lcp] == last.row[lcp])
 		lcp++;
@@ -188,7 +220,7 @@ static int add_block_tail(hr_sfile_writer *w)
 	for (uint32_t i = 0; i < w->blk_n; i++) {
 		hr_kv kv;
 		uint32_t o = hr_get32(w->offs.p + 4 * (size_t)i);
-		hr_kv_decode(ents + o, w->blk.len - 4 - o, &kv);
+		ent_decode(w->version, ents + o, w->blk.len - 4 - o, &kv);
 		buf_add32(&w->blk, hr_sfile_row_prefix(kv.row + lcp, kv.row_len - lcp));
 	}
 	buf_add32(&w->blk, lcp);
@@ -239,6 +271,8 @@ static int remember_last(hr_sfile_writer *w, const hr_kv *kv)
 	w->last_kv.qual = w->last.p + kv->row_len;
 	w->last_kv.value = NULL;
 	w->last_kv.value_len = 0;
+	w->last_kv.tags = NULL;
+	w->last_kv.tags_len = 0;
 	w->have_last = 1;
 	return 0;
 }
@@ -248,9 +282,14 @@ int hr_sfile_write_add(hr_sfile_writer *w, const hr_kv *kv)
 	if (w->err)
 		return w->err;
 	int rc = -EINVAL;
-	if (kv->row_len > UINT16_MAX || kv->qual_len > UINT16_MAX) {
-		hr_log_error("sfile", "%s: entry %llu: row/qualifier too long", w->path,
+	if (kv->row_len > UINT16_MAX || kv->qual_len > UINT16_MAX || kv->tags_len > UINT16_MAX) {
+		hr_log_error("sfile", "%s: entry %llu: row/qualifier/tags too long", w->path,
 			     (unsigned long long)w->entries);
+		goto fail;
+	}
+	if (kv->tags_len && w->version < 2) {
+		hr_log_error("sfile", "%s: entry %llu: tags in a version-%u file", w->path,
+			     (unsigned long long)w->entries, w->version);
 		goto fail;
 	}
 	int new_row = 1;
@@ -263,7 +302,7 @@ int hr_sfile_write_add(hr_sfile_writer *w, const hr_kv *kv)
 		new_row = hr_bytes_cmp(w->last_kv.row, w->last_kv.row_len, kv->row,
 				       kv->row_len) != 0;
 	}
-	size_t elen = hr_kv_encoded_len(kv);
+	size_t elen = ent_len(w->version, kv);
 	size_t cur = w->blk.len - 4 + 2 * w->offs.len + 8;
 	if (w->blk_n && cur + elen + 8 > w->block_size) {
 		rc = flush_block(w);
@@ -278,20 +317,21 @@ int hr_sfile_write_add(hr_sfile_writer *w, const hr_kv *kv)
 		/* Index entry: u64 off | u32 disk_len (patched at finish from
 		 * the running offsets) | first key. */
 		if ((rc = buf_add64(&w->index, w->file_off)) < 0 ||
-		    (rc = buf_add32(&w->index, 0)) < 0 || (rc = buf_add_key(&w->index, kv)) < 0)
+		    (rc = buf_add32(&w->index, 0)) < 0 ||
+		    (rc = buf_add_key(&w->index, w->version, kv)) < 0)
 			goto fail;
 		w->nblocks++;
 	}
 	if ((rc = buf_add32(&w->offs, (uint32_t)(w->blk.len - 4))) < 0 ||
 	    (rc = buf_reserve(&w->blk, elen)) < 0)
 		goto fail;
-	hr_kv_encode(w->blk.p + w->blk.len, kv);
+	ent_encode(w->version, w->blk.p + w->blk.len, kv);
 	w->blk.len += elen;
 	w->blk_n++;
 
 	if (w->bloom && new_row && (rc = add_row_hash(w, kv)) < 0)
 		goto fail;
-	if (!w->have_last && (rc = buf_add_key(&w->first, kv)) < 0)
+	if (!w->have_last && (rc = buf_add_key(&w->first, w->version, kv)) < 0)
 		goto fail;
 	if ((rc = remember_last(w, kv)) < 0)
 		goto fail;
@@ -327,7 +367,7 @@ static int patch_index(hr_sfile_writer *w, uint64_t data_end)
 		prev_len = w->index.p + pos + 8;
 		prev_off = off;
 		hr_kv k;
-		int n = hr_kv_decode(w->index.p + pos + 12, w->index.len - pos - 12, &k);
+		int n = ent_decode(w->version, w->index.p + pos + 12, w->index.len - pos - 12, &k);
 		if (n < 0)
 			return -EIO;	/* cannot happen: we encoded it */
 		pos += 12 + (size_t)n;
@@ -400,7 +440,7 @@ static int write_meta(hr_sfile_writer *w, uint64_t max_seq, uint8_t trailer[HR_S
 	    (rc = buf_add32(&b, w->bloom ? HR_SFILE_INFO_HAS_BLOOM : 0)) < 0 ||
 	    (rc = buf_add(&b, w->first.p, w->first.len)) < 0)
 		goto out;
-	if (w->have_last && (rc = buf_add_key(&b, &w->last_kv)) < 0)
+	if (w->have_last && (rc = buf_add_key(&b, w->version, &w->last_kv)) < 0)
 		goto out;
 	uint64_t info_off = w->file_off;
 	if ((rc = write_framed(w, &b, &len)) < 0)
@@ -409,7 +449,7 @@ static int write_meta(hr_sfile_writer *w, uint64_t max_seq, uint8_t trailer[HR_S
 
 	memset(trailer, 0, HR_SFILE_TRAILER_LEN);
 	memcpy(trailer, HR_SFILE_MAGIC, 8);
-	hr_put32(trailer + 8, HR_SFILE_VERSION);
+	hr_put32(trailer + 8, w->version);
 	hr_put64(trailer + 16, index_off);
 	hr_put64(trailer + 24, index_len);
 	hr_put64(trailer + 32, bloom_off);

@@ -36,7 +36,9 @@ int hr_kv_cmp(const hr_kv *a, const hr_kv *b)
 	return 0;
 }
 
-void hr_kv_encode(uint8_t *dst, const hr_kv *kv)
+/* The fields both formats share, in the same place: the 25-byte prefix of
+ * the header. Returns where the rest of the header goes. */
+static inline uint8_t *encode_common(uint8_t *dst, const hr_kv *kv)
 {
 	hr_put16(dst, (uint16_t)kv->row_len);
 	hr_put16(dst + 2, (uint16_t)kv->qual_len);
@@ -44,7 +46,11 @@ void hr_kv_encode(uint8_t *dst, const hr_kv *kv)
 	hr_put64(dst + 8, (uint64_t)kv->ts);
 	hr_put64(dst + 16, kv->seq);
 	dst[24] = kv->type;
-	uint8_t *p = dst + HR_KV_HDR;
+	return dst + HR_KV_HDR_V1;
+}
+
+static inline uint8_t *encode_body(uint8_t *p, const hr_kv *kv)
+{
 	if (kv->row_len)
 		memcpy(p, kv->row, kv->row_len);
 	p += kv->row_len;
@@ -53,24 +59,63 @@ void hr_kv_encode(uint8_t *dst, const hr_kv *kv)
 	p += kv->qual_len;
 	if (kv->value_len)
 		memcpy(p, kv->value, kv->value_len);
+	return p + kv->value_len;
 }
 
-int hr_kv_decode(const uint8_t *src, size_t avail, hr_kv *kv)
+void hr_kv_encode(uint8_t *dst, const hr_kv *kv)
 {
-	if (avail < HR_KV_HDR)
-		return -EIO;
+	uint8_t *p = encode_common(dst, kv);
+	hr_put16(p, (uint16_t)kv->tags_len);
+	p = encode_body(p + 2, kv);
+	if (kv->tags_len)
+		memcpy(p, kv->tags, kv->tags_len);
+}
+
+void hr_kv_encode_v1(uint8_t *dst, const hr_kv *kv)
+{
+	encode_body(encode_common(dst, kv), kv);
+}
+
+static inline void decode_common(const uint8_t *src, hr_kv *kv)
+{
 	kv->row_len = hr_get16(src);
 	kv->qual_len = hr_get16(src + 2);
 	kv->value_len = hr_get32(src + 4);
 	kv->ts = (int64_t)hr_get64(src + 8);
 	kv->seq = hr_get64(src + 16);
 	kv->type = src[24];
-	size_t total = HR_KV_HDR + (size_t)kv->row_len + kv->qual_len + kv->value_len;
+}
+
+int hr_kv_decode(const uint8_t *src, size_t avail, hr_kv *kv)
+{
+	if (avail < HR_KV_HDR)
+		return -EIO;
+	decode_common(src, kv);
+	kv->tags_len = hr_get16(src + HR_KV_HDR_V1);
+	size_t total = HR_KV_HDR + (size_t)kv->row_len + kv->qual_len + kv->value_len +
+		       kv->tags_len;
 	if (total > avail || total > INT32_MAX)
 		return -EIO;
 	kv->row = src + HR_KV_HDR;
 	kv->qual = kv->row + kv->row_len;
 	kv->value = kv->qual + kv->qual_len;
+	kv->tags = kv->tags_len ? kv->value + kv->value_len : NULL;
+	return (int)total;
+}
+
+int hr_kv_decode_v1(const uint8_t *src, size_t avail, hr_kv *kv)
+{
+	if (avail < HR_KV_HDR_V1)
+		return -EIO;
+	decode_common(src, kv);
+	size_t total = HR_KV_HDR_V1 + (size_t)kv->row_len + kv->qual_len + kv->value_len;
+	if (total > avail || total > INT32_MAX)
+		return -EIO;
+	kv->row = src + HR_KV_HDR_V1;
+	kv->qual = kv->row + kv->row_len;
+	kv->value = kv->qual + kv->qual_len;
+	kv->tags_len = 0;
+	kv->tags = NULL;
 	return (int)total;
 }
 

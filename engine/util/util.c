@@ -1,6 +1,7 @@
 /* util.c — CRC32C, clocks and whole-buffer I/O (contract in hr_util.h). */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -75,8 +76,15 @@ uint32_t hr_crc32c(uint32_t crc, const void *data, size_t len)
 	return ~crc_sw(crc, data, len);
 }
 
+static _Atomic(hr_clock_fn) test_clock;
+
+void hr_test_set_clock(hr_clock_fn fn) { atomic_store(&test_clock, fn); }
+
 int64_t hr_now_ms(void)
 {
+	hr_clock_fn fn = atomic_load_explicit(&test_clock, memory_order_relaxed);
+	if (fn)
+		return fn();
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;

@@ -22,10 +22,24 @@
  * covered too. Readers know each block's on-disk length (from the index or
  * the trailer) and require it to equal payload_len + 8.
  *
+ * Versions (trailer field): the version names the entry encoding used by
+ * data blocks, index keys and info keys; everything else is the same.
+ *   1  entries without tags, hr_kv format 1 (25-byte header):
+ *        u16 row_len | u16 qual_len | u32 value_len | i64 ts | u64 seq
+ *        | u8 type | row | qualifier | value
+ *   2  (HBase's HFile v3: cells carry tags) hr_kv format 2 (27-byte header):
+ *        u16 row_len | u16 qual_len | u32 value_len | i64 ts | u64 seq
+ *        | u8 type | u16 tags_len | row | qualifier | value | tags
+ *      tags = the cell's tag area (hregionfs.h, "Cell tags"; tag payloads
+ *      below), tags_len <= 65535.
+ * Readers accept HR_SFILE_VERSION_MIN..HR_SFILE_VERSION, so a store may
+ * hold files of both versions (a version-1 cell reads with no tags);
+ * writers (flush, compaction, split) always write HR_SFILE_VERSION.
+ *
  * Data block payload (target size: the family's block size; one entry
  * larger than that makes one larger block):
  *   entry 0 | ... | entry n-1 | u32 off[n] | u32 pfx[n] | u32 lcp | u32 n
- * An entry is one cell, hr_kv_encode'd (hr_kv.h). off[i] is entry i's byte
+ * An entry is one cell in the file version's encoding. off[i] is entry i's byte
  * offset inside the payload: off[0] = 0, strictly increasing, and entry i
  * spans exactly off[i]..off[i+1] (the last one ends where off[] begins).
  * Entries are in hr_kv_cmp order within and across blocks; n >= 1.
@@ -37,7 +51,8 @@
  *
  * Index block payload:
  *   u32 count | count x (u64 block_off | u32 block_disk_len | first key)
- * first key = the block's first entry, hr_kv_encode'd with value_len 0.
+ * first key = the block's first entry, encoded as an entry with value_len
+ * 0 (and tags_len 0).
  * Blocks are listed in file order, contiguous from offset 0.
  *
  * Bloom block payload (present only for bloom=row families):
@@ -50,12 +65,12 @@
  *   u64 max_seq | u64 entry_count | u64 row_count | u64 delete_count
  *   | i64 min_ts | i64 max_ts | u64 data_block_count | u64 data_bytes
  *   | u32 block_size | u32 flags (bit 0: has bloom)
- *   | first key | last key        (hr_kv_encode'd, value_len 0; absent
- *                                  when entry_count is 0)
+ *   | first key | last key        (encoded as entries with value_len 0 and
+ *                                  tags_len 0; absent when entry_count is 0)
  *
  * Trailer (fixed size, not framed; its own CRC in the last 4 bytes):
  *   0  char magic[8] "HRSTORE1"
- *   8  u32 version (HR_SFILE_VERSION)
+ *   8  u32 version (HR_SFILE_VERSION_MIN..HR_SFILE_VERSION, see above)
  *   12 u32 reserved (0)
  *   16 u64 index_off   | 24 u64 index_len     (on-disk, framing included)
  *   32 u64 bloom_off   | 40 u64 bloom_len     (0, 0 when no bloom)
@@ -66,11 +81,30 @@
  * that overlaps the trailer or runs past the file.
  */
 #define HR_SFILE_MAGIC "HRSTORE1"
-#define HR_SFILE_VERSION 1u
+#define HR_SFILE_VERSION 2u     /* written */
+#define HR_SFILE_VERSION_MIN 1u /* oldest still read */
 #define HR_SFILE_TRAILER_LEN 72u
 #define HR_SFILE_BLOOM_HASH_VERSION 1u
 #define HR_SFILE_INFO_FIXED 72u
 #define HR_SFILE_INFO_HAS_BLOOM 1u
+
+/* ======================================================================
+ * Cell tags (hregionfs.h "Cell tags", engine/util/tags.c, hr_tags.h)
+ * ======================================================================
+ * A cell's tag area (in memstores, store files of version 2 and WAL edits
+ * of version 2) is at most 65535 bytes: a sequence of tags, each
+ *   u16 len (of type + value, >= 1) | u8 type | value[len - 1]
+ * The engine checks the structure on write and stores the area as is.
+ *
+ * Tag types (hregionfs.h):
+ *   1 HR_TAG_FILE_ATTR, the attributes a file-system front end shows for the
+ *     cell; value (40 bytes, HR_FILE_ATTR_TAG_LEN = 43 with len and type):
+ *       0  u32 mode (permission bits, 07777)
+ *       4  u32 uid | 8 u32 gid
+ *       12 u32 reserved (0)
+ *       16 i64 mtime_ns | 24 i64 atime_ns | 32 i64 ctime_ns (since the epoch)
+ *     A reader takes the first such tag of an area and reads its first 40
+ *     bytes (a later version may append fields); a shorter one is malformed. */
 
 /* ======================================================================
  * WAL segments (engine/wal, hr_wal.h)
@@ -98,8 +132,23 @@
  * (corruption, or zeros from a crash after a size update), logging the
  * file and offset; everything before it is kept.
  */
+/* WAL edits (engine/server/edit.c, hr_server.h): the payload of one record
+ * is one row mutation:
+ *   u64 region id | u16 row_len | row | u16 ncells
+ *   | ncells x ( u8 family_len | family | cell )
+ * where a cell is an entry in the hr_kv encoding the segment's version
+ * names, with row_len 0 and seq 0 (the row is the edit's, the seq the
+ * record's):
+ *   version 1: u16 0 | u16 qual_len | u32 value_len | i64 ts | u64 0 | u8 type
+ *              | qualifier | value
+ *   version 2: u16 0 | u16 qual_len | u32 value_len | i64 ts | u64 0 | u8 type
+ *              | u16 tags_len | qualifier | value | tags
+ * Deletes have value_len 0 and tags_len 0. */
 #define HR_WAL_MAGIC "HRWALSG1"
-#define HR_WAL_VERSION 1u	  /* written (the edit encoding of hr_server.h) */
+/* The version names the edit encoding of the payloads (hr_server.h): 1 =
+ * cells without tags, 2 = cells with tags. Replay decodes each record by its
+ * segment's version. */
+#define HR_WAL_VERSION 2u	  /* written (the edit encoding of hr_server.h) */
 #define HR_WAL_VERSION_MIN 1u /* oldest still replayed */
 #define HR_WAL_HDR_LEN 32u
 #define HR_WAL_REC_HDR_LEN 16u

@@ -51,6 +51,7 @@ typedef struct hr_io_dirent {
 typedef struct hr_io_attr {
 	uint64_t size;
 	int is_dir;
+	int64_t mtime_ms;	/* last modification, ms since the epoch */
 } hr_io_attr;
 
 /* Open flags (a subset of open(2)'s, mapped by each implementation). */
@@ -85,8 +86,11 @@ typedef struct hr_io_ops {
 	int (*lock)(hr_io *io, const char *path, int *token);
 	void (*unlock)(hr_io *io, int token);
 	/* Called just before an LMDB write transaction commits; non-zero
-	 * fails the commit (the caller aborts the transaction). */
+	 * fails the commit (the caller aborts the transaction). May be NULL. */
 	int (*meta_commit)(hr_io *io);
+	/* Makes an existing directory owner-only (mode 0700): the data
+	 * directory holds user data. May be NULL (a backend without modes). */
+	int (*private_dir)(hr_io *io, const char *path);
 	void (*destroy)(hr_io *io);	/* NULL for the singleton */
 } hr_io_ops;
 
@@ -146,6 +150,16 @@ static inline void hr_io_unlock(hr_io *io, int token) { io->ops->unlock(io, toke
 static inline int hr_io_meta_commit(hr_io *io)
 {
 	return io->ops->meta_commit ? io->ops->meta_commit(io) : 0;
+}
+static inline int hr_io_private_dir(hr_io *io, const char *path)
+{
+	return io->ops->private_dir ? io->ops->private_dir(io, path) : 0;
+}
+/* Frees an implementation that is not a singleton; NULL is a no-op. */
+static inline void hr_io_destroy(hr_io *io)
+{
+	if (io && io->ops->destroy)
+		io->ops->destroy(io);
 }
 
 /* ---- helpers over any hr_io (io.c) ---------------------------------------- */

@@ -9,7 +9,10 @@
  *   wal      segment id (BE)             -> (empty): WAL segments that exist
  *   counters name                        -> u64 (next region / file id)
  * Every change the engine makes is one write transaction (hr_meta_txn_*),
- * so a crash leaves LMDB at a transaction boundary. LMDB serialises write
+ * so a crash leaves LMDB at a transaction boundary. LMDB does its own file
+ * I/O; each write commit is first announced to the I/O seam
+ * (hr_io_meta_commit), which may refuse it (the transaction is then
+ * aborted and the commit returns that error). LMDB serialises write
  * transactions itself; read transactions run concurrently. An hr_meta_txn
  * is used by the thread that began it.
  */
@@ -19,12 +22,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "engine/hr_io.h"
 #include "hregionfs.h"
 
 typedef struct hr_meta hr_meta;
 typedef struct hr_meta_txn hr_meta_txn;
 
-int hr_meta_open(const char *dir, hr_meta **out);
+/* io: the seam told of every write commit (not owned). */
+int hr_meta_open(const char *dir, hr_io *io, hr_meta **out);
 void hr_meta_close(hr_meta *m);
 
 int hr_meta_begin(hr_meta *m, int write, hr_meta_txn **out);

@@ -189,6 +189,9 @@ struct hr_region {
 	pthread_mutex_t flush_mu; /* one flush of this region at a time */
 	atomic_int flush_queued;
 	atomic_uint_fast64_t mem_bytes; /* active + snapshot bytes of all stores */
+	/* the highest timestamp stamped by the server in this region (or found
+	 * in its files and replayed edits at open): stamps never go below it */
+	atomic_int_fast64_t last_ts;
 	hr_mvcc mvcc;
 	hr_rowlocks locks;
 	hr_store *stores[HR_MAX_FAMILIES];
@@ -209,6 +212,13 @@ uint64_t hr_region_memstore_bytes(hr_region *r);
 /* adds delta to the region's and the server's memstore byte counts */
 void hr_region_mem_add(hr_region *r, int64_t delta);
 int hr_region_contains(const hr_region *r, const uint8_t *row, size_t len);
+/* The server timestamp for a cell written now: max(now, last_ts), which
+ * becomes the new last_ts. Timestamps never go backwards within a region,
+ * so a delete issued after a put masks it even if the clock stepped back
+ * (equal timestamps are ordered by seq). Lock-free. */
+int64_t hr_region_stamp(hr_region *r, int64_t now);
+/* Raises last_ts to ts if lower (open: store files' max_ts, replayed edits). */
+void hr_region_note_ts(hr_region *r, int64_t ts);
 
 /* ---- server ---------------------------------------------------------------- */
 

@@ -3,10 +3,14 @@
  * map (guarded by srv->map_lock: callers hold it, read or write, as each
  * function says) and the WAL edit codec.
  *
- * WAL edit (the payload of one WAL record; the seq is in the record frame):
+ * WAL edit (the payload of one WAL record; the seq is in the record frame;
+ * also in hr_format.h, "WAL edits"):
  *   u64 region id | u16 row_len | row | u16 ncells |
  *   ncells x ( u8 family_len | family | hr_kv encoding with row_len 0 and
- *              seq 0: qualifier, ts, type, value )
+ *              seq 0: qualifier, ts, type, value, tags )
+ * The hr_kv encoding is the one the record's WAL segment version names:
+ * version 1 = hr_kv format 1 (no tags), version 2 = format 2 (tags_len and
+ * tags; deletes carry none). Writers write HR_WAL_VERSION.
  */
 #ifndef HR_SERVER_H
 #define HR_SERVER_H
@@ -42,11 +46,13 @@ typedef struct hr_wal_edit {
 	const uint8_t *cells, *cells_end;
 } hr_wal_edit;
 
-/* Encodes an edit into a malloc'd buffer. */
+/* Encodes an edit (WAL version HR_WAL_VERSION) into a malloc'd buffer. */
 int hr_wal_edit_encode(uint64_t region_id, const uint8_t *row, size_t row_len,
 		       const hr_mcell *cells, size_t n, uint8_t **out, size_t *len);
 int hr_wal_edit_decode(const void *payload, size_t len, hr_wal_edit *ed);
-/* Decodes the next cell at *p (advanced); kv.row/row_len/seq left for the caller. */
-int hr_wal_cell_decode(const uint8_t **p, const uint8_t *end, char *family, hr_kv *kv);
+/* Decodes the next cell at *p (advanced) of an edit written in WAL version
+ * `version`; kv.row/row_len/seq left for the caller. */
+int hr_wal_cell_decode(const uint8_t **p, const uint8_t *end, uint32_t version, char *family,
+		       hr_kv *kv);
 
 #endif

@@ -3,6 +3,10 @@
  * the cells of one store (region x family) as hr_kv entries in hr_kv_cmp
  * order. On-disk format: "Store files" in hr_format.h.
  *
+ * Versions: files of every version from HR_SFILE_VERSION_MIN are read (a
+ * store may mix them); new files are written as HR_SFILE_VERSION. Entries
+ * of a version-1 file have no tags (hr_kv.tags_len 0).
+ *
  * Writer: single-threaded object. Entries are added in non-decreasing
  * hr_kv_cmp order (an out-of-order add is -EINVAL and poisons the writer).
  * Exactly one of hr_sfile_write_finish / hr_sfile_write_abort ends it and
@@ -60,6 +64,7 @@ typedef struct hr_sfile_info {
 	uint64_t file_size;	/* filled by hr_sfile_open */
 	uint32_t block_size;	/* target payload size it was written with */
 	int has_bloom;
+	uint32_t version;	/* format version (hr_format.h), filled by hr_sfile_open */
 } hr_sfile_info;
 
 /* ---- writer ---- */
@@ -83,6 +88,11 @@ uint64_t hr_sfile_write_bytes(const hr_sfile_writer *w);
 int hr_sfile_write_finish(hr_sfile_writer *w, uint64_t max_seq);
 /* Closes, unlinks the temp file, frees. NULL is a no-op. */
 void hr_sfile_write_abort(hr_sfile_writer *w);
+/* Test seam (compatibility tests): writers opened from now on write format
+ * version `version` (HR_SFILE_VERSION_MIN..HR_SFILE_VERSION; 0 restores the
+ * default, HR_SFILE_VERSION). A version-1 writer refuses entries with tags
+ * (-EINVAL). Process-wide; never used outside tests. */
+void hr_sfile_test_write_version(uint32_t version);
 
 /* ---- reader ---- */
 

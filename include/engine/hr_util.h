@@ -21,7 +21,12 @@ static inline uint32_t hr_get32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4)
 static inline uint64_t hr_get64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v; }
 /* (the formats are little-endian; this engine builds on little-endian hosts) */
 
-int64_t hr_now_ms(void);	/* wall clock, milliseconds */
+int64_t hr_now_ms(void);	/* wall clock, milliseconds (or the test clock) */
+/* Test seam: while set, hr_now_ms returns fn() instead of the wall clock
+ * (a test steps the clock back without sleeping); NULL restores it.
+ * Process-wide; never used outside tests. */
+typedef int64_t (*hr_clock_fn)(void);
+void hr_test_set_clock(hr_clock_fn fn);
 uint64_t hr_mono_ns(void);	/* monotonic clock, nanoseconds */
 
 /* write(2)/pwrite(2) the whole buffer, retrying EINTR and short writes. */

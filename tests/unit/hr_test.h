@@ -2,6 +2,7 @@
  * hr_test.h — the unit tests' harness: TAP output ("ok N name" / "not ok N
  * name") that scripts/run_tests.sh counts. A test is a function; CHECK
  * records a failure with file:line and returns from the test.
+ * HR_TEST_ONLY selects tests by name (see hr_test_selected).
  * Usage:  static void t_order(void) { CHECK(x == 1); }
  *         int main(void) { RUN(t_order); return hr_test_done(); }
  */
@@ -37,7 +38,23 @@ static int hr_t_count, hr_t_failed, hr_t_cur_failed;
 		}                                                                   \
 	} while (0)
 
+/* HR_TEST_ONLY=name[,name...] in the environment runs only those tests
+ * (the others are neither run nor counted): for running one test of a
+ * binary while developing, or many times in a loop. */
+static inline int hr_test_selected(const char *name)
+{
+	const char *only = getenv("HR_TEST_ONLY");
+	if (!only || !*only)
+		return 1;
+	size_t n = strlen(name);
+	for (const char *p = only; (p = strstr(p, name)) != NULL; p += n)
+		if ((p == only || p[-1] == ',') && (p[n] == '\0' || p[n] == ','))
+			return 1;
+	return 0;
+}
+
 #define RUN(fn)                                                                          \
+	if (hr_test_selected(#fn))                                                       \
 	do {                                                                             \
 		hr_t_cur_failed = 0;                                                     \
 		fn();                                                                    \

@@ -205,6 +205,50 @@ static void t_large_cells(void)
 	hr_memstore_unref(ms);
 }
 
+/* Tags are stored with the cell in the arena (a copy: the caller's buffer
+ * may change) and come back with it; seeks and order ignore them. */
+static void t_tags(void)
+{
+	hr_memstore *ms;
+	CHECK_RC(hr_memstore_new(&ms), 0);
+	size_t tl[] = {0, 3, 65535, 1, 300, 0};
+	size_t n = sizeof(tl) / sizeof(tl[0]);
+	uint8_t *tags = malloc(65535);
+	CHECK(tags);
+	uint64_t before = hr_memstore_bytes(ms);
+	for (size_t i = 0; i < n; i++) {
+		for (size_t k = 0; k < tl[i]; k++)
+			tags[k] = (uint8_t)(k * 7 + i);
+		char row[8];
+		snprintf(row, sizeof(row), "r%zu", i);
+		hr_kv kv = {(const uint8_t *)row, (uint32_t)strlen(row), (const uint8_t *)"q", 1, 1,
+			    i + 1, 4, (const uint8_t *)"v", 1, (uint32_t)tl[i], tl[i] ? tags : NULL};
+		CHECK_RC(hr_memstore_add(ms, &kv), 0);
+		memset(tags, 0xee, 65535);
+	}
+	CHECK(hr_memstore_bytes(ms) - before >= 65535 + 300 + 4);
+	hr_memstore_iter it;
+	hr_memstore_iter_init(&it, ms);
+	hr_memstore_iter_first(&it);
+	size_t seen = 0;
+	for (; hr_memstore_iter_valid(&it); hr_memstore_iter_next(&it), seen++) {
+		size_t i = (size_t)(it.kv.row[1] - '0');
+		CHECK(i == seen);
+		CHECK_RC(it.kv.tags_len, tl[i]);
+		CHECK((it.kv.tags == NULL) == (tl[i] == 0));
+		for (size_t k = 0; k < tl[i]; k++)
+			CHECK(it.kv.tags[k] == (uint8_t)(k * 7 + i));
+		CHECK(it.kv.value_len == 1 && it.kv.value[0] == 'v');
+	}
+	CHECK_RC(seen, n);
+	hr_kv key;
+	hr_kv_first_on_column(&key, (const uint8_t *)"r2", 2, (const uint8_t *)"q", 1);
+	hr_memstore_iter_seek(&it, &key);
+	CHECK(hr_memstore_iter_valid(&it) && it.kv.tags_len == 65535 && it.kv.row[1] == '2');
+	free(tags);
+	hr_memstore_unref(ms);
+}
+
 /* A reader's reference keeps the arena alive after the owner lets go. */
 static void t_refcount(void)
 {
@@ -361,6 +405,7 @@ int main(void)
 	hr_log_set_level(HR_LOG_WARN);
 	RUN(t_order_and_seek);
 	RUN(t_large_cells);
+	RUN(t_tags);
 	RUN(t_refcount);
 	RUN(t_concurrent_insert_and_read);
 	return hr_test_done();

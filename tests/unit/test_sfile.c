@@ -23,6 +23,7 @@ typedef struct ent {
 	uint8_t row[64];
 	uint8_t qual[48];
 	uint8_t *val;
+	uint8_t *tags;
 	hr_kv kv;
 } ent;
 
@@ -87,6 +88,16 @@ static ent *gen_entries(size_t n, size_t *out_n)
 						e->val[i] = (uint8_t)(k * 31 + i);
 					e->kv.value = e->val;
 					e->kv.value_len = vl;
+					/* a third of the puts carry tags, rarely the largest area */
+					if (!d && rnd() % 3 == 0) {
+						uint32_t tl = rnd() % 1000 == 0 ? 65535u
+										 : 1 + (uint32_t)(rnd() % 80);
+						e->tags = malloc(tl);
+						for (uint32_t i = 0; i < tl; i++)
+							e->tags[i] = (uint8_t)(k * 7 + i * 3);
+						e->kv.tags = e->tags;
+						e->kv.tags_len = tl;
+					}
 					if (k >= n + 12)
 						break;
 				}
@@ -102,15 +113,19 @@ static ent *gen_entries(size_t n, size_t *out_n)
 
 static void free_entries(ent *v, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		free(v[i].val);
+		free(v[i].tags);
+	}
 	free(v);
 }
 
 static int kv_equal(const hr_kv *a, const hr_kv *b)
 {
 	return hr_kv_cmp(a, b) == 0 && a->value_len == b->value_len &&
-	       (a->value_len == 0 || memcmp(a->value, b->value, a->value_len) == 0);
+	       (a->value_len == 0 || memcmp(a->value, b->value, a->value_len) == 0) &&
+	       a->tags_len == b->tags_len && (a->tags_len == 0) == (a->tags == NULL) &&
+	       (a->tags_len == 0 || memcmp(a->tags, b->tags, a->tags_len) == 0);
 }
 
 static int write_file(const char *path, ent *v, size_t n, uint32_t bs, int bloom,
@@ -185,7 +200,15 @@ static void t_write_read_all(void)
 	CHECK_RC(hr_sfile_open(g_path, 1, fc, bc, &f), 0);
 	const hr_sfile_info *in = hr_sfile_get_info(f);
 	CHECK(in->entry_count == g_n);
-	uint64_t dels = 0, maxseq = 0, rows = 1;
+	CHECK(in->version == HR_SFILE_VERSION);
+	uint64_t dels = 0, maxseq = 0, rows = 1, tagged = 0, big_tags = 0;
+	for (size_t i = 0; i < g_n; i++) {
+		tagged += g_ents[i].kv.tags_len > 0;
+		big_tags += g_ents[i].kv.tags_len == 65535;
+	}
+	fprintf(stdout, "# %llu of %zu entries with tags, %llu with 65535 bytes of them\n",
+		(unsigned long long)tagged, g_n, (unsigned long long)big_tags);
+	CHECK(tagged > g_n / 5 && big_tags > 0);
 	int64_t mints = INT64_MAX, maxts = INT64_MIN;
 	for (size_t i = 0; i < g_n; i++) {
 		dels += g_ents[i].kv.type != HR_PUT;
@@ -679,6 +702,90 @@ static void t_corrupt_layout(void)
 	free_entries(v, n);
 }
 
+/* Version-1 files (written before cells had tags) stay readable: written
+ * through the writer's compatibility seam, they open as version 1, iterate
+ * and seek exactly like version 2, and their entries have no tags. A
+ * version-1 writer refuses a cell with tags; a version-2 file of the same
+ * cells reads back the same. */
+static void t_version1_files(void)
+{
+	size_t n;
+	ent *v = gen_entries(20000, &n);
+	for (size_t i = 0; i < n; i++) { /* version 1 cannot hold them */
+		free(v[i].tags);
+		v[i].tags = NULL;
+		v[i].kv.tags = NULL;
+		v[i].kv.tags_len = 0;
+	}
+	char p1[4200], p2[4200];
+	snprintf(p1, sizeof(p1), "%s/v1.sf", g_dir);
+	snprintf(p2, sizeof(p2), "%s/v2.sf", g_dir);
+	hr_sfile_test_write_version(1);
+	int rc1 = write_file(p1, v, n, 4096, 1, 9);
+	hr_sfile_test_write_version(0);
+	CHECK_RC(rc1, 0);
+	CHECK_RC(write_file(p2, v, n, 4096, 1, 9), 0);
+	hr_fdcache *fc;
+	hr_bcache *bc;
+	CHECK_RC(hr_fdcache_new(4, &fc), 0);
+	CHECK_RC(hr_bcache_new(8 << 20, &bc), 0);
+	hr_sfile *f1, *f2;
+	CHECK_RC(hr_sfile_open(p1, 1, fc, bc, &f1), 0);
+	CHECK_RC(hr_sfile_open(p2, 2, fc, bc, &f2), 0);
+	const hr_sfile_info *i1 = hr_sfile_get_info(f1), *i2 = hr_sfile_get_info(f2);
+	CHECK(i1->version == 1 && i2->version == 2);
+	CHECK(i1->entry_count == n && i2->entry_count == n);
+	/* the tags_len field: 2 bytes per entry and per index/info key */
+	CHECK(i2->data_bytes == i1->data_bytes + 2 * n);
+	CHECK(i1->file_size < i2->file_size);
+	CHECK(hr_kv_cmp(&i1->first_key, &v[0].kv) == 0 && hr_kv_cmp(&i1->last_key, &v[n - 1].kv) == 0);
+	hr_sfile_iter *it;
+	CHECK_RC(hr_sfile_iter_new(f1, &it), 0);
+	CHECK_RC(hr_sfile_iter_first(it), 0);
+	size_t i = 0;
+	int ok = 1;
+	for (; ok && hr_sfile_iter_valid(it); i++) {
+		const hr_kv *kv = hr_sfile_iter_kv(it);
+		ok = i < n && kv_equal(kv, &v[i].kv) && kv->tags_len == 0 && kv->tags == NULL &&
+		     hr_sfile_iter_next(it) == 0;
+	}
+	CHECK(ok);
+	CHECK(i == n);
+	for (size_t k = 0; k < 2000; k++) {
+		size_t j = (size_t)(rnd() % n);
+		CHECK_RC(hr_sfile_iter_seek(it, &v[j].kv), 0);
+		/* equal keys: the first of them */
+		while (j > 0 && hr_kv_cmp(&v[j - 1].kv, &v[j].kv) == 0)
+			j--;
+		CHECK(hr_sfile_iter_valid(it) && kv_equal(hr_sfile_iter_kv(it), &v[j].kv));
+		CHECK(hr_sfile_may_contain_row(f1, v[j].kv.row, v[j].kv.row_len));
+	}
+	hr_sfile_iter_free(it);
+	hr_sfile_unref(f1);
+	hr_sfile_unref(f2);
+
+	/* a version-1 writer refuses tags (and is poisoned, like any error) */
+	hr_sfile_writer *w;
+	char tmp[4200];
+	snprintf(tmp, sizeof(tmp), "%s/v1-tags.tmp", g_dir);
+	hr_sfile_test_write_version(1);
+	int rc = hr_sfile_write_open(tmp, 4096, 1, 0, &w);
+	hr_sfile_test_write_version(0);
+	CHECK_RC(rc, 0);
+	hr_kv t = v[0].kv;
+	uint8_t tag[4] = {3, 0, 9, 'x'};
+	t.tags = tag;
+	t.tags_len = 4;
+	capture_start();
+	rc = hr_sfile_write_add(w, &t);
+	CHECK(capture_end_contains("tags in a version-1 file"));
+	CHECK_RC(rc, -EINVAL);
+	hr_sfile_write_abort(w);
+	hr_bcache_free(bc);
+	hr_fdcache_free(fc);
+	free_entries(v, n);
+}
+
 static void t_writer_rules(void)
 {
 	char path[4200];
@@ -1095,6 +1202,7 @@ int main(void)
 	RUN(t_corrupt_meta);
 	RUN(t_corrupt_anywhere);
 	RUN(t_corrupt_layout);
+	RUN(t_version1_files);
 	RUN(t_writer_rules);
 	RUN(t_fdcache_bound);
 	RUN(t_bcache_eviction);
