@@ -53,7 +53,7 @@ void hrfs_attr_dir(const struct hrfs *fs, uint64_t ino, struct stat *st)
 }
 
 void hrfs_attr_file(const struct hrfs *fs, uint64_t ino, uint64_t size,
-		    const struct hrfs_fattr *a, struct stat *st)
+		    const hr_file_attr *a, struct stat *st)
 {
 	memset(st, 0, sizeof(*st));
 	st->st_ino = ino;
@@ -97,7 +97,7 @@ int hrfs_getattr_inode(struct hrfs *fs, struct hrfs_inode *in, struct stat *st)
 	case HRFS_ST_FILE: {
 		char *text = NULL;
 		size_t len = 0;
-		struct hrfs_fattr a;
+		hr_file_attr a;
 		hrfs_ino_path(fs, in, &p);
 		rc = hrfs_status_render(fs, &p, &text, &len);
 		free(text);
@@ -159,7 +159,7 @@ int hrfs_getattr_inode(struct hrfs *fs, struct hrfs_inode *in, struct stat *st)
 		return 0;
 	case HRFS_CELL: {
 		struct hrfs_ver v;
-		struct hrfs_fattr a;
+		hr_file_attr a;
 		if (unlinked)
 			return -ENOENT; /* removed, and no descriptor holds it */
 		rc = hrfs_cell_read(fs, &p, NULL, &v, &a);

@@ -205,7 +205,7 @@ void hrfs_mem_del_locked(struct hrfs *fs, const char *path)
 }
 
 struct hrfs_mem *hrfs_mem_add_scratch_locked(struct hrfs *fs, const char *path,
-					     const struct hrfs_fattr *attr)
+					     const hr_file_attr *attr)
 {
 	struct hrfs_of *of = hrfs_of_new_scratch(attr);
 	if (!of)

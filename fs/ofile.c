@@ -38,7 +38,7 @@ int64_t hrfs_now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-void hrfs_fattr_default(const struct hrfs *fs, int64_t ts_ms, struct hrfs_fattr *a)
+void hrfs_fattr_default(const struct hrfs *fs, int64_t ts_ms, hr_file_attr *a)
 {
 	if (ts_ms <= 0)
 		ts_ms = fs->start_ms;
@@ -53,39 +53,81 @@ int hrfs_ver_eq(const struct hrfs_ver *a, const struct hrfs_ver *b)
 	return a->ts == b->ts && a->seq == b->seq && a->len == b->len;
 }
 
+void hrfs_attr_from_tags(const struct hrfs *fs, const void *tags, size_t tags_len, int64_t ts_ms,
+			 hr_file_attr *a)
+{
+	if (!tags || hr_file_attr_tag_find(tags, tags_len, a) != 1)
+		hrfs_fattr_default(fs, ts_ms, a);
+}
+
 int hrfs_cell_read(struct hrfs *fs, const struct hrfs_path *p, void **data,
-		   struct hrfs_ver *ver, struct hrfs_fattr *attr)
+		   struct hrfs_ver *ver, hr_file_attr *attr)
 {
 	hr_value v;
 	int rc;
 	memset(&v, 0, sizeof(v));
 	HRFS_RETRY(fs, rc, "read cell",
 		   hr_get(fs->srv, p->table, p->row, p->row_len, p->family, p->qual, p->qual_len,
-			  data ? HR_GET_VALUE : 0, &v));
+			  (data ? HR_GET_VALUE : 0) | (attr ? HR_GET_TAGS : 0), &v));
 	if (rc < 0)
 		return rc;
 	if (ver) {
 		ver->ts = v.ts;
-		ver->seq = 0;
+		ver->seq = v.seq;
 		ver->len = v.len;
 	}
 	if (attr)
-		hrfs_fattr_default(fs, v.ts, attr);
-	if (data)
+		hrfs_attr_from_tags(fs, v.tags, v.tags_len, v.ts, attr);
+	if (data) {
 		*data = v.data;
-	else
-		free(v.data);
+		v.data = NULL;
+	}
+	hr_value_free(&v);
 	return 0;
 }
 
-int hrfs_cell_put(struct hrfs *fs, const struct hrfs_path *p, const void *data, size_t len,
-		  const struct hrfs_fattr *attr, unsigned flags)
+void hrfs_cell_mcell(const struct hrfs_path *p, const void *data, size_t len,
+		     const hr_file_attr *attr, uint8_t *tag, hr_mcell *mc)
 {
+	memset(mc, 0, sizeof(*mc));
+	mc->family = p->family;
+	mc->qualifier = p->qual;
+	mc->qualifier_len = p->qual_len;
+	mc->ts = HR_TS_NOW;
+	mc->type = HR_PUT;
+	mc->value = len ? data : "";
+	mc->value_len = len;
+	hr_file_attr_tag_encode(attr, tag);
+	mc->tags = tag;
+	mc->tags_len = HR_FILE_ATTR_TAG_LEN;
+}
+
+int hrfs_cell_put(struct hrfs *fs, const struct hrfs_path *p, const void *data, size_t len,
+		  const hr_file_attr *attr, unsigned flags, const struct hrfs_ver *expect,
+		  int expect_absent)
+{
+	uint8_t tag[HR_FILE_ATTR_TAG_LEN];
+	hr_mcell mc;
+	hr_check ck;
 	int rc;
-	(void)attr;
-	HRFS_RETRY(fs, rc, "store cell",
-		   hr_put(fs->srv, p->table, p->row, p->row_len, p->family, p->qual, p->qual_len,
-			  len ? data : "", len, flags));
+	hrfs_cell_mcell(p, data, len, attr, tag, &mc);
+	if (!expect && !expect_absent) {
+		HRFS_RETRY(fs, rc, "store cell",
+			   hr_mutate(fs->srv, p->table, p->row, p->row_len, &mc, 1, flags));
+		return rc;
+	}
+	memset(&ck, 0, sizeof(ck));
+	ck.family = p->family;
+	ck.qualifier = p->qual;
+	ck.qualifier_len = p->qual_len;
+	ck.op = expect ? HR_CHECK_VERSION : HR_CHECK_ABSENT;
+	if (expect) {
+		ck.ts = expect->ts;
+		ck.seq = expect->seq;
+	}
+	HRFS_RETRY(fs, rc, "store cell (checked)",
+		   hr_check_and_mutate(fs->srv, p->table, p->row, p->row_len, &ck, 1, &mc, 1,
+				       flags));
 	return rc;
 }
 
@@ -113,7 +155,7 @@ static struct hrfs_of *of_alloc(void)
 	return of;
 }
 
-struct hrfs_of *hrfs_of_new_scratch(const struct hrfs_fattr *attr)
+struct hrfs_of *hrfs_of_new_scratch(const hr_file_attr *attr)
 {
 	struct hrfs_of *of = of_alloc();
 	if (!of)
@@ -237,7 +279,7 @@ int hrfs_of_init(struct hrfs *fs, struct hrfs_of *of, int want_value)
 	return 0;
 }
 
-void hrfs_of_init_created(struct hrfs *fs, struct hrfs_of *of, const struct hrfs_fattr *attr)
+void hrfs_of_init_created(struct hrfs *fs, struct hrfs_of *of, const hr_file_attr *attr)
 {
 	(void)fs;
 	of->init = 1;
@@ -337,7 +379,15 @@ int hrfs_of_truncate(struct hrfs *fs, struct hrfs_of *of, uint64_t size)
 	return 0;
 }
 
-int hrfs_of_commit(struct hrfs *fs, struct hrfs_of *of, unsigned flags)
+void hrfs_of_reset(struct hrfs_of *of)
+{
+	free(of->buf);
+	of->buf = NULL;
+	of->len = of->cap = 0;
+	of->loaded = of->stored = of->dirty = of->init = 0;
+}
+
+int hrfs_of_commit(struct hrfs *fs, struct hrfs_of *of, unsigned flags, int checked)
 {
 	struct hrfs_path p;
 	struct hrfs_ver v;
@@ -352,9 +402,14 @@ int hrfs_of_commit(struct hrfs *fs, struct hrfs_of *of, unsigned flags)
 	/* An attribute-only change still stores the whole cell. */
 	if ((rc = hrfs_of_load(fs, of)) < 0)
 		return rc;
-	rc = hrfs_cell_put(fs, &p, of->buf, of->len, &of->attr, flags);
+	/* checked: a read-modify-write by path; the cell must still be the
+	 * version it was read at (-ECANCELED otherwise). */
+	rc = hrfs_cell_put(fs, &p, of->buf, of->len, &of->attr, flags,
+			   checked && of->stored ? &of->base : NULL, checked && !of->stored);
 	if (rc < 0) {
-		hr_log_error("fs", "store %s (%zu bytes): %s", p.mpath, of->len, hr_strerror(rc));
+		if (rc != -ECANCELED)
+			hr_log_error("fs", "store %s (%zu bytes): %s", p.mpath, of->len,
+				     hr_strerror(rc));
 		return rc;
 	}
 	/* The version just stored, for the page cache of later opens. Every

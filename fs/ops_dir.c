@@ -54,6 +54,14 @@ static void reply_child(fuse_req_t req, struct hrfs *fs, struct hrfs_inode *pare
 		hrfs_ino_forget(fs, in->ino, 1);
 }
 
+/* A directory's listing changed through this mount: its mtime is now. */
+static void dir_touch(struct hrfs *fs, struct hrfs_inode *dir)
+{
+	pthread_mutex_lock(&fs->lock);
+	dir->dir_mtime_ns = hrfs_now_ns();
+	pthread_mutex_unlock(&fs->lock);
+}
+
 static void reply_negative(fuse_req_t req, struct hrfs *fs)
 {
 	struct fuse_entry_param e;
@@ -242,7 +250,7 @@ void hrfs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		if (rc == -ENOENT) {
 			struct hrfs_path cp = dp;
 			struct hrfs_ver v;
-			struct hrfs_fattr a;
+			hr_file_attr a;
 			memcpy(cp.qual, key, (size_t)klen);
 			cp.qual_len = (size_t)klen;
 			rc = hrfs_cell_read(fs, &cp, NULL, &v, &a);
@@ -380,6 +388,7 @@ void hrfs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t m
 		free(sc);
 		if (rc < 0)
 			goto fail;
+		dir_touch(fs, dir);
 		hrfs_attr_dir(fs, 0, &st);
 		reply_child(req, fs, dir, HRFS_TABLE, name, NULL, 0, &st, NULL);
 		return;
@@ -409,6 +418,7 @@ void hrfs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t m
 		pthread_mutex_unlock(&fs->lock);
 		if (rc < 0)
 			goto fail;
+		dir_touch(fs, dir);
 		hrfs_attr_dir(fs, 0, &st);
 		reply_child(req, fs, dir, HRFS_ROW, name, key, (size_t)klen, &st, NULL);
 		return;
@@ -459,6 +469,7 @@ void hrfs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t m
 		}
 		if (rc < 0)
 			goto fail;
+		dir_touch(fs, dir);
 		hrfs_attr_dir(fs, 0, &st);
 		reply_child(req, fs, dir, HRFS_FAMILY, name, (const uint8_t *)name, strlen(name), &st,
 			    NULL);
@@ -587,6 +598,7 @@ void hrfs_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 		goto fail;
 	}
 	unhash_child(fs, dir, name);
+	dir_touch(fs, dir);
 	fuse_reply_err(req, 0);
 	return;
 fail:

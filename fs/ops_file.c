@@ -30,6 +30,10 @@
 
 #define FS(req) ((struct hrfs *)fuse_req_userdata(req))
 
+/* A read-modify-write that keeps losing to other writers gives up (EAGAIN)
+ * after this many tries. */
+#define HRFS_RMW_RETRIES 16
+
 struct hrfs_fh {
 	struct hrfs_inode *in;	/* one inode reference */
 	int kind;		/* the inode's kind at open */
@@ -88,7 +92,7 @@ static int is_writer(const struct fuse_file_info *fi)
 }
 
 /* The attributes of a file created now by the caller of req. */
-static void created_attr(fuse_req_t req, mode_t mode, struct hrfs_fattr *a)
+static void created_attr(fuse_req_t req, mode_t mode, hr_file_attr *a)
 {
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
 	a->mode = mode & 07777; /* the kernel applied the umask */
@@ -129,7 +133,7 @@ static void create_scratch(fuse_req_t req, struct hrfs *fs, struct hrfs_inode *d
 			   struct fuse_file_info *fi)
 {
 	struct stat st;
-	struct hrfs_fattr a;
+	hr_file_attr a;
 	struct hrfs_of *of = NULL;
 	struct hrfs_inode *in = NULL;
 	int rc = 0;
@@ -253,7 +257,7 @@ void hrfs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t 
 		 * since (then this is an open of it). */
 		rc = hrfs_of_init(fs, of, 0);
 		if (rc == -ENOENT) {
-			struct hrfs_fattr a;
+			hr_file_attr a;
 			created_attr(req, mode, &a);
 			hrfs_of_init_created(fs, of, &a);
 			pthread_mutex_lock(&fs->lock);
@@ -290,7 +294,7 @@ void hrfs_op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t m
 	struct hrfs *fs = FS(req);
 	struct hrfs_inode *dir = hrfs_ino_find(fs, parent);
 	struct hrfs_path p;
-	struct hrfs_fattr a;
+	hr_file_attr a;
 	uint8_t key[HRFS_NAME_MAX];
 	int rc, klen;
 
@@ -310,13 +314,11 @@ void hrfs_op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t m
 	hrfs_ino_path(fs, dir, &p);
 	memcpy(p.qual, key, (size_t)klen);
 	p.qual_len = (size_t)klen;
-	HRFS_RETRY(fs, rc, "mknod",
-		   hr_exists(fs->srv, p.table, p.row, p.row_len, p.family, key, (size_t)klen));
-	if (rc > 0)
-		rc = -EEXIST;
 	created_attr(req, mode, &a);
-	if (rc == 0)
-		rc = hrfs_cell_put(fs, &p, "", 0, &a, 0);
+	/* only if absent: mknod of an existing name is EEXIST */
+	rc = hrfs_cell_put(fs, &p, "", 0, &a, 0, NULL, 1);
+	if (rc == -ECANCELED)
+		rc = -EEXIST;
 	if (rc < 0) {
 		fuse_reply_err(req, hrfs_errno(rc));
 		return;
@@ -502,7 +504,7 @@ void hrfs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	int rc = 0;
 	if (fh->of) {
 		pthread_mutex_lock(&fh->of->lock);
-		rc = hrfs_of_commit(fs, fh->of, 0);
+		rc = hrfs_of_commit(fs, fh->of, 0, 0);
 		pthread_mutex_unlock(&fh->of->lock);
 	}
 	fuse_reply_err(req, rc < 0 ? hrfs_errno(rc) : 0);
@@ -516,7 +518,7 @@ void hrfs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	 * close, or a store that failed (close(2) reported it); try again. */
 	if (fh->of) {
 		pthread_mutex_lock(&fh->of->lock);
-		hrfs_of_commit(fs, fh->of, 0);
+		hrfs_of_commit(fs, fh->of, 0, 0);
 		pthread_mutex_unlock(&fh->of->lock);
 	}
 	fh_free(fs, fh);
@@ -535,7 +537,7 @@ void hrfs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_fil
 			fh->of->synced = 1;
 			sync_all = 0;
 		} else if (fh->of->dirty) {
-			rc = hrfs_of_commit(fs, fh->of, HR_MUT_SYNC);
+			rc = hrfs_of_commit(fs, fh->of, HR_MUT_SYNC, 0);
 			sync_all = 0;
 		}
 		pthread_mutex_unlock(&fh->of->lock);
@@ -569,7 +571,7 @@ static int caller_in_group(fuse_req_t req, gid_t gid)
  * they hold without -o default_permissions): only root gives a file away;
  * its owner may change its group to one of its own groups, its mode, and
  * set its times; "now" needs write permission. */
-static int setattr_allowed(fuse_req_t req, const struct hrfs_fattr *a, const struct stat *attr,
+static int setattr_allowed(fuse_req_t req, const hr_file_attr *a, const struct stat *attr,
 			   int to_set)
 {
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
@@ -686,24 +688,42 @@ void hrfs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_s
 		return;
 	}
 	pthread_mutex_lock(&of->lock);
-	if (!of->init)
-		rc = hrfs_of_init(fs, of, 0);
-	if (rc == 0)
-		rc = setattr_allowed(req, &of->attr, attr, to_set);
-	if (rc == 0 && (to_set & FUSE_SET_ATTR_SIZE))
-		rc = hrfs_of_truncate(fs, of, (uint64_t)attr->st_size);
-	if (rc == 0)
-		rc = apply_attrs(req, of, attr, to_set);
-	if (rc == 0) {
-		/* Through a descriptor, or while one with write access is open
-		 * (cp -a and tar set attributes on the open file before
-		 * closing it): stored with its next close, one put. By path
-		 * otherwise (truncate, chmod, touch): stored now. */
-		pthread_mutex_lock(&fs->lock);
-		int later = of->nwriters > 0 && !((to_set & FUSE_SET_ATTR_SIZE) && !fi);
-		pthread_mutex_unlock(&fs->lock);
-		if (!later)
-			rc = hrfs_of_commit(fs, of, 0);
+	pthread_mutex_lock(&fs->lock);
+	/* Made for this change alone (nobody has the file open): a
+	 * read-modify-write of the stored cell, stored only if the cell is
+	 * still the version read, else read again (bounded). */
+	int by_path = !of->init && of->nopen == 0;
+	pthread_mutex_unlock(&fs->lock);
+	for (unsigned attempt = 0;; attempt++) {
+		rc = 0;
+		if (!of->init)
+			rc = hrfs_of_init(fs, of, 0);
+		if (rc == 0)
+			rc = setattr_allowed(req, &of->attr, attr, to_set);
+		if (rc == 0 && (to_set & FUSE_SET_ATTR_SIZE))
+			rc = hrfs_of_truncate(fs, of, (uint64_t)attr->st_size);
+		if (rc == 0)
+			rc = apply_attrs(req, of, attr, to_set);
+		if (rc == 0) {
+			/* Through a descriptor, or while one with write access
+			 * is open (cp -a and tar set attributes on the open
+			 * file before closing it): stored with its next close,
+			 * one put. By path otherwise (truncate, chmod, touch):
+			 * stored now. */
+			pthread_mutex_lock(&fs->lock);
+			int later = of->nwriters > 0 && !((to_set & FUSE_SET_ATTR_SIZE) && !fi);
+			pthread_mutex_unlock(&fs->lock);
+			if (!later)
+				rc = hrfs_of_commit(fs, of, 0, by_path);
+		}
+		if (rc != -ECANCELED || !by_path)
+			break;
+		if (attempt >= HRFS_RMW_RETRIES) {
+			hr_log_error("fs", "setattr ino %llu: the cell kept changing", (unsigned long long)ino);
+			rc = -EAGAIN;
+			break;
+		}
+		hrfs_of_reset(of);
 	}
 	if (rc == 0)
 		hrfs_of_stat(fs, of, in->ino, &st);

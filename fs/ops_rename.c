@@ -118,32 +118,61 @@ static int keep_target(struct hrfs *fs, struct hrfs_of *tof)
 }
 
 /* Put (dp, dkey) = value with attributes, and delete (sp, skey) unless
- * skey is NULL, as one row mutation. */
+ * skey is NULL, as one row mutation: only if the source is still exactly
+ * the version src (absent when src is NULL), and with noreplace only if the
+ * target is absent. -ECANCELED when a check fails. */
 static int move_mutate(struct hrfs *fs, const struct hrfs_path *sp, const uint8_t *skey, size_t sk,
-		       const struct hrfs_path *dp, const uint8_t *dkey, size_t dk,
-		       const void *value, size_t len, const struct hrfs_fattr *attr, unsigned flags)
+		       const struct hrfs_ver *src, const struct hrfs_path *dp, const uint8_t *dkey,
+		       size_t dk, const void *value, size_t len, const hr_file_attr *attr,
+		       int noreplace, unsigned flags)
 {
+	struct hrfs_path tp = *dp;
+	uint8_t tag[HR_FILE_ATTR_TAG_LEN];
 	hr_mcell mc[2];
+	hr_check ck[2];
+	size_t nck = 0;
 	int rc;
-	(void)attr;
-	memset(mc, 0, sizeof(mc));
-	mc[0].family = dp->family;
-	mc[0].qualifier = dkey;
-	mc[0].qualifier_len = dk;
-	mc[0].ts = HR_TS_NOW;
-	mc[0].type = HR_PUT;
-	mc[0].value = len ? value : "";
-	mc[0].value_len = len;
+	memcpy(tp.qual, dkey, dk);
+	tp.qual_len = dk;
+	hrfs_cell_mcell(&tp, value, len, attr, tag, &mc[0]);
+	memset(&mc[1], 0, sizeof(mc[1]));
+	memset(ck, 0, sizeof(ck));
 	if (skey) {
 		mc[1].family = sp->family;
 		mc[1].qualifier = skey;
 		mc[1].qualifier_len = sk;
 		mc[1].ts = HR_TS_NOW;
 		mc[1].type = HR_DELETE_COLUMN;
+		ck[nck].family = sp->family;
+		ck[nck].qualifier = skey;
+		ck[nck].qualifier_len = sk;
+		ck[nck].op = src ? HR_CHECK_VERSION : HR_CHECK_ABSENT;
+		if (src) {
+			ck[nck].ts = src->ts;
+			ck[nck].seq = src->seq;
+		}
+		nck++;
+	}
+	if (noreplace) {
+		ck[nck].family = dp->family;
+		ck[nck].qualifier = dkey;
+		ck[nck].qualifier_len = dk;
+		ck[nck].op = HR_CHECK_ABSENT;
+		nck++;
 	}
 	HRFS_RETRY(fs, rc, "rename",
-		   hr_mutate(fs->srv, dp->table, dp->row, dp->row_len, mc, skey ? 2 : 1, flags));
+		   hr_check_and_mutate(fs->srv, dp->table, dp->row, dp->row_len, ck, nck, mc,
+				       skey ? 2 : 1, flags));
 	return rc;
+}
+
+/* A check failed: if the target exists now, the answer to a no-replace
+ * rename is EEXIST (else the source changed: try again). */
+static int noreplace_conflict(struct hrfs *fs, const struct hrfs_path *dp, const uint8_t *dkey,
+			      size_t dk)
+{
+	int rc = cell_exists(fs, dp, dkey, dk);
+	return rc > 0 ? -EEXIST : rc;
 }
 
 /* The target's listing entries after it received a cell. fs->lock held. */
@@ -210,21 +239,21 @@ static int rename_scratch_to_cell(struct hrfs *fs, struct hrfs_inode *sdir, cons
 	if (tof)
 		pthread_mutex_lock(&tof->lock);
 	pthread_mutex_lock(&sof->lock);
-	if (flags & RENAME_NOREPLACE) {
-		if (tof && tof->init)
-			rc = -EEXIST;
-		else if ((rc = cell_exists(fs, dp, dkey, dk)) > 0)
-			rc = -EEXIST;
-	}
+	if ((flags & RENAME_NOREPLACE) && tof && tof->init)
+		rc = -EEXIST; /* a created cell, not stored yet */
 	if (rc == 0)
 		rc = keep_target(fs, tof);
 	pthread_mutex_lock(&fs->lock);
 	if (rc == 0 && (m->of != sof || !m->listed || strcmp(m->path, smp) != 0))
 		rc = -ENOENT; /* renamed or removed meanwhile */
 	pthread_mutex_unlock(&fs->lock);
-	if (rc == 0)
-		rc = move_mutate(fs, NULL, NULL, 0, &tp, dkey, dk, sof->buf, sof->len, &sof->attr,
+	if (rc == 0) {
+		rc = move_mutate(fs, NULL, NULL, 0, NULL, dp, dkey, dk, sof->buf, sof->len,
+				 &sof->attr, (flags & RENAME_NOREPLACE) != 0,
 				 sof->synced ? HR_MUT_SYNC : 0);
+		if (rc == -ECANCELED)
+			rc = -EEXIST; /* the only check: the target is absent */
+	}
 	if (rc == 0) {
 		int vr = hrfs_cell_read(fs, &tp, NULL, &v, NULL);
 		sof->stored = vr == 0;
@@ -290,21 +319,51 @@ static int rename_cell(struct hrfs *fs, struct hrfs_inode *sdir, const char *nam
 		goto out;
 	}
 	lock_pair(sof, sin->ino, tof, tin ? tin->ino : 0);
-	if (!sof->init)
-		rc = hrfs_of_init(fs, sof, 1);
-	if (rc == 0)
-		rc = hrfs_of_load(fs, sof);
-	if (rc == 0 && (flags & RENAME_NOREPLACE)) {
-		if (tof && tof->init)
-			rc = -EEXIST;
-		else if ((rc = cell_exists(fs, dp, dkey, dk)) > 0)
-			rc = -EEXIST;
-	}
+	if ((flags & RENAME_NOREPLACE) && tof && tof->init)
+		rc = -EEXIST; /* a created cell, not stored yet */
 	if (rc == 0)
 		rc = keep_target(fs, tof);
-	if (rc == 0)
-		rc = move_mutate(fs, &srcp, skey, sk, &tp, dkey, dk, sof->buf, sof->len, &sof->attr,
-				 0);
+	/* The source's content is its state's; the mutation checks that the
+	 * stored source is still the version the state knows (or still
+	 * absent), so a write that reached the store some other way between
+	 * the read and the move is never lost: then read again, and retry. */
+	for (unsigned attempt = 0; rc == 0; attempt++) {
+		if (!sof->init)
+			rc = hrfs_of_init(fs, sof, 1);
+		if (rc == 0)
+			rc = hrfs_of_load(fs, sof);
+		if (rc == 0)
+			rc = move_mutate(fs, &srcp, skey, sk, sof->stored ? &sof->base : NULL, &tp,
+					 dkey, dk, sof->buf, sof->len, &sof->attr,
+					 (flags & RENAME_NOREPLACE) != 0, 0);
+		if (rc != -ECANCELED)
+			break;
+		if ((flags & RENAME_NOREPLACE) && (rc = noreplace_conflict(fs, dp, dkey, dk)) != 0)
+			break;
+		rc = -ECANCELED;
+		if (attempt >= 16) {
+			hr_log_error("fs", "rename %s: the source kept changing", smp);
+			rc = -EAGAIN;
+			break;
+		}
+		if (sof->dirty) {
+			/* its own content wins (as its next store would):
+			 * only learn the stored version it replaces */
+			struct hrfs_ver cur;
+			int r = hrfs_cell_read(fs, &srcp, NULL, &cur, NULL);
+			if (r < 0 && r != -ENOENT) {
+				rc = r;
+				break;
+			}
+			sof->stored = r == 0;
+			if (r == 0)
+				sof->base = cur;
+			rc = 0;
+		} else {
+			hrfs_of_reset(sof);
+			rc = 0;
+		}
+	}
 	if (rc == 0) {
 		int vr = hrfs_cell_read(fs, &tp, NULL, &v, NULL);
 		sof->stored = vr == 0;

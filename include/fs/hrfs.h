@@ -63,16 +63,8 @@ struct hrfs_fh;
 struct hrfs_mem;
 struct hrfs_of;
 
-/* The attributes a file shows beyond its size: persisted with the cell
- * (its file-attribute tag) once the engine stores tags. */
-struct hrfs_fattr {
-	uint32_t mode;		/* permission bits, 07777 */
-	uint32_t uid, gid;
-	int64_t mtime_ns, atime_ns, ctime_ns;
-};
-
-/* The identity of one stored version of a cell: with the sequence id (0
- * when the engine does not report it) it names exactly one write. */
+/* The identity of one stored version of a cell: (ts, seq) names exactly
+ * one write; len comes along for stat. */
 struct hrfs_ver {
 	int64_t ts;
 	uint64_t seq;
@@ -139,7 +131,7 @@ struct hrfs_of {
 	int synced;		/* fsync asked for: a scratch file renamed onto a cell is stored synced */
 	int pages_ok;		/* the kernel's pages of the inode are this content */
 	int orphan;		/* fs->lock: scratch data whose name was removed */
-	struct hrfs_fattr attr;
+	hr_file_attr attr;
 };
 
 struct hrfs_itab {
@@ -257,7 +249,7 @@ int hrfs_mem_has_children_locked(struct hrfs *fs, const char *parent);
 struct hrfs_mem *hrfs_mem_get_scratch(struct hrfs *fs, const char *path);
 /* Adds a scratch file with empty data; NULL on ENOMEM. Caller holds fs->lock. */
 struct hrfs_mem *hrfs_mem_add_scratch_locked(struct hrfs *fs, const char *path,
-					     const struct hrfs_fattr *attr);
+					     const hr_file_attr *attr);
 
 struct hrfs_mem_name {
 	char name[HRFS_NAME_MAX + 1];
@@ -278,31 +270,46 @@ struct hrfs_of *hrfs_of_get(struct hrfs *fs, struct hrfs_inode *in, int create);
 void hrfs_of_put(struct hrfs *fs, struct hrfs_of *of);
 void hrfs_of_put_locked(struct hrfs *fs, struct hrfs_of *of);
 /* A new scratch-data state (one reference) holding nothing. */
-struct hrfs_of *hrfs_of_new_scratch(const struct hrfs_fattr *attr);
+struct hrfs_of *hrfs_of_new_scratch(const hr_file_attr *attr);
 /* The rest take of->lock held. */
 /* Fills a fresh cell state from the store: its version and attributes, and
  * with want_value its content. -ENOENT if the cell does not exist (or the
  * inode was removed). */
 int hrfs_of_init(struct hrfs *fs, struct hrfs_of *of, int want_value);
 /* Initialises a fresh state as a cell created now (never stored). */
-void hrfs_of_init_created(struct hrfs *fs, struct hrfs_of *of, const struct hrfs_fattr *attr);
+void hrfs_of_init_created(struct hrfs *fs, struct hrfs_of *of, const hr_file_attr *attr);
 /* Makes buf hold the content (reads the stored version if needed). */
 int hrfs_of_load(struct hrfs *fs, struct hrfs_of *of);
 /* Changes: each marks the state dirty and stamps mtime/ctime. */
 int hrfs_of_write(struct hrfs *fs, struct hrfs_of *of, const void *data, size_t size, uint64_t off);
 int hrfs_of_truncate(struct hrfs *fs, struct hrfs_of *of, uint64_t size);
 /* Stores a dirty cell state as one put (flags: HR_MUT_SYNC). An unlinked
- * cell's state is dropped instead: it has no name to be stored under. */
-int hrfs_of_commit(struct hrfs *fs, struct hrfs_of *of, unsigned flags);
+ * cell's state is dropped instead: it has no name to be stored under.
+ * checked: only if the cell is still the version the state was read at
+ * (or still absent), else -ECANCELED (a read-modify-write by path). */
+int hrfs_of_commit(struct hrfs *fs, struct hrfs_of *of, unsigned flags, int checked);
+/* Forgets what a state read (it is read again by hrfs_of_init). */
+void hrfs_of_reset(struct hrfs_of *of);
 /* stat of the state (size = content length). */
 void hrfs_of_stat(struct hrfs *fs, struct hrfs_of *of, uint64_t ino, struct stat *st);
 /* The engine's view of a cell: reads its latest version (value into *data
  * when data is not NULL). Retries busy answers. */
 int hrfs_cell_read(struct hrfs *fs, const struct hrfs_path *p, void **data,
-		   struct hrfs_ver *ver, struct hrfs_fattr *attr);
-/* Stores value + attributes under p as one put. */
+		   struct hrfs_ver *ver, hr_file_attr *attr);
+/* Stores value + attributes (its file-attribute tag) under p as one put;
+ * with expect, only if the cell is still exactly that version, with
+ * expect_absent only if it has none (else -ECANCELED). */
 int hrfs_cell_put(struct hrfs *fs, const struct hrfs_path *p, const void *data, size_t len,
-		  const struct hrfs_fattr *attr, unsigned flags);
+		  const hr_file_attr *attr, unsigned flags, const struct hrfs_ver *expect,
+		  int expect_absent);
+/* The put cell of value + attributes for p (tag: HR_FILE_ATTR_TAG_LEN
+ * bytes that must outlive mc). */
+void hrfs_cell_mcell(const struct hrfs_path *p, const void *data, size_t len,
+		     const hr_file_attr *attr, uint8_t *tag, hr_mcell *mc);
+/* The attributes of a cell with this tag area (defaults when it has no
+ * file-attribute tag). */
+void hrfs_attr_from_tags(const struct hrfs *fs, const void *tags, size_t tags_len, int64_t ts_ms,
+			 hr_file_attr *a);
 int hrfs_ver_eq(const struct hrfs_ver *a, const struct hrfs_ver *b);
 /* A cell's stored version as a lookup, getattr or listing saw it: if the
  * kernel may cache pages of another version of in, they are invalidated
@@ -311,7 +318,7 @@ void hrfs_cell_seen(struct hrfs *fs, struct hrfs_inode *in, const struct hrfs_ve
 int64_t hrfs_now_ns(void);
 /* Attributes of a cell stored without any: 0644, the mounting user, the
  * cell's timestamp. */
-void hrfs_fattr_default(const struct hrfs *fs, int64_t ts_ms, struct hrfs_fattr *a);
+void hrfs_fattr_default(const struct hrfs *fs, int64_t ts_ms, hr_file_attr *a);
 
 /* ---- inval.c ------------------------------------------------------------- */
 /* A thread that sends the kernel's page-cache invalidations, so that no
@@ -328,7 +335,7 @@ void hrfs_inval_queue(struct hrfs *fs, uint64_t ino);
 /* ---- attr.c -------------------------------------------------------------- */
 void hrfs_attr_dir(const struct hrfs *fs, uint64_t ino, struct stat *st);
 void hrfs_attr_file(const struct hrfs *fs, uint64_t ino, uint64_t size,
-		    const struct hrfs_fattr *a, struct stat *st);
+		    const hr_file_attr *a, struct stat *st);
 /* Fills st for inode in (engine calls as needed). 0 or negative errno. */
 int hrfs_getattr_inode(struct hrfs *fs, struct hrfs_inode *in, struct stat *st);
 /* 1 if in lies in a table with a TTL family (nothing of it is cached). */

@@ -209,3 +209,52 @@ load helpers
 	run tsh 'awk "\$1 == \"blocked_writes\" { print \$2 }" "$1"' "$M/.hregionfs/stats"
 	[ -n "$output" ] && [ "$output" -gt 0 ] || fail "no write was blocked (blocked_writes='$output'): the test did not exercise back-pressure"
 }
+
+@test "a writer appending to a cell while it is renamed 1,000 times loses nothing" {
+	t mkdir -p "$M/t/r/cf"
+	# The writer appends numbered lines to src, one open-append-close each
+	# (O_APPEND, O_CREAT), until the renamer is done; the renamer moves src
+	# to moved.1 ... moved.1000 (waiting for src to exist again). Every line
+	# must then be in exactly one file, in order: moved.1 ... moved.1000,
+	# then src.
+	run tlongsh '
+		F=$1 V=$2
+		perl -e '\''
+			my ($f, $v) = @ARGV;
+			my $n = 0;
+			until (-e "$v/renamed") {
+				$n++;
+				open(my $h, ">>", "$f/src") or die "open: $!";
+				print $h "line $n\n" or die "write: $!";
+				close($h) or die "close: $!";
+			}
+			open(my $c, ">", "$v/count") or die; print $c "$n\n"; close $c;
+		'\'' "$F" "$V" &
+		w=$!
+		perl -e '\''
+			my ($f, $v) = @ARGV;
+			for my $j (1 .. 1000) {
+				my $spins = 0;
+				until (rename("$f/src", "$f/moved.$j")) {
+					die "rename $j: $!\n" unless $!{ENOENT};
+					die "src never came back\n" if ++$spins > 20000;
+					select(undef, undef, undef, 0.001);
+				}
+			}
+			open(my $d, ">", "$v/renamed") or die; close $d;
+		'\'' "$F" "$V" || { kill $w; exit 1; }
+		wait $w || exit 1
+		n=$(cat "$V/count")
+		{ for j in $(seq 1 1000); do cat "$F/moved.$j"; done; cat "$F/src" 2>/dev/null; } > "$V/all"
+		seq 1 "$n" | sed "s/^/line /" > "$V/expect"
+		echo "$n lines appended during 1000 renames"
+		cmp "$V/expect" "$V/all"
+	' "$M/t/r/cf" "$HR_TMP"
+	assert_success
+	echo "# $output" >&3
+	# and so it stays after a remount
+	remount_fs
+	run tlongsh '{ for j in $(seq 1 1000); do cat "$1/moved.$j"; done; cat "$1/src" 2>/dev/null; } | cmp - "$2/expect"' \
+		"$M/t/r/cf" "$HR_TMP"
+	assert_success
+}
