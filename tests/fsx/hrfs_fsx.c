@@ -8,7 +8,9 @@
  * O_TRUNC, O_APPEND), close, read and pread, write and pwrite at random
  * offsets, ftruncate up and down, fstat, lseek(SEEK_END), stat, mmap
  * (MAP_SHARED) reads and writes, fsync, rename and unlink (also of open
- * files), and full re-reads. An in-memory model of inodes, names and
+ * files), fchmod and chmod, futimens with explicit times, and full
+ * re-reads. fstat and stat check sizes, modes and (while the model knows
+ * it: set explicitly, no write since) mtime. An in-memory model of inodes, names and
  * descriptors predicts every result (bytes read, sizes, offsets, errors);
  * the first difference stops the run with exit status 1, naming the seed
  * and the operation. At the end every name is read back whole and checked.
@@ -47,6 +49,9 @@ struct obj {
 	int nfds;	/* descriptors on it */
 	uint8_t *data;
 	size_t len, cap;
+	unsigned mode;	/* permission bits */
+	int mtime_known;	/* set by futimens, no data change since */
+	struct timespec mtime;
 };
 
 struct dsc {
@@ -73,17 +78,19 @@ static long g_pagesize;
 enum {
 	OP_OPEN, OP_CLOSE, OP_READ, OP_PREAD, OP_WRITE, OP_PWRITE, OP_TRUNC_UP, OP_TRUNC_DOWN,
 	OP_FSTAT, OP_SEEK_END, OP_STAT, OP_MMAP_READ, OP_MMAP_WRITE, OP_FSYNC, OP_RENAME,
-	OP_UNLINK, OP_REOPEN, OP_VERIFY, OP_COUNT
+	OP_UNLINK, OP_REOPEN, OP_VERIFY, OP_FCHMOD, OP_CHMOD, OP_UTIMES, OP_COUNT
 };
 static const char *op_names[OP_COUNT] = {
 	"open", "close", "read", "pread", "write", "pwrite", "trunc_up", "trunc_down",
 	"fstat", "seek_end", "stat", "mmap_read", "mmap_write", "fsync", "rename",
-	"unlink", "reopen", "verify",
+	"unlink", "reopen", "verify", "fchmod", "chmod", "futimens",
 };
 /* relative weights */
 static const int op_weight[OP_COUNT] = {
-	10, 8, 10, 10, 12, 12, 4, 4, 6, 4, 4, 4, 4, 2, 4, 2, 3, 2,
+	10, 8, 10, 10, 12, 12, 4, 4, 6, 4, 4, 4, 4, 2, 4, 2, 3, 2, 2, 2, 2,
 };
+/* modes that keep the file readable and writable by its owner */
+static const unsigned modes[] = {0600, 0640, 0644, 0660, 0664, 0666, 0700, 0750, 0755, 0611};
 static uint64_t op_count[OP_COUNT];
 
 static uint64_t rnd(void)
@@ -190,8 +197,15 @@ static void obj_resize(int o, size_t len)
 	b->len = len;
 }
 
+/* A change of the data: the file's mtime is "now", unknown to the model. */
+static void obj_touch(int o)
+{
+	g_obj[o].mtime_known = 0;
+}
+
 static void obj_write(int o, uint64_t off, const uint8_t *p, size_t n)
 {
+	obj_touch(o);
 	if (off + n > g_obj[o].len)
 		obj_resize(o, off + n);
 	memcpy(g_obj[o].data + off, p, n);
@@ -319,9 +333,11 @@ static void do_open(int name, int flags_choice)
 	if (o < 0) {
 		o = obj_new();
 		g_obj[o].linked = 1;
+		g_obj[o].mode = 0644; /* umask 022 */
 		g_name[name] = o;
 	} else if (flags & O_TRUNC) {
 		g_obj[o].len = 0;
+		obj_touch(o);
 	}
 	struct dsc *d = &g_dsc[slot];
 	d->used = 1;
@@ -410,10 +426,27 @@ static void do_truncate(int i, int up)
 	if (rc)
 		fail("ftruncate d%d %" PRIu64 ": %s", i, size, strerror(errno));
 	obj_resize(d->obj, (size_t)size);
+	obj_touch(d->obj);
 	struct stat st;
 	if (fstat(d->fd, &st) != 0 || (uint64_t)st.st_size != size)
 		fail("fstat after ftruncate d%d to %" PRIu64 ": size %lld", i, size,
 		     (long long)st.st_size);
+}
+
+/* mode, and mtime while the model knows it */
+static void check_attrs(const char *what, const struct stat *st, int o)
+{
+	struct obj *b = &g_obj[o];
+	note("%s mode %o mtime %s%lld.%09ld", what, st->st_mode & 07777,
+	     b->mtime_known ? "" : "(unknown) ", b->mtime_known ? (long long)st->st_mtim.tv_sec : 0LL,
+	     b->mtime_known ? st->st_mtim.tv_nsec : 0L);
+	if ((st->st_mode & 07777) != b->mode)
+		fail("%s: mode 0%o, model says 0%o", what, st->st_mode & 07777, b->mode);
+	if (b->mtime_known && (st->st_mtim.tv_sec != b->mtime.tv_sec ||
+			       st->st_mtim.tv_nsec != b->mtime.tv_nsec))
+		fail("%s: mtime %lld.%09ld, model says %lld.%09ld", what,
+		     (long long)st->st_mtim.tv_sec, st->st_mtim.tv_nsec, (long long)b->mtime.tv_sec,
+		     b->mtime.tv_nsec);
 }
 
 static void do_fstat(int i)
@@ -429,6 +462,7 @@ static void do_fstat(int i)
 		     g_obj[d->obj].len);
 	if (!S_ISREG(st.st_mode))
 		fail("fstat d%d: not a regular file (mode 0%o)", i, st.st_mode);
+	check_attrs("fstat", &st, d->obj);
 	int linked = g_obj[d->obj].linked;
 	if ((st.st_nlink != 0) != linked)
 		fail("fstat d%d: nlink %lu, model says %s", i, (unsigned long)st.st_nlink,
@@ -474,6 +508,50 @@ static void do_stat(int name)
 	if ((size_t)st.st_size != g_obj[o].len)
 		fail("stat c%d: size %lld, model says %zu", name, (long long)st.st_size,
 		     g_obj[o].len);
+	check_attrs("stat", &st, o);
+}
+
+static void do_fchmod(int i)
+{
+	unsigned mode = modes[rnd_below(sizeof(modes) / sizeof(modes[0]))];
+	int rc = fchmod(g_dsc[i].fd, mode);
+	note("fchmod d%d %o -> %d", i, mode, rc ? -errno : 0);
+	if (rc)
+		fail("fchmod d%d: %s", i, strerror(errno));
+	g_obj[g_dsc[i].obj].mode = mode;
+}
+
+static void do_chmod(int name)
+{
+	char p[4096];
+	unsigned mode = modes[rnd_below(sizeof(modes) / sizeof(modes[0]))];
+	path_of(name, p, sizeof(p));
+	int rc = chmod(p, mode);
+	int err = rc ? errno : 0;
+	note("chmod c%d %o -> %s", name, mode, err ? strerror(err) : "ok");
+	int expect = g_name[name] < 0 ? ENOENT : 0;
+	if (err != expect)
+		fail("chmod c%d: got %s, model says %s", name, err ? strerror(err) : "success",
+		     expect ? strerror(expect) : "success");
+	if (!err)
+		g_obj[g_name[name]].mode = mode;
+}
+
+static void do_futimens(int i)
+{
+	struct timespec ts[2];
+	for (int k = 0; k < 2; k++) {
+		ts[k].tv_sec = (time_t)(946684800 + rnd_below(1000000000));
+		ts[k].tv_nsec = (long)rnd_below(1000000000);
+	}
+	int rc = futimens(g_dsc[i].fd, ts);
+	note("futimens d%d %lld.%09ld -> %d", i, (long long)ts[1].tv_sec, ts[1].tv_nsec,
+	     rc ? -errno : 0);
+	if (rc)
+		fail("futimens d%d: %s", i, strerror(errno));
+	struct obj *b = &g_obj[g_dsc[i].obj];
+	b->mtime = ts[1];
+	b->mtime_known = 1;
 }
 
 static void do_mmap(int i, int write)
@@ -495,6 +573,7 @@ static void do_mmap(int i, int write)
 		fill_random(g_buf, n);
 		memcpy(m + off, g_buf, n);
 		memcpy(b->data + off, g_buf, n);
+		obj_touch(d->obj);
 		int sync = rnd_below(2) == 0;
 		if (sync && msync(m, maplen, MS_SYNC) != 0)
 			fail("msync d%d: %s", i, strerror(errno));
@@ -682,6 +761,20 @@ static void step(void)
 	case OP_VERIFY:
 		verify_name(name);
 		break;
+	case OP_FCHMOD:
+		if ((i = pick_dsc(0, 0)) < 0)
+			goto none;
+		do_fchmod(i);
+		break;
+	case OP_CHMOD:
+		do_chmod(name);
+		break;
+	case OP_UTIMES:
+		/* futimens needs ownership (we own the file) or write access */
+		if ((i = pick_dsc(0, 0)) < 0)
+			goto none;
+		do_futimens(i);
+		break;
 	}
 	op_count[op]++;
 	return;
@@ -743,6 +836,7 @@ int main(int argc, char **argv)
 	}
 	for (int i = 0; i < MAX_FILES; i++)
 		g_name[i] = -1;
+	umask(022);
 	/* stderr first: the seed is known even if the run dies */
 	fprintf(stderr, "hrfs_fsx: seed %" PRIu64 ", %" PRIu64 " operations on %d files in %s\n",
 		g_seed, g_ops, g_files, g_dir);
