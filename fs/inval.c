@@ -12,6 +12,13 @@
  * its pages only when the cell is exactly the version those pages hold
  * (ofile.c). The queue is bounded; when it is full an invalidation is
  * dropped (counted), which costs memory in the kernel, not correctness.
+ *
+ * Stopping: the thread may sit in the kernel waiting for a page that a
+ * READ nobody will answer any more holds locked (the loop has ended). Then
+ * it is left behind (detached, its queue leaked on purpose) instead of
+ * joined: closing the session aborts the connection, which ends that READ
+ * and lets the call return, and the thread exits without touching anything
+ * but its queue.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -26,6 +33,7 @@ struct hrfs_inval {
 	pthread_cond_t cv;
 	pthread_t thr;
 	int stop;
+	int busy;		/* inside a notification call */
 	uint64_t q[HRFS_INVAL_Q];
 	size_t head, n;
 	uint64_t sent, dropped;
@@ -35,6 +43,7 @@ static void *inval_main(void *arg)
 {
 	struct hrfs *fs = arg;
 	struct hrfs_inval *iv = fs->inval;
+	struct fuse_session *se = fs->se;
 	pthread_mutex_lock(&iv->mu);
 	for (;;) {
 		while (!iv->stop && iv->n == 0)
@@ -44,16 +53,20 @@ static void *inval_main(void *arg)
 		uint64_t ino = iv->q[iv->head];
 		iv->head = (iv->head + 1) % HRFS_INVAL_Q;
 		iv->n--;
+		iv->busy = 1;
+		iv->sent++;
+		atomic_fetch_add(&fs->ctr.inval_sent, 1);
 		pthread_mutex_unlock(&iv->mu);
 		/* offset 0, length 0: every page, and the attributes. -ENOENT:
 		 * the kernel no longer has the inode, nothing to drop. */
-		int rc = fuse_lowlevel_notify_inval_inode(fs->se, ino, 0, 0);
+		int rc = fuse_lowlevel_notify_inval_inode(se, ino, 0, 0);
+		pthread_mutex_lock(&iv->mu);
+		iv->busy = 0;
+		if (iv->stop)
+			break; /* maybe left behind: fs may be gone */
 		if (rc < 0 && rc != -ENOENT)
 			hr_log_debug("fs", "invalidate ino %llu: %s", (unsigned long long)ino,
 				     strerror(-rc));
-		atomic_fetch_add(&fs->ctr.inval_sent, 1);
-		pthread_mutex_lock(&iv->mu);
-		iv->sent++;
 	}
 	pthread_mutex_unlock(&iv->mu);
 	return NULL;
@@ -83,15 +96,22 @@ void hrfs_inval_stop(struct hrfs *fs)
 	struct hrfs_inval *iv = fs->inval;
 	if (!iv)
 		return;
+	fs->inval = NULL;
 	pthread_mutex_lock(&iv->mu);
 	iv->stop = 1;
+	int busy = iv->busy;
+	uint64_t dropped = iv->dropped;
 	pthread_cond_signal(&iv->cv);
 	pthread_mutex_unlock(&iv->mu);
-	pthread_join(iv->thr, NULL);
-	if (iv->dropped)
+	if (dropped)
 		hr_log_info("fs", "%llu page-cache invalidations dropped (queue full)",
-			    (unsigned long long)iv->dropped);
-	fs->inval = NULL;
+			    (unsigned long long)dropped);
+	if (busy) {
+		/* in the kernel: see the top of this file */
+		pthread_detach(iv->thr);
+		return;
+	}
+	pthread_join(iv->thr, NULL);
 	pthread_cond_destroy(&iv->cv);
 	pthread_mutex_destroy(&iv->mu);
 	free(iv);
