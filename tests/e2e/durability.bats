@@ -269,7 +269,10 @@ power_cut() {
 	unmount_fs
 	# what the clean unmount left is durable
 	find "$HR_DATA/wal" -name '*.wal' -exec stat -c '%d %i %s' {} + >"$HR_TMP/synced"
-	export LD_PRELOAD=$HR_REPO/build/libhrfs_synclog.so HRFS_SYNC_LOG=$HR_TMP/synced
+	# (a daemon built with ASan needs its runtime first in the list)
+	local asan
+	asan=$(ldd "$HREGIONFS_BIN" 2>/dev/null | awk '/libasan/ { print $3 }')
+	export LD_PRELOAD="${asan:+$asan }$HR_REPO/build/libhrfs_synclog.so" HRFS_SYNC_LOG=$HR_TMP/synced
 	# no background sync of the log: only what is asked for is durable
 	mount_fs sync_interval_ms=3600000
 	unset LD_PRELOAD HRFS_SYNC_LOG
