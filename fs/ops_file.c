@@ -515,11 +515,18 @@ void hrfs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct hrfs *fs = FS(req);
 	struct hrfs_fh *fh = fh_of(fi);
 	/* Still dirty: pages of a shared mapping written back after the last
-	 * close, or a store that failed (close(2) reported it); try again. */
+	 * close, or a store that failed (close(2) reported it); try again. A
+	 * read-only handle changed nothing: while writers remain, their
+	 * closes store their changes. */
 	if (fh->of) {
-		pthread_mutex_lock(&fh->of->lock);
-		hrfs_of_commit(fs, fh->of, 0, 0);
-		pthread_mutex_unlock(&fh->of->lock);
+		pthread_mutex_lock(&fs->lock);
+		int last = fh->of->nopen == 1;
+		pthread_mutex_unlock(&fs->lock);
+		if (fh->writer || last) {
+			pthread_mutex_lock(&fh->of->lock);
+			hrfs_of_commit(fs, fh->of, 0, 0);
+			pthread_mutex_unlock(&fh->of->lock);
+		}
 	}
 	fh_free(fs, fh);
 	fuse_reply_err(req, 0);
