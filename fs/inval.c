@@ -10,7 +10,12 @@
  *
  * Nothing depends on a notification arriving: an open lets the kernel keep
  * its pages only when the cell is exactly the version those pages hold
- * (ofile.c). The queue is bounded; when it is full an invalidation is
+ * (ofile.c). Even from this thread each notification is a window in which
+ * a kill -9 leaves the daemon waiting uninterruptibly in the kernel (for a
+ * page a READ in flight holds) until its connection is aborted, so they are
+ * kept for what the kernel cannot see and an open cannot fix: a cell found
+ * changed behind the kernel's back while descriptors may still read its
+ * cached pages. The queue is bounded; when it is full an invalidation is
  * dropped (counted), which costs memory in the kernel, not correctness.
  *
  * Stopping: the thread may sit in the kernel waiting for a page that a

@@ -17,8 +17,12 @@
  * stay the state's content. When the last handle goes, the inode remembers
  * the version it held (pc); the next open lets the kernel keep its pages
  * only if the cell is still exactly that version (ofile state creation in
- * ops_file.c), and a lookup or getattr that sees another version queues an
- * invalidation (hrfs_cell_seen).
+ * ops_file.c); a lookup, getattr or listing that sees another version
+ * forgets pc (hrfs_cell_seen), so that open drops them. Only a state that
+ * finds, when it first reads its value, that the cell changed behind the
+ * kernel's back while descriptors may hold its pages queues a data
+ * invalidation (inval.c): the kernel cannot see such changes (a TTL expiry,
+ * a write through another inode of the same key).
  *
  * Locking: see hrfs.h (of->lock, then fs->lock).
  */
@@ -133,16 +137,15 @@ int hrfs_cell_put(struct hrfs *fs, const struct hrfs_path *p, const void *data, 
 
 void hrfs_cell_seen(struct hrfs *fs, struct hrfs_inode *in, const struct hrfs_ver *ver)
 {
-	int stale = 0;
+	/* No state: nothing reads the inode's pages before an open, and the
+	 * next open drops them (keep_cache only while pc_valid). So no kernel
+	 * notification is needed here (each is a window in which a kill -9
+	 * cannot end the daemon: inval.c). */
 	pthread_mutex_lock(&fs->lock);
 	if (in->kind == HRFS_CELL && in->pc_valid && !in->of &&
-	    (!ver || !hrfs_ver_eq(&in->pc, ver))) {
+	    (!ver || !hrfs_ver_eq(&in->pc, ver)))
 		in->pc_valid = 0;
-		stale = 1;
-	}
 	pthread_mutex_unlock(&fs->lock);
-	if (stale)
-		hrfs_inval_queue(fs, in->ino);
 }
 
 static struct hrfs_of *of_alloc(void)

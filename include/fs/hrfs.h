@@ -311,9 +311,9 @@ void hrfs_cell_mcell(const struct hrfs_path *p, const void *data, size_t len,
 void hrfs_attr_from_tags(const struct hrfs *fs, const void *tags, size_t tags_len, int64_t ts_ms,
 			 hr_file_attr *a);
 int hrfs_ver_eq(const struct hrfs_ver *a, const struct hrfs_ver *b);
-/* A cell's stored version as a lookup, getattr or listing saw it: if the
- * kernel may cache pages of another version of in, they are invalidated
- * (queued) and the next open drops them. */
+/* A cell's stored version as a lookup, getattr or listing saw it (NULL:
+ * none): if the kernel may cache pages of another version of in, the next
+ * open drops them. */
 void hrfs_cell_seen(struct hrfs *fs, struct hrfs_inode *in, const struct hrfs_ver *ver);
 int64_t hrfs_now_ns(void);
 /* Attributes of a cell stored without any: 0644, the mounting user, the
