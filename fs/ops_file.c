@@ -34,6 +34,10 @@
  * after this many tries. */
 #define HRFS_RMW_RETRIES 16
 
+/* A cell up to this size is read at open even when the kernel may have it
+ * cached. */
+#define HRFS_EAGER_LOAD (64 * 1024)
+
 struct hrfs_fh {
 	struct hrfs_inode *in;	/* one inode reference */
 	int kind;		/* the inode's kind at open */
@@ -411,11 +415,14 @@ void hrfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (!of->init) {
 		pthread_mutex_lock(&fs->lock);
 		int pc = in->pc_valid;
+		uint64_t pc_len = in->pc.len;
 		pthread_mutex_unlock(&fs->lock);
 		/* Read the value now when the kernel cannot have it cached (a
-		 * cold open needs it anyway), or in a TTL table (it may expire
-		 * before the read); else only when a read asks for it. */
-		rc = hrfs_of_init(fs, of, !trunc && (!pc || ttl));
+		 * cold open needs it anyway), in a TTL table (it may expire
+		 * before the read), or when it is small (a copy costs less than a
+		 * second engine call if the kernel lacks a page: a partly
+		 * written page never is); else only when a read asks for it. */
+		rc = hrfs_of_init(fs, of, !trunc && (!pc || ttl || pc_len <= HRFS_EAGER_LOAD));
 	}
 	if (rc == 0)
 		keep = open_keep_cache(of, ttl);
