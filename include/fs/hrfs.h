@@ -13,8 +13,9 @@
  * - An open-file state (struct hrfs_of, ofile.c) is the one working copy of
  *   a cell or scratch file shared by all its descriptors; its mutex (of->lock)
  *   protects its content, attributes and version, and is held across the
- *   engine calls that read or store it, so that every engine write to a cell
- *   the kernel knows goes through its state in order.
+ *   engine calls that read or store it (so that every engine write to a cell
+ *   the kernel knows goes through its state in order) and across the READ
+ *   reply that copies from it (a reply never waits for another request).
  * - Lock order: of->lock (two of them: the lower inode number first, a
  *   scratch file's after any cell's), then fs->lock. The invalidation
  *   queue's mutex (inval.c) is a leaf. No lock is held while waiting for the
