@@ -30,7 +30,12 @@
  *   until the next hr_scan_next or hr_scan_close on that cursor.
  * - A cursor (hr_scan) is used by one thread at a time. Its memory does not
  *   grow with the table size. Each row it returns is read at one MVCC read
- *   point, so a row mutation is never seen in part.
+ *   point, so a row mutation is never seen in part. A cursor left idle for
+ *   scanner_lease_ms (HBase's scanner lease) gives up the memstores and
+ *   store files it pins; its next hr_scan_next goes on exactly after the
+ *   last entry it returned (a row it was inside is finished at its own read
+ *   point, or, if a compaction meanwhile retired a file it was read from,
+ *   at a new one: no entry is repeated or skipped either way).
  */
 #ifndef HREGIONFS_H
 #define HREGIONFS_H

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "compact_int.h"
+#include "engine/hr_publish.h"
 #include "engine/hr_util.h"
 #include "hr_log.h"
 
@@ -25,7 +26,6 @@ typedef struct compaction {
 	int gc;			/* all files: drop what reads can no longer see */
 	int major;		/* ... and the versions beyond max_versions */
 	hr_sfile *out;		/* NULL when nothing survived */
-	uint64_t out_id;
 	hr_compact_result res;
 } compaction;
 
@@ -35,53 +35,14 @@ static int cancelled(hr_store *st)
 	       hr_compact_stopping(st->region->srv);
 }
 
-static int is_input(const compaction *c, const hr_sfile *f)
-{
-	for (uint32_t i = 0; i < c->nin; i++)
-		if (c->in[i] == f)
-			return 1;
-	return 0;
-}
-
-/* The store's file array after the swap: the output where the inputs were
- * (they are consecutive in seq order, so newest first still holds), the
- * files flushed meanwhile in front. st->mu held. */
-static int build_files(const compaction *c, hr_sfile ***out, uint32_t *nout)
-{
-	hr_store *st = c->st;
-	uint32_t found = 0, k = 0;
-	for (uint32_t i = 0; i < st->nfiles; i++)
-		found += (uint32_t)is_input(c, st->files[i]);
-	if (found != c->nin)
-		return -ESTALE; /* only this compaction removes files: cannot happen */
-	uint32_t n = st->nfiles - c->nin + (c->out ? 1 : 0);
-	hr_sfile **v = malloc((n ? n : 1) * sizeof(*v));
-	if (!v)
-		return -ENOMEM;
-	int placed = 0;
-	for (uint32_t i = 0; i < st->nfiles; i++) {
-		if (!is_input(c, st->files[i])) {
-			v[k++] = st->files[i];
-		} else if (!placed) {
-			placed = 1;
-			if (c->out)
-				v[k++] = c->out;
-		}
-	}
-	*out = v;
-	*nout = n;
-	return 0;
-}
-
 static int write_output(compaction *c)
 {
 	hr_store *st = c->st;
 	hr_server *srv = st->region->srv;
 	hr_view v = {.nms = 0, .files = c->in, .nfiles = c->nin};
 	hr_miter *m = NULL;
-	hr_sfile_writer *w = NULL;
+	hr_newfile nf = {0};
 	hr_resolver res;
-	char tmp[PATH_MAX], path[PATH_MAX];
 	uint64_t rows = 0, max_seq = 0, paced = 0;
 	int rc;
 	int64_t oldest = st->fam.ttl_ms > 0 ? hr_now_ms() - st->fam.ttl_ms : INT64_MIN;
@@ -99,23 +60,19 @@ static int write_output(compaction *c)
 			max_seq = fi->max_seq;
 		c->res.bytes_in += fi->file_size;
 	}
-	c->out_id = atomic_fetch_add(&srv->next_file_id, 1);
-	hr_store_file_path(st, c->out_id, 1, tmp, sizeof(tmp));
-	hr_store_file_path(st, c->out_id, 0, path, sizeof(path));
 	if ((rc = hr_miter_open(&v, &m)) < 0)
 		goto fail;
 	hr_kv first;
 	hr_kv_first_on_column(&first, (const uint8_t *)"", 0, NULL, 0);
 	if ((rc = hr_miter_seek(m, &first)) < 0)
 		goto fail;
-	if ((rc = hr_sfile_write_open(tmp, st->fam.block_size, st->fam.bloom == HR_BLOOM_ROW, rows,
-				      &w)) < 0)
+	if ((rc = hr_newfile_begin(st, rows, &nf)) < 0)
 		goto fail;
 	while (hr_miter_valid(m)) {
 		const hr_kv *kv = hr_miter_kv(m);
 		int keep = c->gc ? hr_resolve(&res, kv) == HR_RES_EMIT : kv->ts >= oldest;
 		if (keep) {
-			if ((rc = hr_sfile_write_add(w, kv)) < 0)
+			if ((rc = hr_newfile_add(&nf, kv)) < 0)
 				goto fail;
 			c->res.cells_out++;
 		}
@@ -123,7 +80,7 @@ static int write_output(compaction *c)
 			rc = -ECANCELED;
 			goto fail;
 		}
-		uint64_t b = hr_sfile_write_bytes(w);
+		uint64_t b = hr_newfile_bytes(&nf);
 		if (b - paced >= PACE_BYTES) {
 			if ((rc = hr_compact_pace(srv, b - paced)) < 0)
 				goto fail;
@@ -135,51 +92,30 @@ static int write_output(compaction *c)
 	hr_miter_free(m);
 	m = NULL;
 	hr_resolver_free(&res);
-	if (c->res.cells_out == 0) {
-		/* everything was garbage: the inputs just go */
-		hr_sfile_write_abort(w);
-		return 0;
-	}
-	rc = hr_sfile_write_finish(w, max_seq);
-	w = NULL;
-	if (rc < 0)
-		goto fail;
-	if (rename(tmp, path) < 0) {
-		rc = -errno;
-		goto fail;
-	}
-	if ((rc = hr_fsync_dir(st->dir)) < 0)
-		goto fail;
-	if ((rc = hr_sfile_open(path, c->out_id, srv->fdc, srv->bc, &c->out)) < 0)
-		goto fail;
-	c->res.bytes_out = hr_sfile_get_info(c->out)->file_size;
+	/* no output when everything was garbage: the inputs just go */
+	if ((rc = hr_newfile_finish(&nf, max_seq, &c->out)) < 0)
+		return rc;
+	if (c->out)
+		c->res.bytes_out = hr_sfile_get_info(c->out)->file_size;
 	return 0;
 fail:
 	hr_miter_free(m);
 	hr_resolver_free(&res);
-	if (w)
-		hr_sfile_write_abort(w);
-	unlink(tmp);
-	unlink(path);
+	hr_newfile_abort(&nf);
 	if (rc != -ECANCELED)
-		hr_log_error("compact", "%s: writing compaction output failed: %s", path,
+		hr_log_error("compact", "%s: writing compaction output failed: %s", st->dir,
 			     strerror(-rc));
 	return rc;
 }
 
-/* Commits the swap to LMDB, then to memory, under the region's flush_mu so
- * that no flush publishes a file list read before (or after) ours. */
+/* Swaps the inputs for the output, in LMDB then in memory, under the
+ * region's flush_mu so that no flush publishes a file list read before (or
+ * after) ours. */
 static int publish(compaction *c, char *table, size_t tlen)
 {
 	hr_store *st = c->st;
 	hr_region *r = st->region;
-	hr_server *srv = r->srv;
-	hr_sfile **files = NULL, **old;
-	uint32_t nf = 0;
-	uint64_t *ids = NULL;
-	hr_meta_txn *t = NULL;
 	int rc;
-
 	pthread_mutex_lock(&r->flush_mu);
 	if (atomic_load(&r->state) != HR_REGION_OPEN) {
 		rc = -ECANCELED; /* dropped or closed: its directory is going away */
@@ -187,55 +123,21 @@ static int publish(compaction *c, char *table, size_t tlen)
 	}
 	/* the table outlives the region's OPEN state, which flush_mu pins */
 	snprintf(table, tlen, "%s", r->table ? r->table->schema.name : "?");
-	pthread_mutex_lock(&st->mu);
-	rc = build_files(c, &files, &nf);
-	uint64_t flushed = st->flushed_seq;
-	pthread_mutex_unlock(&st->mu);
-	if (rc < 0)
-		goto out;
-	if (!(ids = malloc((nf ? nf : 1) * sizeof(*ids)))) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	for (uint32_t i = 0; i < nf; i++)
-		ids[i] = hr_sfile_id(files[i]);
-	hr_meta_store ms = {.region_id = r->id, .flushed_seq = flushed, .nfiles = nf, .files = ids};
-	snprintf(ms.family, sizeof(ms.family), "%s", st->fam.name);
-	if ((rc = hr_meta_begin(srv->meta, 1, &t)) < 0)
-		goto out;
-	if ((rc = hr_meta_store_put(t, &ms)) < 0) {
-		hr_meta_abort(t);
-		goto out;
-	}
-	if ((rc = hr_meta_commit(t)) < 0)
-		goto out;
-	/* Nothing changes st->files without flush_mu, so the array built above
-	 * is still the right one. */
-	pthread_mutex_lock(&st->mu);
-	old = st->files;
-	st->files = files;
-	st->nfiles = nf;
-	atomic_fetch_add(&st->gen, 1);
-	pthread_mutex_unlock(&st->mu);
-	files = old; /* freed below */
-	c->out = NULL; /* the store's reference now */
-	for (uint32_t i = 0; i < c->nin; i++) {
-		hr_sfile_mark_deleted(c->in[i]);
-		hr_sfile_unref(c->in[i]); /* the store's reference */
-	}
+	hr_store_edit se = {.st = st, .add = &c->out, .nadd = c->out ? 1 : 0,
+			    .del = c->in, .ndel = c->nin};
+	hr_edit e = {.stores = &se, .nstores = 1};
+	if ((rc = hr_edit_apply(r->srv, &e)) == 0)
+		c->out = NULL; /* the store's reference now */
+	else if (rc == -ESTALE)
+		rc = -ECANCELED; /* its table was dropped meanwhile */
 out:
 	pthread_mutex_unlock(&r->flush_mu);
-	free(files);
-	free(ids);
 	return rc;
 }
 
 static void release(compaction *c)
 {
-	if (c->out) {
-		hr_sfile_mark_deleted(c->out);
-		hr_sfile_unref(c->out);
-	}
+	hr_newfile_discard(c->out);
 	for (uint32_t i = 0; i < c->nsnap; i++)
 		hr_sfile_unref(c->snap[i]);
 	free(c->snap);

@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 
 #include "compact_int.h"
@@ -167,11 +166,10 @@ static int major_due(hr_store *st, uint64_t interval, int64_t now_ms)
 	if (!idle)
 		snprintf(path, sizeof(path), "%s", hr_sfile_path(st->files[n - 1]));
 	pthread_mutex_unlock(&st->mu);
-	struct stat sb;
-	if (idle || stat(path, &sb) < 0)
+	hr_io_attr sb;
+	if (idle || hr_io_stat(st->region->srv->io, path, &sb) < 0)
 		return 0;
-	int64_t mtime = (int64_t)sb.st_mtim.tv_sec * 1000 + sb.st_mtim.tv_nsec / 1000000;
-	return now_ms - mtime >= (int64_t)major_period(st, interval);
+	return now_ms - sb.mtime_ms >= (int64_t)major_period(st, interval);
 }
 
 /* Queues the due stores of at most one region per call (the caller ticks

@@ -48,18 +48,39 @@ int hr_io_pread_all(hr_io *io, int fd, void *buf, size_t len, uint64_t off)
 int hr_io_mkdirs(hr_io *io, const char *path)
 {
 	char buf[4096];
+	hr_io_attr st;
 	size_t n = strlen(path);
 	if (n == 0 || n >= sizeof(buf))
 		return -ENAMETOOLONG;
 	memcpy(buf, path, n + 1);
 	while (n > 1 && buf[n - 1] == '/')
 		buf[--n] = '\0';
-	for (size_t i = 1; i <= n; i++) {
+	/* find the deepest directory that exists (usually path itself), so
+	 * only missing ones are made: a mkdir is a durable point */
+	size_t have = n;
+	int rc;
+	while ((rc = hr_io_stat(io, buf, &st)) == -ENOENT) {
+		char *slash = strrchr(buf, '/');
+		if (!slash || slash == buf) {
+			have = 0;
+			break;
+		}
+		*slash = '\0';
+		have = (size_t)(slash - buf);
+	}
+	if (rc < 0 && rc != -ENOENT)
+		return rc;
+	if (rc == 0 && !st.is_dir)
+		return -ENOTDIR;
+	/* restore the path, then make each missing component below `have` */
+	memcpy(buf, path, n);
+	buf[n] = '\0';
+	for (size_t i = have + 1; i <= n; i++) {
 		if (buf[i] != '/' && buf[i] != '\0')
 			continue;
 		char c = buf[i];
 		buf[i] = '\0';
-		int rc = hr_io_mkdir(io, buf);
+		rc = hr_io_mkdir(io, buf);
 		if (rc == 0) {
 			/* the new name must survive a power loss before anything
 			 * inside it is referenced */

@@ -74,6 +74,21 @@ static inline void node_kv(const ms_node *n, hr_kv *kv)
 	hr_kv_decode(node_enc(n), n->enc_len, kv);
 }
 
+/* Only what hr_kv_cmp reads (row, qualifier, ts, type, seq), decoded in
+ * place: a search compares a key at every step, and the arena holds only
+ * entries this memstore encoded (format 2, lengths already checked). */
+static inline void node_key(const ms_node *n, hr_kv *kv)
+{
+	const uint8_t *p = node_enc(n);
+	kv->row_len = hr_get16(p);
+	kv->qual_len = hr_get16(p + 2);
+	kv->ts = (int64_t)hr_get64(p + 8);
+	kv->seq = hr_get64(p + 16);
+	kv->type = p[24];
+	kv->row = p + HR_KV_HDR;
+	kv->qual = kv->row + kv->row_len;
+}
+
 int hr_memstore_new(hr_memstore **out)
 {
 	hr_memstore *ms = calloc(1, sizeof(*ms));
@@ -137,7 +152,7 @@ static ms_node *find_ge(hr_memstore *ms, const hr_kv *key, ms_node **prev)
 	for (;;) {
 		ms_node *nx = atomic_load_explicit(&x->next[level], memory_order_acquire);
 		if (nx) {
-			node_kv(nx, &cur);
+			node_key(nx, &cur);
 			if (hr_kv_cmp(&cur, key) < 0) {
 				x = nx;
 				continue;
@@ -154,7 +169,7 @@ static ms_node *find_ge(hr_memstore *ms, const hr_kv *key, ms_node **prev)
 static int node_cmp(const ms_node *n, const hr_kv *key)
 {
 	hr_kv cur;
-	node_kv(n, &cur);
+	node_key(n, &cur);
 	return hr_kv_cmp(&cur, key);
 }
 

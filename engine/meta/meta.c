@@ -61,14 +61,15 @@ int hr_meta_open(const char *dir, hr_io *io, hr_meta **out)
 	if (!m)
 		return -ENOMEM;
 	m->io = io;
-	if ((rc = hr_mkdirs(dir)) < 0)
+	if ((rc = hr_io_mkdirs(io, dir)) < 0)
 		goto fail;
 	if ((rc = mdb_err(mdb_env_create(&m->env))) < 0)
 		goto fail;
 	mdb_env_set_maxdbs(m->env, 8);
 	/* Sparse: only what is used takes disk. Metadata is small (file ids). */
 	mdb_env_set_mapsize(m->env, (size_t)4 << 30);
-	rc = mdb_env_open(m->env, dir, MDB_NOTLS, 0644);
+	/* owner-only, like everything in the data directory */
+	rc = mdb_env_open(m->env, dir, MDB_NOTLS, 0600);
 	if (rc) {
 		hr_log_error("meta", "%s: cannot open LMDB: %s", dir, mdb_strerror(rc));
 		rc = mdb_err(rc);
@@ -159,13 +160,21 @@ static uint64_t rbe64(const uint8_t *p)
 	return v;
 }
 
-static int put(hr_meta_txn *t, MDB_dbi dbi, const void *k, size_t kl, const void *v, size_t vl)
+static int put_flags(hr_meta_txn *t, MDB_dbi dbi, const void *k, size_t kl, const void *v,
+		     size_t vl, unsigned flags)
 {
 	MDB_val key = {kl, (void *)k}, val = {vl, (void *)v};
-	int rc = mdb_put(t->txn, dbi, &key, &val, 0);
+	int rc = mdb_put(t->txn, dbi, &key, &val, flags);
+	if (rc == MDB_KEYEXIST)
+		return -EEXIST;
 	if (rc)
 		hr_log_error("meta", "put: %s", mdb_strerror(rc));
 	return mdb_err(rc);
+}
+
+static int put(hr_meta_txn *t, MDB_dbi dbi, const void *k, size_t kl, const void *v, size_t vl)
+{
+	return put_flags(t, dbi, k, kl, v, vl, 0);
 }
 
 static int del(hr_meta_txn *t, MDB_dbi dbi, const void *k, size_t kl)
@@ -312,6 +321,15 @@ int hr_meta_region_put(hr_meta_txn *t, const hr_meta_region *r)
 	return rc;
 }
 
+int hr_meta_region_exists(hr_meta_txn *t, uint64_t id)
+{
+	uint8_t key[8];
+	be64(key, id);
+	MDB_val k = {8, key}, v;
+	int rc = mdb_get(t->txn, t->m->regions, &k, &v);
+	return rc == 0 ? 1 : rc == MDB_NOTFOUND ? 0 : mdb_err(rc);
+}
+
 int hr_meta_region_del(hr_meta_txn *t, uint64_t id)
 {
 	uint8_t key[8];
@@ -371,7 +389,7 @@ static size_t store_key(uint8_t *key, uint64_t region_id, const char *family)
 	return 8 + fl;
 }
 
-int hr_meta_store_put(hr_meta_txn *t, const hr_meta_store *s)
+static int store_write(hr_meta_txn *t, const hr_meta_store *s, unsigned flags)
 {
 	uint8_t key[8 + HR_MAX_NAME];
 	size_t kl = store_key(key, s->region_id, s->family);
@@ -383,9 +401,16 @@ int hr_meta_store_put(hr_meta_txn *t, const hr_meta_store *s)
 	hr_put32(buf + 8, s->nfiles);
 	for (uint32_t i = 0; i < s->nfiles; i++)
 		hr_put64(buf + 12 + 8 * i, s->files[i]);
-	int rc = put(t, t->m->stores, key, kl, buf, len);
+	int rc = put_flags(t, t->m->stores, key, kl, buf, len, flags);
 	free(buf);
 	return rc;
+}
+
+int hr_meta_store_put(hr_meta_txn *t, const hr_meta_store *s) { return store_write(t, s, 0); }
+
+int hr_meta_store_add(hr_meta_txn *t, const hr_meta_store *s)
+{
+	return store_write(t, s, MDB_NOOVERWRITE);
 }
 
 int hr_meta_store_del(hr_meta_txn *t, uint64_t region_id, const char *family)
@@ -492,4 +517,13 @@ int hr_meta_counter_put(hr_meta_txn *t, const char *name, uint64_t v)
 	uint8_t buf[8];
 	hr_put64(buf, v);
 	return put(t, t->m->counters, name, strlen(name), buf, 8);
+}
+
+int hr_meta_counter_raise(hr_meta_txn *t, const char *name, uint64_t v)
+{
+	uint64_t cur;
+	int rc = hr_meta_counter_get(t, name, &cur);
+	if (rc == 0 && v > cur)
+		rc = hr_meta_counter_put(t, name, v);
+	return rc;
 }

@@ -83,17 +83,23 @@ static void pick(hr_miter *m)
 int hr_miter_open(const hr_view *v, hr_miter **out)
 {
 	int n = v->nms + (int)v->nfiles;
-	hr_miter *m = calloc(1, sizeof(*m) + (size_t)n * sizeof(msrc));
+	/* malloc, not calloc: one per read, and glibc's calloc always takes
+	 * the slow path (no thread cache); each source is set up below */
+	hr_miter *m = malloc(sizeof(*m) + (size_t)n * sizeof(msrc));
 	int rc = 0;
 	if (!m)
 		return -ENOMEM;
+	m->n = 0;
 	m->cur = -1;
 	for (int i = 0; i < v->nms; i++) {
-		hr_memstore_iter_init(&m->src[m->n].mi, v->ms[i]);
+		msrc *s = &m->src[m->n];
+		memset(s, 0, sizeof(*s));
+		hr_memstore_iter_init(&s->mi, v->ms[i]);
 		m->n++;
 	}
 	for (uint32_t i = 0; i < v->nfiles; i++) {
 		msrc *s = &m->src[m->n];
+		memset(s, 0, sizeof(*s));
 		s->is_file = 1;
 		s->file = v->files[i];
 		if ((rc = hr_sfile_iter_new(v->files[i], &s->fi)) < 0)

@@ -27,14 +27,11 @@ void hr_resolver_free(hr_resolver *r)
 
 void hr_resolver_reset_row(hr_resolver *r)
 {
+	/* No row has length 0, so the next cell starts a row; the buffer is
+	 * kept (a scan resets once per row: no allocation each time). */
 	r->row_len = 0;
 	r->nfam = 0;
 	r->have_col = 0;
-	if (r->row) {
-		free(r->row);
-		r->row = NULL;
-		r->row_cap = 0;
-	}
 }
 
 static int copy_into(uint8_t **buf, size_t *cap, const uint8_t *src, size_t n)

@@ -2,10 +2,11 @@
  *
  * A flush of a region: under the updates write lock (writers wait only for
  * this swap) every store's active memstore becomes its snapshot and the
- * region's flush seq is taken; then, with no engine lock held, each snapshot
- * is written to a temp file, fsynced, renamed, its directory fsynced; then
- * ONE LMDB transaction adds the files and records the flushed seq ids; only
- * then do readers switch from the snapshots to the files. A crash before the
+ * region's flush seq is taken; then, with no engine lock held but flush_mu,
+ * each snapshot becomes a store file (hr_newfile: temp, fsync, rename, fsync
+ * dir) and ONE edit (hr_edit_apply: one LMDB transaction) adds the files and
+ * records the flushed seq ids; only then do readers switch from the
+ * snapshots to the files. A crash before the
  * commit leaves unreferenced files (removed at open) and the WAL still
  * holding every edit; after it, the WAL tail above the flushed seq. */
 #include <errno.h>
@@ -17,32 +18,29 @@
 #include <unistd.h>
 
 #include "engine/hr_compact.h"
+#include "engine/hr_publish.h"
 #include "engine/hr_server.h"
 #include "engine/hr_util.h"
 #include "hr_log.h"
+
+/* backoff of automatic retries after a failed flush */
+#define FLUSH_RETRY_MIN_NS (100ull * 1000000)
+#define FLUSH_RETRY_MAX_NS (10ull * 1000000000)
 
 typedef struct flush_item {
 	hr_store *st;
 	hr_memstore *snap;	/* referenced */
 	uint64_t snap_seq;	/* flushed seq to record for this store */
-	uint64_t file_id;
-	hr_sfile *file;
-	char path[PATH_MAX];
+	hr_sfile *file;		/* written, not yet published */
 } flush_item;
 
 static int write_snapshot(hr_server *srv, flush_item *it)
 {
-	char tmp[PATH_MAX];
-	hr_sfile_writer *w = NULL;
+	hr_newfile nf;
 	hr_memstore_iter mi;
-	int rc;
-	it->file_id = atomic_fetch_add(&srv->next_file_id, 1);
-	hr_store_file_path(it->st, it->file_id, 1, tmp, sizeof(tmp));
-	hr_store_file_path(it->st, it->file_id, 0, it->path, sizeof(it->path));
-	if ((rc = hr_sfile_write_open(tmp, it->st->fam.block_size,
-				      it->st->fam.bloom == HR_BLOOM_ROW,
-				      hr_memstore_count(it->snap), &w)) < 0)
-		goto fail;
+	int rc = hr_newfile_begin(it->st, hr_memstore_count(it->snap), &nf);
+	if (rc < 0)
+		return rc;
 	if (srv->test_flush_delay_ms) {
 		struct timespec d = {srv->test_flush_delay_ms / 1000,
 				     (long)(srv->test_flush_delay_ms % 1000) * 1000000L};
@@ -50,74 +48,41 @@ static int write_snapshot(hr_server *srv, flush_item *it)
 	}
 	hr_memstore_iter_init(&mi, it->snap);
 	for (hr_memstore_iter_first(&mi); hr_memstore_iter_valid(&mi); hr_memstore_iter_next(&mi))
-		if ((rc = hr_sfile_write_add(w, &mi.kv)) < 0)
-			goto fail;
-	rc = hr_sfile_write_finish(w, hr_memstore_max_seq(it->snap));
-	w = NULL;
-	if (rc < 0)
-		goto fail_unlink;
-	if (rename(tmp, it->path) < 0) {
-		rc = -errno;
-		goto fail_unlink;
-	}
-	if ((rc = hr_fsync_dir(it->st->dir)) < 0)
-		goto fail;
-	if ((rc = hr_sfile_open(it->path, it->file_id, srv->fdc, srv->bc, &it->file)) < 0)
-		goto fail;
-	return 0;
-fail_unlink:
-	unlink(tmp);
-fail:
-	if (w)
-		hr_sfile_write_abort(w);
-	unlink(it->path);
-	hr_log_error("flush", "%s: writing store file failed: %s", it->path, strerror(-rc));
-	return rc;
+		if ((rc = hr_newfile_add(&nf, &mi.kv)) < 0) {
+			hr_newfile_abort(&nf);
+			return rc;
+		}
+	return hr_newfile_finish(&nf, hr_memstore_max_seq(it->snap), &it->file);
 }
 
-static int commit_flush(hr_server *srv, hr_region *r, flush_item *items, int n,
+/* ONE transaction for the whole region: each flushed store gets its file
+ * and the seq its snapshot covers; a store that had nothing to flush is
+ * covered up to the region's flush seq (a store with a snapshot is always
+ * an item, and only this flush, under flush_mu, makes snapshots). */
+static int commit_flush(hr_server *srv, hr_region *r, flush_item *items, int n, unsigned ns,
 			uint64_t empty_seq)
 {
-	hr_meta_txn *t;
-	int rc = hr_meta_begin(srv->meta, 1, &t);
-	if (rc < 0)
-		return rc;
-	unsigned ns = atomic_load(&r->nstores);
-	for (unsigned s = 0; s < ns && rc == 0; s++) {
-		hr_store *st = r->stores[s];
-		flush_item *it = NULL;
+	hr_store_edit *ed = calloc(ns ? ns : 1, sizeof(*ed));
+	if (!ed)
+		return -ENOMEM;
+	for (unsigned s = 0; s < ns; s++) {
+		ed[s].st = r->stores[s];
+		ed[s].flushed_seq = empty_seq;
 		for (int i = 0; i < n; i++)
-			if (items[i].st == st)
-				it = &items[i];
-		pthread_mutex_lock(&st->mu);
-		/* a store that had nothing to flush is covered up to the region's
-		 * flush seq, unless an earlier failed flush left it a snapshot */
-		uint64_t seq = it ? it->snap_seq : st->snapshot ? st->flushed_seq : empty_seq;
-		if (seq < st->flushed_seq)
-			seq = st->flushed_seq;
-		uint32_t nf = st->nfiles + (it ? 1 : 0);
-		uint64_t *ids = malloc((nf ? nf : 1) * sizeof(uint64_t));
-		if (!ids) {
-			pthread_mutex_unlock(&st->mu);
-			rc = -ENOMEM;
-			break;
-		}
-		uint32_t k = 0;
-		if (it)
-			ids[k++] = it->file_id;
-		for (uint32_t i = 0; i < st->nfiles; i++)
-			ids[k++] = hr_sfile_id(st->files[i]);
-		pthread_mutex_unlock(&st->mu);
-		hr_meta_store ms = {.region_id = r->id, .flushed_seq = seq, .nfiles = nf, .files = ids};
-		snprintf(ms.family, sizeof(ms.family), "%s", st->fam.name);
-		rc = hr_meta_store_put(t, &ms);
-		free(ids);
+			if (items[i].st == r->stores[s]) {
+				ed[s].add = &items[i].file;
+				ed[s].nadd = 1;
+				ed[s].flushed_seq = items[i].snap_seq;
+				ed[s].snapshot = items[i].snap;
+			}
 	}
-	if (rc < 0) {
-		hr_meta_abort(t);
-		return rc;
-	}
-	return hr_meta_commit(t);
+	hr_edit e = {.stores = ed, .nstores = ns};
+	int rc = hr_edit_apply(srv, &e);
+	free(ed);
+	if (rc == 0)
+		for (int i = 0; i < n; i++)
+			items[i].file = NULL; /* the store's now */
+	return rc;
 }
 
 int hr_region_flush(hr_region *r)
@@ -169,57 +134,33 @@ int hr_region_flush(hr_region *r)
 		bytes += hr_memstore_bytes(items[i].snap);
 	}
 	if (rc == 0)
-		rc = commit_flush(srv, r, items, n, flush_seq);
-	if (rc < 0) {
-		/* snapshots stay: readers still see them and the next flush retries */
-		for (int i = 0; i < n; i++) {
-			if (items[i].file) {
-				hr_sfile_mark_deleted(items[i].file);
-				hr_sfile_unref(items[i].file);
-			}
-			hr_memstore_unref(items[i].snap);
-		}
-		pthread_mutex_unlock(&r->flush_mu);
-		hr_log_error("flush", "region %" PRIu64 " of '%s': flush failed: %s", r->id,
-			     r->table ? r->table->schema.name : "?", strerror(-rc));
-		return rc;
-	}
-	for (unsigned s = 0; s < ns; s++) {
-		hr_store *st = r->stores[s];
-		flush_item *it = NULL;
-		for (int i = 0; i < n; i++)
-			if (items[i].st == st)
-				it = &items[i];
-		pthread_mutex_lock(&st->mu);
-		if (it) {
-			hr_sfile **nf = realloc(st->files, (st->nfiles + 1) * sizeof(*nf));
-			if (nf) {
-				memmove(nf + 1, nf, st->nfiles * sizeof(*nf));
-				nf[0] = it->file;
-				st->files = nf;
-				st->nfiles++;
-				it->file = NULL;
-				st->flushed_seq = it->snap_seq;
-				uint64_t b = hr_memstore_bytes(st->snapshot);
-				hr_memstore_unref(st->snapshot);
-				st->snapshot = NULL;
-				hr_region_mem_add(r, -(int64_t)b);
-			} else {
-				/* LMDB has the file; memory keeps the snapshot until reopen */
-				hr_log_error("flush", "%s: out of memory installing file", it->path);
-			}
-			atomic_fetch_add(&st->gen, 1);
-		} else if (!st->snapshot && flush_seq > st->flushed_seq) {
-			st->flushed_seq = flush_seq;
-		}
-		pthread_mutex_unlock(&st->mu);
-	}
+		rc = commit_flush(srv, r, items, n, ns, flush_seq);
+	/* on failure the snapshots stay: readers still see them, the WAL still
+	 * holds their edits, and the next flush writes them again */
 	for (int i = 0; i < n; i++) {
-		if (items[i].file)
-			hr_sfile_unref(items[i].file);
+		hr_newfile_discard(items[i].file);
 		hr_memstore_unref(items[i].snap);
 	}
 	pthread_mutex_unlock(&r->flush_mu);
+	if (rc == -ESTALE) {
+		/* the table was dropped while this flush wrote (the only way an
+		 * edit that adds files goes stale): nothing is left to flush */
+		hr_log_info("flush", "region %" PRIu64 ": dropped during its flush", r->id);
+		return 0;
+	}
+	if (rc < 0) {
+		unsigned k = atomic_fetch_add(&r->flush_failures, 1);
+		uint64_t wait = FLUSH_RETRY_MIN_NS << (k < 7 ? k : 7);
+		if (wait > FLUSH_RETRY_MAX_NS)
+			wait = FLUSH_RETRY_MAX_NS;
+		atomic_store(&r->flush_retry_ns, hr_mono_ns() + wait);
+		hr_log_error("flush", "region %" PRIu64 " of '%s': flush failed: %s (its data stays "
+			     "in memory and in the WAL; retry in %" PRIu64 " ms)", r->id,
+			     r->table ? r->table->schema.name : "?", strerror(-rc), wait / 1000000);
+		return rc;
+	}
+	if (atomic_exchange(&r->flush_failures, 0))
+		hr_log_info("flush", "region %" PRIu64 ": flushing works again", r->id);
 	if (n) {
 		atomic_fetch_add(&srv->st.flushes, 1);
 		atomic_fetch_add(&srv->st.flush_bytes, bytes);
@@ -282,8 +223,16 @@ void hr_wal_maintain(hr_server *srv)
 
 /* ---- the flush queue -------------------------------------------------------- */
 
+/* 1 while a region whose last flush failed waits for its retry */
+static int backing_off(hr_region *r)
+{
+	return atomic_load(&r->flush_failures) && hr_mono_ns() < atomic_load(&r->flush_retry_ns);
+}
+
 static void enqueue(hr_server *srv, hr_region *r)
 {
+	if (backing_off(r))
+		return; /* the chore queues it when its retry is due */
 	if (atomic_exchange(&r->flush_queued, 1))
 		return;
 	pthread_mutex_lock(&srv->flush_mu);
@@ -319,7 +268,7 @@ static void flush_for_global(hr_server *srv)
 			for (size_t j = 0; j < srv->tables[i]->nregions; j++) {
 				hr_region *r = srv->tables[i]->regions[j];
 				uint64_t b = hr_region_memstore_bytes(r);
-				if (!atomic_load(&r->flush_queued) && b > bb) {
+				if (!atomic_load(&r->flush_queued) && !backing_off(r) && b > bb) {
 					bb = b;
 					best = r;
 				}
@@ -425,6 +374,10 @@ static void chore_tick(hr_server *srv)
 	for (size_t i = 0; i < srv->ntables; i++)
 		for (size_t j = 0; j < srv->tables[i]->nregions; j++) {
 			hr_region *r = srv->tables[i]->regions[j];
+			if (atomic_load(&r->flush_failures) && !backing_off(r)) {
+				enqueue(srv, r); /* retry a failed flush */
+				continue;
+			}
 			unsigned ns = atomic_load(&r->nstores);
 			for (unsigned s = 0; s < ns; s++) {
 				/* active is swapped (and the old one freed) by a flush */
@@ -483,6 +436,7 @@ static void *chore_main(void *arg)
 			break;
 		pthread_mutex_unlock(&srv->flush_mu);
 		chore_tick(srv);
+		hr_scan_lease_tick(srv);
 		split_tick(srv);
 		pthread_mutex_lock(&srv->flush_mu);
 	}

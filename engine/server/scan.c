@@ -3,13 +3,29 @@
  * keeps only the current row and its position, so its memory does not grow
  * with the table. Views are refreshed at row boundaries when a flush has
  * changed a store, and each row is resolved at the read point taken when the
- * cursor enters it. */
+ * cursor enters it.
+ *
+ * Scanner leases (HBase's): a cursor idle for scanner_lease_ms gives up its
+ * region and views (memstores and store files it pins, a split parent), and
+ * its next hr_scan_next reopens exactly after the last entry it returned:
+ * at the next row, or inside the row through the resume machinery that
+ * hr_scan_open offers (family, qualifier), with the row's read point kept
+ * unless a compaction retired one of the files the row was read from (it
+ * may have dropped cells that read point saw; then the row goes on at a new
+ * read point: nothing is skipped, though a mutation made meanwhile may show).
+ * The chore calls hr_scan_expire_idle. Locking: srv->scan_mu guards the
+ * server's list of cursors and is taken with no other engine lock held;
+ * each cursor's mu is held by its owner during hr_scan_next and is only
+ * try-locked by the expiry, which so never waits for a busy cursor. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "engine/hr_server.h"
 #include "engine/hr_util.h"
+#include "hr_log.h"
 
 typedef struct scan_store {
 	hr_store *st;
@@ -26,6 +42,15 @@ typedef struct buf {
 
 struct hr_scan {
 	hr_server *srv;
+	pthread_mutex_t mu;	/* held by the owner in hr_scan_next, try-locked by expiry */
+	struct hr_scan *prev, *next; /* srv->scanners, under srv->scan_mu */
+	int registered;
+	uint64_t last_used_ms;	/* srv->lease_clock_ms at the last use, under mu */
+	/* a lease that expired inside a row: that row's read point, and the
+	 * files its views held (if one is gone, the read point is not kept) */
+	uint64_t lease_rp;
+	uint64_t *lease_files;
+	size_t nlease_files;
 	char table[HR_MAX_NAME + 1];
 	char family[HR_MAX_NAME + 1];
 	int has_family, mode, with_values;
@@ -47,7 +72,9 @@ struct hr_scan {
 	buf row;
 	int in_row;
 	int fi;
+	uint64_t row_rp;	/* the read point of the current row */
 	buf qual, value, tags;
+	buf key;		/* scratch for seek keys (no allocation per row) */
 };
 
 static int buf_set(buf *b, const void *p, size_t n)
@@ -83,16 +110,18 @@ static void release_region(hr_scan *sc)
 	sc->r = NULL;
 }
 
-/* the first key at or after pos */
-static void pos_key(hr_scan *sc, hr_kv *k, buf *tmp)
+/* the first key at or after pos (in sc->key: valid until its next use) */
+static int pos_key(hr_scan *sc, hr_kv *k)
 {
 	if (sc->pos_excl) {
-		buf_set(tmp, sc->pos.p, sc->pos.len + 1);
-		tmp->p[sc->pos.len] = 0; /* row||0x00 is the row right after pos */
-		hr_kv_first_on_column(k, tmp->p, (uint32_t)sc->pos.len + 1, NULL, 0);
+		if (buf_set(&sc->key, sc->pos.p, sc->pos.len + 1) < 0)
+			return -ENOMEM;
+		sc->key.p[sc->pos.len] = 0; /* row||0x00 is the row right after pos */
+		hr_kv_first_on_column(k, sc->key.p, (uint32_t)sc->pos.len + 1, NULL, 0);
 	} else {
 		hr_kv_first_on_column(k, sc->pos.p, (uint32_t)sc->pos.len, NULL, 0);
 	}
+	return 0;
 }
 
 static int store_open(hr_scan *sc, scan_store *s)
@@ -104,11 +133,9 @@ static int store_open(hr_scan *sc, scan_store *s)
 	if ((rc = hr_miter_open(&s->view, &s->m)) < 0)
 		return rc;
 	hr_kv k;
-	buf tmp = {0};
-	pos_key(sc, &k, &tmp);
-	rc = hr_miter_seek(s->m, &k);
-	free(tmp.p);
-	return rc;
+	if ((rc = pos_key(sc, &k)) < 0)
+		return rc;
+	return hr_miter_seek(s->m, &k);
 }
 
 static int cmp_fam(const void *a, const void *b)
@@ -180,18 +207,15 @@ static int beyond_stop(hr_scan *sc, const uint8_t *row, size_t len)
 	return 0;
 }
 
-static int seek_past_row(scan_store *s, const buf *row)
+/* seeks s to the first key after the current row */
+static int seek_past_row(hr_scan *sc, scan_store *s)
 {
-	uint8_t *tmp = malloc(row->len + 1);
-	if (!tmp)
+	if (buf_set(&sc->key, sc->row.p, sc->row.len + 1) < 0)
 		return -ENOMEM;
-	memcpy(tmp, row->p, row->len);
-	tmp[row->len] = 0;
+	sc->key.p[sc->row.len] = 0;
 	hr_kv k;
-	hr_kv_first_on_column(&k, tmp, (uint32_t)row->len + 1, NULL, 0);
-	int rc = hr_miter_seek(s->m, &k);
-	free(tmp);
-	return rc;
+	hr_kv_first_on_column(&k, sc->key.p, (uint32_t)sc->row.len + 1, NULL, 0);
+	return hr_miter_seek(s->m, &k);
 }
 
 static int same_row(const hr_kv *kv, const buf *row)
@@ -234,6 +258,20 @@ static int apply_resume(hr_scan *sc)
 	return rc;
 }
 
+/* 1 if every file the interrupted row was read from is still in a view */
+static int lease_files_kept(const hr_scan *sc)
+{
+	for (size_t k = 0; k < sc->nlease_files; k++) {
+		int found = 0;
+		for (int i = 0; i < sc->nss && !found; i++)
+			for (uint32_t f = 0; f < sc->ss[i].view.nfiles && !found; f++)
+				found = hr_sfile_id(sc->ss[i].view.files[f]) == sc->lease_files[k];
+		if (!found)
+			return 0;
+	}
+	return 1;
+}
+
 static int start_row(hr_scan *sc)
 {
 	uint64_t rp;
@@ -254,11 +292,10 @@ static int start_row(hr_scan *sc)
 			rp = hr_mvcc_read_point(&sc->r->mvcc);
 		} while (views_changed(sc));
 		hr_kv k;
-		buf tmp = {0};
-		pos_key(sc, &k, &tmp);
+		if ((rc = pos_key(sc, &k)) < 0)
+			return rc;
 		for (int i = 0; i < sc->nss; i++)
 			hr_miter_reseek_memstores(sc->ss[i].m, &k);
-		free(tmp.p);
 		const hr_kv *best = NULL;
 		for (int i = 0; i < sc->nss; i++) {
 			if (!hr_miter_valid(sc->ss[i].m))
@@ -282,6 +319,14 @@ static int start_row(hr_scan *sc)
 		sc->pos_excl = 0;
 		release_region(sc);
 	}
+	if (sc->lease_rp) {
+		/* resuming inside the row a lease interrupted: same snapshot */
+		if (sc->resume && sc->row.len == sc->pos.len && !sc->pos_excl &&
+		    memcmp(sc->row.p, sc->pos.p, sc->pos.len) == 0 && lease_files_kept(sc))
+			rp = sc->lease_rp;
+		sc->lease_rp = 0;
+	}
+	sc->row_rp = rp;
 	for (int i = 0; i < sc->nss; i++) {
 		hr_resolver_reset_row(&sc->ss[i].res);
 		sc->ss[i].res.read_point = rp;
@@ -306,7 +351,7 @@ static int finish_row(hr_scan *sc)
 	for (int i = 0; i < sc->nss; i++) {
 		scan_store *s = &sc->ss[i];
 		if (hr_miter_valid(s->m) && same_row(hr_miter_kv(s->m), &sc->row)) {
-			int rc = seek_past_row(s, &sc->row);
+			int rc = seek_past_row(sc, s);
 			if (rc < 0)
 				return rc;
 		}
@@ -316,7 +361,7 @@ static int finish_row(hr_scan *sc)
 	return buf_set(&sc->pos, sc->row.p, sc->row.len);
 }
 
-int hr_scan_next(hr_scan *sc, hr_scan_entry *e)
+static int scan_next(hr_scan *sc, hr_scan_entry *e)
 {
 	int rc;
 	memset(e, 0, sizeof(*e));
@@ -348,7 +393,7 @@ int hr_scan_next(hr_scan *sc, hr_scan_entry *e)
 				e->seq = kv->seq;
 				if (sc->mode == HR_SCAN_ROWS) {
 					for (int i = 0; i < sc->nss; i++)
-						if ((rc = seek_past_row(&sc->ss[i], &sc->row)) < 0)
+						if ((rc = seek_past_row(sc, &sc->ss[i])) < 0)
 							return rc;
 					if ((rc = finish_row(sc)) < 0)
 						return rc;
@@ -356,7 +401,7 @@ int hr_scan_next(hr_scan *sc, hr_scan_entry *e)
 				}
 				e->family = s->st->fam.name;
 				if (sc->mode == HR_SCAN_FAMILIES) {
-					if ((rc = seek_past_row(s, &sc->row)) < 0)
+					if ((rc = seek_past_row(sc, s)) < 0)
 						return rc;
 					sc->fi++;
 					return 1;
@@ -394,6 +439,101 @@ int hr_scan_next(hr_scan *sc, hr_scan_entry *e)
 	}
 }
 
+/* The lease clock: a cursor stamps its last use with srv->lease_clock_ms,
+ * which the chore advances every tick, instead of reading a clock on every
+ * hr_scan_next (tens of ns, a quarter of a scan step). A lease is so
+ * accurate to a tick (200 ms): an early expiry only costs a reopen. */
+uint64_t hr_scan_clock_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+void hr_scan_lease_tick(hr_server *srv)
+{
+	uint64_t now = hr_scan_clock_ms();
+	atomic_store(&srv->lease_clock_ms, now);
+	hr_scan_expire_idle(srv, now);
+}
+
+int hr_scan_next(hr_scan *sc, hr_scan_entry *e)
+{
+	pthread_mutex_lock(&sc->mu);
+	int rc = scan_next(sc, e);
+	sc->last_used_ms = atomic_load_explicit(&sc->srv->lease_clock_ms, memory_order_relaxed);
+	pthread_mutex_unlock(&sc->mu);
+	return rc;
+}
+
+/* sc->mu held, the owner not inside hr_scan_next: gives up the region and
+ * its views, leaving the position so that the next call goes on exactly
+ * after the last entry returned. */
+static int lease_release(hr_scan *sc)
+{
+	if (!sc->r)
+		return 0; /* nothing held (never started, or already expired) */
+	int rc = 0;
+	free(sc->lease_files);
+	sc->lease_files = NULL;
+	sc->nlease_files = 0;
+	sc->lease_rp = 0;
+	if (sc->in_row && !sc->done) {
+		/* The last entry came from this row: in HR_SCAN_CELLS mode it is
+		 * (row, ss[fi], qual); in HR_SCAN_FAMILIES mode the family before
+		 * fi (fi moved past it). HR_SCAN_ROWS returns at row ends only. */
+		int fam = sc->mode == HR_SCAN_CELLS ? sc->fi : sc->fi - 1;
+		if (fam < 0 || fam >= sc->nss)
+			return 0; /* not a state a returned entry leaves: keep it */
+		size_t nf = 0;
+		for (int i = 0; i < sc->nss; i++)
+			nf += sc->ss[i].view.nfiles;
+		uint64_t *ids = malloc((nf ? nf : 1) * sizeof(*ids));
+		if (!ids || buf_set(&sc->pos, sc->row.p, sc->row.len) < 0) {
+			free(ids);
+			return -ENOMEM; /* keep the views: the cursor still works */
+		}
+		nf = 0;
+		for (int i = 0; i < sc->nss; i++)
+			for (uint32_t f = 0; f < sc->ss[i].view.nfiles; f++)
+				ids[nf++] = hr_sfile_id(sc->ss[i].view.files[f]);
+		sc->lease_files = ids;
+		sc->nlease_files = nf;
+		sc->lease_rp = sc->row_rp;
+		sc->pos_excl = 0;
+		sc->resume = 1;
+		snprintf(sc->resume_family, sizeof(sc->resume_family), "%s",
+			 sc->ss[fam].st->fam.name);
+		sc->resume_has_qual = sc->mode == HR_SCAN_CELLS;
+		if (sc->resume_has_qual)
+			rc = buf_set(&sc->resume_qual, sc->qual.p, sc->qual.len);
+		sc->in_row = 0;
+	}
+	release_region(sc);
+	return rc < 0 ? rc : 1;
+}
+
+int hr_scan_expire_idle(hr_server *srv, uint64_t now_ms)
+{
+	uint32_t lease = srv->cfg.scanner_lease_ms;
+	int n = 0;
+	if (!lease)
+		return 0;
+	pthread_mutex_lock(&srv->scan_mu);
+	for (hr_scan *sc = srv->scanners; sc; sc = sc->next) {
+		if (pthread_mutex_trylock(&sc->mu) != 0)
+			continue; /* its owner is using it: not idle */
+		if (sc->r && now_ms >= sc->last_used_ms && now_ms - sc->last_used_ms >= lease &&
+		    lease_release(sc) > 0)
+			n++;
+		pthread_mutex_unlock(&sc->mu);
+	}
+	pthread_mutex_unlock(&srv->scan_mu);
+	if (n)
+		hr_log_debug("scan", "%d idle cursors released their views (lease %u ms)", n, lease);
+	return n;
+}
+
 /* The smallest row greater than every row that starts with prefix, or
  * none (0) when the prefix is all 0xff. */
 static size_t prefix_stop(const uint8_t *p, size_t n, uint8_t *out)
@@ -414,6 +554,7 @@ int hr_scan_open(hr_server *srv, const char *table, const hr_scan_opts *o, hr_sc
 	if (!sc)
 		return -ENOMEM;
 	sc->srv = srv;
+	pthread_mutex_init(&sc->mu, NULL);
 	if (strlen(table) > HR_MAX_NAME) {
 		rc = -ENOENT;
 		goto fail;
@@ -472,6 +613,14 @@ int hr_scan_open(hr_server *srv, const char *table, const hr_scan_opts *o, hr_sc
 	if ((rc = open_region(sc)) < 0)
 		goto fail;
 	atomic_fetch_add(&srv->st.scans, 1);
+	sc->last_used_ms = atomic_load_explicit(&srv->lease_clock_ms, memory_order_relaxed);
+	pthread_mutex_lock(&srv->scan_mu);
+	sc->next = srv->scanners;
+	if (sc->next)
+		sc->next->prev = sc;
+	srv->scanners = sc;
+	sc->registered = 1;
+	pthread_mutex_unlock(&srv->scan_mu);
 	*out = sc;
 	return 0;
 fail:
@@ -483,7 +632,22 @@ void hr_scan_close(hr_scan *sc)
 {
 	if (!sc)
 		return;
+	if (sc->registered) {
+		/* after this no expiry can reach the cursor (it holds scan_mu
+		 * for as long as it uses one) */
+		hr_server *srv = sc->srv;
+		pthread_mutex_lock(&srv->scan_mu);
+		if (sc->prev)
+			sc->prev->next = sc->next;
+		else
+			srv->scanners = sc->next;
+		if (sc->next)
+			sc->next->prev = sc->prev;
+		pthread_mutex_unlock(&srv->scan_mu);
+	}
 	release_region(sc);
+	pthread_mutex_destroy(&sc->mu);
+	free(sc->lease_files);
 	free(sc->stop.p);
 	free(sc->pos.p);
 	free(sc->resume_qual.p);
@@ -491,5 +655,6 @@ void hr_scan_close(hr_scan *sc)
 	free(sc->qual.p);
 	free(sc->value.p);
 	free(sc->tags.p);
+	free(sc->key.p);
 	free(sc);
 }

@@ -1,16 +1,10 @@
 /* server.c — open (lock, metadata, leftovers, WAL replay), close, and the
  * region map (contract in hregionfs.h; internals in hr_region.h). */
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "engine/hr_compact.h"
 #include "engine/hr_fname.h"
@@ -23,7 +17,7 @@
 
 void hr_region_ref(hr_region *r) { atomic_fetch_add(&r->refs, 1); }
 
-static void store_free(hr_store *st)
+void hr_store_free(hr_store *st)
 {
 	if (!st)
 		return;
@@ -45,7 +39,9 @@ void hr_region_unref(hr_region *r)
 	unsigned n = atomic_load(&r->nstores);
 	atomic_fetch_sub(&r->srv->memstore_total, atomic_load(&r->mem_bytes));
 	for (unsigned i = 0; i < n; i++)
-		store_free(r->stores[i]);
+		hr_store_free(r->stores[i]);
+	if (r->table)
+		hr_table_unref(r->table);
 	hr_mvcc_destroy(&r->mvcc);
 	hr_rowlocks_destroy(&r->locks);
 	pthread_rwlock_destroy(&r->updates_lock);
@@ -104,7 +100,7 @@ int hr_store_file_path(const hr_store *st, uint64_t file_id, int tmp, char *buf,
 	return hr_fname_store_file(st->dir, file_id, tmp, buf, len);
 }
 
-static int store_new(hr_region *r, const hr_family_schema *f, hr_store **out)
+int hr_store_new(hr_region *r, const hr_family_schema *f, hr_store **out)
 {
 	hr_store *st = calloc(1, sizeof(*st));
 	int rc;
@@ -116,7 +112,7 @@ static int store_new(hr_region *r, const hr_family_schema *f, hr_store **out)
 	if ((rc = hr_memstore_new(&st->active)) < 0)
 		goto fail;
 	if ((rc = hr_fname_family_dir(r->dir, f->name, st->dir, sizeof(st->dir))) < 0 ||
-	    (rc = hr_mkdirs(st->dir)) < 0) {
+	    (rc = hr_io_mkdirs(r->srv->io, st->dir)) < 0) {
 		hr_log_error("region", "%s: cannot create store directory: %s", st->dir,
 			     strerror(-rc));
 		goto fail;
@@ -124,22 +120,43 @@ static int store_new(hr_region *r, const hr_family_schema *f, hr_store **out)
 	*out = st;
 	return 0;
 fail:
-	store_free(st);
+	hr_store_free(st);
 	return rc;
+}
+
+void hr_region_attach_store(hr_region *r, hr_store *st)
+{
+	unsigned n = atomic_load(&r->nstores);
+	r->stores[n] = st;
+	atomic_store_explicit(&r->nstores, n + 1, memory_order_release);
 }
 
 int hr_region_add_store(hr_region *r, const hr_family_schema *f)
 {
 	hr_store *st;
-	unsigned n = atomic_load(&r->nstores);
-	if (n >= HR_MAX_FAMILIES)
+	if (atomic_load(&r->nstores) >= HR_MAX_FAMILIES)
 		return -ENOSPC;
-	int rc = store_new(r, f, &st);
+	int rc = hr_store_new(r, f, &st);
 	if (rc < 0)
 		return rc;
-	r->stores[n] = st;
-	atomic_store_explicit(&r->nstores, n + 1, memory_order_release);
+	hr_region_attach_store(r, st);
 	return 0;
+}
+
+int hr_region_ids_reserve(hr_server *srv, unsigned n, uint64_t *first)
+{
+	uint64_t id = atomic_fetch_add(&srv->next_region_id, n);
+	hr_meta_txn *t;
+	int rc = hr_meta_begin(srv->meta, 1, &t);
+	if (rc < 0)
+		return rc;
+	if ((rc = hr_meta_counter_raise(t, "next_region_id", id + n)) < 0) {
+		hr_meta_abort(t);
+		return rc;
+	}
+	if ((rc = hr_meta_commit(t)) == 0)
+		*first = id;
+	return rc;
 }
 
 int hr_region_new(hr_server *srv, hr_table *t, uint64_t id, const uint8_t *start,
@@ -149,7 +166,6 @@ int hr_region_new(hr_server *srv, hr_table *t, uint64_t id, const uint8_t *start
 	if (!r)
 		return -ENOMEM;
 	r->srv = srv;
-	r->table = t;
 	r->id = id;
 	atomic_init(&r->refs, 1);
 	atomic_init(&r->state, HR_REGION_OPEN);
@@ -162,6 +178,8 @@ int hr_region_new(hr_server *srv, hr_table *t, uint64_t id, const uint8_t *start
 	pthread_rwlockattr_destroy(&ra);
 	pthread_mutex_init(&r->flush_mu, NULL);
 	hr_mvcc_init(&r->mvcc, atomic_load(&srv->seq));
+	r->table = t;
+	hr_table_ref(t);
 	hr_rowlocks_init(&r->locks);
 	r->start = malloc(start_len ? start_len : 1);
 	r->end = malloc(end_len ? end_len : 1);
@@ -244,14 +262,38 @@ int hr_server_table_add(hr_server *srv, hr_table *t)
 	return 0;
 }
 
-void hr_table_free(hr_table *t)
+hr_table *hr_table_new(const hr_table_schema *schema)
+{
+	hr_table *t = calloc(1, sizeof(*t));
+	if (!t)
+		return NULL;
+	t->schema = *schema;
+	atomic_init(&t->refs, 1);
+	return t;
+}
+
+void hr_table_ref(hr_table *t) { atomic_fetch_add(&t->refs, 1); }
+
+void hr_table_unref(hr_table *t)
+{
+	if (!t || atomic_fetch_sub(&t->refs, 1) != 1)
+		return;
+	free(t->regions);
+	free(t);
+}
+
+void hr_table_release(hr_table *t)
 {
 	if (!t)
 		return;
-	for (size_t i = 0; i < t->nregions; i++)
-		hr_region_unref(t->regions[i]);
-	free(t->regions);
-	free(t);
+	hr_region **rs = t->regions;
+	size_t n = t->nregions;
+	t->regions = NULL;
+	t->nregions = 0;
+	for (size_t i = 0; i < n; i++)
+		hr_region_unref(rs[i]);
+	free(rs);
+	hr_table_unref(t);
 }
 
 int hr_table_add_region(hr_table *t, hr_region *r)
@@ -325,13 +367,12 @@ void hr_regions_release(hr_region **rs, size_t n)
 static int load_table_cb(void *ctx, const hr_table_schema *s)
 {
 	hr_server *srv = ctx;
-	hr_table *t = calloc(1, sizeof(*t));
+	hr_table *t = hr_table_new(s);
 	if (!t)
 		return -ENOMEM;
-	t->schema = *s;
 	int rc = hr_server_table_add(srv, t);
 	if (rc < 0)
-		free(t);
+		hr_table_unref(t);
 	return rc;
 }
 
@@ -341,8 +382,13 @@ static int load_region_cb(void *ctx, const hr_meta_region *mr)
 	hr_table *t = hr_server_table(srv, mr->table);
 	hr_region *r;
 	if (!t) {
-		hr_log_warn("server", "region %" PRIu64 " names unknown table '%s': ignored", mr->id,
-			    mr->table);
+		hr_log_warn("server", "region %" PRIu64 " names unknown table '%s': ignored (its "
+			    "directory is kept)", mr->id, mr->table);
+		uint64_t *v = realloc(srv->ignored, (srv->nignored + 1) * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		srv->ignored = v;
+		srv->ignored[srv->nignored++] = mr->id;
 		return 0;
 	}
 	int rc = hr_region_new(srv, t, mr->id, mr->start, mr->start_len, mr->end, mr->end_len, &r);
@@ -399,16 +445,100 @@ static int load_store_cb(void *ctx, const hr_meta_store *ms)
 
 /* ---- open: crash leftovers ------------------------------------------------ */
 
-static int rm_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+/* Recovery deletes only what it understands (LevelDB keeps what it cannot
+ * parse; so do we, but out of the way):
+ * - in a store directory: <id>.tmp (an interrupted flush, compaction or
+ *   split) and <id>.hsf that LMDB does not reference (written but never
+ *   committed, or retired by a commit whose unlink the crash prevented);
+ * - a family directory of a known region whose family is not in the schema
+ *   (a family add that did not commit), if it holds only such files;
+ * - a region directory of a region LMDB does not know but whose id is below
+ *   LMDB's region counter (so this engine made it: a dropped table, an
+ *   abandoned or completed split), if it holds only family directories of
+ *   such files.
+ * Anything else found in store/ is moved to lost/ with a warning naming
+ * both places: a human decides. An OFFLINE region keeps everything. */
+
+typedef struct leftovers {
+	hr_server *srv;
+	uint64_t region_mark; /* region ids below it were allocated by this engine */
+	int moved, removed;
+} leftovers;
+
+/* 1 if dir holds only store files and temp files (or nothing). */
+static int only_store_files(hr_io *io, const char *dir)
 {
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	remove(path);
-	return 0;
+	hr_io_dirent *e;
+	size_t n;
+	if (hr_io_list(io, dir, &e, &n) < 0)
+		return 0;
+	int ok = 1;
+	for (size_t i = 0; i < n && ok; i++)
+		ok = !e[i].is_dir && hr_fname_parse(HR_FN_IN_FAMILY, e[i].name, NULL) != HR_FN_UNKNOWN;
+	hr_io_list_free(e, n);
+	return ok;
 }
 
-int hr_rmrf(const char *path) { return nftw(path, rm_cb, 16, FTW_DEPTH | FTW_PHYS) < 0 ? -errno : 0; }
+/* 1 if dir holds only family directories that hold only store files. */
+static int only_families(hr_io *io, const char *dir)
+{
+	hr_io_dirent *e;
+	size_t n;
+	if (hr_io_list(io, dir, &e, &n) < 0)
+		return 0;
+	int ok = 1;
+	for (size_t i = 0; i < n && ok; i++) {
+		char p[PATH_MAX + 256];
+		snprintf(p, sizeof(p), "%s/%s", dir, e[i].name);
+		ok = e[i].is_dir && hr_fname_parse(HR_FN_IN_REGION, e[i].name, NULL) == HR_FN_FAMILY_DIR &&
+		     only_store_files(io, p);
+	}
+	hr_io_list_free(e, n);
+	return ok;
+}
+
+/* Moves path (rel: its path below the data directory) into lost/. */
+static void move_aside(leftovers *l, const char *path, const char *rel, const char *why)
+{
+	hr_server *srv = l->srv;
+	char lost[PATH_MAX], dst[PATH_MAX], parent[PATH_MAX];
+	hr_io_attr st;
+	int rc = hr_fname_lost_dir(srv->cfg.data_dir, lost, sizeof(lost));
+	if (rc == 0)
+		rc = hr_io_mkdirs(srv->io, lost);
+	for (unsigned n = 0; rc == 0; n++) {
+		if ((rc = hr_fname_lost(srv->cfg.data_dir, rel, n, dst, sizeof(dst))) < 0)
+			break;
+		if (hr_io_stat(srv->io, dst, &st) == -ENOENT)
+			break;
+		if (n == 1000)
+			rc = -EEXIST;
+	}
+	if (rc == 0)
+		rc = hr_io_rename(srv->io, path, dst);
+	if (rc < 0) {
+		hr_log_error("server", "%s (%s) could not be moved aside: %s; left in place", path,
+			     why, strerror(-rc));
+		return;
+	}
+	snprintf(parent, sizeof(parent), "%s", path);
+	*strrchr(parent, '/') = 0;
+	hr_io_sync_dir(srv->io, lost);
+	hr_io_sync_dir(srv->io, parent);
+	hr_log_warn("server", "%s is %s: moved aside to %s (nothing deleted; remove it once "
+		    "understood)", path, why, dst);
+	l->moved++;
+}
+
+static void remove_path(leftovers *l, const char *path, const char *what)
+{
+	int rc = hr_io_rmrf(l->srv->io, path);
+	if (rc < 0)
+		hr_log_error("server", "cannot remove %s %s: %s", what, path, strerror(-rc));
+	else
+		hr_log_info("server", "removed %s %s", what, path);
+	l->removed++;
+}
 
 static int file_referenced(hr_store *st, uint64_t id)
 {
@@ -418,77 +548,101 @@ static int file_referenced(hr_store *st, uint64_t id)
 	return 0;
 }
 
-/* Removes what LMDB does not reference: directories of unknown regions or
- * families, temp files of an interrupted flush, files written but never
- * committed. Offline regions keep everything, for a human to look at. */
-static void remove_leftovers(hr_server *srv)
+static void store_leftovers(leftovers *l, hr_store *st, const char *rel)
 {
-	DIR *d = opendir(srv->store_dir);
-	struct dirent *de;
-	if (!d)
+	hr_io *io = l->srv->io;
+	hr_io_dirent *e;
+	size_t n;
+	if (hr_io_list(io, st->dir, &e, &n) < 0)
 		return;
-	int changed = 0;
-	while ((de = readdir(d))) {
-		if (de->d_name[0] == '.')
-			continue;
-		char path[PATH_MAX];
-		snprintf(path, sizeof(path), "%s/%s", srv->store_dir, de->d_name);
+	int removed = l->removed;
+	for (size_t i = 0; i < n; i++) {
+		char path[PATH_MAX + 256], r[PATH_MAX + 256];
+		snprintf(path, sizeof(path), "%s/%s", st->dir, e[i].name);
+		snprintf(r, sizeof(r), "%s/%s", rel, e[i].name);
 		uint64_t id;
-		hr_region *r = NULL;
-		if (hr_fname_parse(HR_FN_IN_STORE, de->d_name, &id) == HR_FN_REGION_DIR)
-			r = hr_server_region_by_id(srv, id);
-		if (!r) {
-			hr_log_info("server", "removing leftover region directory %s", path);
-			hr_rmrf(path);
-			changed = 1;
+		hr_fname_type ty = e[i].is_dir ? HR_FN_UNKNOWN
+					       : hr_fname_parse(HR_FN_IN_FAMILY, e[i].name, &id);
+		if (ty == HR_FN_STORE_FILE && file_referenced(st, id))
 			continue;
-		}
-		if (atomic_load(&r->state) == HR_REGION_OFFLINE)
-			continue;
-		DIR *fd = opendir(path);
-		struct dirent *fe;
-		while (fd && (fe = readdir(fd))) {
-			if (fe->d_name[0] == '.')
-				continue;
-			char fpath[PATH_MAX + 256];
-			snprintf(fpath, sizeof(fpath), "%s/%s", path, fe->d_name);
-			hr_store *st = NULL;
-			if (hr_fname_parse(HR_FN_IN_REGION, fe->d_name, NULL) == HR_FN_FAMILY_DIR)
-				st = hr_region_store(r, fe->d_name);
-			if (!st) {
-				hr_log_info("server", "removing leftover store directory %s", fpath);
-				hr_rmrf(fpath);
-				changed = 1;
-				continue;
-			}
-			DIR *sd = opendir(st->dir);
-			struct dirent *se;
-			int sch = 0;
-			while (sd && (se = readdir(sd))) {
-				if (se->d_name[0] == '.')
-					continue;
-				uint64_t fid;
-				if (hr_fname_parse(HR_FN_IN_FAMILY, se->d_name, &fid) ==
-					    HR_FN_STORE_FILE &&
-				    file_referenced(st, fid))
-					continue;
-				char spath[PATH_MAX + 256];
-				snprintf(spath, sizeof(spath), "%s/%s", st->dir, se->d_name);
-				hr_log_info("server", "removing leftover file %s", spath);
-				unlink(spath);
-				sch = 1;
-			}
-			if (sd)
-				closedir(sd);
-			if (sch)
-				hr_fsync_dir(st->dir);
-		}
-		if (fd)
-			closedir(fd);
+		if (ty == HR_FN_STORE_FILE)
+			remove_path(l, path, "unreferenced store file");
+		else if (ty == HR_FN_STORE_TMP)
+			remove_path(l, path, "temp file of an interrupted write");
+		else
+			move_aside(l, path, r, "not a store file");
 	}
-	closedir(d);
-	if (changed)
-		hr_fsync_dir(srv->store_dir);
+	hr_io_list_free(e, n);
+	if (l->removed != removed)
+		hr_io_sync_dir(io, st->dir);
+}
+
+static void region_leftovers(leftovers *l, hr_region *r, const char *rel)
+{
+	hr_io *io = l->srv->io;
+	hr_io_dirent *e;
+	size_t n;
+	if (hr_io_list(io, r->dir, &e, &n) < 0)
+		return;
+	int removed = l->removed;
+	for (size_t i = 0; i < n; i++) {
+		char path[PATH_MAX + 256], sub[PATH_MAX + 256];
+		snprintf(path, sizeof(path), "%s/%s", r->dir, e[i].name);
+		snprintf(sub, sizeof(sub), "%s/%s", rel, e[i].name);
+		int fam = e[i].is_dir &&
+			  hr_fname_parse(HR_FN_IN_REGION, e[i].name, NULL) == HR_FN_FAMILY_DIR;
+		hr_store *st = fam ? hr_region_store(r, e[i].name) : NULL;
+		if (st)
+			store_leftovers(l, st, sub);
+		else if (fam && only_store_files(io, path))
+			remove_path(l, path, "directory of a family not in the schema");
+		else
+			move_aside(l, path, sub, "not a store directory of this region");
+	}
+	hr_io_list_free(e, n);
+	if (l->removed != removed)
+		hr_io_sync_dir(io, r->dir);
+}
+
+static void remove_leftovers(hr_server *srv, uint64_t region_mark)
+{
+	leftovers l = {.srv = srv, .region_mark = region_mark};
+	hr_io_dirent *e;
+	size_t n;
+	if (hr_io_list(srv->io, srv->store_dir, &e, &n) < 0)
+		return;
+	int removed = 0;
+	for (size_t i = 0; i < n; i++) {
+		char path[PATH_MAX + 256], rel[PATH_MAX + 256];
+		snprintf(path, sizeof(path), "%s/%s", srv->store_dir, e[i].name);
+		snprintf(rel, sizeof(rel), "store/%s", e[i].name);
+		uint64_t id;
+		int reg = e[i].is_dir &&
+			  hr_fname_parse(HR_FN_IN_STORE, e[i].name, &id) == HR_FN_REGION_DIR;
+		hr_region *r = reg ? hr_server_region_by_id(srv, id) : NULL;
+		int ignored = 0;
+		for (size_t k = 0; reg && k < srv->nignored; k++)
+			ignored |= srv->ignored[k] == id;
+		if (ignored)
+			continue; /* LMDB knows it, without its table: leave it be */
+		if (r) {
+			if (atomic_load(&r->state) != HR_REGION_OFFLINE)
+				region_leftovers(&l, r, rel);
+		} else if (reg && id < l.region_mark && only_families(srv->io, path)) {
+			remove_path(&l, path, "directory of a region LMDB no longer knows");
+			removed = 1;
+		} else {
+			move_aside(&l, path, rel,
+				   reg ? "a region directory this engine did not make"
+				       : "not a region directory");
+		}
+	}
+	hr_io_list_free(e, n);
+	if (removed)
+		hr_io_sync_dir(srv->io, srv->store_dir);
+	if (l.moved)
+		hr_log_warn("server", "%d unexpected entries in %s moved aside to lost/", l.moved,
+			    srv->store_dir);
 }
 
 /* ---- open: WAL ------------------------------------------------------------ */
@@ -675,27 +829,22 @@ static int take_lock(hr_server *srv)
 {
 	char path[PATH_MAX];
 	int rc = hr_fname_lock(srv->cfg.data_dir, path, sizeof(path));
-	if (rc < 0)
-		return rc;
-	srv->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-	if (srv->lock_fd < 0) {
-		int e = errno;
-		hr_log_error("server", "%s: cannot open lock file: %s", path, strerror(e));
-		return -e;
-	}
-	if (flock(srv->lock_fd, LOCK_EX | LOCK_NB) < 0) {
-		int e = errno;
-		if (e == EWOULDBLOCK) {
-			hr_log_error("server", "%s is in use by another hregionfs process (lock %s)",
-				     srv->cfg.data_dir, path);
-			return -EBUSY;
-		}
-		return -e;
-	}
-	return 0;
+	if (rc == 0)
+		rc = hr_io_lock(srv->io, path, &srv->lock_token);
+	if (rc == -EBUSY)
+		hr_log_error("server", "%s is in use by another hregionfs process (lock %s)",
+			     srv->cfg.data_dir, path);
+	else if (rc < 0)
+		hr_log_error("server", "%s: cannot lock: %s", path, strerror(-rc));
+	return rc;
 }
 
 int hr_server_open(const hr_config *cfg, hr_server **out)
+{
+	return hr_server_open_io(cfg, hr_io_posix(), out);
+}
+
+int hr_server_open_io(const hr_config *cfg, hr_io *io, hr_server **out)
 {
 	hr_server *srv = calloc(1, sizeof(*srv));
 	hr_meta_txn *t = NULL;
@@ -703,35 +852,41 @@ int hr_server_open(const hr_config *cfg, hr_server **out)
 	if (!srv)
 		return -ENOMEM;
 	srv->cfg = *cfg;
-	srv->lock_fd = -1;
+	srv->io = io;
+	srv->lock_token = -1;
 	if (strlen(cfg->data_dir) > PATH_MAX - 1024) {
 		free(srv);
 		return -ENAMETOOLONG;
 	}
 	pthread_rwlock_init(&srv->map_lock, NULL);
 	pthread_mutex_init(&srv->flush_mu, NULL);
+	pthread_mutex_init(&srv->scan_mu, NULL);
 	pthread_cond_init(&srv->flush_cond, NULL);
 	pthread_cond_init(&srv->flush_done, NULL);
 	pthread_cond_init(&srv->chore_cond, NULL);
 	atomic_init(&srv->next_file_id, 1);
+	atomic_init(&srv->lease_clock_ms, hr_scan_clock_ms());
 	atomic_init(&srv->next_region_id, 1);
 	hr_fname_meta_dir(cfg->data_dir, srv->meta_dir, sizeof(srv->meta_dir));
 	hr_fname_wal_dir(cfg->data_dir, srv->wal_dir, sizeof(srv->wal_dir));
 	hr_fname_store_dir(cfg->data_dir, srv->store_dir, sizeof(srv->store_dir));
-	if ((rc = hr_mkdirs(cfg->data_dir)) < 0) {
+	/* user data: the directory is the owner's alone, even one made
+	 * earlier with a wider mode */
+	if ((rc = hr_io_mkdirs(io, cfg->data_dir)) < 0 ||
+	    (rc = hr_io_private_dir(io, cfg->data_dir)) < 0) {
 		hr_log_error("server", "%s: cannot create data directory: %s", cfg->data_dir,
 			     strerror(-rc));
 		goto fail;
 	}
 	if ((rc = take_lock(srv)) < 0)
 		goto fail;
-	if ((rc = hr_mkdirs(srv->wal_dir)) < 0 || (rc = hr_mkdirs(srv->store_dir)) < 0)
+	if ((rc = hr_io_mkdirs(io, srv->wal_dir)) < 0 || (rc = hr_io_mkdirs(io, srv->store_dir)) < 0)
 		goto fail;
-	if ((rc = hr_meta_open(srv->meta_dir, hr_io_posix(), &srv->meta)) < 0)
+	if ((rc = hr_meta_open(srv->meta_dir, io, &srv->meta)) < 0)
 		goto fail;
 	if ((rc = hr_bcache_new(cfg->block_cache_size, &srv->bc)) < 0)
 		goto fail;
-	if ((rc = hr_fdcache_new(cfg->open_files ? cfg->open_files : 1024, &srv->fdc)) < 0)
+	if ((rc = hr_fdcache_new(cfg->open_files ? cfg->open_files : 1024, io, &srv->fdc)) < 0)
 		goto fail;
 
 	if ((rc = hr_meta_begin(srv->meta, 0, &t)) < 0)
@@ -748,7 +903,9 @@ int hr_server_open(const hr_config *cfg, hr_server **out)
 	hr_meta_abort(t);
 	t = NULL;
 
-	remove_leftovers(srv);
+	/* every region id below the counter (and below the highest known one)
+	 * was handed out by this engine */
+	remove_leftovers(srv, atomic_load(&srv->next_region_id));
 	uint64_t max_seg = 0;
 	if ((rc = recover_wal(srv, &max_seg)) < 0)
 		goto fail;
@@ -801,18 +958,20 @@ int hr_server_close(hr_server *srv)
 		hr_wal_close(srv->wal);
 	}
 	for (size_t i = 0; i < srv->ntables; i++)
-		hr_table_free(srv->tables[i]);
+		hr_table_release(srv->tables[i]);
 	free(srv->tables);
 	free(srv->old_segs);
+	free(srv->ignored);
 	if (srv->fdc)
 		hr_fdcache_free(srv->fdc);
 	if (srv->bc)
 		hr_bcache_free(srv->bc);
 	hr_meta_close(srv->meta);
-	if (srv->lock_fd >= 0)
-		close(srv->lock_fd);
+	if (srv->lock_token >= 0)
+		hr_io_unlock(srv->io, srv->lock_token);
 	pthread_rwlock_destroy(&srv->map_lock);
 	pthread_mutex_destroy(&srv->flush_mu);
+	pthread_mutex_destroy(&srv->scan_mu);
 	pthread_cond_destroy(&srv->flush_cond);
 	pthread_cond_destroy(&srv->flush_done);
 	pthread_cond_destroy(&srv->chore_cond);

@@ -10,10 +10,11 @@
  *    writers and readers go on meanwhile;
  * 2. take the parent's updates lock (writers wait: the brief pause), write
  *    what its memstores received since into one more file per daughter, and
- *    in ONE LMDB transaction delete the parent and create both daughters
- *    with their files and the flushed seq id that covers every edit;
- * 3. swap the daughters into the table's region map and close the parent:
- *    writers that waited see it closed and retry (-ESTALE) into a daughter.
+ *    with ONE edit (hr_edit_apply: one LMDB transaction) delete the parent,
+ *    create both daughters with their files and the flushed seq id that
+ *    covers every edit, and swap them into the table's region map;
+ * 3. close the parent: writers that waited see it closed and retry
+ *    (-ESTALE) into a daughter.
  * A crash before the commit leaves the parent as it was (the daughters'
  * files are unreferenced leftovers, removed at open); after it, both
  * daughters (the parent's files are the leftovers). Every edit in the WAL
@@ -26,71 +27,29 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "engine/hr_publish.h"
 #include "engine/hr_server.h"
 #include "engine/hr_util.h"
 #include "hr_log.h"
 
-typedef struct half {
-	uint64_t file_id;
-	hr_sfile_writer *w;
-	char tmp[PATH_MAX], path[PATH_MAX];
-	int written; /* renamed into place */
-} half;
-
 typedef struct daughter {
 	hr_region *r;
 	uint64_t id;
-	/* per store: file from the parent's files [0] and from its memstores [1] */
-	half h[HR_MAX_FAMILIES][2];
+	/* per store: the file written from the parent's files [0] and from its
+	 * memstores [1] (NULL: no cell of this daughter's half) */
+	hr_sfile *f[HR_MAX_FAMILIES][2];
 } daughter;
 
-static void half_discard(half *h)
-{
-	if (h->w)
-		hr_sfile_write_abort(h->w);
-	h->w = NULL;
-	if (h->written)
-		unlink(h->path);
-	h->written = 0;
-}
-
-static int half_open(hr_server *srv, hr_store *dst, half *h)
-{
-	h->file_id = atomic_fetch_add(&srv->next_file_id, 1);
-	hr_store_file_path(dst, h->file_id, 1, h->tmp, sizeof(h->tmp));
-	hr_store_file_path(dst, h->file_id, 0, h->path, sizeof(h->path));
-	return hr_sfile_write_open(h->tmp, dst->fam.block_size, dst->fam.bloom == HR_BLOOM_ROW, 0,
-				   &h->w);
-}
-
-static int half_finish(half *h, const char *dir, uint64_t max_seq)
-{
-	if (hr_sfile_write_entries(h->w) == 0) {
-		hr_sfile_write_abort(h->w);
-		h->w = NULL;
-		return 0;
-	}
-	int rc = hr_sfile_write_finish(h->w, max_seq);
-	h->w = NULL;
-	if (rc < 0)
-		return rc;
-	if (rename(h->tmp, h->path) < 0) {
-		rc = -errno;
-		unlink(h->tmp);
-		return rc;
-	}
-	h->written = 1;
-	return hr_fsync_dir(dir);
-}
-
-/* Writes the cells of a view into the two daughters' halves of store s. */
-static int split_view(hr_server *srv, const hr_view *v, const uint8_t *key, size_t klen,
-		      daughter *d, unsigned s, int slot, uint64_t max_seq)
+/* Writes the cells of a view into the two daughters' files of store s. */
+static int split_view(const hr_view *v, const uint8_t *key, size_t klen, daughter *d, unsigned s,
+		      int slot, uint64_t max_seq)
 {
 	hr_miter *m = NULL;
+	hr_newfile nf[2];
+	memset(nf, 0, sizeof(nf));
 	int rc = hr_miter_open(v, &m);
 	for (int k = 0; k < 2 && rc == 0; k++)
-		rc = half_open(srv, d[k].r->stores[s], &d[k].h[s][slot]);
+		rc = hr_newfile_begin(d[k].r->stores[s], 0, &nf[k]);
 	hr_kv first;
 	hr_kv_first_on_column(&first, (const uint8_t *)"", 0, NULL, 0);
 	if (rc == 0)
@@ -98,18 +57,20 @@ static int split_view(hr_server *srv, const hr_view *v, const uint8_t *key, size
 	while (rc == 0 && hr_miter_valid(m)) {
 		const hr_kv *kv = hr_miter_kv(m);
 		int k = hr_bytes_cmp(kv->row, kv->row_len, key, klen) < 0 ? 0 : 1;
-		if ((rc = hr_sfile_write_add(d[k].h[s][slot].w, kv)) < 0)
+		if ((rc = hr_newfile_add(&nf[k], kv)) < 0)
 			break;
 		rc = hr_miter_next(m);
 	}
 	hr_miter_free(m);
 	for (int k = 0; k < 2 && rc == 0; k++)
-		rc = half_finish(&d[k].h[s][slot], d[k].r->stores[s]->dir, max_seq);
+		rc = hr_newfile_finish(&nf[k], max_seq, &d[k].f[s][slot]);
+	for (int k = 0; k < 2; k++)
+		hr_newfile_abort(&nf[k]);
 	return rc;
 }
 
-static int split_store_files(hr_server *srv, hr_region *p, unsigned s, const uint8_t *key,
-			     size_t klen, daughter *d)
+static int split_store_files(hr_region *p, unsigned s, const uint8_t *key, size_t klen,
+			     daughter *d)
 {
 	hr_view v;
 	int rc = hr_store_view(p->stores[s], &v);
@@ -123,13 +84,13 @@ static int split_store_files(hr_server *srv, hr_region *p, unsigned s, const uin
 	for (uint32_t i = 0; i < v.nfiles; i++)
 		if (hr_sfile_get_info(v.files[i])->max_seq > max_seq)
 			max_seq = hr_sfile_get_info(v.files[i])->max_seq;
-	rc = split_view(srv, &v, key, klen, d, s, 0, max_seq);
+	rc = split_view(&v, key, klen, d, s, 0, max_seq);
 	hr_view_release(&v);
 	return rc;
 }
 
-static int split_store_memory(hr_server *srv, hr_region *p, unsigned s, const uint8_t *key,
-			      size_t klen, daughter *d)
+static int split_store_memory(hr_region *p, unsigned s, const uint8_t *key, size_t klen,
+			      daughter *d)
 {
 	hr_store *st = p->stores[s];
 	hr_view v;
@@ -146,109 +107,58 @@ static int split_store_memory(hr_server *srv, hr_region *p, unsigned s, const ui
 	for (int i = 0; i < v.nms; i++)
 		if (hr_memstore_max_seq(v.ms[i]) > max_seq)
 			max_seq = hr_memstore_max_seq(v.ms[i]);
-	int rc = split_view(srv, &v, key, klen, d, s, 1, max_seq);
+	int rc = split_view(&v, key, klen, d, s, 1, max_seq);
 	hr_view_release(&v);
 	return rc;
 }
 
-static int commit_split(hr_server *srv, hr_region *p, daughter *d, uint64_t seq)
+/* ONE edit: the parent's records go, the daughters' come with their files
+ * and the flushed seq id that covers every edit, and the daughters replace
+ * the parent in the map (map_lock held for write). */
+static int commit_split(hr_server *srv, hr_region *p, daughter *d, unsigned ns, uint64_t seq)
 {
-	hr_meta_txn *t;
-	int rc = hr_meta_begin(srv->meta, 1, &t);
-	if (rc < 0)
-		return rc;
-	unsigned ns = atomic_load(&p->nstores);
-	if ((rc = hr_meta_region_del(t, p->id)) < 0)
-		goto fail;
-	for (unsigned s = 0; s < ns; s++)
-		if ((rc = hr_meta_store_del(t, p->id, p->stores[s]->fam.name)) < 0)
-			goto fail;
-	for (int k = 0; k < 2; k++) {
-		hr_region *r = d[k].r;
-		hr_meta_region mr = {.id = r->id, .start = r->start, .start_len = r->start_len,
-				     .end = r->end, .end_len = r->end_len, .state = HR_REGION_OPEN};
-		snprintf(mr.table, sizeof(mr.table), "%s", p->table->schema.name);
-		if ((rc = hr_meta_region_put(t, &mr)) < 0)
-			goto fail;
+	hr_store_edit *ed = calloc(2 * (size_t)ns + 1, sizeof(*ed));
+	hr_sfile *(*add)[HR_MAX_FAMILIES][2] = calloc(2, sizeof(*add));
+	int rc = -ENOMEM;
+	if (!ed || !add)
+		goto out;
+	size_t n = 0;
+	for (int k = 0; k < 2; k++)
 		for (unsigned s = 0; s < ns; s++) {
-			uint64_t ids[2];
-			uint32_t n = 0;
+			hr_store_edit *e = &ed[n++];
+			e->st = d[k].r->stores[s];
+			e->add = add[k][s];
+			e->flushed_seq = seq;
 			/* newest first: what the memstores held, then the files */
 			for (int slot = 1; slot >= 0; slot--)
-				if (d[k].h[s][slot].written)
-					ids[n++] = d[k].h[s][slot].file_id;
-			hr_meta_store ms = {.region_id = r->id, .flushed_seq = seq, .nfiles = n,
-					    .files = ids};
-			snprintf(ms.family, sizeof(ms.family), "%s", r->stores[s]->fam.name);
-			if ((rc = hr_meta_store_put(t, &ms)) < 0)
-				goto fail;
+				if (d[k].f[s][slot])
+					e->add[e->nadd++] = d[k].f[s][slot];
 		}
-	}
-	if ((rc = hr_meta_counter_put(t, "next_region_id", atomic_load(&srv->next_region_id))) < 0)
-		goto fail;
-	return hr_meta_commit(t);
-fail:
-	hr_meta_abort(t);
+	hr_edit e = {.stores = ed, .nstores = n, .retire = p, .online = {d[0].r, d[1].r}};
+	if ((rc = hr_edit_apply(srv, &e)) == 0)
+		for (int k = 0; k < 2; k++)
+			for (unsigned s = 0; s < ns; s++)
+				d[k].f[s][0] = d[k].f[s][1] = NULL; /* the stores' now */
+out:
+	free(ed);
+	free(add);
 	return rc;
 }
 
-/* Opens the daughters' new files into their stores (after the commit). */
-static int install_files(hr_server *srv, daughter *d)
-{
-	for (int k = 0; k < 2; k++) {
-		hr_region *r = d[k].r;
-		unsigned ns = atomic_load(&r->nstores);
-		for (unsigned s = 0; s < ns; s++) {
-			hr_store *st = r->stores[s];
-			st->files = calloc(2, sizeof(*st->files));
-			if (!st->files)
-				return -ENOMEM;
-			for (int slot = 1; slot >= 0; slot--) {
-				half *h = &d[k].h[s][slot];
-				if (!h->written)
-					continue;
-				int rc = hr_sfile_open(h->path, h->file_id, srv->fdc, srv->bc,
-						       &st->files[st->nfiles]);
-				if (rc < 0)
-					return rc;
-				st->nfiles++;
-			}
-		}
-	}
-	return 0;
-}
-
-static void discard(daughter *d, unsigned ns)
+static void discard(hr_server *srv, daughter *d, unsigned ns)
 {
 	for (int k = 0; k < 2; k++) {
 		for (unsigned s = 0; s < ns; s++)
-			for (int slot = 0; slot < 2; slot++)
-				half_discard(&d[k].h[s][slot]);
+			for (int slot = 0; slot < 2; slot++) {
+				hr_newfile_discard(d[k].f[s][slot]);
+				d[k].f[s][slot] = NULL;
+			}
 		if (d[k].r) {
-			hr_rmrf(d[k].r->dir);
-			d[k].r->table = NULL;
+			hr_io_rmrf(srv->io, d[k].r->dir);
 			hr_region_unref(d[k].r);
 			d[k].r = NULL;
 		}
 	}
-}
-
-/* map_lock held for write: replaces the parent by the daughters, in order. */
-static int swap_into_map(hr_region *p, daughter *d)
-{
-	hr_table *t = p->table;
-	hr_region **nr = realloc(t->regions, (t->nregions + 1) * sizeof(*nr));
-	if (!nr)
-		return -ENOMEM;
-	t->regions = nr;
-	size_t i = 0;
-	while (i < t->nregions && t->regions[i] != p)
-		i++;
-	memmove(&nr[i + 2], &nr[i + 1], (t->nregions - i - 1) * sizeof(*nr));
-	nr[i] = d[0].r;
-	nr[i + 1] = d[1].r;
-	t->nregions++;
-	return 0;
 }
 
 /* map_lock held: the parent is still in the map, its table was not dropped
@@ -289,9 +199,15 @@ int hr_region_split(hr_region *p, const uint8_t *key, size_t klen)
 		pthread_mutex_unlock(&p->flush_mu);
 		return -ESTALE;
 	}
+	/* the daughters' ids are recorded before their directories exist */
+	uint64_t first_id = 0;
+	if ((rc = hr_region_ids_reserve(srv, 2, &first_id)) < 0) {
+		pthread_mutex_unlock(&p->flush_mu);
+		return rc;
+	}
 	pthread_rwlock_rdlock(&srv->map_lock);
 	for (int k = 0; k < 2; k++) {
-		d[k].id = atomic_fetch_add(&srv->next_region_id, 1);
+		d[k].id = first_id + (uint64_t)k;
 		rc = hr_region_new(srv, p->table, d[k].id, k ? key : p->start,
 				   k ? klen : p->start_len, k ? p->end : key, k ? p->end_len : klen,
 				   &d[k].r);
@@ -300,7 +216,7 @@ int hr_region_split(hr_region *p, const uint8_t *key, size_t klen)
 	}
 	pthread_rwlock_unlock(&srv->map_lock);
 	for (unsigned s = 0; s < ns && rc == 0; s++)
-		rc = split_store_files(srv, p, s, key, klen, d);
+		rc = split_store_files(p, s, key, klen, d);
 	if (rc < 0)
 		goto fail;
 
@@ -309,7 +225,7 @@ int hr_region_split(hr_region *p, const uint8_t *key, size_t klen)
 	atomic_store(&p->state, HR_REGION_SPLITTING);
 	uint64_t seq = atomic_load(&srv->seq);
 	for (unsigned s = 0; s < ns && rc == 0; s++)
-		rc = split_store_memory(srv, p, s, key, klen, d);
+		rc = split_store_memory(p, s, key, klen, d);
 	if (rc < 0)
 		goto fail;
 	/* The commit and the swap happen under the map lock, so a concurrent
@@ -322,44 +238,26 @@ int hr_region_split(hr_region *p, const uint8_t *key, size_t klen)
 		rc = -ESTALE;
 		goto fail;
 	}
-	if ((rc = commit_split(srv, p, d, seq)) < 0) {
+	if ((rc = commit_split(srv, p, d, ns, seq)) < 0) {
 		pthread_rwlock_unlock(&srv->map_lock);
 		goto fail;
 	}
-	/* committed: from here on the daughters are the truth */
+	/* committed and in the map: from here on the daughters are the truth
+	 * (nobody finds them before map_lock is released) */
 	for (int k = 0; k < 2; k++) {
-		unsigned dns = atomic_load(&d[k].r->nstores);
-		for (unsigned s = 0; s < dns; s++)
-			d[k].r->stores[s]->flushed_seq = seq;
 		atomic_store(&d[k].r->mvcc.read_point, seq);
 		/* the parent stamps no more (its updates lock is held): its
 		 * daughters go on from its last stamp */
 		hr_region_note_ts(d[k].r, atomic_load(&p->last_ts));
-	}
-	if ((rc = install_files(srv, d)) < 0 || (rc = swap_into_map(p, d)) < 0) {
-		pthread_rwlock_unlock(&srv->map_lock);
-		/* LMDB holds the daughters; serving the parent now would diverge */
-		hr_log_error("split", "region %" PRIu64 ": split committed but not installed (%s): "
-			     "its rows are offline until the next open", p->id, strerror(-rc));
-		atomic_store(&p->state, HR_REGION_OFFLINE);
-		pthread_rwlock_unlock(&p->updates_lock);
-		pthread_mutex_unlock(&p->flush_mu);
-		return rc;
 	}
 	pthread_rwlock_unlock(&srv->map_lock);
 	atomic_store(&p->state, HR_REGION_CLOSED);
 	pthread_rwlock_unlock(&p->updates_lock);
 	pthread_mutex_unlock(&p->flush_mu);
 
-	/* the parent has left the map: its files go when its last reader does */
+	/* the parent has left the map; its files (retired by the edit) go when
+	 * its last reader does */
 	hr_table *t = p->table;
-	for (unsigned s = 0; s < ns; s++) {
-		hr_store *st = p->stores[s];
-		pthread_mutex_lock(&st->mu);
-		for (uint32_t f = 0; f < st->nfiles; f++)
-			hr_sfile_mark_deleted(st->files[f]);
-		pthread_mutex_unlock(&st->mu);
-	}
 	atomic_fetch_add(&srv->st.splits, 1);
 	hr_log_info("split", "region %" PRIu64 " of '%s' split at a %zu-byte row into %" PRIu64
 		    " and %" PRIu64 ", %.1f ms", p->id, t->schema.name, klen, d[0].id, d[1].id,
@@ -372,7 +270,7 @@ fail:
 		pthread_rwlock_unlock(&p->updates_lock);
 	}
 	pthread_mutex_unlock(&p->flush_mu);
-	discard(d, ns);
+	discard(srv, d, ns);
 	if (rc == -ESTALE) /* the table or its schema changed meanwhile: nothing lost */
 		hr_log_info("split", "region %" PRIu64 ": split abandoned", p->id);
 	else

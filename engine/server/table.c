@@ -75,39 +75,45 @@ static int schema_valid(const hr_table_schema *s)
 	return 1;
 }
 
-static int put_store_record(hr_meta_txn *t, uint64_t region_id, const char *family)
+/* A new store's record: empty, and never in place of an existing one. */
+static int add_store_record(hr_meta_txn *t, uint64_t region_id, const char *family)
 {
 	hr_meta_store ms = {.region_id = region_id};
 	snprintf(ms.family, sizeof(ms.family), "%s", family);
-	return hr_meta_store_put(t, &ms);
+	int rc = hr_meta_store_add(t, &ms);
+	if (rc == -EEXIST)
+		hr_log_error("table", "region %" PRIu64 " already has a store record for '%s': "
+			     "refusing to replace it", region_id, family);
+	return rc;
 }
 
 int hr_table_create(hr_server *srv, const hr_table_schema *schema)
 {
 	if (!schema_valid(schema))
 		return -EINVAL;
-	hr_table *t = calloc(1, sizeof(*t));
+	hr_table *t = hr_table_new(schema);
 	hr_meta_txn *txn = NULL;
 	hr_region *r = NULL;
+	uint64_t rid;
 	int rc;
 	if (!t)
 		return -ENOMEM;
-	t->schema = *schema;
 	pthread_rwlock_wrlock(&srv->map_lock);
 	if (hr_server_table(srv, schema->name)) {
 		rc = -EEXIST;
 		goto fail;
 	}
-	uint64_t rid = atomic_fetch_add(&srv->next_region_id, 1);
+	/* the id is recorded before its directory exists */
+	if ((rc = hr_region_ids_reserve(srv, 1, &rid)) < 0)
+		goto fail;
 	if ((rc = hr_meta_begin(srv->meta, 1, &txn)) < 0)
 		goto fail;
 	hr_meta_region mr = {.id = rid, .state = HR_REGION_OPEN};
 	strcpy(mr.table, schema->name);
-	if ((rc = hr_meta_table_put(txn, schema)) < 0 || (rc = hr_meta_region_put(txn, &mr)) < 0 ||
-	    (rc = hr_meta_counter_put(txn, "next_region_id", rid + 1)) < 0)
+	if ((rc = hr_meta_table_put(txn, schema)) < 0 || (rc = hr_meta_region_put(txn, &mr)) < 0)
 		goto fail;
 	for (uint32_t i = 0; i < schema->nfamilies; i++)
-		if ((rc = put_store_record(txn, rid, schema->families[i].name)) < 0)
+		if ((rc = add_store_record(txn, rid, schema->families[i].name)) < 0)
 			goto fail;
 	if ((rc = hr_region_new(srv, t, rid, NULL, 0, NULL, 0, &r)) < 0)
 		goto fail;
@@ -127,24 +133,25 @@ int hr_table_create(hr_server *srv, const hr_table_schema *schema)
 fail:
 	pthread_rwlock_unlock(&srv->map_lock);
 	hr_meta_abort(txn);
-	if (r) {
-		r->table = NULL;
-		hr_region_unref(r);
-	}
-	free(t->regions);
-	free(t);
+	hr_region_unref(r);
+	hr_table_unref(t);
 	return rc;
 }
 
 int hr_table_drop(hr_server *srv, const char *name)
 {
 	hr_meta_txn *txn = NULL;
+	char (*dirs)[PATH_MAX] = NULL;
 	int rc;
 	pthread_rwlock_wrlock(&srv->map_lock);
 	hr_table *t = hr_server_table(srv, name);
 	if (!t) {
 		pthread_rwlock_unlock(&srv->map_lock);
 		return -ENOENT;
+	}
+	if (!(dirs = malloc((t->nregions ? t->nregions : 1) * sizeof(*dirs)))) {
+		rc = -ENOMEM;
+		goto fail;
 	}
 	if ((rc = hr_meta_begin(srv->meta, 1, &txn)) < 0)
 		goto fail;
@@ -170,23 +177,40 @@ int hr_table_drop(hr_server *srv, const char *name)
 	pthread_rwlock_unlock(&srv->map_lock);
 	/* In-flight writers finish under the updates lock before the region is
 	 * marked closed; later ones see the state and retry into -ENOENT. */
-	for (size_t i = 0; i < t->nregions; i++) {
+	size_t n = t->nregions;
+	for (size_t i = 0; i < n; i++) {
 		hr_region *r = t->regions[i];
 		pthread_mutex_lock(&r->flush_mu);
 		pthread_rwlock_wrlock(&r->updates_lock);
 		atomic_store(&r->state, HR_REGION_CLOSED);
 		pthread_rwlock_unlock(&r->updates_lock);
 		pthread_mutex_unlock(&r->flush_mu);
-		/* Open descriptors keep working for readers still holding files. */
-		hr_rmrf(r->dir);
+		/* Every file goes with its last reference: that closes its cached
+		 * descriptor, drops its cached blocks and unlinks it, now or when
+		 * a reader still holding it lets go. */
+		unsigned ns = atomic_load(&r->nstores);
+		for (unsigned j = 0; j < ns; j++) {
+			hr_store *st = r->stores[j];
+			pthread_mutex_lock(&st->mu);
+			for (uint32_t f = 0; f < st->nfiles; f++)
+				hr_sfile_mark_deleted(st->files[f]);
+			pthread_mutex_unlock(&st->mu);
+		}
+		snprintf(dirs[i], sizeof(dirs[i]), "%s", r->dir);
 	}
-	hr_table_free(t);
-	hr_fsync_dir(srv->store_dir);
+	/* the map's references: the regions (memstores, files) go now unless
+	 * something still holds them, and then when it lets go */
+	hr_table_release(t);
+	for (size_t i = 0; i < n; i++)
+		hr_io_rmrf(srv->io, dirs[i]);
+	hr_io_sync_dir(srv->io, srv->store_dir);
+	free(dirs);
 	hr_log_info("table", "dropped '%s'", name);
 	return 0;
 fail:
 	hr_meta_abort(txn);
 	pthread_rwlock_unlock(&srv->map_lock);
+	free(dirs);
 	return rc;
 }
 
@@ -204,6 +228,8 @@ int hr_family_add(hr_server *srv, const char *table, const hr_family_schema *f)
 {
 	hr_meta_txn *txn = NULL;
 	hr_table_schema *ns = malloc(sizeof(*ns));
+	hr_store **fresh = NULL;
+	size_t nfresh = 0;
 	int rc;
 	if (!ns)
 		return -ENOMEM;
@@ -228,24 +254,42 @@ int hr_family_add(hr_server *srv, const char *table, const hr_family_schema *f)
 		rc = -EINVAL;
 		goto out;
 	}
+	/* All or nothing: every region's store is made (directory included)
+	 * before any region or LMDB changes, and published only after the
+	 * commit, so a failure on any region leaves every region as it was. */
+	if (!(fresh = calloc(t->nregions ? t->nregions : 1, sizeof(*fresh)))) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (; nfresh < t->nregions; nfresh++)
+		if ((rc = hr_store_new(t->regions[nfresh], f, &fresh[nfresh])) < 0)
+			goto out;
 	if ((rc = hr_meta_begin(srv->meta, 1, &txn)) < 0)
 		goto out;
 	if ((rc = hr_meta_table_put(txn, ns)) < 0)
 		goto out;
 	for (size_t i = 0; i < t->nregions; i++)
-		if ((rc = put_store_record(txn, t->regions[i]->id, f->name)) < 0)
-			goto out;
-	/* stores first, so the schema never names a family a region lacks */
-	for (size_t i = 0; i < t->nregions; i++)
-		if ((rc = hr_region_add_store(t->regions[i], f)) < 0)
+		if ((rc = add_store_record(txn, t->regions[i]->id, f->name)) < 0)
 			goto out;
 	rc = hr_meta_commit(txn);
 	txn = NULL;
-	if (rc == 0)
-		t->schema = *ns;
+	if (rc < 0)
+		goto out;
+	/* stores first, so the schema never names a family a region lacks */
+	for (size_t i = 0; i < t->nregions; i++)
+		hr_region_attach_store(t->regions[i], fresh[i]);
+	nfresh = 0;
+	t->schema = *ns;
 out:
 	hr_meta_abort(txn);
+	/* a failed add takes back the directories it made (empty: nothing
+	 * was written to them) */
+	for (size_t i = 0; i < nfresh; i++) {
+		hr_io_rmrf(srv->io, fresh[i]->dir);
+		hr_store_free(fresh[i]);
+	}
 	pthread_rwlock_unlock(&srv->map_lock);
+	free(fresh);
 	free(ns);
 	return rc;
 }

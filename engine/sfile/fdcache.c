@@ -1,12 +1,9 @@
 /* fdcache.c — bounded LRU of read-only fds (contract in hr_fdcache.h). */
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
-#include <unistd.h>
 
 #include "engine/hr_fdcache.h"
-#include "engine/hr_util.h"
 
 typedef struct fd_ent {
 	uint64_t id;
@@ -18,6 +15,7 @@ typedef struct fd_ent {
 } fd_ent;
 
 struct hr_fdcache {
+	hr_io *io;
 	pthread_mutex_t mu;
 	pthread_cond_t freed;	/* an fd was closed or unpinned */
 	uint32_t max_open;
@@ -59,19 +57,20 @@ static void table_remove(hr_fdcache *fc, fd_ent *e)
 
 static void ent_close(hr_fdcache *fc, fd_ent *e)
 {
-	close(e->fd);
+	hr_io_close(fc->io, e->fd);
 	free(e);
 	fc->open--;
 	pthread_cond_signal(&fc->freed);
 }
 
-int hr_fdcache_new(uint32_t max_open, hr_fdcache **out)
+int hr_fdcache_new(uint32_t max_open, hr_io *io, hr_fdcache **out)
 {
-	if (max_open == 0)
+	if (max_open == 0 || !io)
 		return -EINVAL;
 	hr_fdcache *fc = calloc(1, sizeof(*fc));
 	if (!fc)
 		return -ENOMEM;
+	fc->io = io;
 	uint32_t nb = 16;
 	while (nb < max_open && nb < (1u << 20))
 		nb <<= 1;
@@ -140,11 +139,10 @@ static int pin_locked(hr_fdcache *fc, uint64_t id, const char *path, fd_ent **ou
 		return -ENOMEM;
 	/* open(2) under the lock: opens are rare (files are few and long
 	 * lived) and this keeps the count exact without a reservation dance. */
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = hr_io_open(fc->io, path, HR_IO_RDONLY);
 	if (fd < 0) {
-		int rc = -errno;
 		free(e);
-		return rc;
+		return fd;
 	}
 	e->id = id;
 	e->fd = fd;
@@ -158,16 +156,8 @@ static int pin_locked(hr_fdcache *fc, uint64_t id, const char *path, fd_ent **ou
 	return 0;
 }
 
-int hr_fdcache_pread(hr_fdcache *fc, uint64_t file_id, const char *path, void *buf,
-		     size_t len, uint64_t off)
+static void unpin(hr_fdcache *fc, fd_ent *e)
 {
-	fd_ent *e = NULL;
-	pthread_mutex_lock(&fc->mu);
-	int rc = pin_locked(fc, file_id, path, &e);
-	pthread_mutex_unlock(&fc->mu);
-	if (rc < 0)
-		return rc;
-	rc = hr_pread_all(e->fd, buf, len, off);
 	pthread_mutex_lock(&fc->mu);
 	if (--e->pins == 0) {
 		if (e->forgotten)
@@ -176,8 +166,40 @@ int hr_fdcache_pread(hr_fdcache *fc, uint64_t file_id, const char *path, void *b
 			pthread_cond_signal(&fc->freed);
 	}
 	pthread_mutex_unlock(&fc->mu);
+}
+
+static int pin(hr_fdcache *fc, uint64_t file_id, const char *path, fd_ent **e)
+{
+	pthread_mutex_lock(&fc->mu);
+	int rc = pin_locked(fc, file_id, path, e);
+	pthread_mutex_unlock(&fc->mu);
 	return rc;
 }
+
+int hr_fdcache_pread(hr_fdcache *fc, uint64_t file_id, const char *path, void *buf,
+		     size_t len, uint64_t off)
+{
+	fd_ent *e = NULL;
+	int rc = pin(fc, file_id, path, &e);
+	if (rc < 0)
+		return rc;
+	rc = hr_io_pread_all(fc->io, e->fd, buf, len, off);
+	unpin(fc, e);
+	return rc == -ENODATA ? -EIO : rc; /* a short file is a damaged one */
+}
+
+int hr_fdcache_size(hr_fdcache *fc, uint64_t file_id, const char *path, uint64_t *size)
+{
+	fd_ent *e = NULL;
+	int rc = pin(fc, file_id, path, &e);
+	if (rc < 0)
+		return rc;
+	rc = hr_io_size(fc->io, e->fd, size);
+	unpin(fc, e);
+	return rc;
+}
+
+hr_io *hr_fdcache_io(hr_fdcache *fc) { return fc->io; }
 
 void hr_fdcache_forget(hr_fdcache *fc, uint64_t file_id)
 {

@@ -125,9 +125,12 @@ static void decode_at(hr_sfile_iter *it, uint32_t pos)
 
 int hr_sfile_iter_new(hr_sfile *f, hr_sfile_iter **out)
 {
-	hr_sfile_iter *it = calloc(1, sizeof(*it));
+	/* malloc + memset: one per file per read, and glibc's calloc always
+	 * takes the slow path (no thread cache) */
+	hr_sfile_iter *it = malloc(sizeof(*it));
 	if (!it)
 		return -ENOMEM;
+	memset(it, 0, sizeof(*it));
 	hr_sfile_ref(f);
 	it->f = f;
 	it->fmt = f->kv_fmt;

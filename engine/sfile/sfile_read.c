@@ -4,8 +4,6 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "engine/hr_format.h"
 #include "engine/hr_util.h"
@@ -229,13 +227,11 @@ int hr_sfile_open(const char *path, uint64_t file_id, hr_fdcache *fc, hr_bcache 
 	f->bc = bc;
 	atomic_init(&f->refs, 1);
 
-	struct stat st;
-	if (stat(path, &st) < 0) {
-		rc = -errno;
-		hr_log_error("sfile", "%s: stat: %s", path, strerror(-rc));
+	uint64_t size;
+	if ((rc = hr_fdcache_size(fc, file_id, path, &size)) < 0) {
+		hr_log_error("sfile", "%s: open: %s", path, strerror(-rc));
 		goto fail;
 	}
-	uint64_t size = (uint64_t)st.st_size;
 	if (size < HR_SFILE_TRAILER_LEN) {
 		rc = bad(f, "too short for a trailer");
 		goto fail;
@@ -287,8 +283,9 @@ void hr_sfile_unref(hr_sfile *f)
 	if (atomic_load(&f->deleted)) {
 		hr_fdcache_forget(f->fc, f->file_id);
 		hr_bcache_drop_file(f->bc, f->file_id);
-		if (unlink(f->path) < 0 && errno != ENOENT)
-			hr_log_error("sfile", "%s: unlink: %s", f->path, strerror(errno));
+		int rc = hr_io_unlink(hr_fdcache_io(f->fc), f->path);
+		if (rc < 0 && rc != -ENOENT)
+			hr_log_error("sfile", "%s: unlink: %s", f->path, strerror(-rc));
 	}
 	free(f->idx);
 	free(f->index_buf);

@@ -1,11 +1,9 @@
 /* sfile_write.c — store-file writer (contract in hr_sfile.h, format in
  * hr_format.h "Store files"). */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "engine/hr_format.h"
 #include "engine/hr_sfile.h"
@@ -104,6 +102,7 @@ static atomic_uint test_write_version;
 void hr_sfile_test_write_version(uint32_t version) { atomic_store(&test_write_version, version); }
 
 struct hr_sfile_writer {
+	hr_io *io;
 	int fd;
 	char *path;
 	uint32_t version;	/* the format written (HR_SFILE_VERSION) */
@@ -131,12 +130,13 @@ struct hr_sfile_writer {
 	int64_t min_ts, max_ts;
 };
 
-int hr_sfile_write_open(const char *tmp_path, uint32_t block_size, int bloom_rows,
+int hr_sfile_write_open(hr_io *io, const char *tmp_path, uint32_t block_size, int bloom_rows,
 			uint64_t expected_rows, hr_sfile_writer **out)
 {
 	hr_sfile_writer *w = calloc(1, sizeof(*w));
 	if (!w)
 		return -ENOMEM;
+	w->io = io;
 	w->fd = -1;
 	w->version = atomic_load(&test_write_version);
 	if (w->version < HR_SFILE_VERSION_MIN || w->version > HR_SFILE_VERSION)
@@ -158,9 +158,9 @@ int hr_sfile_write_open(const char *tmp_path, uint32_t block_size, int bloom_row
 	}
 	if (buf_add32(&w->blk, 0) < 0)
 		goto fail;
-	w->fd = open(tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	w->fd = hr_io_open(io, tmp_path, HR_IO_WRONLY | HR_IO_CREATE | HR_IO_TRUNC);
 	if (w->fd < 0) {
-		rc = -errno;
+		rc = w->fd;
 		hr_log_error("sfile", "%s: create: %s", tmp_path, strerror(-rc));
 		goto fail;
 	}
@@ -189,7 +189,7 @@ static int write_framed(hr_sfile_writer *w, buf *b, uint32_t *disk_len)
 	int rc = buf_add32(b, crc);
 	if (rc < 0)
 		return rc;
-	rc = hr_write_all(w->fd, b->p, b->len);
+	rc = hr_io_pwrite_all(w->io, w->fd, b->p, b->len, w->file_off);
 	if (rc < 0) {
 		hr_log_error("sfile", "%s: write at offset %llu: %s", w->path,
 			     (unsigned long long)w->file_off, strerror(-rc));
@@ -457,7 +457,7 @@ static int write_meta(hr_sfile_writer *w, uint64_t max_seq, uint8_t trailer[HR_S
 	hr_put64(trailer + 48, info_off);
 	hr_put64(trailer + 56, info_len);
 	hr_put32(trailer + 68, hr_crc32c(0, trailer, 68));
-	rc = hr_write_all(w->fd, trailer, HR_SFILE_TRAILER_LEN);
+	rc = hr_io_pwrite_all(w->io, w->fd, trailer, HR_SFILE_TRAILER_LEN, w->file_off);
 	if (rc < 0)
 		hr_log_error("sfile", "%s: write trailer: %s", w->path, strerror(-rc));
 	else
@@ -470,7 +470,7 @@ out:
 static void writer_free(hr_sfile_writer *w)
 {
 	if (w->fd >= 0)
-		close(w->fd);
+		hr_io_close(w->io, w->fd);
 	free(w->blk.p);
 	free(w->offs.p);
 	free(w->index.p);
@@ -490,17 +490,15 @@ int hr_sfile_write_finish(hr_sfile_writer *w, uint64_t max_seq)
 	if (rc == 0)
 		rc = write_meta(w, max_seq, trailer);
 	if (rc == 0) {
-		rc = hr_fsync(w->fd);
+		rc = hr_io_sync(w->io, w->fd, 0);
 		if (rc < 0)
 			hr_log_error("sfile", "%s: fsync: %s", w->path, strerror(-rc));
 	}
 	if (rc == 0) {
 		int fd = w->fd;
 		w->fd = -1;
-		if (close(fd) < 0) {
-			rc = -errno;
+		if ((rc = hr_io_close(w->io, fd)) < 0)
 			hr_log_error("sfile", "%s: close: %s", w->path, strerror(-rc));
-		}
 	}
 	if (rc < 0) {
 		hr_sfile_write_abort(w);
@@ -514,6 +512,12 @@ void hr_sfile_write_abort(hr_sfile_writer *w)
 {
 	if (!w)
 		return;
-	unlink(w->path);
+	if (w->fd >= 0) {
+		hr_io_close(w->io, w->fd);
+		w->fd = -1;
+	}
+	int rc = hr_io_unlink(w->io, w->path);
+	if (rc < 0 && rc != -ENOENT)
+		hr_log_error("sfile", "%s: unlink: %s", w->path, strerror(-rc));
 	writer_free(w);
 }

@@ -53,6 +53,8 @@ typedef struct hr_meta_region {
 
 int hr_meta_region_put(hr_meta_txn *t, const hr_meta_region *r);
 int hr_meta_region_del(hr_meta_txn *t, uint64_t id);
+/* 1 if the region has a record, 0 if not, or a negative errno. */
+int hr_meta_region_exists(hr_meta_txn *t, uint64_t id);
 int hr_meta_region_each(hr_meta_txn *t, int (*fn)(void *ctx, const hr_meta_region *r), void *ctx);
 
 typedef struct hr_meta_store {
@@ -64,6 +66,9 @@ typedef struct hr_meta_store {
 } hr_meta_store;
 
 int hr_meta_store_put(hr_meta_txn *t, const hr_meta_store *s);
+/* Like put, for a store that must be new: -EEXIST if a record exists (a
+ * new store never replaces a real file list). */
+int hr_meta_store_add(hr_meta_txn *t, const hr_meta_store *s);
 int hr_meta_store_del(hr_meta_txn *t, uint64_t region_id, const char *family);
 int hr_meta_store_each(hr_meta_txn *t, int (*fn)(void *ctx, const hr_meta_store *s), void *ctx);
 
@@ -73,5 +78,7 @@ int hr_meta_wal_each(hr_meta_txn *t, int (*fn)(void *ctx, uint64_t seg_id), void
 
 int hr_meta_counter_get(hr_meta_txn *t, const char *name, uint64_t *v); /* 0 if absent */
 int hr_meta_counter_put(hr_meta_txn *t, const char *name, uint64_t v);
+/* Sets the counter to v unless it already is at least v. */
+int hr_meta_counter_raise(hr_meta_txn *t, const char *name, uint64_t v);
 
 #endif

@@ -20,7 +20,9 @@
  *      path; a flush write-locks it only to swap memstores)
  *   -> row lock (per row, bounded wait, -ETIMEDOUT)
  *   -> region->mvcc.mu -> store->mu -> memstore insert mutex -> WAL mutex
- *   srv->flush_mu (flush queue) is a leaf; LMDB write transactions are taken
+ *   srv->flush_mu (flush queue) is a leaf; srv->scan_mu (open cursors) is
+ *   taken with no other lock held and only try-locks a cursor's mutex under
+ *   it; LMDB write transactions are taken
  *   with no engine lock held except a region's flush_mu or map_lock (DDL).
  *   region->flush_mu sits between map_lock and updates_lock: it serialises a
  *   region's flushes, its split and a compaction's publish.
@@ -188,6 +190,11 @@ struct hr_region {
 	pthread_rwlock_t updates_lock;
 	pthread_mutex_t flush_mu; /* one flush of this region at a time */
 	atomic_int flush_queued;
+	/* after a failed flush (its snapshot stays): automatic flush requests
+	 * wait until flush_retry_ns (hr_mono_ns), doubling per failure, and the
+	 * chore retries then; hr_flush always tries */
+	atomic_uint flush_failures;
+	atomic_uint_fast64_t flush_retry_ns;
 	atomic_uint_fast64_t mem_bytes; /* active + snapshot bytes of all stores */
 	/* the highest timestamp stamped by the server in this region (or found
 	 * in its files and replayed edits at open): stamps never go below it */
@@ -199,10 +206,15 @@ struct hr_region {
 	char dir[PATH_MAX];
 };
 
+/* A table is referenced by the map (until dropped) and by each of its
+ * regions, so a region outliving a drop (held by a queued flush, a
+ * compaction, the split chore, a scan) still reads a valid table: its
+ * schema, and no regions (the drop empties the list). */
 struct hr_table {
 	hr_table_schema schema;
 	hr_region **regions;
 	size_t nregions;
+	atomic_int refs;
 };
 
 void hr_region_ref(hr_region *r);
@@ -224,7 +236,8 @@ void hr_region_note_ts(hr_region *r, int64_t ts);
 
 struct hr_server {
 	hr_config cfg;
-	int lock_fd;
+	hr_io *io;		/* every file operation goes through it (not owned) */
+	int lock_token;		/* hr_io_lock's, -1 when not held */
 	char meta_dir[PATH_MAX], wal_dir[PATH_MAX], store_dir[PATH_MAX];
 	hr_meta *meta;
 	hr_wal *wal;
@@ -244,6 +257,10 @@ struct hr_server {
 	 * open so that it purges them like its own closed ones; only open uses it */
 	hr_wal_seg *old_segs;
 	size_t nold;
+	/* regions LMDB lists under a table it does not have (open only: their
+	 * directories are left alone) */
+	uint64_t *ignored;
+	size_t nignored;
 
 	/* flush queue and background threads */
 	pthread_mutex_t flush_mu;
@@ -262,6 +279,12 @@ struct hr_server {
 	uint32_t test_flush_delay_ms;
 
 	struct hr_compactor *compactor; /* compaction pools (hr_compact.h) */
+
+	/* open cursors, for scanner leases (scan.c); scan_mu is taken with no
+	 * other engine lock held, and try-locks a cursor's own mutex */
+	pthread_mutex_t scan_mu;
+	struct hr_scan *scanners;
+	atomic_uint_fast64_t lease_clock_ms; /* hr_scan_clock_ms at the chore's last tick */
 
 	struct {
 		atomic_uint_fast64_t puts, gets, scans, flushes, flush_bytes, blocked, splits;

@@ -17,6 +17,10 @@
 
 #include "engine/hr_region.h"
 
+/* hr_server_open over a given I/O seam (tests pass a fault-injecting one);
+ * io is not owned and must outlive the server. */
+int hr_server_open_io(const hr_config *cfg, hr_io *io, hr_server **out);
+
 /* map_lock held (read or write) */
 hr_table *hr_server_table(hr_server *srv, const char *name);
 hr_region *hr_server_region_by_id(hr_server *srv, uint64_t id);
@@ -28,15 +32,43 @@ void hr_regions_release(hr_region **rs, size_t n);
 /* map_lock held for write */
 int hr_server_table_add(hr_server *srv, hr_table *t);
 int hr_table_add_region(hr_table *t, hr_region *r);
-void hr_table_free(hr_table *t);
+/* A new table (one reference: the caller's, which becomes the map's). */
+hr_table *hr_table_new(const hr_table_schema *schema);
+void hr_table_ref(hr_table *t);
+void hr_table_unref(hr_table *t);
+/* The map lets the table go (close, drop): its regions lose the map's
+ * references, its region list empties, and the map's reference goes. */
+void hr_table_release(hr_table *t);
 
 int hr_region_new(hr_server *srv, hr_table *t, uint64_t id, const uint8_t *start,
 		  size_t start_len, const uint8_t *end, size_t end_len, hr_region **out);
 int hr_region_add_store(hr_region *r, const hr_family_schema *f);
+/* A store for r (its directory created and synced into its parent), not
+ * yet part of r: hr_region_attach_store publishes it, hr_store_free
+ * discards it. */
+int hr_store_new(hr_region *r, const hr_family_schema *f, hr_store **out);
+void hr_store_free(hr_store *st);
+/* Appends st to r's stores (r has fewer than HR_MAX_FAMILIES). */
+void hr_region_attach_store(hr_region *r, hr_store *st);
+/* Allocates n consecutive region ids and records them in LMDB before
+ * anything is created under them: at open, a region directory with an id
+ * below the recorded counter is known to be this engine's. */
+int hr_region_ids_reserve(hr_server *srv, unsigned n, uint64_t *first);
 
-int hr_rmrf(const char *path);
 /* hr_wal_purge's on_delete: drops a segment from LMDB */
 int hr_server_wal_forget(void *srv, uint64_t seg_id);
+
+/* scan.c: scanner leases. Releases the region and views of every open
+ * cursor idle (no hr_scan_next) for scanner_lease_ms or more at now_ms (on
+ * the lease clock, hr_scan_clock_ms; tests pass a later one); a cursor in
+ * use is skipped, never waited for. Returns how many it released. Takes
+ * srv->scan_mu. */
+int hr_scan_expire_idle(hr_server *srv, uint64_t now_ms);
+/* The chore's tick: advances srv->lease_clock_ms (cursors stamp their last
+ * use with it) and expires idle cursors. */
+void hr_scan_lease_tick(hr_server *srv);
+/* The lease clock: monotonic milliseconds, coarse (a few ms). */
+uint64_t hr_scan_clock_ms(void);
 
 typedef struct hr_wal_edit {
 	uint64_t region_id;

@@ -3,6 +3,9 @@
  * the cells of one store (region x family) as hr_kv entries in hr_kv_cmp
  * order. On-disk format: "Store files" in hr_format.h.
  *
+ * I/O: every file operation goes through the I/O seam (hr_io.h): the
+ * writer's is given to hr_sfile_write_open, a reader's is its fdcache's.
+ *
  * Versions: files of every version from HR_SFILE_VERSION_MIN are read (a
  * store may mix them); new files are written as HR_SFILE_VERSION. Entries
  * of a version-1 file have no tags (hr_kv.tags_len 0).
@@ -10,9 +13,9 @@
  * Writer: single-threaded object. Entries are added in non-decreasing
  * hr_kv_cmp order (an out-of-order add is -EINVAL and poisons the writer).
  * Exactly one of hr_sfile_write_finish / hr_sfile_write_abort ends it and
- * frees it; finish fsyncs (hr_fsync) and closes the temp file, the caller
- * renames it into place and fsyncs the directory. A failed finish unlinks
- * the temp file.
+ * frees it; finish fsyncs and closes the temp file, the caller renames it
+ * into place and fsyncs the directory. A failed finish unlinks the temp
+ * file.
  *
  * Reader (hr_sfile): opened once, shared by every reader through a
  * reference count (atomic). The trailer, file info, block index and bloom
@@ -69,11 +72,11 @@ typedef struct hr_sfile_info {
 
 /* ---- writer ---- */
 
-/* Creates (truncates) tmp_path. block_size: target data-block payload
+/* Creates (truncates) tmp_path through io (not owned). block_size: target data-block payload
  * (a single larger cell makes a larger block); 0 means 64 KiB. bloom_rows:
  * build the row bloom filter. expected_rows: sizing hint only (the filter
  * is sized from the actual distinct row count at finish). */
-int hr_sfile_write_open(const char *tmp_path, uint32_t block_size, int bloom_rows,
+int hr_sfile_write_open(hr_io *io, const char *tmp_path, uint32_t block_size, int bloom_rows,
 			uint64_t expected_rows, hr_sfile_writer **out);
 /* Copies the entry. -EINVAL if out of order or a length is out of range
  * (row or qualifier longer than the u16 the encoding allows); -EIO/-ENOSPC
@@ -97,7 +100,7 @@ void hr_sfile_test_write_version(uint32_t version);
 /* ---- reader ---- */
 
 /* file_id must be unique among files sharing fc/bc (it keys both caches).
- * Returns the file with one reference. -ENOENT etc. from stat, -EIO on a
+ * Returns the file with one reference. -ENOENT etc. from open, -EIO on a
  * bad trailer/meta block (logged with the file name), -ENOMEM. */
 int hr_sfile_open(const char *path, uint64_t file_id, hr_fdcache *fc, hr_bcache *bc,
 		  hr_sfile **out);

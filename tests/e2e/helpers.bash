@@ -63,10 +63,23 @@ is_mounted() {
 	awk -v m="$1" '$2 == m { f = 1 } END { exit !f }' /proc/mounts
 }
 
-# A zombie child still answers kill -0, so look at its state.
+# pid_alive PID — true while any thread of PID has not finished exiting. A
+# zombie still answers kill -0, and a killed multithreaded process shows a
+# zombie leader while its other threads are still exiting (`wait` blocks on
+# them), so the state of every thread is read. Only builtins read /proc, and
+# a file that cannot be read means that thread is gone: a process reaped
+# between two reads is dead, never alive (a grep that found status gone used
+# to count as alive: killed daemons were reported "still alive 20s after
+# kill -9" a few ms after the kill).
 pid_alive() {
-	[[ -n ${1:-} && -r /proc/$1/status ]] || return 1
-	! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null
+	local stat line
+	[[ -n ${1:-} ]] || return 1
+	for stat in /proc/"$1"/task/*/stat; do
+		read -r line 2>/dev/null <"$stat" || continue
+		line=${line##*) } # the state follows the last ") " (comm may hold spaces)
+		[[ ${line%% *} == [ZX] ]] || return 0
+	done
+	return 1
 }
 
 # wait_exit PID SECONDS — waits for PID to exit; reaps it and stores its
@@ -156,21 +169,33 @@ remount_fs() {
 }
 
 # kill_daemon — SIGKILL the daemon and reap it; the mount is left dead
-# ("Transport endpoint is not connected") until detach_fs.
+# ("Transport endpoint is not connected") until detach_fs. A killed daemon
+# must be gone at once: one that is not within 20s fails the test, after its
+# threads' kernel stacks are printed and its connection is aborted (so that
+# teardown can clean up).
 kill_daemon() {
 	hr_log "kill -9 $HR_PID"
 	kill -9 "$HR_PID" 2>/dev/null || true
 	wait_exit "$HR_PID" 20 && return 0
-	# Seen rarely under heavy I/O: the killed daemon lingers until its FUSE
-	# connection is aborted. Record where its threads are, abort the
-	# connection as a user would (fusermount3 -uz, see the README), and fail
-	# only if even that does not let it exit.
-	echo "# hregionfs (pid $HR_PID) still alive 20s after kill -9; its threads:" >&3
-	dump_threads "$HR_PID" | sed 's/^/# /' >&3
-	t fusermount3 -uz "$HR_MNT" >>"$HR_LOG" 2>&1 || true
-	wait_exit "$HR_PID" 20 && return 0
-	echo "hregionfs (pid $HR_PID) survives kill -9 and a connection abort" >&2
+	echo "hregionfs (pid $HR_PID) still alive 20s after kill -9; its threads:" >&2
+	dump_threads "$HR_PID" >&2
+	abort_conn "$HR_MNT"
+	wait_exit "$HR_PID" 20 || echo "hregionfs (pid $HR_PID) survives kill -9 and a connection abort" >&2
 	return 1
+}
+
+# abort_conn MNT — aborts the FUSE connection of MNT: every request waiting
+# on it fails, and a daemon blocked in the kernel on one of them is freed.
+# Through fusectl when it is mounted, else fusermount3 -uz (which aborts
+# only once nothing uses the mount any more).
+abort_conn() {
+	local dev
+	dev=$(awk -v m="$1" '$5 == m { d = $3 } END { print d }' /proc/self/mountinfo)
+	if [[ -n $dev && -w /sys/fs/fuse/connections/${dev#*:}/abort ]]; then
+		echo 1 >"/sys/fs/fuse/connections/${dev#*:}/abort"
+	else
+		t fusermount3 -uz "$1" >>"$HR_LOG" 2>&1 || true
+	fi
 }
 
 # dump_threads PID — state, wait channel and kernel stack of every thread,

@@ -161,7 +161,7 @@ static int disk_stat(const char *dir, const char *family, fstat_ *o)
 		return -errno;
 	hr_fdcache *fc;
 	hr_bcache *bc;
-	hr_fdcache_new(16, &fc);
+	hr_fdcache_new(16, hr_io_posix(), &fc);
 	hr_bcache_new(1 << 20, &bc);
 	struct dirent *de;
 	uint64_t fake_id = 1;
@@ -381,11 +381,13 @@ static void t_versions(void)
 		if (ts == 2)
 			CHECK_RC(et_del(s, "v", "r", 1, "cf", "del", 1, HR_DELETE_COLUMN), 0);
 		CHECK_RC(hr_flush(s, "v"), 0);
+		/* what the flush's background request would do, now: left to the
+		 * pool, a compaction that starts after the next flush leaves two
+		 * files (too few for another), one that starts before leaves one */
+		CHECK_RC(hr_compact(s, "v", 0), 0);
 	}
 	static const col cols[] = {{"r", "cf", "q"}, {"r", "cf", "two"}, {"r", "cf", "del"}};
 	et_str before = {0}, after = {0}, range = {0};
-	/* background compactions ran after the flushes; finish them */
-	CHECK_RC(hr_compact(s, "v", 0), 0);
 	for (int w = 0; w < 200 && hr_compact_pending(s); w++)
 		sleep_ms(10);
 	dump(s, "v", cols, 3, &before);
@@ -506,6 +508,11 @@ static void t_minor_keeps_tombstones(void)
 	hr_server *s = open_cfg(&c);
 	CHECK(s);
 	CHECK_RC(et_table(s, "m", "cf", NULL), 0);
+	/* A table's only region splits at 2 x flush_size (8 KiB here) when the
+	 * chore next looks, which would rewrite the files this test counts;
+	 * with a second (empty) region from the start the threshold is
+	 * split_size. */
+	CHECK_RC(hr_split(s, "m", "z", 1), 0);
 	memset(v, 'v', sizeof(v) - 1);
 	v[sizeof(v) - 1] = 0;
 	for (int i = 0; i < 400; i++) {

@@ -10,8 +10,9 @@
  * - torn and corrupted WAL tails: the daemon opens, what precedes the damage
  *   is recovered, and writes after the recovery survive the next replay;
  * - corrupted store-file blocks: -EIO or an OFFLINE region, never wrong data;
- * - leftovers of a crash in flush (temp and unreferenced files, unknown
- *   region and family directories) are removed, referenced files kept; a
+ * - leftovers of a crash in flush (temp and unreferenced files, directories
+ *   of regions and families LMDB does not know) are removed, referenced
+ *   files kept, anything recovery does not understand moved to lost/; a
  *   missing referenced file makes the region OFFLINE, not silently empty. */
 #include <dirent.h>
 #include <fcntl.h>
@@ -958,6 +959,24 @@ static int file_exists(const char *p)
 	return stat(p, &st) == 0;
 }
 
+/* The entries of <dir>/lost, one per line, sorted. */
+static void lost_listing(const char *dir, char *out, size_t len)
+{
+	char cmd[4400];
+	snprintf(cmd, sizeof(cmd), "ls '%s/lost' 2>/dev/null | sort | tr '\\n' ' '", dir);
+	out[0] = 0;
+	FILE *p = popen(cmd, "r");
+	if (!p)
+		return;
+	size_t n = fread(out, 1, len - 1, p);
+	out[n] = 0;
+	pclose(p);
+}
+
+/* Recovery removes what it understands (temp files, unreferenced store
+ * files, directories of regions it made and of families a failed add
+ * made) and moves everything else to lost/: it never deletes what it does
+ * not understand. */
 static void t_leftovers_removed(void)
 {
 	char dir[4200];
@@ -966,6 +985,9 @@ static void t_leftovers_removed(void)
 	hr_server *s = et_open(dir);
 	CHECK(s);
 	CHECK_RC(create_c(s), 0);
+	/* a table made and dropped: its region id is below the counter */
+	CHECK_RC(et_table(s, "gone", "a", NULL), 0);
+	CHECK_RC(hr_table_drop(s, "gone"), 0);
 	for (uint64_t id = 0; id < 1000; id++)
 		CHECK_RC(k_write(s, id, 0), 0);
 	CHECK_RC(hr_flush(s, "c"), 0);
@@ -984,15 +1006,24 @@ static void t_leftovers_removed(void)
 	snprintf(rdir, sizeof(rdir), "%s", sdir);
 	*strrchr(rdir, '/') = 0;
 	char p_tmp[PATH_MAX + 64], p_unref[PATH_MAX + 64], p_garb[PATH_MAX + 64],
-		p_fam[PATH_MAX + 64], p_reg[PATH_MAX + 64], p_tmp2[PATH_MAX + 64];
+		p_fam[PATH_MAX + 64], p_reg[PATH_MAX + 64], p_tmp2[PATH_MAX + 64],
+		p_dropped[PATH_MAX + 64], p_note[PATH_MAX + 64], p_famx[PATH_MAX + 64],
+		p_junk[PATH_MAX + 64];
+	/* removed: understood, and LMDB has no use for them */
 	snprintf(p_tmp, sizeof(p_tmp), "%s/0000000000000099.tmp", sdir);
-	snprintf(p_tmp2, sizeof(p_tmp2), "%s/0000000000000001.hsf.tmp", sdir);
 	snprintf(p_unref, sizeof(p_unref), "%s/00000000000000aa.hsf", sdir);
 	snprintf(p_garb, sizeof(p_garb), "%s/00000000000000ab.hsf", sdir);
 	snprintf(p_fam, sizeof(p_fam), "%s/nofam", rdir);
+	snprintf(p_dropped, sizeof(p_dropped), "%s/store/0000000000000002", dir);
+	/* moved aside: not the engine's names, or not made by this engine */
+	snprintf(p_tmp2, sizeof(p_tmp2), "%s/0000000000000001.hsf.tmp", sdir);
+	snprintf(p_note, sizeof(p_note), "%s/NOTES", sdir);
+	snprintf(p_famx, sizeof(p_famx), "%s/oddfam", rdir);
 	snprintf(p_reg, sizeof(p_reg), "%s/store/00000000000000ff", dir);
+	snprintf(p_junk, sizeof(p_junk), "%s/store/backup", dir);
 	CHECK_RC(sh("head -c 5000 /dev/urandom > '%s'", p_tmp), 0);
 	CHECK_RC(sh("head -c 100 /dev/urandom > '%s'", p_tmp2), 0);
+	CHECK_RC(sh("echo 'keep me' > '%s'", p_note), 0);
 	/* a valid store file, written but never committed to LMDB */
 	const char *a_ref = NULL;
 	for (size_t i = 0; i < nref; i++)
@@ -1003,14 +1034,23 @@ static void t_leftovers_removed(void)
 	CHECK_RC(sh("mkdir -p '%s' '%s/a' && cp '%s' '%s/a/0000000000000001.hsf'", p_fam, p_reg,
 		    a_ref, p_reg),
 		 0);
+	CHECK_RC(sh("mkdir -p '%s/a' && cp '%s' '%s/a/0000000000000007.hsf'", p_dropped, a_ref,
+		    p_dropped),
+		 0);
+	CHECK_RC(sh("mkdir -p '%s' && echo x > '%s/readme.txt'", p_famx, p_famx), 0);
+	CHECK_RC(sh("mkdir -p '%s' && echo x > '%s/data'", p_junk, p_junk), 0);
 	s = et_open(dir);
 	CHECK(s);
-	int gone = !file_exists(p_tmp) && !file_exists(p_tmp2) && !file_exists(p_unref) &&
-		   !file_exists(p_garb) && !file_exists(p_fam) && !file_exists(p_reg);
+	int gone = !file_exists(p_tmp) && !file_exists(p_unref) && !file_exists(p_garb) &&
+		   !file_exists(p_fam) && !file_exists(p_dropped);
 	if (!gone)
-		fprintf(stdout, "# left: tmp %d tmp2 %d unref %d garbage %d fam %d region %d\n",
-			file_exists(p_tmp), file_exists(p_tmp2), file_exists(p_unref),
-			file_exists(p_garb), file_exists(p_fam), file_exists(p_reg));
+		fprintf(stdout, "# left: tmp %d unref %d garbage %d fam %d dropped %d\n",
+			file_exists(p_tmp), file_exists(p_unref), file_exists(p_garb),
+			file_exists(p_fam), file_exists(p_dropped));
+	int moved = !file_exists(p_tmp2) && !file_exists(p_note) && !file_exists(p_famx) &&
+		    !file_exists(p_reg) && !file_exists(p_junk);
+	char lost[2048];
+	lost_listing(dir, lost, sizeof(lost));
 	int kept = 1;
 	for (size_t i = 0; i < nref; i++)
 		kept &= file_exists(ref[i].path);
@@ -1038,7 +1078,16 @@ static void t_leftovers_removed(void)
 	for (uint64_t id = 0; id < 1100; id++)
 		bad2 += k_check(s, id) != 1;
 	CHECK_RC(hr_server_close(s), 0);
+	/* what was moved aside is intact */
+	char note_aside[4400];
+	snprintf(note_aside, sizeof(note_aside), "%s/lost/store~0000000000000001~a~NOTES", dir);
+	int note_ok = sh("grep -q 'keep me' '%s'", note_aside) == 0;
 	CHECK(gone);
+	CHECK(moved);
+	CHECK_STREQ(lost, "store~0000000000000001~a~0000000000000001.hsf.tmp "
+			  "store~0000000000000001~a~NOTES store~0000000000000001~oddfam "
+			  "store~00000000000000ff store~backup ");
+	CHECK(note_ok);
 	CHECK(kept);
 	CHECK_RC(bad, 0);
 	CHECK_RC(cells, 2000);

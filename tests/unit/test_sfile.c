@@ -134,7 +134,7 @@ static int write_file(const char *path, ent *v, size_t n, uint32_t bs, int bloom
 	char tmp[4200];
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	hr_sfile_writer *w;
-	int rc = hr_sfile_write_open(tmp, bs, bloom, n, &w);
+	int rc = hr_sfile_write_open(hr_io_posix(), tmp, bs, bloom, n, &w);
 	if (rc < 0)
 		return rc;
 	for (size_t i = 0; i < n; i++) {
@@ -194,7 +194,7 @@ static void t_write_read_all(void)
 
 	hr_fdcache *fc;
 	hr_bcache *bc;
-	CHECK_RC(hr_fdcache_new(8, &fc), 0);
+	CHECK_RC(hr_fdcache_new(8, hr_io_posix(), &fc), 0);
 	CHECK_RC(hr_bcache_new(64 << 20, &bc), 0);
 	hr_sfile *f;
 	CHECK_RC(hr_sfile_open(g_path, 1, fc, bc, &f), 0);
@@ -278,7 +278,7 @@ static void t_seek(void)
 	CHECK(g_ents);
 	hr_fdcache *fc;
 	hr_bcache *bc;
-	CHECK_RC(hr_fdcache_new(8, &fc), 0);
+	CHECK_RC(hr_fdcache_new(8, hr_io_posix(), &fc), 0);
 	CHECK_RC(hr_bcache_new(8 << 20, &bc), 0);
 	hr_sfile *f;
 	CHECK_RC(hr_sfile_open(g_path, 1, fc, bc, &f), 0);
@@ -390,7 +390,7 @@ static void t_bloom(void)
 	CHECK(g_ents);
 	hr_fdcache *fc;
 	hr_bcache *bc;
-	CHECK_RC(hr_fdcache_new(8, &fc), 0);
+	CHECK_RC(hr_fdcache_new(8, hr_io_posix(), &fc), 0);
 	CHECK_RC(hr_bcache_new(1 << 20, &bc), 0);
 	hr_sfile *f;
 	CHECK_RC(hr_sfile_open(g_path, 1, fc, bc, &f), 0);
@@ -454,7 +454,7 @@ static void t_corrupt_data_block(void)
 
 	hr_fdcache *fc;
 	hr_bcache *bc;
-	CHECK_RC(hr_fdcache_new(8, &fc), 0);
+	CHECK_RC(hr_fdcache_new(8, hr_io_posix(), &fc), 0);
 	CHECK_RC(hr_bcache_new(8 << 20, &bc), 0);
 	hr_sfile *f;
 	CHECK_RC(hr_sfile_open(path, 7, fc, bc, &f), 0);
@@ -507,7 +507,7 @@ static void t_corrupt_meta(void)
 	snprintf(path, sizeof(path), "%s/meta.sf", g_dir);
 	hr_fdcache *fc;
 	hr_bcache *bc;
-	CHECK_RC(hr_fdcache_new(8, &fc), 0);
+	CHECK_RC(hr_fdcache_new(8, hr_io_posix(), &fc), 0);
 	CHECK_RC(hr_bcache_new(1 << 20, &bc), 0);
 	struct stat st;
 	CHECK(stat(g_path, &st) == 0);
@@ -585,7 +585,7 @@ static void t_corrupt_anywhere(void)
 	close(fd);
 	hr_fdcache *fc;
 	hr_bcache *bc;
-	CHECK_RC(hr_fdcache_new(4, &fc), 0);
+	CHECK_RC(hr_fdcache_new(4, hr_io_posix(), &fc), 0);
 	CHECK_RC(hr_bcache_new(1 << 20, &bc), 0);
 	int open_fail = 0, read_fail = 0, wrong = 0;
 	capture_start();
@@ -652,7 +652,7 @@ static void t_corrupt_layout(void)
 	CHECK_RC(write_file(good, v, n, 4096, 1, 0), 0);
 	hr_fdcache *fc;
 	hr_bcache *bc;
-	CHECK_RC(hr_fdcache_new(4, &fc), 0);
+	CHECK_RC(hr_fdcache_new(4, hr_io_posix(), &fc), 0);
 	CHECK_RC(hr_bcache_new(1 << 20, &bc), 0);
 	const char *whys[] = {"bad entry count", "bad offset array", "bad entry extent",
 			      "first key differs", "bad row prefix", "bad offset array"};
@@ -727,7 +727,7 @@ static void t_version1_files(void)
 	CHECK_RC(write_file(p2, v, n, 4096, 1, 9), 0);
 	hr_fdcache *fc;
 	hr_bcache *bc;
-	CHECK_RC(hr_fdcache_new(4, &fc), 0);
+	CHECK_RC(hr_fdcache_new(4, hr_io_posix(), &fc), 0);
 	CHECK_RC(hr_bcache_new(8 << 20, &bc), 0);
 	hr_sfile *f1, *f2;
 	CHECK_RC(hr_sfile_open(p1, 1, fc, bc, &f1), 0);
@@ -769,7 +769,7 @@ static void t_version1_files(void)
 	char tmp[4200];
 	snprintf(tmp, sizeof(tmp), "%s/v1-tags.tmp", g_dir);
 	hr_sfile_test_write_version(1);
-	int rc = hr_sfile_write_open(tmp, 4096, 1, 0, &w);
+	int rc = hr_sfile_write_open(hr_io_posix(), tmp, 4096, 1, 0, &w);
 	hr_sfile_test_write_version(0);
 	CHECK_RC(rc, 0);
 	hr_kv t = v[0].kv;
@@ -791,7 +791,7 @@ static void t_writer_rules(void)
 	char path[4200];
 	snprintf(path, sizeof(path), "%s/w.tmp", g_dir);
 	hr_sfile_writer *w;
-	CHECK_RC(hr_sfile_write_open(path, 4096, 1, 0, &w), 0);
+	CHECK_RC(hr_sfile_write_open(hr_io_posix(), path, 4096, 1, 0, &w), 0);
 	hr_kv a, b;
 	hr_kv_first_on_column(&a, (const uint8_t *)"b", 1, NULL, 0);
 	hr_kv_first_on_column(&b, (const uint8_t *)"a", 1, NULL, 0);
@@ -804,17 +804,17 @@ static void t_writer_rules(void)
 	CHECK_RC(hr_sfile_write_add(w, &a), -EINVAL);	/* poisoned */
 	CHECK_RC(hr_sfile_write_finish(w, 0), -EINVAL);
 	CHECK(access(path, F_OK) != 0);	/* a failed finish unlinks */
-	CHECK_RC(hr_sfile_write_open(path, 4096, 1, 0, &w), 0);
+	CHECK_RC(hr_sfile_write_open(hr_io_posix(), path, 4096, 1, 0, &w), 0);
 	CHECK_RC(hr_sfile_write_add(w, &a), 0);
 	hr_sfile_write_abort(w);
 	CHECK(access(path, F_OK) != 0);
 
 	/* an empty file opens and iterates as empty */
-	CHECK_RC(hr_sfile_write_open(path, 0, 1, 0, &w), 0);
+	CHECK_RC(hr_sfile_write_open(hr_io_posix(), path, 0, 1, 0, &w), 0);
 	CHECK_RC(hr_sfile_write_finish(w, 42), 0);
 	hr_fdcache *fc;
 	hr_bcache *bc;
-	CHECK_RC(hr_fdcache_new(1, &fc), 0);
+	CHECK_RC(hr_fdcache_new(1, hr_io_posix(), &fc), 0);
 	CHECK_RC(hr_bcache_new(0, &bc), 0);
 	hr_sfile *f;
 	CHECK_RC(hr_sfile_open(path, 1, fc, bc, &f), 0);
@@ -834,7 +834,7 @@ static void t_writer_rules(void)
 	hr_sfile_unref(f);
 
 	/* one huge cell makes one big block; no bloom; cache capacity 0 */
-	CHECK_RC(hr_sfile_write_open(path, 4096, 0, 0, &w), 0);
+	CHECK_RC(hr_sfile_write_open(hr_io_posix(), path, 4096, 0, 0, &w), 0);
 	size_t big = 3 << 20;
 	uint8_t *val = malloc(big);
 	memset(val, 'v', big);
@@ -921,7 +921,7 @@ static void t_fdcache_bound(void)
 	ent *v = gen_entries(3000, &n);
 	hr_fdcache *fc;
 	hr_bcache *bc;
-	CHECK_RC(hr_fdcache_new(4, &fc), 0);
+	CHECK_RC(hr_fdcache_new(4, hr_io_posix(), &fc), 0);
 	CHECK_RC(hr_bcache_new(0, &bc), 0);	/* every read goes to a file */
 	hr_sfile *files[20];
 	int base = count_fds();
@@ -966,7 +966,7 @@ static void t_bcache_eviction(void)
 	CHECK(g_ents);
 	hr_fdcache *fc;
 	hr_bcache *bc;
-	CHECK_RC(hr_fdcache_new(2, &fc), 0);
+	CHECK_RC(hr_fdcache_new(2, hr_io_posix(), &fc), 0);
 	CHECK_RC(hr_bcache_new(64 * 1024, &bc), 0);	/* ~4 KiB per shard */
 	hr_sfile *f;
 	CHECK_RC(hr_sfile_open(g_path, 1, fc, bc, &f), 0);
@@ -1055,7 +1055,7 @@ static void t_concurrent_readers(void)
 	CHECK(g_ents);
 	hr_fdcache *fc;
 	hr_bcache *bc;
-	CHECK_RC(hr_fdcache_new(2, &fc), 0);
+	CHECK_RC(hr_fdcache_new(2, hr_io_posix(), &fc), 0);
 	CHECK_RC(hr_bcache_new(512 * 1024, &bc), 0);	/* churns */
 	hr_sfile *f;
 	CHECK_RC(hr_sfile_open(g_path, 1, fc, bc, &f), 0);
@@ -1122,7 +1122,7 @@ static void t_bench_point_lookups(void)
 	uint64_t t1 = hr_mono_ns();
 	hr_fdcache *fc;
 	hr_bcache *bc;
-	CHECK_RC(hr_fdcache_new(8, &fc), 0);
+	CHECK_RC(hr_fdcache_new(8, hr_io_posix(), &fc), 0);
 	CHECK_RC(hr_bcache_new(1ull << 30, &bc), 0);
 	hr_sfile *f;
 	CHECK_RC(hr_sfile_open(path, 1, fc, bc, &f), 0);

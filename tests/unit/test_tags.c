@@ -307,7 +307,7 @@ static void disk_scan(const char *dir)
 	for (int i = 0; i < NROWS; i++)
 		for (int q = 0; q < NQUAL; q++)
 			g_disk.found[i][q] = -1;
-	if (hr_fdcache_new(16, &g_fc) < 0 || hr_bcache_new(4 << 20, &g_bc) < 0)
+	if (hr_fdcache_new(16, hr_io_posix(), &g_fc) < 0 || hr_bcache_new(4 << 20, &g_bc) < 0)
 		abort();
 	nftw(store, disk_cb, 16, FTW_PHYS);
 	hr_bcache_free(g_bc);
