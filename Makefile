@@ -29,6 +29,7 @@ ENGINE_SRC := $(sort $(wildcard engine/*/*.c))
 FS_SRC := $(sort $(wildcard fs/*.c))
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 BENCH_SRC := $(sort $(wildcard scripts/bench_*.c))
+FSX_BIN := $(BUILD)/hrfs_fsx $(BUILD)/hrfs_ftool $(BUILD)/libhrfs_synclog.so
 
 ENGINE_OBJ := $(ENGINE_SRC:%.c=$(BUILD)/%.o)
 FS_OBJ := $(FS_SRC:%.c=$(BUILD)/%.o)
@@ -36,8 +37,8 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_BIN := $(BENCH_SRC:scripts/%.c=$(BUILD)/%)
 LIB := $(BUILD)/libhrengine.a
 
-.PHONY: all test check unit install clean
-all: $(BUILD)/hregionfs $(UNIT_BIN) $(BENCH_BIN)
+.PHONY: all test check unit install clean soak
+all: $(BUILD)/hregionfs $(UNIT_BIN) $(BENCH_BIN) $(FSX_BIN)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -57,12 +58,26 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIB)
 $(BUILD)/bench_%: $(BUILD)/scripts/bench_%.o $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# The file-semantics exerciser (tests/e2e/fsx.bats; a long run: make soak)
+# and the single-call tool of tests/e2e/files.bats.
+$(BUILD)/hrfs_%: $(BUILD)/tests/fsx/hrfs_%.o
+	$(CC) $(LDFLAGS) -o $@ $^
+
+# Test-only LD_PRELOAD library recording the daemon's syncs (power-loss tests).
+$(BUILD)/libhrfs_synclog.so: tests/fsx/hrfs_synclog.c
+	@mkdir -p $(dir $@)
+	$(CC) $(OPT) -std=c11 -Wall -Wextra $(WERROR) -fPIC -shared -pthread -o $@ $< -ldl
+
 # Unit tests, then the end-to-end bats suite; one summary line at the end.
 test: all
 	scripts/run_tests.sh $(BUILD)
 
 unit: all
 	scripts/run_tests.sh --unit-only $(BUILD)
+
+# A long exerciser run against a mount and tmpfs (SOAK_OPS, SOAK_SEED).
+soak: all
+	tests/fsx/soak.sh $(BUILD)
 
 check:
 	$(MAKE) BUILD=build-san SAN="-fsanitize=address,undefined -fno-omit-frame-pointer" \
@@ -121,4 +136,5 @@ install: $(BUILD)/hregionfs
 clean:
 	rm -rf build build-san $(FUZZ_BUILD)
 
--include $(ENGINE_OBJ:.o=.d) $(FS_OBJ:.o=.d) $(UNIT_BIN:$(BUILD)/tests/%=$(BUILD)/tests/unit/%.d)
+-include $(ENGINE_OBJ:.o=.d) $(FS_OBJ:.o=.d) $(UNIT_BIN:$(BUILD)/tests/%=$(BUILD)/tests/unit/%.d) \
+	$(BUILD)/tests/fsx/hrfs_fsx.d $(BUILD)/tests/fsx/hrfs_ftool.d

@@ -1,7 +1,10 @@
 /*
- * attr.c — attributes. Only values and their timestamps are stored, so
- * everything else is synthesized: dirs 0755, cells 0644, status files 0444,
- * owner = the mounting user, size = value length (exact), mtime = cell ts.
+ * attr.c — attributes. A cell's size is its value's length, exactly; its
+ * mode, owner and times are those of its open-file state, or of the
+ * stored cell (0644, the mounting user and the cell's timestamp for a cell
+ * stored without attributes). Directories are 0755 and owned by the
+ * mounting user; their mtime is when their listing last changed through
+ * this mount (else the mount's start). Status files are 0444.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -24,12 +27,16 @@ int hrfs_errno(int rc)
 	return rc < 0 ? -rc : EIO;
 }
 
-static void set_times(struct stat *st, int64_t ms)
+static struct timespec ns_ts(int64_t ns)
 {
-	st->st_mtim.tv_sec = (time_t)(ms / 1000);
-	st->st_mtim.tv_nsec = (long)(ms % 1000) * 1000000L;
-	st->st_atim = st->st_mtim;
-	st->st_ctim = st->st_mtim;
+	struct timespec t;
+	t.tv_sec = (time_t)(ns / 1000000000LL);
+	t.tv_nsec = (long)(ns % 1000000000LL);
+	if (t.tv_nsec < 0) {
+		t.tv_nsec += 1000000000L;
+		t.tv_sec--;
+	}
+	return t;
 }
 
 void hrfs_attr_dir(const struct hrfs *fs, uint64_t ino, struct stat *st)
@@ -41,22 +48,38 @@ void hrfs_attr_dir(const struct hrfs *fs, uint64_t ino, struct stat *st)
 	st->st_uid = fs->uid;
 	st->st_gid = fs->gid;
 	st->st_blksize = 4096;
-	set_times(st, fs->start_ms);
+	st->st_mtim = ns_ts(fs->start_ms * 1000000LL);
+	st->st_atim = st->st_ctim = st->st_mtim;
 }
 
-void hrfs_attr_file(const struct hrfs *fs, uint64_t ino, uint64_t size, int64_t mtime_ms,
-		    mode_t mode, struct stat *st)
+void hrfs_attr_file(const struct hrfs *fs, uint64_t ino, uint64_t size,
+		    const hr_file_attr *a, struct stat *st)
 {
 	memset(st, 0, sizeof(*st));
 	st->st_ino = ino;
-	st->st_mode = S_IFREG | mode;
+	st->st_mode = S_IFREG | (a->mode & 07777);
 	st->st_nlink = 1;
-	st->st_uid = fs->uid;
-	st->st_gid = fs->gid;
+	st->st_uid = a->uid;
+	st->st_gid = a->gid;
 	st->st_size = (off_t)size;
 	st->st_blocks = (blkcnt_t)((size + 511) / 512);
 	st->st_blksize = 4096;
-	set_times(st, mtime_ms > 0 ? mtime_ms : fs->start_ms);
+	st->st_mtim = ns_ts(a->mtime_ns);
+	st->st_atim = ns_ts(a->atime_ns);
+	st->st_ctim = ns_ts(a->ctime_ns);
+}
+
+/* A directory inode: its listing's last change through this mount. */
+static void attr_dir_inode(struct hrfs *fs, struct hrfs_inode *in, struct stat *st)
+{
+	hrfs_attr_dir(fs, in->ino, st);
+	pthread_mutex_lock(&fs->lock);
+	int64_t mt = in->dir_mtime_ns;
+	pthread_mutex_unlock(&fs->lock);
+	if (mt) {
+		st->st_mtim = ns_ts(mt);
+		st->st_ctim = st->st_mtim;
+	}
 }
 
 int hrfs_getattr_inode(struct hrfs *fs, struct hrfs_inode *in, struct stat *st)
@@ -74,20 +97,35 @@ int hrfs_getattr_inode(struct hrfs *fs, struct hrfs_inode *in, struct stat *st)
 	case HRFS_ST_FILE: {
 		char *text = NULL;
 		size_t len = 0;
+		hr_file_attr a;
 		hrfs_ino_path(fs, in, &p);
 		rc = hrfs_status_render(fs, &p, &text, &len);
 		free(text);
 		if (rc < 0)
 			return rc;
-		hrfs_attr_file(fs, in->ino, len, hrfs_now_ms(), 0444, st);
+		hrfs_fattr_default(fs, hrfs_now_ms(), &a);
+		a.mode = 0444;
+		hrfs_attr_file(fs, in->ino, len, &a, st);
 		return 0;
 	}
-	case HRFS_SCRATCH: {
-		struct hrfs_mem *m = in->scratch;
-		pthread_mutex_lock(&m->lock);
-		hrfs_attr_file(fs, in->ino, m->len, m->mtime_ms, 0644, st);
-		pthread_mutex_unlock(&m->lock);
-		return 0;
+	case HRFS_SCRATCH:
+	case HRFS_CELL: {
+		/* An open-file state is the file while it exists. */
+		struct hrfs_of *of = hrfs_of_get(fs, in, 0);
+		if (of) {
+			pthread_mutex_lock(&of->lock);
+			rc = of->init ? 0 : -EAGAIN;
+			if (rc == 0)
+				hrfs_of_stat(fs, of, in->ino, st);
+			pthread_mutex_unlock(&of->lock);
+			hrfs_of_put(fs, of);
+			if (rc == 0)
+				return 0;
+			/* a state being opened: ask the store, as without one */
+		}
+		if (in->kind == HRFS_SCRATCH)
+			return -ENOENT; /* its name was removed and nothing holds it */
+		break;
 	}
 	default:
 		break;
@@ -95,8 +133,7 @@ int hrfs_getattr_inode(struct hrfs *fs, struct hrfs_inode *in, struct stat *st)
 
 	pthread_mutex_lock(&fs->lock);
 	hrfs_ino_path_locked(in, &p);
-	int have_ov = in->ov_fh != NULL;
-	int64_t ov_mtime = in->ov_mtime_ms;
+	int unlinked = in->unlinked;
 	pthread_mutex_unlock(&fs->lock);
 
 	switch (in->kind) {
@@ -108,7 +145,7 @@ int hrfs_getattr_inode(struct hrfs *fs, struct hrfs_inode *in, struct stat *st)
 		free(sc);
 		if (rc < 0)
 			return rc;
-		hrfs_attr_dir(fs, in->ino, st);
+		attr_dir_inode(fs, in, st);
 		return 0;
 	}
 	case HRFS_ROW:
@@ -118,24 +155,21 @@ int hrfs_getattr_inode(struct hrfs *fs, struct hrfs_inode *in, struct stat *st)
 		 * cell goes: `mv` of the last cell must not make `ls` of the
 		 * directory fail. A fresh lookup (or a remount) no longer finds
 		 * it: HBase has no empty rows. */
-		hrfs_attr_dir(fs, in->ino, st);
+		attr_dir_inode(fs, in, st);
 		return 0;
 	case HRFS_CELL: {
-		/* The committed value: an open handle's uncommitted buffer is
-		 * seen through that handle only (hrfs_fh_stat). A created cell
-		 * not yet committed is empty. */
-		hr_value v = {0};
-		HRFS_RETRY(fs, rc, "getattr cell",
-			   hr_get(fs->srv, p.table, p.row, p.row_len, p.family, p.qual, p.qual_len,
-				  0, &v));
-		free(v.data);
-		if (rc == -ENOENT && have_ov) {
-			hrfs_attr_file(fs, in->ino, 0, ov_mtime, 0644, st);
-			return 0;
-		}
-		if (rc < 0)
+		struct hrfs_ver v;
+		hr_file_attr a;
+		if (unlinked)
+			return -ENOENT; /* removed, and no descriptor holds it */
+		rc = hrfs_cell_read(fs, &p, NULL, &v, &a);
+		if (rc < 0) {
+			if (rc == -ENOENT)
+				hrfs_cell_seen(fs, in, NULL);
 			return rc;
-		hrfs_attr_file(fs, in->ino, v.len, v.ts, 0644, st);
+		}
+		hrfs_cell_seen(fs, in, &v);
+		hrfs_attr_file(fs, in->ino, v.len, &a, st);
 		return 0;
 	}
 	default:
@@ -183,9 +217,29 @@ static int table_has_ttl(struct hrfs *fs, const char *table)
 	return has;
 }
 
-double hrfs_timeout_of(struct hrfs *fs, struct hrfs_inode *in)
+/* The table name of an inode in a table tree. */
+static void table_of(struct hrfs *fs, struct hrfs_inode *in, char *table)
+{
+	pthread_mutex_lock(&fs->lock);
+	const struct hrfs_inode *x = in;
+	while (x->parent && x->parent->kind != HRFS_ROOT)
+		x = x->parent;
+	snprintf(table, HR_MAX_NAME + 1, "%s", x->name);
+	pthread_mutex_unlock(&fs->lock);
+}
+
+int hrfs_in_ttl_table(struct hrfs *fs, struct hrfs_inode *in)
 {
 	char table[HR_MAX_NAME + 1];
+	if (in->kind != HRFS_CELL && in->kind != HRFS_ROW && in->kind != HRFS_FAMILY &&
+	    in->kind != HRFS_TABLE && in->kind != HRFS_SCRATCH)
+		return 0;
+	table_of(fs, in, table);
+	return table_has_ttl(fs, table);
+}
+
+double hrfs_timeout_of(struct hrfs *fs, struct hrfs_inode *in)
+{
 	switch (in->kind) {
 	case HRFS_ST_FILE:
 	case HRFS_ST_TABLES:
@@ -194,23 +248,12 @@ double hrfs_timeout_of(struct hrfs *fs, struct hrfs_inode *in)
 	case HRFS_ROW:
 	case HRFS_FAMILY:
 	case HRFS_CELL:
-		break;
+		/* Expired cells must vanish at once. (Everything else that
+		 * changes a cell goes through the kernel's inode for it.) */
+		return hrfs_in_ttl_table(fs, in) ? 0 : fs->timeout;
 	default:
 		return fs->timeout;
 	}
-	pthread_mutex_lock(&fs->lock);
-	if (in->ov_fh) {
-		/* Uncommitted changes in a handle: the size the kernel caches
-		 * would be stale for that writer or for the readers. */
-		pthread_mutex_unlock(&fs->lock);
-		return 0;
-	}
-	const struct hrfs_inode *x = in;
-	while (x->parent && x->parent->kind != HRFS_ROOT)
-		x = x->parent;
-	snprintf(table, sizeof(table), "%s", x->name);
-	pthread_mutex_unlock(&fs->lock);
-	return table_has_ttl(fs, table) ? 0 : fs->timeout;
 }
 
 void hrfs_fill_entry(struct hrfs *fs, struct hrfs_inode *in, const struct stat *st,

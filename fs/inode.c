@@ -277,11 +277,16 @@ void hrfs_ino_ref_locked(struct hrfs_inode *in)
 	in->refs++;
 }
 
+void hrfs_ino_unref_locked(struct hrfs *fs, struct hrfs_inode *in)
+{
+	in->refs--;
+	maybe_free_locked(fs, in);
+}
+
 void hrfs_ino_unref(struct hrfs *fs, struct hrfs_inode *in)
 {
 	pthread_mutex_lock(&fs->lock);
-	in->refs--;
-	maybe_free_locked(fs, in);
+	hrfs_ino_unref_locked(fs, in);
 	pthread_mutex_unlock(&fs->lock);
 }
 

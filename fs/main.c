@@ -7,6 +7,10 @@
  * ro, ...) goes to FUSE. SOURCE (mount.fuse3 and /etc/fstab pass one) is
  * the data directory unless -o data_dir is given.
  *
+ * Permissions: a mount other users may enter (allow_other) has the kernel
+ * enforce the stored modes (default_permissions is added) unless
+ * -o no_default_permissions says otherwise.
+ *
  * Lifecycle: the engine is opened before the mount, so a second instance on
  * the same data directory fails (-EBUSY from the lock file) before it
  * mounts anything. Without -f the process forks first (the engine's threads
@@ -40,9 +44,13 @@ struct hrfs_cmdline {
 	char **keys;		/* every hregionfs.ini key */
 	size_t nkeys;
 	int bad;
+	int allow_other;	/* -o allow_other was given */
+	int default_permissions; /* -o default_permissions was given */
+	int no_default_permissions; /* -o no_default_permissions: keep it off */
 };
 
-enum { KEY_HELP, KEY_VERSION, KEY_DEBUG, KEY_FOREGROUND };
+enum { KEY_HELP, KEY_VERSION, KEY_DEBUG, KEY_FOREGROUND, KEY_ALLOW_OTHER, KEY_DEFAULT_PERMS,
+       KEY_NO_DEFAULT_PERMS };
 
 static const struct fuse_opt hrfs_opts[] = {
 	{"-c %s", offsetof(struct hrfs_cmdline, config), 0},
@@ -54,6 +62,9 @@ static const struct fuse_opt hrfs_opts[] = {
 	FUSE_OPT_KEY("--help", KEY_HELP),
 	FUSE_OPT_KEY("-V", KEY_VERSION),
 	FUSE_OPT_KEY("--version", KEY_VERSION),
+	FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
+	FUSE_OPT_KEY("default_permissions", KEY_DEFAULT_PERMS),
+	FUSE_OPT_KEY("no_default_permissions", KEY_NO_DEFAULT_PERMS),
 	FUSE_OPT_END,
 };
 
@@ -73,6 +84,9 @@ static void usage(const char *prog)
 	       "  -o KEY=VALUE      any key of hregionfs.ini, e.g. -o durability=fsync\n"
 	       "  -o auto_unmount   unmount when the daemon dies (other FUSE options\n"
 	       "                    such as allow_other and default_permissions pass through)\n"
+	       "  -o allow_other    let other users in; the kernel then checks the files'\n"
+	       "                    modes (default_permissions) unless\n"
+	       "  -o no_default_permissions  is given too\n"
 	       "  -h, --help        this help\n"
 	       "  -V, --version     print the version\n"
 	       "\n"
@@ -140,6 +154,15 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 		cl->debug = 1;
 		cl->foreground = 1;
 		return 1; /* FUSE traces requests too */
+	case KEY_ALLOW_OTHER:
+		cl->allow_other = 1;
+		return 1; /* for FUSE */
+	case KEY_DEFAULT_PERMS:
+		cl->default_permissions = 1;
+		return 1;
+	case KEY_NO_DEFAULT_PERMS:
+		cl->no_default_permissions = 1;
+		return 0; /* ours only */
 	case FUSE_OPT_KEY_NONOPT:
 		if (cl->npos >= 2) {
 			fprintf(stderr, "hregionfs: too many arguments: '%s'\n", arg);
@@ -187,6 +210,10 @@ static void hrfs_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
 	/* Every write reaches us: a close must be able to report EFBIG. */
 	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+	/* Cached pages are dropped exactly when a cell changed behind the
+	 * kernel (ofile.c, inval.c), not whenever an mtime moves: our own
+	 * writes move it too. */
+	conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
 	if (conn->capable & FUSE_CAP_READDIRPLUS)
 		conn->want |= FUSE_CAP_READDIRPLUS;
 	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
@@ -324,6 +351,17 @@ int main(int argc, char *argv[])
 		fprintf(stderr, "hregionfs: no mountpoint given (try --help)\n");
 		goto out;
 	}
+	if (cl.default_permissions && cl.no_default_permissions) {
+		fprintf(stderr, "hregionfs: default_permissions and no_default_permissions "
+				"contradict each other\n");
+		goto out;
+	}
+	/* Other users may enter: the stored modes must mean something. */
+	if (cl.allow_other && !cl.default_permissions && !cl.no_default_permissions &&
+	    fuse_opt_add_arg(&args, "-odefault_permissions") != 0) {
+		fprintf(stderr, "hregionfs: out of memory\n");
+		goto out;
+	}
 
 	fs = calloc(1, sizeof(*fs));
 	if (!fs) {
@@ -432,6 +470,10 @@ int main(int argc, char *argv[])
 		goto out;
 	}
 	mounted = 1;
+	if (hrfs_inval_start(fs) < 0) {
+		fprintf(stderr, "hregionfs: cannot start a thread\n");
+		goto out;
+	}
 	hr_log_info("fs", "mounted %s on %s", fs->cfg.data_dir, mnt);
 	if (!cl.foreground) {
 		hr_log_use_syslog(1);
@@ -455,6 +497,9 @@ int main(int argc, char *argv[])
 	hr_log_info("fs", "unmounting %s", mnt);
 
 out:
+	/* Before the session goes: the thread may be sending to it. */
+	if (fs)
+		hrfs_inval_stop(fs);
 	if (lc)
 		fuse_loop_cfg_destroy(lc);
 	if (fs && fs->se) {

@@ -1,11 +1,11 @@
 /*
  * mem.c — the mount's memory-only namespace: rows and families made with
  * mkdir (HBase has no empty rows, so they live here until a cell arrives or
- * the mount ends), cells created but not yet committed (so `ls` shows them
- * with size 0), and scratch files (literal leading-dot names: rsync's and
- * editors' temporaries, never stored). Keyed by the registry path
- * "table/row/family/name" (encoded names). Locking: fs->lock; a scratch
- * entry's data has its own mutex.
+ * the mount ends), cells created but not yet committed (so `ls` shows them),
+ * and scratch files (literal leading-dot names: rsync's and editors'
+ * temporaries, never stored; their data is an open-file state the entry
+ * holds). Keyed by the registry path "table/row/family/name" (encoded
+ * names). Locking: fs->lock.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -31,10 +31,10 @@ int hrfs_mem_init(struct hrfs *fs)
 	return fs->mem.b ? 0 : -ENOMEM;
 }
 
-static void mem_free(struct hrfs_mem *m)
+static void mem_free(struct hrfs *fs, struct hrfs_mem *m)
 {
-	pthread_mutex_destroy(&m->lock);
-	free(m->data);
+	if (m->of)
+		hrfs_of_put_locked(fs, m->of);
 	free(m->path);
 	free(m);
 }
@@ -47,7 +47,7 @@ void hrfs_mem_destroy(struct hrfs *fs)
 			next = m->next;
 			m->listed = 0;
 			if (--m->refs == 0)
-				mem_free(m);
+				mem_free(fs, m);
 		}
 	}
 	free(fs->mem.b);
@@ -175,10 +175,8 @@ struct hrfs_mem *hrfs_mem_add_locked(struct hrfs *fs, const char *path, int kind
 		free(m);
 		return NULL;
 	}
-	pthread_mutex_init(&m->lock, NULL);
 	m->kind = kind;
 	m->refs = 1; /* the registry's */
-	m->mtime_ms = hrfs_now_ms();
 	set_parent_len(m);
 	link_in(fs, m);
 	return m;
@@ -191,9 +189,8 @@ void hrfs_mem_ref_locked(struct hrfs_mem *m)
 
 void hrfs_mem_unref_locked(struct hrfs *fs, struct hrfs_mem *m)
 {
-	(void)fs;
 	if (--m->refs == 0)
-		mem_free(m);
+		mem_free(fs, m);
 }
 
 void hrfs_mem_del_locked(struct hrfs *fs, const char *path)
@@ -202,7 +199,24 @@ void hrfs_mem_del_locked(struct hrfs *fs, const char *path)
 	if (!m)
 		return;
 	unlink_out(fs, m);
+	if (m->of)
+		m->of->orphan = 1; /* its descriptors keep it, nameless */
 	hrfs_mem_unref_locked(fs, m);
+}
+
+struct hrfs_mem *hrfs_mem_add_scratch_locked(struct hrfs *fs, const char *path,
+					     const hr_file_attr *attr)
+{
+	struct hrfs_of *of = hrfs_of_new_scratch(attr);
+	if (!of)
+		return NULL;
+	struct hrfs_mem *m = hrfs_mem_add_locked(fs, path, HRFS_MEM_SCRATCH);
+	if (!m || m->of) {
+		hrfs_of_put_locked(fs, of);
+		return m && m->kind == HRFS_MEM_SCRATCH ? m : NULL;
+	}
+	m->of = of;
+	return m;
 }
 
 int hrfs_mem_rename_locked(struct hrfs *fs, struct hrfs_mem *m, const char *newpath)

@@ -38,6 +38,11 @@ static void reply_child(fuse_req_t req, struct hrfs *fs, struct hrfs_inode *pare
 		hrfs_mem_ref_locked(scratch);
 		in->scratch = scratch;
 	}
+	if (in && S_ISDIR(st->st_mode) && in->dir_mtime_ns) {
+		st->st_mtim.tv_sec = (time_t)(in->dir_mtime_ns / 1000000000LL);
+		st->st_mtim.tv_nsec = (long)(in->dir_mtime_ns % 1000000000LL);
+		st->st_ctim = st->st_mtim;
+	}
 	pthread_mutex_unlock(&fs->lock);
 	if (!in) {
 		fuse_reply_err(req, ENOMEM);
@@ -47,6 +52,14 @@ static void reply_child(fuse_req_t req, struct hrfs *fs, struct hrfs_inode *pare
 	hrfs_fill_entry(fs, in, st, &e);
 	if (fuse_reply_entry(req, &e) != 0)
 		hrfs_ino_forget(fs, in->ino, 1);
+}
+
+/* A directory's listing changed through this mount: its mtime is now. */
+static void dir_touch(struct hrfs *fs, struct hrfs_inode *dir)
+{
+	pthread_mutex_lock(&fs->lock);
+	dir->dir_mtime_ns = hrfs_now_ns();
+	pthread_mutex_unlock(&fs->lock);
 }
 
 static void reply_negative(fuse_req_t req, struct hrfs *fs)
@@ -72,9 +85,10 @@ static void lookup_scratch(fuse_req_t req, struct hrfs *fs, struct hrfs_inode *d
 		reply_negative(req, fs);
 		return;
 	}
-	pthread_mutex_lock(&m->lock);
-	hrfs_attr_file(fs, 0, m->len, m->mtime_ms, 0644, &st);
-	pthread_mutex_unlock(&m->lock);
+	/* m's reference keeps its data alive while it is read */
+	pthread_mutex_lock(&m->of->lock);
+	hrfs_of_stat(fs, m->of, 0, &st);
+	pthread_mutex_unlock(&m->of->lock);
 	reply_child(req, fs, dir, HRFS_SCRATCH, name, NULL, 0, &st, m);
 	pthread_mutex_lock(&fs->lock);
 	hrfs_mem_unref_locked(fs, m);
@@ -212,30 +226,50 @@ void hrfs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		return;
 	}
 
-	/* A cell: the committed value; a created cell that an open handle
-	 * has not committed yet exists, empty. */
+	/* A cell: its open-file state if it has one (a created cell not
+	 * stored yet exists), else the stored cell. */
 	{
-		hr_value v = {0};
-		HRFS_RETRY(fs, rc, "lookup cell",
-			   hr_get(fs->srv, dp.table, dp.row, dp.row_len, dp.family, key, (size_t)klen,
-				  0, &v));
-		free(v.data);
-		if (rc == -ENOENT) {
-			pthread_mutex_lock(&fs->lock);
-			struct hrfs_inode *cur = hrfs_ino_peek_locked(fs, dir, name);
-			int pending = cur && cur->kind == HRFS_CELL && cur->ov_fh;
-			int64_t mt = pending ? cur->ov_mtime_ms : 0;
-			pthread_mutex_unlock(&fs->lock);
-			if (!pending) {
-				reply_negative(req, fs);
-				return;
+		pthread_mutex_lock(&fs->lock);
+		struct hrfs_inode *cur = hrfs_ino_peek_locked(fs, dir, name);
+		if (cur && cur->kind != HRFS_CELL)
+			cur = NULL;
+		if (cur)
+			hrfs_ino_ref_locked(cur);
+		pthread_mutex_unlock(&fs->lock);
+		struct hrfs_of *of = cur ? hrfs_of_get(fs, cur, 0) : NULL;
+		rc = -ENOENT;
+		if (of) {
+			pthread_mutex_lock(&of->lock);
+			if (of->init) {
+				hrfs_of_stat(fs, of, 0, &st);
+				rc = 0;
 			}
-			hrfs_attr_file(fs, 0, 0, mt, 0644, &st);
-		} else if (rc < 0) {
-			goto fail;
-		} else {
-			hrfs_attr_file(fs, 0, v.len, v.ts, 0644, &st);
+			pthread_mutex_unlock(&of->lock);
+			hrfs_of_put(fs, of);
 		}
+		if (rc == -ENOENT) {
+			struct hrfs_path cp = dp;
+			struct hrfs_ver v;
+			hr_file_attr a;
+			memcpy(cp.qual, key, (size_t)klen);
+			cp.qual_len = (size_t)klen;
+			rc = hrfs_cell_read(fs, &cp, NULL, &v, &a);
+			if (rc == 0) {
+				hrfs_attr_file(fs, 0, v.len, &a, &st);
+				if (cur)
+					hrfs_cell_seen(fs, cur, &v);
+			} else if (rc == -ENOENT && cur) {
+				hrfs_cell_seen(fs, cur, NULL);
+			}
+		}
+		if (cur)
+			hrfs_ino_unref(fs, cur);
+		if (rc == -ENOENT) {
+			reply_negative(req, fs);
+			return;
+		}
+		if (rc < 0)
+			goto fail;
 	}
 	reply_child(req, fs, dir, HRFS_CELL, name, key, (size_t)klen, &st, NULL);
 	return;
@@ -267,10 +301,10 @@ void hrfs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
-	/* Asked through an open file (lseek SEEK_END, a read past the cached
-	 * size): that handle's view, uncommitted changes included. */
-	if (fi && fi->fh && in->kind == HRFS_CELL)
-		rc = hrfs_fh_stat(fs, fi, &st);
+	/* Asked through an open file (fstat): its state, also once the file
+	 * was unlinked. */
+	if (fi && fi->fh && (in->kind == HRFS_CELL || in->kind == HRFS_SCRATCH))
+		rc = hrfs_fh_getattr(fs, fi, &st);
 	else
 		rc = hrfs_getattr_inode(fs, in, &st);
 	if (rc < 0) {
@@ -354,6 +388,7 @@ void hrfs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t m
 		free(sc);
 		if (rc < 0)
 			goto fail;
+		dir_touch(fs, dir);
 		hrfs_attr_dir(fs, 0, &st);
 		reply_child(req, fs, dir, HRFS_TABLE, name, NULL, 0, &st, NULL);
 		return;
@@ -383,6 +418,7 @@ void hrfs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t m
 		pthread_mutex_unlock(&fs->lock);
 		if (rc < 0)
 			goto fail;
+		dir_touch(fs, dir);
 		hrfs_attr_dir(fs, 0, &st);
 		reply_child(req, fs, dir, HRFS_ROW, name, key, (size_t)klen, &st, NULL);
 		return;
@@ -433,6 +469,7 @@ void hrfs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t m
 		}
 		if (rc < 0)
 			goto fail;
+		dir_touch(fs, dir);
 		hrfs_attr_dir(fs, 0, &st);
 		reply_child(req, fs, dir, HRFS_FAMILY, name, (const uint8_t *)name, strlen(name), &st,
 			    NULL);
@@ -561,6 +598,7 @@ void hrfs_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 		goto fail;
 	}
 	unhash_child(fs, dir, name);
+	dir_touch(fs, dir);
 	fuse_reply_err(req, 0);
 	return;
 fail:
@@ -603,6 +641,9 @@ void hrfs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		if (rc < 0)
 			goto fail;
 		unhash_child(fs, dir, name);
+		pthread_mutex_lock(&fs->lock);
+		dir->dir_mtime_ns = hrfs_now_ns();
+		pthread_mutex_unlock(&fs->lock);
 		fuse_reply_err(req, 0);
 		return;
 	}
@@ -615,18 +656,49 @@ void hrfs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		rc = -ENOENT;
 		goto fail;
 	}
+	/* The cell's open state, if it has one: it keeps the content for its
+	 * descriptors, and holding its lock across the delete orders the
+	 * delete after any store of it (none can follow: it is unlinked). */
+	pthread_mutex_lock(&fs->lock);
+	struct hrfs_inode *in = hrfs_ino_peek_locked(fs, dir, name);
+	if (in && in->kind != HRFS_CELL)
+		in = NULL;
+	if (in)
+		hrfs_ino_ref_locked(in);
+	pthread_mutex_unlock(&fs->lock);
+	struct hrfs_of *of = in ? hrfs_of_get(fs, in, 0) : NULL;
+	if (of) {
+		pthread_mutex_lock(&of->lock);
+		if (of->init)
+			rc = hrfs_of_load(fs, of);
+	}
 	/* All versions: deleting only the latest would bring an old one back. */
-	HRFS_RETRY(fs, rc, "unlink",
-		   hr_delete_column(fs->srv, dp.table, dp.row, dp.row_len, dp.family, key,
-				    (size_t)klen, 0));
+	if (rc == 0)
+		HRFS_RETRY(fs, rc, "unlink",
+			   hr_delete_column(fs->srv, dp.table, dp.row, dp.row_len, dp.family, key,
+					    (size_t)klen, 0));
+	if (rc == 0) {
+		pthread_mutex_lock(&fs->lock);
+		struct hrfs_mem *m = hrfs_mem_find_locked(fs, mp);
+		if (m && m->kind == HRFS_MEM_CELL)
+			hrfs_mem_del_locked(fs, mp);
+		if (in) {
+			in->unlinked = 1;
+			hrfs_ino_unhash_locked(fs, in);
+		}
+		if (of)
+			of->created = 0; /* its listing entry went just now */
+		dir->dir_mtime_ns = hrfs_now_ns();
+		pthread_mutex_unlock(&fs->lock);
+	}
+	if (of) {
+		pthread_mutex_unlock(&of->lock);
+		hrfs_of_put(fs, of);
+	}
+	if (in)
+		hrfs_ino_unref(fs, in);
 	if (rc < 0)
 		goto fail;
-	pthread_mutex_lock(&fs->lock);
-	struct hrfs_mem *m = hrfs_mem_find_locked(fs, mp);
-	if (m && m->kind == HRFS_MEM_CELL)
-		hrfs_mem_del_locked(fs, mp);
-	pthread_mutex_unlock(&fs->lock);
-	unhash_child(fs, dir, name);
 	fuse_reply_err(req, 0);
 	return;
 fail:

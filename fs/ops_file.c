@@ -1,27 +1,23 @@
 /*
- * ops_file.c — cells as files. Each open handle buffers the whole cell:
- * O_TRUNC starts empty, otherwise the handle starts with the current value;
- * writes and truncates change the buffer; flush (every close) commits a
- * dirty buffer as one put, so readers see the old or the new value, never a
- * mix, and the commit's error is what close(2) returns. Scratch files keep
- * their data in the memory registry instead. Status files are rendered at
- * open and served with direct_io.
+ * ops_file.c — cells as files: create, open, read, write, flush, release,
+ * fsync and setattr. Every descriptor of a cell works on the cell's one
+ * open-file state (ofile.c), as every descriptor of a local file works on
+ * its inode: a write, truncate or chmod is seen at once by every
+ * descriptor, stat and process on the mount. A changed state is stored as
+ * one put at each close (FLUSH, so close(2) returns the store's error), at
+ * fsync (synced), and at the last release (pages of a shared mapping the
+ * kernel wrote back after the last close). An unlinked cell's state lives
+ * on for its descriptors and is never stored.
  *
- * The kernel has one page cache and one size per inode, but each handle has
- * its own view, so every cell handle uses direct_io: reads come here and
- * are served from the handle's snapshot, whatever another handle's O_TRUNC
- * or writes did to the kernel's idea of the size, and writes never reach a
- * page cache that readers share. (A page-cache reader can be cut short by a
- * concurrent writer's truncate: the size is per inode.) The kernel still
- * caches names and attributes for entry_timeout_s. MAP_PRIVATE mmap works;
- * MAP_SHARED does not (libfuse 3.14 cannot ask for direct-io mmap).
+ * Cells are served through the kernel's page cache (no direct_io): an open
+ * lets the kernel keep its pages (keep_cache) when the state is already
+ * open (its pages are the state's), or when the cell is still exactly the
+ * stored version those pages were filled from (inode->pc). MAP_SHARED
+ * mappings work: the kernel writes their dirty pages back as WRITE requests
+ * before a FLUSH, at fsync and at munmap. O_DIRECT reads and writes come
+ * here unchanged and go to the same state.
  *
- * A handle whose only change is the O_TRUNC of an existing cell is not
- * committed by its first flush: the shell's `cmd > cell` closes a dup of the
- * new descriptor before cmd writes anything, and committing there would show
- * readers an empty value that nobody meant. A second flush or the release
- * commits it (so `: > cell` still stores the empty value). A created cell
- * is committed by its first flush, so `touch` is durable when it returns.
+ * Status files are rendered at open and served with direct_io.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -34,19 +30,21 @@
 
 #define FS(req) ((struct hrfs *)fuse_req_userdata(req))
 
+/* A read-modify-write that keeps losing to other writers gives up (EAGAIN)
+ * after this many tries. */
+#define HRFS_RMW_RETRIES 16
+
+/* A cell up to this size is read at open even when the kernel may have it
+ * cached. */
+#define HRFS_EAGER_LOAD (64 * 1024)
+
 struct hrfs_fh {
-	pthread_mutex_t lock;	/* buf, len, cap, dirty, created */
-	struct hrfs_inode *in;	/* one reference (refs) */
-	int kind;
-	uint8_t *buf;
-	size_t len, cap;
-	int dirty;
-	int written;		/* a write or truncate since open */
-	int flushed;		/* a flush passed while only truncated */
-	int append;		/* O_APPEND: every write goes to the end of the buffer */
-	int64_t mtime_ms;	/* of the last change through this handle */
-	int created;		/* registered an uncommitted cell in mem */
-	struct hrfs_mem *scratch; /* HRFS_SCRATCH: one reference */
+	struct hrfs_inode *in;	/* one inode reference */
+	int kind;		/* the inode's kind at open */
+	struct hrfs_of *of;	/* cells and scratch files: the shared state (one reference) */
+	int writer;		/* counted in of->nwriters */
+	char *text;		/* status files: rendered at open */
+	size_t text_len;
 };
 
 static struct hrfs_fh *fh_of(struct fuse_file_info *fi)
@@ -54,143 +52,80 @@ static struct hrfs_fh *fh_of(struct fuse_file_info *fi)
 	return (struct hrfs_fh *)(uintptr_t)fi->fh;
 }
 
-/* Grows (zero-filling) or shrinks a value buffer to len bytes. */
-static int bytes_resize(uint8_t **buf, size_t *blen, size_t *cap, size_t len)
-{
-	if (len > *cap) {
-		size_t nc = *cap ? *cap : 4096;
-		while (nc < len)
-			nc *= 2;
-		uint8_t *nb = realloc(*buf, nc);
-		if (!nb)
-			return -ENOMEM;
-		*buf = nb;
-		*cap = nc;
-	}
-	if (len > *blen)
-		memset(*buf + *blen, 0, len - *blen);
-	*blen = len;
-	return 0;
-}
-
-static int buf_resize(struct hrfs_fh *fh, size_t len)
-{
-	return bytes_resize(&fh->buf, &fh->len, &fh->cap, len);
-}
-
-static int mem_resize(struct hrfs_mem *m, size_t len)
-{
-	int rc = bytes_resize(&m->data, &m->len, &m->cap, len);
-	if (rc < 0)
-		return rc;
-	m->mtime_ms = hrfs_now_ms();
-	return 0;
-}
-
-/* The handle now holds the newest value of its cell. fh->lock held. */
-static void fh_mark_dirty(struct hrfs *fs, struct hrfs_fh *fh)
-{
-	fh->dirty = 1;
-	fh->mtime_ms = hrfs_now_ms();
-	pthread_mutex_lock(&fs->lock);
-	fh->in->ov_fh = fh;
-	fh->in->ov_size = fh->len;
-	fh->in->ov_mtime_ms = hrfs_now_ms();
-	pthread_mutex_unlock(&fs->lock);
-}
-
-static struct hrfs_fh *fh_new(struct hrfs *fs, struct hrfs_inode *in, int kind)
+static struct hrfs_fh *fh_new(struct hrfs *fs, struct hrfs_inode *in)
 {
 	struct hrfs_fh *fh = calloc(1, sizeof(*fh));
 	if (!fh)
 		return NULL;
-	pthread_mutex_init(&fh->lock, NULL);
-	fh->kind = kind;
 	fh->in = in;
+	fh->kind = in->kind;
 	pthread_mutex_lock(&fs->lock);
 	hrfs_ino_ref_locked(in);
-	if (kind == HRFS_SCRATCH && in->scratch) {
-		fh->scratch = in->scratch;
-		hrfs_mem_ref_locked(fh->scratch);
-	}
 	pthread_mutex_unlock(&fs->lock);
 	return fh;
+}
+
+/* The handle takes over the caller's reference on of. */
+static void fh_attach(struct hrfs *fs, struct hrfs_fh *fh, struct hrfs_of *of, int writer)
+{
+	pthread_mutex_lock(&fs->lock);
+	fh->of = of;
+	fh->writer = writer;
+	of->nopen++;
+	of->nwriters += writer ? 1 : 0;
+	pthread_mutex_unlock(&fs->lock);
 }
 
 static void fh_free(struct hrfs *fs, struct hrfs_fh *fh)
 {
 	pthread_mutex_lock(&fs->lock);
-	if (fh->in->ov_fh == fh)
-		fh->in->ov_fh = NULL;
-	if (fh->created && !fh->in->unlinked) {
-		/* Created but never committed: it was only ever in memory. (If
-		 * unlinked, unlink dropped the entry, and the name may belong
-		 * to a newer file by now.) */
-		struct hrfs_path p;
-		hrfs_ino_path_locked(fh->in, &p);
-		struct hrfs_mem *m = hrfs_mem_find_locked(fs, p.mpath);
-		if (m && m->kind == HRFS_MEM_CELL)
-			hrfs_mem_del_locked(fs, p.mpath);
+	if (fh->of) {
+		fh->of->nopen--;
+		fh->of->nwriters -= fh->writer ? 1 : 0;
+		hrfs_of_put_locked(fs, fh->of);
 	}
-	if (fh->scratch)
-		hrfs_mem_unref_locked(fs, fh->scratch);
+	hrfs_ino_unref_locked(fs, fh->in);
 	pthread_mutex_unlock(&fs->lock);
-	hrfs_ino_unref(fs, fh->in);
-	pthread_mutex_destroy(&fh->lock);
-	free(fh->buf);
+	free(fh->text);
 	free(fh);
 }
 
-/* Commits a dirty buffer as one put. fh->lock held. */
-static int fh_commit_locked(struct hrfs *fs, struct hrfs_fh *fh, unsigned flags)
+static int is_writer(const struct fuse_file_info *fi)
 {
-	struct hrfs_path p;
-	int rc;
+	return (fi->flags & O_ACCMODE) != O_RDONLY;
+}
 
-	if (fh->kind != HRFS_CELL || !fh->dirty)
-		return 0;
-	pthread_mutex_lock(&fs->lock);
-	int unlinked = fh->in->unlinked;
-	hrfs_ino_path_locked(fh->in, &p);
-	pthread_mutex_unlock(&fs->lock);
-	if (unlinked) {
-		fh->dirty = 0; /* removed while open: nothing to store */
-		return 0;
-	}
-	uint64_t ino = fh->in->ino;
-	HRFS_RETRY(fs, rc, "commit",
-		   hr_put(fs->srv, p.table, p.row, p.row_len, p.family, p.qual, p.qual_len,
-			  fh->buf, fh->len, flags));
-	if (rc < 0) {
-		hr_log_error("fs", "commit %s (%zu bytes): %s", p.mpath, fh->len, hr_strerror(rc));
-		return rc;
-	}
-	fh->dirty = 0;
-	pthread_mutex_lock(&fs->lock);
-	if (fh->in->ov_fh == fh)
-		fh->in->ov_fh = NULL;
-	struct hrfs_mem *m = hrfs_mem_find_locked(fs, p.mpath);
-	if (m && m->kind == HRFS_MEM_CELL)
-		hrfs_mem_del_locked(fs, p.mpath);
-	fh->created = 0;
-	hrfs_mem_cell_arrived_locked(fs, &p);
-	pthread_mutex_unlock(&fs->lock);
-	/* The kernel may hold the old size (a stat while we wrote): drop its
-	 * attributes. Attributes only (offset < 0) take no page or inode lock,
-	 * so this is safe from inside a request on the same inode. */
-	if (fs->se)
-		fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
-	return 0;
+/* The attributes of a file created now by the caller of req. */
+static void created_attr(fuse_req_t req, mode_t mode, hr_file_attr *a)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	a->mode = mode & 07777; /* the kernel applied the umask */
+	a->uid = (uint32_t)ctx->uid;
+	a->gid = (uint32_t)ctx->gid;
+	a->mtime_ns = a->atime_ns = a->ctime_ns = hrfs_now_ns();
+}
+
+/* Whether the kernel may keep its cached pages of a cell at this open:
+ * only if they are the state's content, and never in a table with a TTL
+ * family (an expired cell must not be served). Either way they are the
+ * state's content from now on (kept, or dropped by the kernel). of->lock
+ * held. */
+static int open_keep_cache(struct hrfs_of *of, int ttl)
+{
+	int keep = of->pages_ok && !ttl;
+	of->pages_ok = 1;
+	return keep;
 }
 
 static void reply_created(fuse_req_t req, struct hrfs *fs, struct hrfs_inode *in,
-			  struct hrfs_fh *fh, struct fuse_file_info *fi, const struct stat *st)
+			  struct hrfs_fh *fh, struct fuse_file_info *fi, const struct stat *st,
+			  int keep)
 {
 	struct fuse_entry_param e;
 	hrfs_fill_entry(fs, in, st, &e);
 	fi->fh = (uint64_t)(uintptr_t)fh;
-	fi->keep_cache = 0;
-	fi->direct_io = fh->kind == HRFS_CELL;
+	fi->keep_cache = keep;
+	fi->direct_io = 0;
 	if (fuse_reply_create(req, &e, fi) != 0) {
 		fh_free(fs, fh);
 		hrfs_ino_forget(fs, in->ino, 1);
@@ -198,45 +133,57 @@ static void reply_created(fuse_req_t req, struct hrfs *fs, struct hrfs_inode *in
 }
 
 static void create_scratch(fuse_req_t req, struct hrfs *fs, struct hrfs_inode *dir,
-			   const char *mp, const char *name, struct fuse_file_info *fi)
+			   const char *mp, const char *name, mode_t mode,
+			   struct fuse_file_info *fi)
 {
 	struct stat st;
+	hr_file_attr a;
+	struct hrfs_of *of = NULL;
+	struct hrfs_inode *in = NULL;
+	int rc = 0;
+
+	created_attr(req, mode, &a);
 	pthread_mutex_lock(&fs->lock);
 	struct hrfs_mem *m = hrfs_mem_find_locked(fs, mp);
-	int exists = m != NULL;
-	if (!m)
-		m = hrfs_mem_add_locked(fs, mp, HRFS_MEM_SCRATCH);
-	struct hrfs_inode *in = NULL;
-	if (m && !(exists && (fi->flags & O_EXCL))) {
+	int exists = m && m->kind == HRFS_MEM_SCRATCH && m->of;
+	if (exists && (fi->flags & O_EXCL))
+		rc = -EEXIST;
+	else if (!exists && !(m = hrfs_mem_add_scratch_locked(fs, mp, &a)))
+		rc = -ENOMEM;
+	if (rc == 0) {
 		in = hrfs_ino_child_locked(fs, dir, HRFS_SCRATCH, name, NULL, 0, 1);
-		if (in && in->scratch != m) {
+		if (!in) {
+			rc = -ENOMEM;
+		} else if (in->scratch != m) {
 			if (in->scratch)
 				hrfs_mem_unref_locked(fs, in->scratch);
 			hrfs_mem_ref_locked(m);
 			in->scratch = m;
 		}
 	}
+	if (rc == 0) {
+		of = m->of;
+		of->refs++;
+	}
 	pthread_mutex_unlock(&fs->lock);
-	if (exists && (fi->flags & O_EXCL)) {
-		fuse_reply_err(req, EEXIST);
+	if (rc < 0) {
+		fuse_reply_err(req, -rc);
 		return;
 	}
-	if (!in) {
-		fuse_reply_err(req, ENOMEM);
-		return;
-	}
-	struct hrfs_fh *fh = fh_new(fs, in, HRFS_SCRATCH);
+	struct hrfs_fh *fh = fh_new(fs, in);
 	if (!fh) {
+		hrfs_of_put(fs, of);
 		hrfs_ino_forget(fs, in->ino, 1);
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	pthread_mutex_lock(&m->lock);
-	if (!exists || (fi->flags & O_TRUNC))
-		mem_resize(m, 0);
-	hrfs_attr_file(fs, in->ino, m->len, m->mtime_ms, 0644, &st);
-	pthread_mutex_unlock(&m->lock);
-	reply_created(req, fs, in, fh, fi, &st);
+	pthread_mutex_lock(&of->lock);
+	if (exists && (fi->flags & O_TRUNC))
+		hrfs_of_truncate(fs, of, 0);
+	hrfs_of_stat(fs, of, in->ino, &st);
+	pthread_mutex_unlock(&of->lock);
+	fh_attach(fs, fh, of, is_writer(fi));
+	reply_created(req, fs, in, fh, fi, &st, 1);
 }
 
 void hrfs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
@@ -248,7 +195,7 @@ void hrfs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t 
 	struct stat st;
 	uint8_t key[HRFS_NAME_MAX];
 	char mp[HRFS_PATH_MAX];
-	int klen;
+	int klen, rc, keep = 1;
 
 	if (!dir) {
 		fuse_reply_err(req, ENOENT);
@@ -280,7 +227,7 @@ void hrfs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t 
 		return;
 	}
 	if (hrfs_name_is_scratch(name)) {
-		create_scratch(req, fs, dir, mp, name, fi);
+		create_scratch(req, fs, dir, mp, name, mode, fi);
 		return;
 	}
 	if (dir->kind != HRFS_FAMILY) {
@@ -293,36 +240,65 @@ void hrfs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t 
 		fuse_reply_err(req, -klen);
 		return;
 	}
-	pthread_mutex_lock(&fs->lock);
-	struct hrfs_inode *in = hrfs_ino_child_locked(fs, dir, HRFS_CELL, name, key, (size_t)klen, 1);
-	int rc = in && hrfs_mem_add_locked(fs, mp, HRFS_MEM_CELL) ? 0 : -ENOMEM;
-	pthread_mutex_unlock(&fs->lock);
-	if (rc < 0) {
-		if (in)
-			hrfs_ino_forget(fs, in->ino, 1);
+	struct hrfs_inode *in = hrfs_ino_child(fs, dir, HRFS_CELL, name, key, (size_t)klen, 1);
+	if (!in) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	struct hrfs_fh *fh = fh_new(fs, in, HRFS_CELL);
+	struct hrfs_of *of = hrfs_of_get(fs, in, 1);
+	struct hrfs_fh *fh = of ? fh_new(fs, in) : NULL;
 	if (!fh) {
+		if (of)
+			hrfs_of_put(fs, of);
 		hrfs_ino_forget(fs, in->ino, 1);
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	/* Dirty from the start: closing it stores an empty cell (touch). */
-	fh->created = 1;
-	pthread_mutex_lock(&fh->lock);
-	fh_mark_dirty(fs, fh);
-	pthread_mutex_unlock(&fh->lock);
-	hrfs_attr_file(fs, in->ino, 0, hrfs_now_ms(), 0644, &st);
-	reply_created(req, fs, in, fh, fi, &st);
+	pthread_mutex_lock(&of->lock);
+	int exists = 1;
+	if (!of->init) {
+		/* The kernel believed the name free; it may have been stored
+		 * since (then this is an open of it). */
+		rc = hrfs_of_init(fs, of, 0);
+		if (rc == -ENOENT) {
+			hr_file_attr a;
+			created_attr(req, mode, &a);
+			hrfs_of_init_created(fs, of, &a);
+			pthread_mutex_lock(&fs->lock);
+			rc = hrfs_mem_add_locked(fs, mp, HRFS_MEM_CELL) ? 0 : -ENOMEM;
+			dir->dir_mtime_ns = of->attr.mtime_ns;
+			pthread_mutex_unlock(&fs->lock);
+			exists = 0;
+		} else if (rc == 0) {
+			keep = open_keep_cache(of, hrfs_in_ttl_table(fs, in));
+		}
+	} else {
+		rc = 0;
+		keep = open_keep_cache(of, 0);
+	}
+	if (rc == 0 && exists && (fi->flags & O_EXCL))
+		rc = -EEXIST;
+	if (rc == 0 && exists && (fi->flags & O_TRUNC))
+		rc = hrfs_of_truncate(fs, of, 0);
+	if (rc == 0)
+		hrfs_of_stat(fs, of, in->ino, &st);
+	pthread_mutex_unlock(&of->lock);
+	fh_attach(fs, fh, of, is_writer(fi));
+	if (rc < 0) {
+		fh_free(fs, fh);
+		hrfs_ino_forget(fs, in->ino, 1);
+		fuse_reply_err(req, hrfs_errno(rc));
+		return;
+	}
+	reply_created(req, fs, in, fh, fi, &st, keep);
 }
 
 void hrfs_op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
 {
 	struct hrfs *fs = FS(req);
 	struct hrfs_inode *dir = hrfs_ino_find(fs, parent);
-	struct hrfs_path dp;
+	struct hrfs_path p;
+	hr_file_attr a;
 	uint8_t key[HRFS_NAME_MAX];
 	int rc, klen;
 
@@ -339,35 +315,73 @@ void hrfs_op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t m
 		fuse_reply_err(req, -klen);
 		return;
 	}
-	hrfs_ino_path(fs, dir, &dp);
-	HRFS_RETRY(fs, rc, "mknod",
-		   hr_put(fs->srv, dp.table, dp.row, dp.row_len, dp.family, key, (size_t)klen, "", 0,
-			  0));
+	hrfs_ino_path(fs, dir, &p);
+	memcpy(p.qual, key, (size_t)klen);
+	p.qual_len = (size_t)klen;
+	created_attr(req, mode, &a);
+	/* only if absent: mknod of an existing name is EEXIST */
+	rc = hrfs_cell_put(fs, &p, "", 0, &a, 0, NULL, 1);
+	if (rc == -ECANCELED)
+		rc = -EEXIST;
 	if (rc < 0) {
 		fuse_reply_err(req, hrfs_errno(rc));
 		return;
 	}
 	struct stat st;
 	struct fuse_entry_param e;
-	pthread_mutex_lock(&fs->lock);
-	struct hrfs_inode *in = hrfs_ino_child_locked(fs, dir, HRFS_CELL, name, key, (size_t)klen, 1);
-	pthread_mutex_unlock(&fs->lock);
+	struct hrfs_inode *in = hrfs_ino_child(fs, dir, HRFS_CELL, name, key, (size_t)klen, 1);
 	if (!in) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	hrfs_attr_file(fs, in->ino, 0, hrfs_now_ms(), 0644, &st);
+	pthread_mutex_lock(&fs->lock);
+	dir->dir_mtime_ns = a.mtime_ns;
+	pthread_mutex_unlock(&fs->lock);
+	hrfs_attr_file(fs, in->ino, 0, &a, &st);
 	hrfs_fill_entry(fs, in, &st, &e);
 	if (fuse_reply_entry(req, &e) != 0)
 		hrfs_ino_forget(fs, in->ino, 1);
+}
+
+static void open_status(fuse_req_t req, struct hrfs *fs, struct hrfs_inode *in,
+			struct fuse_file_info *fi)
+{
+	struct hrfs_path p;
+	char *text = NULL;
+	size_t len = 0;
+	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
+		fuse_reply_err(req, EACCES);
+		return;
+	}
+	hrfs_ino_path(fs, in, &p);
+	int rc = hrfs_status_render(fs, &p, &text, &len);
+	if (rc < 0) {
+		fuse_reply_err(req, hrfs_errno(rc));
+		return;
+	}
+	struct hrfs_fh *fh = fh_new(fs, in);
+	if (!fh) {
+		free(text);
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	fh->text = text;
+	fh->text_len = len;
+	fi->fh = (uint64_t)(uintptr_t)fh;
+	fi->direct_io = 1; /* rendered per open: never the page cache */
+	fi->keep_cache = 0;
+	fi->noflush = 1;
+	if (fuse_reply_open(req, fi) != 0)
+		fh_free(fs, fh);
 }
 
 void hrfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct hrfs *fs = FS(req);
 	struct hrfs_inode *in = hrfs_ino_find(fs, ino);
-	struct hrfs_fh *fh;
-	int rc = 0, acc = fi->flags & O_ACCMODE;
+	int rc = 0, keep = 1;
+	/* Linux truncates on O_TRUNC whatever the access mode. */
+	int trunc = (fi->flags & O_TRUNC) != 0;
 
 	if (!in) {
 		fuse_reply_err(req, ENOENT);
@@ -378,104 +392,89 @@ void hrfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	case HRFS_SCRATCH:
 		break;
 	case HRFS_ST_FILE:
-		if (acc != O_RDONLY || (fi->flags & O_TRUNC)) {
-			fuse_reply_err(req, EACCES);
-			return;
-		}
-		break;
+		open_status(req, fs, in, fi);
+		return;
 	default:
 		fuse_reply_err(req, EISDIR);
 		return;
 	}
-	fh = fh_new(fs, in, in->kind);
+	struct hrfs_of *of = hrfs_of_get(fs, in, 1);
+	if (!of) {
+		/* an unlinked cell nobody holds open, or a removed scratch file */
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	struct hrfs_fh *fh = fh_new(fs, in);
 	if (!fh) {
+		hrfs_of_put(fs, of);
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	fi->keep_cache = 0;
-	fi->direct_io = in->kind == HRFS_CELL; /* see the top of this file */
-	/* a read-only handle never has anything to commit: spare the kernel
-	 * the FLUSH round trip on every close */
-	fi->noflush = acc == O_RDONLY;
-	fh->append = (fi->flags & O_APPEND) != 0;
-	if (in->kind == HRFS_SCRATCH) {
-		if (!fh->scratch) {
-			rc = -ENOENT;
-			goto fail;
-		}
-		if (fi->flags & O_TRUNC) {
-			pthread_mutex_lock(&fh->scratch->lock);
-			mem_resize(fh->scratch, 0);
-			pthread_mutex_unlock(&fh->scratch->lock);
-		}
-	} else if (in->kind == HRFS_ST_FILE) {
-		struct hrfs_path p;
-		char *text = NULL;
-		size_t len = 0;
-		hrfs_ino_path(fs, in, &p);
-		rc = hrfs_status_render(fs, &p, &text, &len);
-		if (rc < 0)
-			goto fail;
-		fh->buf = (uint8_t *)text;
-		fh->len = fh->cap = len;
-		fi->direct_io = 1;
-	} else if ((fi->flags & O_TRUNC) && acc != O_RDONLY) {
-		pthread_mutex_lock(&fh->lock);
-		fh_mark_dirty(fs, fh);
-		pthread_mutex_unlock(&fh->lock);
-	} else {
-		struct hrfs_path p;
-		hr_value v = {0};
+	int ttl = in->kind == HRFS_CELL && hrfs_in_ttl_table(fs, in);
+	pthread_mutex_lock(&of->lock);
+	if (!of->init) {
 		pthread_mutex_lock(&fs->lock);
-		hrfs_ino_path_locked(in, &p);
-		int pending = in->ov_fh != NULL;
+		int pc = in->pc_valid;
+		uint64_t pc_len = in->pc.len;
 		pthread_mutex_unlock(&fs->lock);
-		HRFS_RETRY(fs, rc, "open",
-			   hr_get(fs->srv, p.table, p.row, p.row_len, p.family, p.qual, p.qual_len,
-				  HR_GET_VALUE, &v));
-		if (rc == -ENOENT && pending) {
-			rc = 0; /* created by another handle, not committed yet */
-		} else if (rc < 0) {
-			if (rc != -ENOENT)
-				hr_log_error("fs", "open %s: %s", p.mpath, hr_strerror(rc));
-			goto fail;
-		} else {
-			fh->buf = v.data;
-			fh->len = fh->cap = v.len;
-			fh->mtime_ms = v.ts > 0 ? v.ts : 1;
-			/* The kernel may keep its cached pages only if they were
-			 * filled from this very value. */
-		}
+		/* Read the value now when the kernel cannot have it cached (a
+		 * cold open needs it anyway), in a TTL table (it may expire
+		 * before the read), or when it is small (a copy costs less than a
+		 * second engine call if the kernel lacks a page: a partly
+		 * written page never is); else only when a read asks for it. */
+		rc = hrfs_of_init(fs, of, !trunc && (!pc || ttl || pc_len <= HRFS_EAGER_LOAD));
+	}
+	if (rc == 0)
+		keep = open_keep_cache(of, ttl);
+	if (rc == 0 && trunc)
+		rc = hrfs_of_truncate(fs, of, 0);
+	pthread_mutex_unlock(&of->lock);
+	fh_attach(fs, fh, of, is_writer(fi));
+	if (rc < 0) {
+		fh_free(fs, fh);
+		fuse_reply_err(req, hrfs_errno(rc));
+		return;
 	}
 	fi->fh = (uint64_t)(uintptr_t)fh;
+	fi->keep_cache = keep;
+	fi->direct_io = 0;
+	/* A read-only handle never has anything of its own to store: spare
+	 * the kernel the FLUSH round trip on every close. (An O_TRUNC open
+	 * changed the file: its close stores that.) */
+	fi->noflush = !is_writer(fi) && !trunc;
 	if (fuse_reply_open(req, fi) != 0)
 		fh_free(fs, fh);
-	return;
-fail:
-	fh_free(fs, fh);
-	fuse_reply_err(req, hrfs_errno(rc));
 }
 
 void hrfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		  struct fuse_file_info *fi)
 {
+	struct hrfs *fs = FS(req);
 	struct hrfs_fh *fh = fh_of(fi);
 	if (off < 0) {
 		fuse_reply_err(req, EINVAL);
 		return;
 	}
-	if (fh->scratch) {
-		struct hrfs_mem *m = fh->scratch;
-		pthread_mutex_lock(&m->lock);
-		size_t n = (size_t)off >= m->len ? 0 : m->len - (size_t)off;
-		fuse_reply_buf(req, n ? (const char *)m->data + off : NULL, n < size ? n : size);
-		pthread_mutex_unlock(&m->lock);
+	if (!fh->of) {
+		size_t n = (size_t)off >= fh->text_len ? 0 : fh->text_len - (size_t)off;
+		fuse_reply_buf(req, n ? fh->text + off : NULL, n < size ? n : size);
 		return;
 	}
-	pthread_mutex_lock(&fh->lock);
-	size_t n = (size_t)off >= fh->len ? 0 : fh->len - (size_t)off;
-	fuse_reply_buf(req, n ? (const char *)fh->buf + off : NULL, n < size ? n : size);
-	pthread_mutex_unlock(&fh->lock);
+	struct hrfs_of *of = fh->of;
+	pthread_mutex_lock(&of->lock);
+	int rc = hrfs_of_load(fs, of);
+	if (rc < 0) {
+		pthread_mutex_unlock(&of->lock);
+		fuse_reply_err(req, hrfs_errno(rc));
+		return;
+	}
+	size_t n = (size_t)off >= of->len ? 0 : of->len - (size_t)off;
+	if (n > size)
+		n = size;
+	fuse_reply_buf(req, n ? (const char *)of->buf + off : NULL, n);
+	pthread_mutex_unlock(&of->lock);
+	atomic_fetch_add(&fs->ctr.reads, 1);
+	atomic_fetch_add(&fs->ctr.read_bytes, n);
 }
 
 void hrfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
@@ -483,49 +482,22 @@ void hrfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 {
 	struct hrfs *fs = FS(req);
 	struct hrfs_fh *fh = fh_of(fi);
-	int rc = 0;
+	int rc;
 
-	if (fh->kind == HRFS_ST_FILE) {
-		fuse_reply_err(req, EACCES);
+	if (!fh->of) {
+		fuse_reply_err(req, EBADF);
 		return;
 	}
 	if (off < 0 || (uint64_t)off + size > fs->cfg.max_cell_size) {
 		fuse_reply_err(req, off < 0 ? EINVAL : EFBIG);
 		return;
 	}
-	if (fh->append && !fh->scratch) {
-		/* O_APPEND appends to this handle's value, whatever size the
-		 * kernel believes the file has. */
-		pthread_mutex_lock(&fh->lock);
-		off = (off_t)fh->len;
-		pthread_mutex_unlock(&fh->lock);
-		if ((uint64_t)off + size > fs->cfg.max_cell_size) {
-			fuse_reply_err(req, EFBIG);
-			return;
-		}
-	}
-	size_t end = (size_t)off + size;
-	if (fh->scratch) {
-		struct hrfs_mem *m = fh->scratch;
-		pthread_mutex_lock(&m->lock);
-		if (end > m->len)
-			rc = mem_resize(m, end);
-		if (rc == 0) {
-			memcpy(m->data + off, buf, size);
-			m->mtime_ms = hrfs_now_ms();
-		}
-		pthread_mutex_unlock(&m->lock);
-	} else {
-		pthread_mutex_lock(&fh->lock);
-		if (end > fh->len)
-			rc = buf_resize(fh, end);
-		if (rc == 0) {
-			memcpy(fh->buf + off, buf, size);
-			fh->written = 1;
-			fh_mark_dirty(fs, fh);
-		}
-		pthread_mutex_unlock(&fh->lock);
-	}
+	/* The offset is the kernel's (for O_APPEND too: its size is the
+	 * state's), so its page cache and the state stay the same bytes. */
+	pthread_mutex_lock(&fh->of->lock);
+	rc = hrfs_of_write(fs, fh->of, buf, size, (uint64_t)off);
+	pthread_mutex_unlock(&fh->of->lock);
+	atomic_fetch_add(&fs->ctr.writes, 1);
 	if (rc < 0)
 		fuse_reply_err(req, -rc);
 	else
@@ -537,12 +509,11 @@ void hrfs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct hrfs *fs = FS(req);
 	struct hrfs_fh *fh = fh_of(fi);
 	int rc = 0;
-	pthread_mutex_lock(&fh->lock);
-	if (fh->dirty && !fh->written && !fh->flushed && !fh->created)
-		fh->flushed = 1; /* only truncated so far: see the top */
-	else
-		rc = fh_commit_locked(fs, fh, 0);
-	pthread_mutex_unlock(&fh->lock);
+	if (fh->of) {
+		pthread_mutex_lock(&fh->of->lock);
+		rc = hrfs_of_commit(fs, fh->of, 0, 0);
+		pthread_mutex_unlock(&fh->of->lock);
+	}
 	fuse_reply_err(req, rc < 0 ? hrfs_errno(rc) : 0);
 }
 
@@ -550,12 +521,20 @@ void hrfs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct hrfs *fs = FS(req);
 	struct hrfs_fh *fh = fh_of(fi);
-	/* Still dirty: either only truncated (first flush skipped it) or a
-	 * commit that failed, which close(2) has reported; try once more. */
-	pthread_mutex_lock(&fh->lock);
-	if (fh->dirty)
-		fh_commit_locked(fs, fh, 0);
-	pthread_mutex_unlock(&fh->lock);
+	/* Still dirty: pages of a shared mapping written back after the last
+	 * close, or a store that failed (close(2) reported it); try again. A
+	 * read-only handle changed nothing: while writers remain, their
+	 * closes store their changes. */
+	if (fh->of) {
+		pthread_mutex_lock(&fs->lock);
+		int last = fh->of->nopen == 1;
+		pthread_mutex_unlock(&fs->lock);
+		if (fh->writer || last) {
+			pthread_mutex_lock(&fh->of->lock);
+			hrfs_of_commit(fs, fh->of, 0, 0);
+			pthread_mutex_unlock(&fh->of->lock);
+		}
+	}
 	fh_free(fs, fh);
 	fuse_reply_err(req, 0);
 }
@@ -564,91 +543,109 @@ void hrfs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_fil
 {
 	struct hrfs *fs = FS(req);
 	struct hrfs_fh *fh = fh_of(fi);
-	int rc = 0;
-	if (fh->kind == HRFS_CELL) {
-		pthread_mutex_lock(&fh->lock);
-		rc = fh_commit_locked(fs, fh, HR_MUT_SYNC);
-		pthread_mutex_unlock(&fh->lock);
-		if (rc == 0)
-			HRFS_RETRY(fs, rc, "fsync", hr_sync(fs->srv));
-		if (rc < 0)
-			hr_log_error("fs", "fsync: %s", hr_strerror(rc));
+	int rc = 0, sync_all = 1;
+	if (fh->of) {
+		pthread_mutex_lock(&fh->of->lock);
+		if (fh->of->scratch) {
+			/* Not stored yet: the rename that stores it will sync. */
+			fh->of->synced = 1;
+			sync_all = 0;
+		} else if (fh->of->dirty) {
+			rc = hrfs_of_commit(fs, fh->of, HR_MUT_SYNC, 0);
+			sync_all = 0;
+		}
+		pthread_mutex_unlock(&fh->of->lock);
 	}
+	/* Unchanged since its last store: make that (and everything before)
+	 * durable. */
+	if (rc == 0 && sync_all)
+		HRFS_RETRY(fs, rc, "fsync", hr_sync(fs->srv));
+	if (rc < 0)
+		hr_log_error("fs", "fsync: %s", hr_strerror(rc));
 	fuse_reply_err(req, rc < 0 ? hrfs_errno(rc) : 0);
 }
 
-int hrfs_fh_stat(struct hrfs *fs, struct fuse_file_info *fi, struct stat *st)
+/* ---- setattr -------------------------------------------------------------- */
+
+/* 1 if gid is the caller's group or one of its supplementary groups. */
+static int caller_in_group(fuse_req_t req, gid_t gid)
 {
-	struct hrfs_fh *fh = fh_of(fi);
-	if (fh->kind != HRFS_CELL)
-		return hrfs_getattr_inode(fs, fh->in, st);
-	pthread_mutex_lock(&fh->lock);
-	int64_t mt = fh->mtime_ms;
-	size_t len = fh->len;
-	pthread_mutex_unlock(&fh->lock);
-	if (!mt) { /* unchanged: the committed value's timestamp */
-		int rc = hrfs_getattr_inode(fs, fh->in, st);
-		if (rc < 0)
-			return rc;
-		mt = (int64_t)st->st_mtim.tv_sec * 1000 + st->st_mtim.tv_nsec / 1000000;
-	}
-	hrfs_attr_file(fs, fh->in->ino, len, mt, 0644, st);
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	gid_t groups[64];
+	if (ctx->gid == gid)
+		return 1;
+	int n = fuse_req_getgroups(req, 64, groups);
+	for (int i = 0; i < n && i < 64; i++)
+		if (groups[i] == gid)
+			return 1;
 	return 0;
 }
 
-int hrfs_fh_truncate(struct hrfs *fs, struct hrfs_fh *fh, uint64_t size)
+/* Linux's rules for chmod, chown and utimes (enforced here too, so that
+ * they hold without -o default_permissions): only root gives a file away;
+ * its owner may change its group to one of its own groups, its mode, and
+ * set its times; "now" needs write permission. */
+static int setattr_allowed(fuse_req_t req, const hr_file_attr *a, const struct stat *attr,
+			   int to_set)
 {
-	int rc;
-	if (size > fs->cfg.max_cell_size)
-		return -EFBIG;
-	if (fh->scratch) {
-		pthread_mutex_lock(&fh->scratch->lock);
-		rc = mem_resize(fh->scratch, (size_t)size);
-		pthread_mutex_unlock(&fh->scratch->lock);
-		return rc;
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	int root = ctx->uid == 0, owner = ctx->uid == a->uid;
+	if ((to_set & FUSE_SET_ATTR_UID) && attr->st_uid != a->uid && !root)
+		return -EPERM;
+	if ((to_set & FUSE_SET_ATTR_GID) && attr->st_gid != a->gid && !root &&
+	    !(owner && caller_in_group(req, attr->st_gid)))
+		return -EPERM;
+	if ((to_set & FUSE_SET_ATTR_MODE) && !root && !owner)
+		return -EPERM;
+	int explicit_time = ((to_set & FUSE_SET_ATTR_ATIME) && !(to_set & FUSE_SET_ATTR_ATIME_NOW)) ||
+			    ((to_set & FUSE_SET_ATTR_MTIME) && !(to_set & FUSE_SET_ATTR_MTIME_NOW));
+	if (explicit_time && !root && !owner)
+		return -EPERM;
+	if ((to_set & (FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW)) && !explicit_time &&
+	    !root && !owner) {
+		uint32_t w = caller_in_group(req, a->gid) ? 020 : 002;
+		if (!(a->mode & w))
+			return -EACCES;
 	}
-	if (fh->kind != HRFS_CELL)
-		return -EACCES;
-	pthread_mutex_lock(&fh->lock);
-	rc = buf_resize(fh, (size_t)size);
-	if (rc == 0) {
-		fh->written = 1;
-		fh_mark_dirty(fs, fh);
-	}
-	pthread_mutex_unlock(&fh->lock);
-	return rc;
+	return 0;
 }
 
-int hrfs_cell_truncate(struct hrfs *fs, struct hrfs_inode *in, uint64_t size)
+static int64_t ts_ns(const struct timespec *t)
 {
-	struct hrfs_path p;
-	hr_value v = {0};
-	int rc;
+	return (int64_t)t->tv_sec * 1000000000LL + t->tv_nsec;
+}
 
-	if (size > fs->cfg.max_cell_size)
-		return -EFBIG;
-	hrfs_ino_path(fs, in, &p);
-	HRFS_RETRY(fs, rc, "truncate",
-		   hr_get(fs->srv, p.table, p.row, p.row_len, p.family, p.qual, p.qual_len,
-			  HR_GET_VALUE, &v));
-	if (rc < 0)
-		return rc;
-	if (v.len == size) {
-		free(v.data);
+/* Applies mode, owner and times to a state. of->lock held. */
+static int apply_attrs(fuse_req_t req, struct hrfs_of *of, const struct stat *attr, int to_set)
+{
+	const int mask = FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID |
+			 FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_CTIME;
+	if (!(to_set & mask))
 		return 0;
+	int64_t now = hrfs_now_ns();
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	if (to_set & FUSE_SET_ATTR_MODE) {
+		of->attr.mode = attr->st_mode & 07777;
+		/* Linux: a non-member's chmod drops set-group-ID */
+		if (ctx->uid != 0 && !caller_in_group(req, of->attr.gid))
+			of->attr.mode &= ~(uint32_t)S_ISGID;
 	}
-	uint8_t *nb = realloc(v.data, size ? (size_t)size : 1);
-	if (!nb) {
-		free(v.data);
-		return -ENOMEM;
+	if ((to_set & FUSE_SET_ATTR_UID) && of->attr.uid != (uint32_t)attr->st_uid) {
+		of->attr.uid = (uint32_t)attr->st_uid;
+		of->attr.mode &= ~(uint32_t)(S_ISUID | S_ISGID);
 	}
-	if (size > v.len)
-		memset(nb + v.len, 0, (size_t)size - v.len);
-	HRFS_RETRY(fs, rc, "truncate",
-		   hr_put(fs->srv, p.table, p.row, p.row_len, p.family, p.qual, p.qual_len, nb,
-			  (size_t)size, 0));
-	free(nb);
-	return rc;
+	if ((to_set & FUSE_SET_ATTR_GID) && of->attr.gid != (uint32_t)attr->st_gid) {
+		of->attr.gid = (uint32_t)attr->st_gid;
+		if (ctx->uid != 0)
+			of->attr.mode &= ~(uint32_t)(S_ISUID | S_ISGID);
+	}
+	if (to_set & FUSE_SET_ATTR_ATIME)
+		of->attr.atime_ns = (to_set & FUSE_SET_ATTR_ATIME_NOW) ? now : ts_ns(&attr->st_atim);
+	if (to_set & FUSE_SET_ATTR_MTIME)
+		of->attr.mtime_ns = (to_set & FUSE_SET_ATTR_MTIME_NOW) ? now : ts_ns(&attr->st_mtim);
+	of->attr.ctime_ns = (to_set & FUSE_SET_ATTR_CTIME) ? ts_ns(&attr->st_ctim) : now;
+	of->dirty = 1;
+	return 0;
 }
 
 void hrfs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
@@ -656,6 +653,7 @@ void hrfs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_s
 {
 	struct hrfs *fs = FS(req);
 	struct hrfs_inode *in = hrfs_ino_find(fs, ino);
+	struct hrfs_of *of = NULL;
 	struct stat st;
 	int rc = 0;
 
@@ -663,38 +661,107 @@ void hrfs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_s
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
-	if (to_set & FUSE_SET_ATTR_SIZE) {
-		if (attr->st_size < 0)
-			rc = -EINVAL;
-		else if (in->kind == HRFS_ST_FILE)
-			rc = -EACCES;
-		else if (in->kind != HRFS_CELL && in->kind != HRFS_SCRATCH)
-			rc = -EISDIR;
-		else if (fi && fi->fh)
-			rc = hrfs_fh_truncate(fs, fh_of(fi), (uint64_t)attr->st_size);
-		else if (in->kind == HRFS_SCRATCH) {
-			if ((uint64_t)attr->st_size > fs->cfg.max_cell_size) {
-				rc = -EFBIG;
-			} else {
-				pthread_mutex_lock(&in->scratch->lock);
-				rc = mem_resize(in->scratch, (size_t)attr->st_size);
-				pthread_mutex_unlock(&in->scratch->lock);
-			}
-		} else
-			rc = hrfs_cell_truncate(fs, in, (uint64_t)attr->st_size);
-	}
-	/* Modes, owners and times are not stored: accepted without effect so
-	 * that cp -a, rsync -a and tar finish. */
-	if (rc == 0 && fi && fi->fh && in->kind == HRFS_CELL)
-		rc = hrfs_fh_stat(fs, fi, &st);
-	else if (rc == 0)
+	if (in->kind != HRFS_CELL && in->kind != HRFS_SCRATCH) {
+		if (to_set & FUSE_SET_ATTR_SIZE) {
+			fuse_reply_err(req, in->kind == HRFS_ST_FILE ? EACCES : EISDIR);
+			return;
+		}
+		if (in->kind == HRFS_ST_FILE || in->kind == HRFS_ST_ROOT ||
+		    in->kind == HRFS_ST_TABLES || in->kind == HRFS_ST_TABLE) {
+			fuse_reply_err(req, EROFS);
+			return;
+		}
+		/* Directories are not stored: their times live while the
+		 * kernel holds them (so that rsync and tar can finish). */
+		if (to_set & FUSE_SET_ATTR_MTIME) {
+			pthread_mutex_lock(&fs->lock);
+			in->dir_mtime_ns = (to_set & FUSE_SET_ATTR_MTIME_NOW) ? hrfs_now_ns()
+									     : ts_ns(&attr->st_mtim);
+			pthread_mutex_unlock(&fs->lock);
+		}
 		rc = hrfs_getattr_inode(fs, in, &st);
+		goto reply;
+	}
+	if ((to_set & FUSE_SET_ATTR_SIZE) &&
+	    (attr->st_size < 0 || (uint64_t)attr->st_size > fs->cfg.max_cell_size)) {
+		fuse_reply_err(req, attr->st_size < 0 ? EINVAL : EFBIG);
+		return;
+	}
+	if (fi && fi->fh && fh_of(fi)->of) {
+		of = fh_of(fi)->of;
+		pthread_mutex_lock(&fs->lock);
+		of->refs++;
+		pthread_mutex_unlock(&fs->lock);
+	} else {
+		/* By path: the open state if there is one, else a state for
+		 * the duration of this change (a concurrent open shares it). */
+		of = hrfs_of_get(fs, in, 1);
+	}
+	if (!of) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	pthread_mutex_lock(&of->lock);
+	pthread_mutex_lock(&fs->lock);
+	/* Made for this change alone (nobody has the file open): a
+	 * read-modify-write of the stored cell, stored only if the cell is
+	 * still the version read, else read again (bounded). */
+	int by_path = !of->init && of->nopen == 0;
+	pthread_mutex_unlock(&fs->lock);
+	for (unsigned attempt = 0;; attempt++) {
+		rc = 0;
+		if (!of->init)
+			rc = hrfs_of_init(fs, of, 0);
+		if (rc == 0)
+			rc = setattr_allowed(req, &of->attr, attr, to_set);
+		if (rc == 0 && (to_set & FUSE_SET_ATTR_SIZE))
+			rc = hrfs_of_truncate(fs, of, (uint64_t)attr->st_size);
+		if (rc == 0)
+			rc = apply_attrs(req, of, attr, to_set);
+		if (rc == 0) {
+			/* Through a descriptor, or while one with write access
+			 * is open (cp -a and tar set attributes on the open
+			 * file before closing it): stored with its next close,
+			 * one put. By path otherwise (truncate, chmod, touch):
+			 * stored now. */
+			pthread_mutex_lock(&fs->lock);
+			int later = of->nwriters > 0 && !((to_set & FUSE_SET_ATTR_SIZE) && !fi);
+			pthread_mutex_unlock(&fs->lock);
+			if (!later)
+				rc = hrfs_of_commit(fs, of, 0, by_path);
+		}
+		if (rc != -ECANCELED || !by_path)
+			break;
+		if (attempt >= HRFS_RMW_RETRIES) {
+			hr_log_error("fs", "setattr ino %llu: the cell kept changing", (unsigned long long)ino);
+			rc = -EAGAIN;
+			break;
+		}
+		hrfs_of_reset(of);
+	}
+	if (rc == 0)
+		hrfs_of_stat(fs, of, in->ino, &st);
+	pthread_mutex_unlock(&of->lock);
+	hrfs_of_put(fs, of);
+reply:
 	if (rc < 0) {
-		if (rc != -EFBIG && rc != -ENOENT)
+		if (rc != -EFBIG && rc != -ENOENT && rc != -EPERM && rc != -EACCES)
 			hr_log_error("fs", "setattr ino %llu: %s", (unsigned long long)ino,
 				     hr_strerror(rc));
 		fuse_reply_err(req, hrfs_errno(rc));
 		return;
 	}
 	fuse_reply_attr(req, &st, hrfs_timeout_of(fs, in));
+}
+
+/* getattr through an open handle: the state, also once unlinked. */
+int hrfs_fh_getattr(struct hrfs *fs, struct fuse_file_info *fi, struct stat *st)
+{
+	struct hrfs_fh *fh = fh_of(fi);
+	if (!fh->of)
+		return hrfs_getattr_inode(fs, fh->in, st);
+	pthread_mutex_lock(&fh->of->lock);
+	hrfs_of_stat(fs, fh->of, fh->in->ino, st);
+	pthread_mutex_unlock(&fh->of->lock);
+	return 0;
 }

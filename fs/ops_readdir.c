@@ -26,9 +26,11 @@ struct hrfs_dent {
 	uint8_t key[HRFS_NAME_MAX];
 	size_t key_len;
 	int kind;		/* kind of the child inode */
-	int has_attr;		/* size/ts below come from the scan */
+	int has_attr;		/* size, version and attributes below come from the scan */
 	uint64_t size;
 	int64_t ts;
+	uint64_t seq;
+	hr_file_attr attr;
 	int dot;		/* "." or ".." */
 };
 
@@ -276,6 +278,7 @@ static int fill_peek(struct hrfs *fs, struct hrfs_dh *dh)
 		note_last(dh, &e);
 		struct hrfs_dent *d = &dh->peek;
 		memset(d, 0, offsetof(struct hrfs_dent, key));
+		d->has_attr = d->dot = 0;
 		d->kind = child_kind(dh->kind);
 		const uint8_t *k;
 		size_t kl;
@@ -291,6 +294,8 @@ static int fill_peek(struct hrfs *fs, struct hrfs_dh *dh)
 			d->has_attr = 1;
 			d->size = e.value_len;
 			d->ts = e.ts;
+			d->seq = e.seq;
+			hrfs_attr_from_tags(fs, e.tags, e.tags_len, e.ts, &d->attr);
 		}
 		if (kl > HRFS_NAME_MAX)
 			continue; /* no 255-byte name can spell it */
@@ -322,6 +327,7 @@ static void set_mem_dent(const struct hrfs_dh *dh, const struct hrfs_mem_name *m
 			 struct hrfs_dent *d)
 {
 	memset(d, 0, offsetof(struct hrfs_dent, key));
+	d->has_attr = d->dot = 0;
 	snprintf(d->name, sizeof(d->name), "%s", m->name);
 	d->kind = mem_kind_to_inode(dh->kind, m->kind);
 	int kl = m->kind == HRFS_MEM_SCRATCH ? -1 : mem_key(dh, m, d->key);
@@ -400,8 +406,12 @@ static struct hrfs_inode *plus_entry(struct hrfs *fs, fuse_ino_t dirino, const s
 		struct hrfs_inode *sf = NULL;
 		if (hrfs_status_lookup(fs, dir, d->name, &sf) < 0)
 			return NULL;
-		if (hrfs_getattr_inode(fs, sf, &st) < 0)
-			hrfs_attr_file(fs, sf->ino, 0, 0, 0444, &st);
+		if (hrfs_getattr_inode(fs, sf, &st) < 0) {
+			hr_file_attr a;
+			hrfs_fattr_default(fs, 0, &a);
+			a.mode = 0444;
+			hrfs_attr_file(fs, sf->ino, 0, &a, &st);
+		}
 		hrfs_fill_entry(fs, sf, &st, e);
 		return sf;
 	}
@@ -426,16 +436,38 @@ static struct hrfs_inode *plus_entry(struct hrfs *fs, fuse_ino_t dirino, const s
 	pthread_mutex_unlock(&fs->lock);
 	if (!in)
 		return NULL;
-	if (d->kind == HRFS_CELL) {
-		if (d->has_attr)
-			hrfs_attr_file(fs, in->ino, d->size, d->ts, 0644, &st);
-		else /* an uncommitted created cell whose handle is gone */
-			hrfs_attr_file(fs, in->ino, 0, hrfs_now_ms(), 0644, &st);
-	} else if (d->kind == HRFS_SCRATCH || d->kind == HRFS_ST_FILE) {
-		if (hrfs_getattr_inode(fs, in, &st) < 0)
-			hrfs_attr_file(fs, in->ino, 0, 0, 0444, &st);
+	if (d->kind == HRFS_CELL || d->kind == HRFS_SCRATCH) {
+		/* An open state is the file (its size may be ahead of the
+		 * store); else the scan's cell. */
+		struct hrfs_of *of = hrfs_of_get(fs, in, 0);
+		int have = 0;
+		if (of) {
+			pthread_mutex_lock(&of->lock);
+			if (of->init) {
+				hrfs_of_stat(fs, of, in->ino, &st);
+				have = 1;
+			}
+			pthread_mutex_unlock(&of->lock);
+			hrfs_of_put(fs, of);
+		}
+		if (!have && d->has_attr) {
+			struct hrfs_ver v = {.ts = d->ts, .seq = d->seq, .len = d->size};
+			hrfs_attr_file(fs, in->ino, d->size, &d->attr, &st);
+			hrfs_cell_seen(fs, in, &v);
+		} else if (!have) {
+			/* created, not stored, and its handle gone: vanishing */
+			hrfs_ino_forget(fs, in->ino, 1);
+			return NULL;
+		}
 	} else {
 		hrfs_attr_dir(fs, in->ino, &st);
+		pthread_mutex_lock(&fs->lock);
+		if (in->dir_mtime_ns) {
+			st.st_mtim.tv_sec = (time_t)(in->dir_mtime_ns / 1000000000LL);
+			st.st_mtim.tv_nsec = (long)(in->dir_mtime_ns % 1000000000LL);
+			st.st_ctim = st.st_mtim;
+		}
+		pthread_mutex_unlock(&fs->lock);
 	}
 	hrfs_fill_entry(fs, in, &st, e);
 	return in;

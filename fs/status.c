@@ -146,6 +146,17 @@ int hrfs_status_render(struct hrfs *fs, const struct hrfs_path *p, char **text, 
 			hrfs_retry_counts(&retries, &gave_up);
 			sb_printf(&b, "%.*sfs_retries %" PRIu64 "\nfs_eagain %" PRIu64 "\n",
 				  (int)*len, *text, retries, gave_up);
+			sb_printf(&b,
+				  "fs_read_requests %" PRIu64 "\nfs_read_bytes %" PRIu64
+				  "\nfs_write_requests %" PRIu64 "\nfs_commits %" PRIu64
+				  "\nfs_invalidations %" PRIu64 "\nfs_invalidations_dropped %" PRIu64
+				  "\n",
+				  (uint64_t)atomic_load(&fs->ctr.reads),
+				  (uint64_t)atomic_load(&fs->ctr.read_bytes),
+				  (uint64_t)atomic_load(&fs->ctr.writes),
+				  (uint64_t)atomic_load(&fs->ctr.commits),
+				  (uint64_t)atomic_load(&fs->ctr.inval_sent),
+				  (uint64_t)atomic_load(&fs->ctr.inval_dropped));
 			free(*text);
 			*text = NULL;
 		}

@@ -6,17 +6,24 @@
  *   userdata of the FUSE session. fs->srv and fs->cfg are read-only after
  *   start-up.
  * - fs->lock protects the inode table (inode.c: both hash tables and every
- *   inode's parent, name, key, nlookup, refs, unlinked, ov_* and cache_*
- *   fields) and the memory registry (mem.c: mkdir'd rows and families,
- *   created-but-uncommitted cells, scratch files). It is never held across
- *   an engine call or a FUSE reply.
- * - A file handle (struct hrfs_fh) has its own mutex for its buffer; a
- *   scratch entry (struct hrfs_mem) has its own mutex for its data. Lock
- *   order: fh->lock or mem->lock first, then fs->lock.
+ *   inode's parent, name, key, nlookup, refs, unlinked, of, pc_* and dir
+ *   mtime fields), the memory registry (mem.c: mkdir'd rows and families,
+ *   created-but-uncommitted cells, scratch files) and every open-file
+ *   state's refs. It is never held across an engine call or a FUSE reply.
+ * - An open-file state (struct hrfs_of, ofile.c) is the one working copy of
+ *   a cell or scratch file shared by all its descriptors; its mutex (of->lock)
+ *   protects its content, attributes and version, and is held across the
+ *   engine calls that read or store it (so that every engine write to a cell
+ *   the kernel knows goes through its state in order) and across the READ
+ *   reply that copies from it (a reply never waits for another request).
+ * - Lock order: of->lock (two of them: the lower inode number first, a
+ *   scratch file's after any cell's), then fs->lock. The invalidation
+ *   queue's mutex (inval.c) is a leaf. No lock is held while waiting for the
+ *   kernel (kernel invalidations run on their own thread, see inval.c).
  * - Inodes are reference counted twice: nlookup (the kernel's, dropped by
- *   forget) and refs (children and open handles). An inode is freed when
- *   both reach zero; a child keeps its parent alive, so a key can always
- *   be rebuilt by walking up.
+ *   forget) and refs (children, open-file states, and handles). An inode is
+ *   freed when both reach zero; a child keeps its parent alive, so a key can
+ *   always be rebuilt by walking up.
  */
 #ifndef HRFS_H
 #define HRFS_H
@@ -25,6 +32,7 @@
 
 #include <fuse_lowlevel.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <sys/stat.h>
 
@@ -54,6 +62,15 @@ enum hrfs_st_sub { HRFS_ST_STATS = 1, HRFS_ST_CONFIG, HRFS_ST_SCHEMA, HRFS_ST_RE
 
 struct hrfs_fh;
 struct hrfs_mem;
+struct hrfs_of;
+
+/* The identity of one stored version of a cell: (ts, seq) names exactly
+ * one write; len comes along for stat. */
+struct hrfs_ver {
+	int64_t ts;
+	uint64_t seq;
+	uint64_t len;
+};
 
 struct hrfs_inode {
 	uint64_t ino;
@@ -66,12 +83,18 @@ struct hrfs_inode {
 	uint64_t nlookup;
 	uint32_t refs;
 	int hashed_name;	/* in the (parent, name) table */
-	int unlinked;		/* removed: handles must not commit */
-	/* A handle holding a newer, uncommitted value (or a created cell). */
-	struct hrfs_fh *ov_fh;
-	uint64_t ov_size;
-	int64_t ov_mtime_ms;
-	struct hrfs_mem *scratch; /* HRFS_SCRATCH: the data (one reference) */
+	int unlinked;		/* removed or replaced: its state must not commit */
+	/* The open-file state of a cell while one exists (not a counted
+	 * reference: the state clears it when it goes). */
+	struct hrfs_of *of;
+	/* The stored version the kernel's page cache of this inode holds
+	 * (pc_valid): an open may let the kernel keep its pages only when the
+	 * cell is still exactly that version. */
+	int pc_valid;
+	struct hrfs_ver pc;
+	/* Directories: when their listing last changed through this mount. */
+	int64_t dir_mtime_ns;
+	struct hrfs_mem *scratch; /* HRFS_SCRATCH: the registry entry (one reference) */
 	struct hrfs_inode *next_ino, *next_name;
 };
 
@@ -82,13 +105,34 @@ struct hrfs_mem {
 	char *path;		/* full registry path */
 	size_t parent_len;	/* path[0..parent_len) is the parent's path */
 	int kind;
-	uint32_t refs;		/* registry (while listed) + inodes + handles */
+	uint32_t refs;		/* registry (while listed) + inodes */
 	int listed;
-	pthread_mutex_t lock;	/* data, len, mtime_ms */
-	uint8_t *data;
-	size_t len, cap;
-	int64_t mtime_ms;
+	struct hrfs_of *of;	/* HRFS_MEM_SCRATCH: its data (one reference) */
 	struct hrfs_mem *next;
+};
+
+/* One open-file state: the working copy of a cell (or the data of a
+ * scratch file) shared by every descriptor of it on the mount. */
+struct hrfs_of {
+	pthread_mutex_t lock;	/* every field from init on */
+	uint32_t refs;		/* fs->lock: handles, a scratch entry, temporary holders */
+	uint32_t nopen;		/* fs->lock: open handles */
+	uint32_t nwriters;	/* fs->lock: open handles with write access */
+	struct hrfs_inode *in;	/* fs->lock: the cell's inode (one inode reference);
+				 * NULL for scratch data */
+	int scratch;		/* scratch data: never stored */
+	int init;		/* filled from the store, or created */
+	uint8_t *buf;
+	size_t len, cap;	/* len is the content's length, loaded or not */
+	int loaded;		/* buf holds the content; else it is the stored version base */
+	int stored;		/* base names a stored version */
+	struct hrfs_ver base;	/* the version this state started from or last stored */
+	int dirty;		/* content or attributes differ from what is stored */
+	int created;		/* created through this mount, never stored (a listing entry in mem) */
+	int synced;		/* fsync asked for: a scratch file renamed onto a cell is stored synced */
+	int pages_ok;		/* the kernel's pages of the inode are this content */
+	int orphan;		/* fs->lock: scratch data whose name was removed */
+	hr_file_attr attr;
 };
 
 struct hrfs_itab {
@@ -131,6 +175,15 @@ struct hrfs {
 		int64_t checked_ms;
 	} ttl[32];
 	unsigned ttl_next;
+	struct hrfs_inval *inval; /* inval.c: the kernel-invalidation thread */
+	/* Since the mount, for /.hregionfs/stats. */
+	struct {
+		atomic_uint_fast64_t reads;	/* READ requests (page-cache misses) */
+		atomic_uint_fast64_t read_bytes;
+		atomic_uint_fast64_t writes;	/* WRITE requests */
+		atomic_uint_fast64_t commits;	/* states stored */
+		atomic_uint_fast64_t inval_sent, inval_dropped;
+	} ctr;
 };
 
 /* The key of an inode, copied out under fs->lock for engine calls. */
@@ -166,6 +219,7 @@ struct hrfs_inode *hrfs_ino_peek_locked(struct hrfs *fs, struct hrfs_inode *pare
 void hrfs_ino_forget(struct hrfs *fs, fuse_ino_t ino, uint64_t n);
 void hrfs_ino_ref_locked(struct hrfs_inode *in);
 void hrfs_ino_unref(struct hrfs *fs, struct hrfs_inode *in);
+void hrfs_ino_unref_locked(struct hrfs *fs, struct hrfs_inode *in);
 /* Removes (parent, name) from the name table: later lookups make a new
  * inode. Caller holds fs->lock. */
 void hrfs_ino_unhash_locked(struct hrfs *fs, struct hrfs_inode *in);
@@ -194,6 +248,9 @@ void hrfs_mem_unref_locked(struct hrfs *fs, struct hrfs_mem *m);
 int hrfs_mem_has_children_locked(struct hrfs *fs, const char *parent);
 /* Takes fs->lock itself: the scratch file at path, referenced, or NULL. */
 struct hrfs_mem *hrfs_mem_get_scratch(struct hrfs *fs, const char *path);
+/* Adds a scratch file with empty data; NULL on ENOMEM. Caller holds fs->lock. */
+struct hrfs_mem *hrfs_mem_add_scratch_locked(struct hrfs *fs, const char *path,
+					     const hr_file_attr *attr);
 
 struct hrfs_mem_name {
 	char name[HRFS_NAME_MAX + 1];
@@ -206,12 +263,84 @@ int hrfs_mem_list(struct hrfs *fs, const char *parent, struct hrfs_mem_name **ou
  * its mkdir mark, nor do its ancestors. */
 void hrfs_mem_cell_arrived_locked(struct hrfs *fs, const struct hrfs_path *cell);
 
+/* ---- ofile.c ------------------------------------------------------------- */
+/* The state of in, referenced: a cell's (created when create is set and
+ * there is none), a scratch file's (its registry entry's). NULL if there is
+ * none (or ENOMEM). */
+struct hrfs_of *hrfs_of_get(struct hrfs *fs, struct hrfs_inode *in, int create);
+void hrfs_of_put(struct hrfs *fs, struct hrfs_of *of);
+void hrfs_of_put_locked(struct hrfs *fs, struct hrfs_of *of);
+/* A new scratch-data state (one reference) holding nothing. */
+struct hrfs_of *hrfs_of_new_scratch(const hr_file_attr *attr);
+/* The rest take of->lock held. */
+/* Fills a fresh cell state from the store: its version and attributes, and
+ * with want_value its content. -ENOENT if the cell does not exist (or the
+ * inode was removed). */
+int hrfs_of_init(struct hrfs *fs, struct hrfs_of *of, int want_value);
+/* Initialises a fresh state as a cell created now (never stored). */
+void hrfs_of_init_created(struct hrfs *fs, struct hrfs_of *of, const hr_file_attr *attr);
+/* Makes buf hold the content (reads the stored version if needed). */
+int hrfs_of_load(struct hrfs *fs, struct hrfs_of *of);
+/* Changes: each marks the state dirty and stamps mtime/ctime. */
+int hrfs_of_write(struct hrfs *fs, struct hrfs_of *of, const void *data, size_t size, uint64_t off);
+int hrfs_of_truncate(struct hrfs *fs, struct hrfs_of *of, uint64_t size);
+/* Stores a dirty cell state as one put (flags: HR_MUT_SYNC). An unlinked
+ * cell's state is dropped instead: it has no name to be stored under.
+ * checked: only if the cell is still the version the state was read at
+ * (or still absent), else -ECANCELED (a read-modify-write by path). */
+int hrfs_of_commit(struct hrfs *fs, struct hrfs_of *of, unsigned flags, int checked);
+/* Forgets what a state read (it is read again by hrfs_of_init). */
+void hrfs_of_reset(struct hrfs_of *of);
+/* stat of the state (size = content length). */
+void hrfs_of_stat(struct hrfs *fs, struct hrfs_of *of, uint64_t ino, struct stat *st);
+/* The engine's view of a cell: reads its latest version (value into *data
+ * when data is not NULL). Retries busy answers. */
+int hrfs_cell_read(struct hrfs *fs, const struct hrfs_path *p, void **data,
+		   struct hrfs_ver *ver, hr_file_attr *attr);
+/* Stores value + attributes (its file-attribute tag) under p as one put;
+ * with expect, only if the cell is still exactly that version, with
+ * expect_absent only if it has none (else -ECANCELED). */
+int hrfs_cell_put(struct hrfs *fs, const struct hrfs_path *p, const void *data, size_t len,
+		  const hr_file_attr *attr, unsigned flags, const struct hrfs_ver *expect,
+		  int expect_absent);
+/* The put cell of value + attributes for p (tag: HR_FILE_ATTR_TAG_LEN
+ * bytes that must outlive mc). */
+void hrfs_cell_mcell(const struct hrfs_path *p, const void *data, size_t len,
+		     const hr_file_attr *attr, uint8_t *tag, hr_mcell *mc);
+/* The attributes of a cell with this tag area (defaults when it has no
+ * file-attribute tag). */
+void hrfs_attr_from_tags(const struct hrfs *fs, const void *tags, size_t tags_len, int64_t ts_ms,
+			 hr_file_attr *a);
+int hrfs_ver_eq(const struct hrfs_ver *a, const struct hrfs_ver *b);
+/* A cell's stored version as a lookup, getattr or listing saw it (NULL:
+ * none): if the kernel may cache pages of another version of in, the next
+ * open drops them. */
+void hrfs_cell_seen(struct hrfs *fs, struct hrfs_inode *in, const struct hrfs_ver *ver);
+int64_t hrfs_now_ns(void);
+/* Attributes of a cell stored without any: 0644, the mounting user, the
+ * cell's timestamp. */
+void hrfs_fattr_default(const struct hrfs *fs, int64_t ts_ms, hr_file_attr *a);
+
+/* ---- inval.c ------------------------------------------------------------- */
+/* A thread that sends the kernel's page-cache invalidations, so that no
+ * request handler ever waits for one (they take page and inode locks that a
+ * request in flight may hold). Correctness never depends on them: a state
+ * is created with keep_cache only when its stored version is the one the
+ * kernel's pages hold. */
+int hrfs_inval_start(struct hrfs *fs);
+void hrfs_inval_stop(struct hrfs *fs);
+/* Queues the invalidation of ino's pages and attributes (dropped if the
+ * queue is full). */
+void hrfs_inval_queue(struct hrfs *fs, uint64_t ino);
+
 /* ---- attr.c -------------------------------------------------------------- */
 void hrfs_attr_dir(const struct hrfs *fs, uint64_t ino, struct stat *st);
-void hrfs_attr_file(const struct hrfs *fs, uint64_t ino, uint64_t size, int64_t mtime_ms,
-		    mode_t mode, struct stat *st);
+void hrfs_attr_file(const struct hrfs *fs, uint64_t ino, uint64_t size,
+		    const hr_file_attr *a, struct stat *st);
 /* Fills st for inode in (engine calls as needed). 0 or negative errno. */
 int hrfs_getattr_inode(struct hrfs *fs, struct hrfs_inode *in, struct stat *st);
+/* 1 if in lies in a table with a TTL family (nothing of it is cached). */
+int hrfs_in_ttl_table(struct hrfs *fs, struct hrfs_inode *in);
 /* Replies to a lookup/mkdir/create-style request with entry for in. */
 void hrfs_fill_entry(struct hrfs *fs, struct hrfs_inode *in, const struct stat *st,
 		     struct fuse_entry_param *e);
@@ -252,13 +381,9 @@ void hrfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 void hrfs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void hrfs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void hrfs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi);
+/* getattr through an open handle: its state (also once unlinked). */
+int hrfs_fh_getattr(struct hrfs *fs, struct fuse_file_info *fi, struct stat *st);
 
-/* Attributes as seen through an open cell handle. */
-int hrfs_fh_stat(struct hrfs *fs, struct fuse_file_info *fi, struct stat *st);
-/* Truncates a closed cell (path truncate). */
-int hrfs_cell_truncate(struct hrfs *fs, struct hrfs_inode *in, uint64_t size);
-/* Truncates through an open handle. */
-int hrfs_fh_truncate(struct hrfs *fs, struct hrfs_fh *fh, uint64_t size);
 
 /* status.c: the read-only /.hregionfs tree. */
 int hrfs_status_lookup(struct hrfs *fs, struct hrfs_inode *dir, const char *name,
