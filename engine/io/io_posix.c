@@ -77,11 +77,7 @@ static int px_sync(hr_io *io, int fd, int data_only)
 	do
 		rc = data_only ? fdatasync(fd) : fsync(fd);
 	while (rc < 0 && errno == EINTR);
-	if (rc < 0)
-		return -errno;
-	if (hr_sync_hook)
-		hr_sync_hook(fd);
-	return 0;
+	return rc < 0 ? -errno : 0;
 }
 
 static int px_truncate(hr_io *io, int fd, uint64_t len)

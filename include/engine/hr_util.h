@@ -1,6 +1,7 @@
 /*
  * hr_util.h — small shared helpers of the engine: CRC32C, little-endian
- * fixed-width coding, clocks, file publishing. Stateless and thread-safe.
+ * fixed-width coding, clocks. Stateless and thread-safe. (File I/O goes
+ * through the I/O seam, hr_io.h.)
  */
 #ifndef HR_UTIL_H
 #define HR_UTIL_H
@@ -28,22 +29,5 @@ int64_t hr_now_ms(void);	/* wall clock, milliseconds (or the test clock) */
 typedef int64_t (*hr_clock_fn)(void);
 void hr_test_set_clock(hr_clock_fn fn);
 uint64_t hr_mono_ns(void);	/* monotonic clock, nanoseconds */
-
-/* write(2)/pwrite(2) the whole buffer, retrying EINTR and short writes. */
-int hr_write_all(int fd, const void *buf, size_t len);
-int hr_pwrite_all(int fd, const void *buf, size_t len, uint64_t off);
-int hr_pread_all(int fd, void *buf, size_t len, uint64_t off); /* -EIO on EOF */
-
-/* fsync a directory (after a rename or create in it). */
-int hr_fsync_dir(const char *dir);
-/* mkdir -p with mode 0755. */
-int hr_mkdirs(const char *path);
-
-/* I/O seam for crash tests: when set, called after every successful
- * fsync/fdatasync the engine makes on a file descriptor. */
-typedef void (*hr_sync_hook_fn)(int fd);
-extern hr_sync_hook_fn hr_sync_hook;
-int hr_fdatasync(int fd);	/* fdatasync + hook */
-int hr_fsync(int fd);		/* fsync + hook */
 
 #endif

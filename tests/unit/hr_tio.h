@@ -4,7 +4,10 @@
  * do, because it serialises every call under one mutex: hold ONE sync
  * inside the seam, while other threads keep writing and syncing, until the
  * test releases it (then it fails with an errno, or syncs), and record how
- * many syncs of one descriptor ever ran at the same time. Only descriptors
+ * many syncs of one descriptor ever ran at the same time; it also counts
+ * syncs, can make each one slower, like a device's flush (group-commit
+ * tests), and can report each one (on_sync: power-loss tests in a child
+ * process tell their parent what each sync covered). Only descriptors
  * opened with a path containing tio->match are watched. Everything else
  * passes straight through. Static inline: a test that does not use a helper
  * stays warning-free.
@@ -34,6 +37,9 @@ typedef struct tio {
 	int hold_err;			/* what the held sync returns (0: it syncs) */
 	atomic_int in_sync[TIO_MAXFD];	/* syncs in progress per descriptor */
 	atomic_int max_in_sync;		/* the most ever seen at once */
+	atomic_int syncs;		/* syncs of watched descriptors that went through */
+	atomic_int sync_delay_us;	/* added to each of them: a device's flush latency */
+	void (*on_sync)(int fd);	/* called after each of them (may be NULL) */
 } tio;
 
 static inline tio *tio_of(hr_io *io) { return (tio *)io; }
@@ -81,6 +87,16 @@ static inline int tio_sync_(hr_io *io, int fd, int data_only)
 	}
 	pthread_mutex_unlock(&t->mu);
 	int rc = err ? -err : hr_io_sync(t->base, fd, data_only);
+	if (rc == 0) {
+		int d = atomic_load(&t->sync_delay_us);
+		if (d) {
+			struct timespec ds = {0, (long)d * 1000L};
+			nanosleep(&ds, NULL);
+		}
+		atomic_fetch_add(&t->syncs, 1);
+		if (t->on_sync)
+			t->on_sync(fd);
+	}
 	atomic_fetch_sub(&t->in_sync[fd], 1);
 	return rc;
 }

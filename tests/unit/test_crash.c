@@ -3,7 +3,8 @@
  *   rounds on one data dir): every acknowledged put survives, and every
  *   row mutation is all-or-nothing;
  * - power loss in fsync mode (30 rounds): the child reports every fsync the
- *   engine makes (hr_sync_hook: path and size), the parent cuts each WAL
+ *   engine makes (through a test I/O seam, hr_tio.h: path and size), the
+ *   parent cuts each WAL
  *   segment back to its last synced size, and every put acknowledged as
  *   durable survives; the same in durability os for HR_MUT_SYNC puts and for
  *   plain puts once a later hr_sync() returned (the FUSE fsync);
@@ -28,8 +29,10 @@
 #include <time.h>
 
 #include "engine/hr_format.h" /* WAL record header length */
-#include "engine/hr_util.h"   /* hr_sync_hook, hr_mono_ns */
+#include "engine/hr_server.h" /* hr_server_open_io */
+#include "engine/hr_util.h"   /* hr_mono_ns */
 #include "hr_etest.h"
+#include "hr_tio.h"
 
 static char g_dir[4096];
 
@@ -185,9 +188,10 @@ static void child_main(const char *dir, int durability, uint64_t first, int nthr
 	c.segment_size = 128 * 1024; /* rolls, purges and forced flushes happen */
 	c.max_segments = 4;
 	c.sync_interval_ms = g_child_mode == 1 ? 600000 : 5; /* mode 1: no help from the timer */
-	if (hook)
-		hr_sync_hook = sync_hook;
-	if (hr_server_open(&c, &s) != 0)
+	static tio t;
+	tio_init(&t, dir);
+	t.on_sync = hook ? sync_hook : NULL;
+	if (hr_server_open_io(&c, &t.io, &s) != 0)
 		_exit(2);
 	send_msg(M_READY, 0, NULL, NULL);
 	pthread_t th[8];

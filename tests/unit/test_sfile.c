@@ -10,6 +10,7 @@
 
 #include "engine/hr_format.h"
 #include "engine/hr_sfile.h"
+#include "engine/hr_io.h"
 #include "engine/hr_util.h"
 #include "hr_log.h"
 #include "hr_test.h"
@@ -433,10 +434,10 @@ static int flip_byte(const char *path, uint64_t off)
 	if (fd < 0)
 		return -errno;
 	uint8_t b;
-	int rc = hr_pread_all(fd, &b, 1, off);
+	int rc = hr_io_pread_all(hr_io_posix(), fd, &b, 1, off);
 	b ^= 0x40;
 	if (rc == 0)
-		rc = hr_pwrite_all(fd, &b, 1, off);
+		rc = hr_io_pwrite_all(hr_io_posix(), fd, &b, 1, off);
 	close(fd);
 	return rc;
 }
@@ -526,7 +527,7 @@ static void t_corrupt_meta(void)
 	/* index, bloom and info blocks: first byte (length), middle, last (crc) */
 	uint8_t t[HR_SFILE_TRAILER_LEN];
 	int fd = open(g_path, O_RDONLY);
-	CHECK_RC(hr_pread_all(fd, t, sizeof(t), (uint64_t)st.st_size - sizeof(t)), 0);
+	CHECK_RC(hr_io_pread_all(hr_io_posix(), fd, t, sizeof(t), (uint64_t)st.st_size - sizeof(t)), 0);
 	close(fd);
 	for (int blk = 0; blk < 3; blk++) {
 		uint64_t off = hr_get64(t + 16 + 16 * blk), len = hr_get64(t + 24 + 16 * blk);
@@ -581,7 +582,7 @@ static void t_corrupt_anywhere(void)
 	CHECK(stat(good, &st) == 0);
 	int fd = open(good, O_RDONLY);
 	uint8_t *img = malloc((size_t)st.st_size);
-	CHECK_RC(hr_pread_all(fd, img, (size_t)st.st_size, 0), 0);
+	CHECK_RC(hr_io_pread_all(hr_io_posix(), fd, img, (size_t)st.st_size, 0), 0);
 	close(fd);
 	hr_fdcache *fc;
 	hr_bcache *bc;
@@ -594,7 +595,7 @@ static void t_corrupt_anywhere(void)
 		uint8_t orig = img[off];
 		img[off] ^= (uint8_t)(1 + rnd() % 255);
 		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		CHECK_RC(hr_write_all(fd, img, (size_t)st.st_size), 0);
+		CHECK_RC(hr_io_pwrite_all(hr_io_posix(), fd, img, (size_t)st.st_size, 0), 0);
 		close(fd);
 		img[off] = orig;
 		hr_sfile *f;
@@ -659,10 +660,10 @@ static void t_corrupt_layout(void)
 	for (int k = 0; k < 6; k++) {
 		int fd = open(good, O_RDONLY);
 		uint8_t hdr[4];
-		CHECK_RC(hr_pread_all(fd, hdr, 4, 0), 0);
+		CHECK_RC(hr_io_pread_all(hr_io_posix(), fd, hdr, 4, 0), 0);
 		uint32_t plen = hr_get32(hdr);
 		uint8_t *b = malloc(plen + 8);
-		CHECK_RC(hr_pread_all(fd, b, plen + 8, 0), 0);
+		CHECK_RC(hr_io_pread_all(hr_io_posix(), fd, b, plen + 8, 0), 0);
 		close(fd);
 		uint8_t *pl = b + 4;
 		uint32_t cnt = hr_get32(pl + plen - 4);
@@ -678,7 +679,7 @@ static void t_corrupt_layout(void)
 		hr_put32(b + 4 + plen, hr_crc32c(0, b, plen + 4));
 		CHECK_RC(copy_file(good, path), 0);
 		fd = open(path, O_WRONLY);
-		CHECK_RC(hr_pwrite_all(fd, b, plen + 8, 0), 0);
+		CHECK_RC(hr_io_pwrite_all(hr_io_posix(), fd, b, plen + 8, 0), 0);
 		close(fd);
 		free(b);
 		hr_sfile *f;

@@ -18,6 +18,7 @@
 
 #include "engine/hr_format.h"
 #include "engine/hr_sfile.h"
+#include "engine/hr_io.h"
 #include "engine/hr_util.h"
 #include "hr_etest.h"
 
@@ -537,7 +538,7 @@ static void t_wal_version1_segment(void)
 	snprintf(path, sizeof(path), "%s/%016" PRIx64 ".wal", wal, seg);
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
 	CHECK(fd >= 0);
-	CHECK_RC(hr_write_all(fd, buf, (size_t)(p - buf)), 0);
+	CHECK_RC(hr_io_pwrite_all(hr_io_posix(), fd, buf, (size_t)(p - buf), 0), 0);
 	close(fd);
 
 	s = tg_open(dir);

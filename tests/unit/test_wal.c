@@ -480,18 +480,18 @@ static void t_concurrent(void)
 	hr_test_rmrf(dir);
 }
 
-/* ---- group commit: a sync hook that counts and mimics a device flush */
+/* ---- group commit: the seam counts syncs and gives each a device's latency */
 
-static atomic_int g_syncs;
-static atomic_int g_sync_delay_us;
+static tio g_tio;
 
-static void count_hook(int fd)
+/* Waits (bounded) until the seam has seen at least n syncs. */
+static int wait_syncs(tio *t, int n, int ms)
 {
-	(void)fd;
-	atomic_fetch_add(&g_syncs, 1);
-	int d = atomic_load(&g_sync_delay_us);
-	if (d)
-		usleep((useconds_t)d);
+	for (int i = 0; i < ms && atomic_load(&t->syncs) < n; i++) {
+		struct timespec d = {0, 1000000L};
+		nanosleep(&d, NULL);
+	}
+	return atomic_load(&t->syncs);
 }
 
 static void t_group_commit(void)
@@ -499,25 +499,25 @@ static void t_group_commit(void)
 	char dir[256];
 	hr_test_tmpdir(dir, sizeof(dir), "wal");
 	hr_wal *w;
+	tio_init(&g_tio, dir);
+	atomic_store(&g_tio.sync_delay_us, 300);
 	hr_wal_opts o = opts(dir, 64 << 20, HR_DURABILITY_FSYNC);
+	o.io = &g_tio.io;
 	CHECK_RC(hr_wal_open(&o, &w), 0);
-	hr_sync_hook = count_hook;
-	atomic_store(&g_sync_delay_us, 300);
 
 	/* one writer: one sync per append */
-	atomic_store(&g_syncs, 0);
+	atomic_store(&g_tio.syncs, 0);
 	CHECK_RC(run_par(w, 1, 200, 0, NULL), 0);
-	int single = atomic_load(&g_syncs);
+	int single = atomic_load(&g_tio.syncs);
 	CHECK(single == 200);
 
 	enum { T = 16, PER = 200 };
-	atomic_store(&g_syncs, 0);
+	atomic_store(&g_tio.syncs, 0);
 	uint64_t t0 = hr_mono_ns();
 	int rc = run_par(w, T, PER, 0, NULL);
 	uint64_t dt = hr_mono_ns() - t0;
-	int syncs = atomic_load(&g_syncs);
-	hr_sync_hook = NULL;
-	atomic_store(&g_sync_delay_us, 0);
+	int syncs = atomic_load(&g_tio.syncs);
+	atomic_store(&g_tio.sync_delay_us, 0);
 	CHECK_RC(rc, 0);
 	fprintf(stdout, "# group commit: %d appends by %d threads in %d fdatasyncs (%.1f ms)\n",
 		T * PER, T, syncs, dt / 1e6);
@@ -530,31 +530,39 @@ static void t_group_commit(void)
 	hr_test_rmrf(dir);
 }
 
-/* os mode: the background thread syncs within sync_interval_ms; an explicit
- * sync works and is counted. */
+/* os mode: the background thread syncs within sync_interval_ms, and only
+ * when something is unsynced; an explicit sync works and is counted. */
 static void t_os_sync(void)
 {
 	char dir[256];
 	hr_test_tmpdir(dir, sizeof(dir), "wal");
 	hr_wal *w;
+	tio_init(&g_tio, dir);
 	hr_wal_opts o = opts(dir, 64 << 20, HR_DURABILITY_OS);
 	o.sync_interval_ms = 20;
+	o.io = &g_tio.io;
 	CHECK_RC(hr_wal_open(&o, &w), 0);
-	hr_sync_hook = count_hook;
-	atomic_store(&g_syncs, 0);
+	atomic_store(&g_tio.syncs, 0);
 	for (uint64_t s = 1; s <= 100; s++)
 		CHECK_RC(append_seq(w, s, 0, NULL), 0);
-	usleep(200 * 1000);
-	int after_wait = atomic_load(&g_syncs);
-	usleep(100 * 1000);
-	int idle = atomic_load(&g_syncs); /* nothing new: no further syncs */
+	int after_wait = wait_syncs(&g_tio, 1, 5000);
+	/* The thread may have synced part of the appends first: let it settle
+	 * (5 intervals without a sync), then stay idle for 10 more intervals:
+	 * with nothing unsynced it must not sync. */
+	struct timespec five = {0, 100 * 1000000L}, ten = {0, 200 * 1000000L};
+	for (int i = 0, c = -1; i < 50 && c != atomic_load(&g_tio.syncs); i++) {
+		c = atomic_load(&g_tio.syncs);
+		nanosleep(&five, NULL);
+	}
+	int settled = atomic_load(&g_tio.syncs);
+	nanosleep(&ten, NULL);
+	int idle = atomic_load(&g_tio.syncs);
+	CHECK(idle == settled);
 	CHECK_RC(append_seq(w, 101, 1, NULL), 0);
-	int explicit_sync = atomic_load(&g_syncs);
+	int explicit_sync = atomic_load(&g_tio.syncs);
 	CHECK_RC(hr_wal_sync(w), 0); /* nothing unsynced: no-op */
-	int noop = atomic_load(&g_syncs);
-	hr_sync_hook = NULL;
+	int noop = atomic_load(&g_tio.syncs);
 	CHECK(after_wait >= 1);
-	CHECK(idle == after_wait);
 	CHECK(explicit_sync == idle + 1);
 	CHECK(noop == explicit_sync);
 	hr_wal_close(w);
@@ -743,35 +751,6 @@ static void t_sigkill(void)
 
 /* ---- power loss: drop everything written after each file's last sync */
 
-#define PL_MAX 256
-static struct {
-	ino_t ino[PL_MAX];
-	off_t synced[PL_MAX];
-	int n;
-	pthread_mutex_t mu;
-} g_pl = {.mu = PTHREAD_MUTEX_INITIALIZER};
-
-/* Runs after each successful fdatasync. In this test no write runs
- * concurrently with a sync of the same file (no background thread), so the
- * size now is exactly what the sync covered. Files are known by inode: a
- * segment's fd was opened under its temp name. */
-static void pl_hook(int fd)
-{
-	struct stat st;
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
-		return;
-	pthread_mutex_lock(&g_pl.mu);
-	int i;
-	for (i = 0; i < g_pl.n; i++)
-		if (g_pl.ino[i] == st.st_ino)
-			break;
-	if (i == g_pl.n && g_pl.n < PL_MAX)
-		g_pl.ino[g_pl.n++] = st.st_ino;
-	if (i < PL_MAX && st.st_size > g_pl.synced[i])
-		g_pl.synced[i] = st.st_size;
-	pthread_mutex_unlock(&g_pl.mu);
-}
-
 typedef struct pl_worker {
 	hr_wal *w;
 	atomic_uint_fast64_t *next;
@@ -803,11 +782,11 @@ static void t_power_loss(void)
 {
 	char dir[256], path[512];
 	hr_test_tmpdir(dir, sizeof(dir), "wal");
-	g_pl.n = 0;
-	memset(g_pl.synced, 0, sizeof(g_pl.synced));
-	hr_sync_hook = pl_hook;
+	hr_io *fio;
+	CHECK_RC(hr_io_fault_new(hr_io_posix(), &fio), 0);
 	hr_wal *w;
 	hr_wal_opts o = opts(dir, 32 << 10, HR_DURABILITY_OS); /* sync only on request */
+	o.io = fio;
 	CHECK_RC(hr_wal_open(&o, &w), 0);
 	enum { T = 4 };
 	static pl_worker ws[T];
@@ -826,26 +805,28 @@ static void t_power_loss(void)
 		CHECK_RC(ws[i].err, 0);
 	for (uint64_t seq = T * 1000 + 1; seq <= T * 1000 + 100; seq++)
 		CHECK_RC(append_seq(w, seq, 0, NULL), 0); /* an unsynced tail */
-	hr_sync_hook = NULL;
 
-	/* the power fails now: every segment loses what was not synced */
+	/* The power fails now: the disk freezes (the close below writes and
+	 * syncs nothing more), then every segment loses what was not synced. */
 	uint64_t *ids;
 	size_t n;
+	off_t before = 0, lost = 0;
 	CHECK_RC(hr_wal_list_dir(NULL, dir, &ids, &n), 0);
 	CHECK(n > 3);
-	off_t lost = 0;
 	for (size_t i = 0; i < n; i++) {
 		CHECK_RC(hr_wal_segment_path(dir, ids[i], path, sizeof(path)), 0);
-		struct stat st;
-		CHECK(stat(path, &st) == 0);
-		off_t keep = 0;
-		for (int k = 0; k < g_pl.n; k++)
-			if (g_pl.ino[k] == st.st_ino)
-				keep = g_pl.synced[k];
-		lost += file_size(path) - keep;
-		CHECK(truncate(path, keep) == 0);
+		before += file_size(path);
 	}
+	hr_io_fault_crash_after(fio, 0);
+	hr_wal_close(w);
+	CHECK_RC(hr_io_fault_drop_unsynced(fio), 0);
+	for (size_t i = 0; i < n; i++) {
+		CHECK_RC(hr_wal_segment_path(dir, ids[i], path, sizeof(path)), 0);
+		lost += file_size(path);
+	}
+	lost = before - lost;
 	free(ids);
+	hr_io_destroy(fio);
 	int lvl = hr_log_get_level();
 	hr_log_set_level(HR_LOG_ERROR);
 	seen s = {0};
@@ -864,7 +845,6 @@ static void t_power_loss(void)
 	CHECK(missing == 0);
 	CHECK(lost > 0);
 	seen_free(&s);
-	hr_wal_close(w);
 	hr_test_rmrf(dir);
 }
 
