@@ -425,12 +425,14 @@ static void t_flush_request_not_lost(void)
 		char row[16];
 		snprintf(row, sizeof(row), "r%02d", i);
 		CHECK_RC(hr_put(s, "rq", row, strlen(row), "cf", "q", 1, v, sizeof(v), 0), 0);
-		int waited = 0;
-		uint64_t mem = mem_of(s, "rq", NULL);
-		for (; mem >= sizeof(v) && waited < 2000; waited += 5) {
-			sleep_ms(5);
+		/* each background flush wakes the wait; 2 s is only the bound
+		 * for a lost request */
+		uint64_t t0 = hr_mono_ns(), mem = mem_of(s, "rq", NULL);
+		while (mem >= sizeof(v) && hr_mono_ns() - t0 < 2000000000ull) {
+			hr_flush_wait(s, 20000000ull);
 			mem = mem_of(s, "rq", NULL);
 		}
+		int waited = (int)((hr_mono_ns() - t0) / 1000000ull);
 		if (mem >= sizeof(v)) {
 			fprintf(stdout, "# put %d: %" PRIu64 " bytes still in the memstore after 2 s: the flush request was lost\n",
 				i, mem);
@@ -438,6 +440,8 @@ static void t_flush_request_not_lost(void)
 		}
 		if (waited > slowest)
 			slowest = waited;
+		/* not a wait: the next request comes at a random moment
+		 * relative to the chore's tick and the flushers' state */
 		sleep_ms((int)(et_rand(&seed) % 230));
 	}
 	fprintf(stdout, "# slowest flush after its request: %d ms\n", slowest);
@@ -479,14 +483,14 @@ static void t_global_limit(void)
 	uint32_t f3 = 0;
 	/* the largest region's flush is queued first but, with two flusher
 	 * threads, may finish after the smaller ones: wait for both */
-	for (int waited = 0; waited < 5000; waited += 50) {
+	for (uint64_t t0 = hr_mono_ns();;) {
 		hr_stats st;
 		hr_stats_get(s, &st);
 		total = st.memstore_bytes;
 		m3 = mem_of(s, "g3", &f3);
-		if (total < c.global_limit && f3 >= 1)
+		if ((total < c.global_limit && f3 >= 1) || hr_mono_ns() - t0 >= 5000000000ull)
 			break;
-		sleep_ms(50);
+		hr_flush_wait(s, 50000000ull); /* woken by each finished flush */
 	}
 	fprintf(stdout, "# memstores after 1 MB of puts: %" PRIu64 " bytes; largest table: %" PRIu64
 			" bytes, %u files\n",
@@ -520,8 +524,10 @@ static void t_flush_interval(void)
 	CHECK_RC(hr_put(s, "iv", "r", 1, "cf", "q", 1, "old edit", 8, 0), 0);
 	uint32_t files = 0;
 	uint64_t mem = 1;
-	for (int waited = 0; waited < 5000 && (mem || !files); waited += 50) {
-		sleep_ms(50);
+	/* the chore queues the flush after flush_interval_ms; the flusher
+	 * that writes it wakes the wait (5 s is only the bound) */
+	for (uint64_t t0 = hr_mono_ns(); (mem || !files) && hr_mono_ns() - t0 < 5000000000ull;) {
+		hr_flush_wait(s, 50000000ull);
 		mem = mem_of(s, "iv", &files);
 	}
 	CHECK_RC(mem, 0);
