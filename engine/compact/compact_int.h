@@ -32,6 +32,8 @@ struct hr_compactor {
 	pthread_mutex_t mu;
 	pthread_cond_t work[2];		/* a request for that pool */
 	pthread_cond_t done;		/* a compaction finished */
+	pthread_cond_t ticked;		/* the major check ran (tests wait on it) */
+	uint64_t major_ticks;		/* mu: how often it ran */
 	compact_queue q[2];
 	uint32_t running;
 	atomic_int stopping;		/* read without mu by running compactions */

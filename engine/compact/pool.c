@@ -140,6 +140,65 @@ uint32_t hr_compact_pending(hr_server *srv)
 	return n;
 }
 
+static void deadline_in(struct timespec *ts, uint64_t ns)
+{
+	clock_gettime(CLOCK_REALTIME, ts);
+	ts->tv_sec += (time_t)(ns / 1000000000ull);
+	ts->tv_nsec += (long)(ns % 1000000000ull);
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
+int hr_compact_wait_idle(hr_server *srv, uint64_t min_done, uint64_t ns)
+{
+	hr_compactor *cm = srv->compactor;
+	if (!cm)
+		return atomic_load(&srv->st.compactions) >= min_done ? 0 : -ETIMEDOUT;
+	struct timespec ts;
+	deadline_in(&ts, ns);
+	int rc = 0;
+	pthread_mutex_lock(&cm->mu);
+	while (cm->q[0].len + cm->q[1].len + cm->running > 0 ||
+	       atomic_load(&srv->st.compactions) < min_done)
+		if (pthread_cond_timedwait(&cm->done, &cm->mu, &ts) == ETIMEDOUT) {
+			rc = -ETIMEDOUT;
+			break;
+		}
+	pthread_mutex_unlock(&cm->mu);
+	return rc;
+}
+
+uint64_t hr_compact_major_ticks(hr_server *srv)
+{
+	hr_compactor *cm = srv->compactor;
+	if (!cm)
+		return 0;
+	pthread_mutex_lock(&cm->mu);
+	uint64_t n = cm->major_ticks;
+	pthread_mutex_unlock(&cm->mu);
+	return n;
+}
+
+int hr_compact_wait_ticks(hr_server *srv, uint64_t ticks, uint64_t ns)
+{
+	hr_compactor *cm = srv->compactor;
+	if (!cm)
+		return -ETIMEDOUT;
+	struct timespec ts;
+	deadline_in(&ts, ns);
+	int rc = 0;
+	pthread_mutex_lock(&cm->mu);
+	while (cm->major_ticks < ticks)
+		if (pthread_cond_timedwait(&cm->ticked, &cm->mu, &ts) == ETIMEDOUT) {
+			rc = -ETIMEDOUT;
+			break;
+		}
+	pthread_mutex_unlock(&cm->mu);
+	return rc;
+}
+
 /* ---- periodic major compactions ------------------------------------------ */
 
 /* This store's period: the interval +-50% (HBase's jitter), fixed per store
@@ -242,6 +301,8 @@ static void *compactor_main(void *arg)
 				pthread_mutex_unlock(&cm->mu);
 				major_tick(cm);
 				pthread_mutex_lock(&cm->mu);
+				cm->major_ticks++;
+				pthread_cond_broadcast(&cm->ticked);
 			}
 		}
 		if (atomic_load(&cm->stopping))
@@ -275,6 +336,7 @@ int hr_compact_start(hr_server *srv)
 	pthread_cond_init(&cm->work[0], NULL);
 	pthread_cond_init(&cm->work[1], NULL);
 	pthread_cond_init(&cm->done, NULL);
+	pthread_cond_init(&cm->ticked, NULL);
 	cm->limit_bps = (uint64_t)srv->cfg.compact_throughput_mb << 20;
 	uint32_t ns = srv->cfg.compact_threads_small ? srv->cfg.compact_threads_small : 1;
 	uint32_t nl = srv->cfg.compact_threads_large ? srv->cfg.compact_threads_large : 1;
@@ -322,6 +384,7 @@ void hr_compact_stop(hr_server *srv)
 	pthread_cond_destroy(&cm->work[0]);
 	pthread_cond_destroy(&cm->work[1]);
 	pthread_cond_destroy(&cm->done);
+	pthread_cond_destroy(&cm->ticked);
 	srv->compactor = NULL;
 	free(cm);
 }

@@ -105,4 +105,19 @@ void hr_compact_stop(hr_server *srv);
 /* Requests queued or running (for listings and tests). */
 uint32_t hr_compact_pending(hr_server *srv);
 
+/* Test hooks, so tests wait on the pools instead of sleeping; they change
+ * nothing the pools do.
+ * hr_compact_wait_idle: waits at most ns until no request is queued or
+ * running and hr_stats' compactions counter is at least min_done; checked
+ * under compactor->mu, woken by each pool compaction's end (one run
+ * synchronously by another thread is seen at the next, or at the
+ * deadline). 0, or -ETIMEDOUT.
+ * hr_compact_major_ticks: how often the periodic major check has run (it
+ * runs when the small pool's first thread idles a second).
+ * hr_compact_wait_ticks: waits at most ns until that count reaches ticks;
+ * -ETIMEDOUT if not (always, when major_interval is 0). */
+int hr_compact_wait_idle(hr_server *srv, uint64_t min_done, uint64_t ns);
+uint64_t hr_compact_major_ticks(hr_server *srv);
+int hr_compact_wait_ticks(hr_server *srv, uint64_t ticks, uint64_t ns);
+
 #endif
