@@ -388,8 +388,7 @@ static void t_versions(void)
 	}
 	static const col cols[] = {{"r", "cf", "q"}, {"r", "cf", "two"}, {"r", "cf", "del"}};
 	et_str before = {0}, after = {0}, range = {0};
-	for (int w = 0; w < 200 && hr_compact_pending(s); w++)
-		sleep_ms(10);
+	CHECK_RC(hr_compact_wait_idle(s, 0, 2000000000ull), 0);
 	dump(s, "v", cols, 3, &before);
 	CHECK(strstr(et_cstr(&before), "r/cf/q:5=v5,4=v4,3=v3,;r/cf/two:2=v2,1=v1,;r/cf/del:;"));
 	fstat_ f;
@@ -545,8 +544,7 @@ static void t_minor_keeps_tombstones(void)
 	dump(s, "m", cols, 4, &before);
 	/* the background compaction after the third flush, or this one */
 	CHECK_RC(hr_compact(s, "m", 0), 0);
-	for (int w = 0; w < 200 && hr_compact_pending(s); w++)
-		sleep_ms(10);
+	CHECK_RC(hr_compact_wait_idle(s, 0, 2000000000ull), 0);
 	CHECK(listed_files(s, "m", "cf") == 2);
 	CHECK_RC(disk_stat(dir, "cf", &f), 0);
 	fprintf(stdout, "# after minor: %u files, %" PRIu64 " entries, %" PRIu64 " deletes\n",
@@ -733,7 +731,7 @@ static void *c_compactor(void *arg)
 			atomic_store(&g_bad, 1);
 			break;
 		}
-		sleep_ms(5);
+		sleep_ms(5); /* pacing, not a wait: compactions among the others' ops */
 	}
 	return NULL;
 }
@@ -777,6 +775,7 @@ static void t_concurrent(void)
 	pthread_create(&g, NULL, c_getter, s);
 	pthread_create(&sc, NULL, c_scanner, s);
 	pthread_create(&cp, NULL, c_compactor, s);
+	/* the workload's duration: 4 s of concurrent ops (less on a failure) */
 	for (int t = 0; t < 40 && !atomic_load(&g_bad); t++)
 		sleep_ms(100);
 	atomic_store(&g_stop, 1);
@@ -836,7 +835,7 @@ static void *k_compactor(void *arg)
 		hr_stats st;
 		hr_stats_get(s, &st);
 		atomic_store(&g_sh->compactions, (int)st.compactions);
-		sleep_ms(1);
+		sleep_ms(1); /* pacing, not a wait: leave the writer room */
 	}
 	return NULL;
 }
@@ -935,7 +934,12 @@ static void t_crash(void)
 			k_child();
 			_exit(0);
 		}
-		/* let it write and compact a while, then kill it at a random moment */
+		/* let it write and compact a while, then kill it at a random
+		 * moment: the sleep is the workload, not a wait. Then at least
+		 * two compactions: the child is another process, so a bounded
+		 * poll of its counter in shared memory (a process-shared
+		 * condition variable for this one number would be
+		 * disproportionate). */
 		sleep_ms(300 + (int)(et_rand(&rnd) % 500));
 		for (int w = 0; w < 300 && atomic_load(&g_sh->compactions) < 2; w++)
 			sleep_ms(10);
@@ -1018,21 +1022,23 @@ static void t_major_interval(void)
 	CHECK_RC(et_del(s, "i", "r", 1, "cf", "q", 10, HR_DELETE_COLUMN), 0);
 	CHECK_RC(hr_flush(s, "i"), 0);
 	hr_stats st = {0};
-	int waited = 0;
-	for (; waited < 8000; waited += 100) {
-		hr_stats_get(s, &st);
-		if (st.compactions >= 1 && !hr_compact_pending(s))
-			break;
-		sleep_ms(100);
-	}
-	fprintf(stdout, "# periodic major compaction after %d ms\n", waited);
+	uint64_t t0 = hr_mono_ns();
+	CHECK_RC(hr_compact_wait_idle(s, 1, 8000000000ull), 0);
+	fprintf(stdout, "# periodic major compaction after %d ms\n",
+		(int)((hr_mono_ns() - t0) / 1000000));
+	hr_stats_get(s, &st);
 	CHECK(st.compactions == 1);
 	CHECK(listed_files(s, "i", "cf") == 1);
 	fstat_ f;
 	CHECK_RC(disk_stat(dir, "cf", &f), 0);
 	CHECK(f.entries == 1 && f.deletes == 0);
-	/* one file without tombstones: nothing more to do */
-	sleep_ms(2500);
+	/* one file without tombstones: nothing more to do. Two more runs of
+	 * the major check, so that one started after the compaction was
+	 * published: it must queue nothing (a queued request would be
+	 * pending, or done and counted). */
+	uint64_t ticks = hr_compact_major_ticks(s);
+	CHECK_RC(hr_compact_wait_ticks(s, ticks + 2, 8000000000ull), 0);
+	CHECK_RC(hr_compact_pending(s), 0);
 	hr_stats_get(s, &st);
 	CHECK(st.compactions == 1);
 	CHECK_RC(hr_server_close(s), 0);
