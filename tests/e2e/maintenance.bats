@@ -164,7 +164,18 @@ verify_cells() {
 		pids+=($!)
 		bg_track $!
 	done
-	sleep 8
+	# until every writer has been refused with EAGAIN at least once (its
+	# first refusals go to pw.<w> as they happen), or 30 s: the assertions
+	# below then say what was missing
+	local deadline=$((SECONDS + 30)) left
+	while ((SECONDS < deadline)); do
+		left=0
+		for w in 0 1 2 3; do
+			grep -q 'Resource temporarily unavailable' "$HR_TMP/pw.$w" || left=1
+		done
+		((left)) || break
+		sleep 0.1
+	done
 	touch "$HR_TMP/stop"
 	local st=0
 	for w in "${pids[@]}"; do wait_pid "$w" || st=$?; done
