@@ -486,9 +486,10 @@ static void *wal_bg_main(void *arg)
 		pthread_cond_timedwait(&w->bg_cv, &w->mu, &ts);
 		if (w->bg_stop)
 			break;
-		if (w->cur_err || w->written <= w->synced)
-			continue;
-		wal_sync(w, "background fdatasync");
+		if (!w->cur_err && w->written > w->synced)
+			wal_sync(w, "background fdatasync");
+		w->st_bg_checks++;
+		pthread_cond_broadcast(&w->bg_checked);
 	}
 	pthread_mutex_unlock(&w->mu);
 	return NULL;
@@ -503,6 +504,7 @@ static void wal_free(hr_wal *w)
 	pthread_cond_destroy(&w->cv_io);
 	pthread_cond_destroy(&w->cv_lead);
 	pthread_cond_destroy(&w->bg_cv);
+	pthread_cond_destroy(&w->bg_checked);
 	pthread_mutex_destroy(&w->mu);
 	pthread_mutex_destroy(&w->purge_mu);
 	free(w->buf[0]);
@@ -533,6 +535,7 @@ int hr_wal_open(const hr_wal_opts *o, hr_wal **out)
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&w->bg_cv, &ca);
+	pthread_cond_init(&w->bg_checked, &ca);
 	pthread_cond_init(&w->cv_lead, &ca);
 	pthread_condattr_destroy(&ca);
 	w->fd = -1;
@@ -615,6 +618,24 @@ void hr_wal_close(hr_wal *w)
 	wal_free(w);
 }
 
+int hr_wal_wait_bg_checks(hr_wal *w, uint64_t n, uint64_t ns)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	uint64_t t = (uint64_t)ts.tv_nsec + ns;
+	ts.tv_sec += (time_t)(t / 1000000000ull);
+	ts.tv_nsec = (long)(t % 1000000000ull);
+	int rc = 0;
+	pthread_mutex_lock(&w->mu);
+	while (w->st_bg_checks < n)
+		if (pthread_cond_timedwait(&w->bg_checked, &w->mu, &ts) == ETIMEDOUT) {
+			rc = -ETIMEDOUT;
+			break;
+		}
+	pthread_mutex_unlock(&w->mu);
+	return rc;
+}
+
 void hr_wal_get_stats(hr_wal *w, hr_wal_stats *out)
 {
 	pthread_mutex_lock(&w->mu);
@@ -630,6 +651,7 @@ void hr_wal_get_stats(hr_wal *w, hr_wal_stats *out)
 			      .waiting = (uint64_t)w->nwaiting,
 			      .errors = w->st_errors,
 			      .recoveries = w->st_recoveries,
+			      .bg_checks = w->st_bg_checks,
 			      .failed_segments = failed};
 	pthread_mutex_unlock(&w->mu);
 }

@@ -41,6 +41,7 @@ struct hr_wal {
 	pthread_cond_t cv_io;
 	pthread_cond_t cv_lead;	/* a gathering leader: enough records arrived */
 	pthread_cond_t bg_cv;	/* close wakes the sync thread (CLOCK_MONOTONIC) */
+	pthread_cond_t bg_checked; /* the sync thread looked (test waits; MONOTONIC) */
 	pthread_mutex_t purge_mu; /* one purge at a time */
 
 	hr_io *io;
@@ -102,6 +103,7 @@ struct hr_wal {
 
 	int nwaiting;		/* appenders and syncers waiting for their I/O */
 	uint64_t st_appends, st_writes, st_syncs, st_bytes, st_errors, st_recoveries;
+	uint64_t st_bg_checks;	/* the sync thread's completed looks */
 };
 
 /* ---- wal_closed.c (mu held unless said otherwise) ---- */

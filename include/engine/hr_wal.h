@@ -118,6 +118,8 @@ typedef struct hr_wal_stats {
 	uint64_t waiting;		/* appends and syncs waiting for their I/O now */
 	uint64_t errors;		/* failed writes and syncs */
 	uint64_t recoveries;		/* rolls away from a failed segment */
+	uint64_t bg_checks;		/* os mode: the sync thread's completed looks
+					 * (with or without a sync) */
 	uint64_t failed_segments;	/* failed segments kept now (current included) */
 } hr_wal_stats;
 
@@ -159,6 +161,11 @@ int hr_wal_adopt(hr_wal *w, const hr_wal_seg *seg);
 int hr_wal_purge(hr_wal *w, uint64_t min_unflushed_seq, int (*on_delete)(void *, uint64_t),
 		 void *ctx);
 void hr_wal_get_stats(hr_wal *w, hr_wal_stats *out);
+/* Test hook: waits at most ns until bg_checks reaches n (a look counts
+ * once it is over, its sync included); 0, or -ETIMEDOUT (always in fsync
+ * mode, which has no sync thread). Lets a test prove that an idle WAL is
+ * left alone by looks that really ran, not by a sleep. */
+int hr_wal_wait_bg_checks(hr_wal *w, uint64_t n, uint64_t ns);
 
 /* ---- replay (stateless) ---------------------------------------------------
  *
