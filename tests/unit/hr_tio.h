@@ -5,7 +5,7 @@
  * inside the seam, while other threads keep writing and syncing, until the
  * test releases it (then it fails with an errno, or syncs), and record how
  * many syncs of one descriptor ever ran at the same time; it also counts
- * syncs, can make each one slower, like a device's flush (group-commit
+ * syncs (tio_wait_syncs waits for a count), can make each one slower, like a device's flush (group-commit
  * tests), and can report each one (on_sync: power-loss tests in a child
  * process tell their parent what each sync covered). Only descriptors
  * opened with a path containing tio->match are watched. Everything else
@@ -93,7 +93,10 @@ static inline int tio_sync_(hr_io *io, int fd, int data_only)
 			struct timespec ds = {0, (long)d * 1000L};
 			nanosleep(&ds, NULL);
 		}
+		pthread_mutex_lock(&t->mu); /* so tio_wait_syncs misses none */
 		atomic_fetch_add(&t->syncs, 1);
+		pthread_cond_broadcast(&t->cv);
+		pthread_mutex_unlock(&t->mu);
 		if (t->on_sync)
 			t->on_sync(fd);
 	}
@@ -185,6 +188,26 @@ static inline int tio_wait_held(tio *t, int secs)
 	int h = t->holding;
 	pthread_mutex_unlock(&t->mu);
 	return h;
+}
+
+/* Waits (at most ms) until t->syncs reaches n; returns the count. */
+static inline int tio_wait_syncs(tio *t, int n, int ms)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&t->mu);
+	while (atomic_load(&t->syncs) < n)
+		if (pthread_cond_timedwait(&t->cv, &t->mu, &ts) == ETIMEDOUT)
+			break;
+	int c = atomic_load(&t->syncs);
+	pthread_mutex_unlock(&t->mu);
+	return c;
 }
 
 static inline void tio_release(tio *t)

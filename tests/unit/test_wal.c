@@ -484,16 +484,6 @@ static void t_concurrent(void)
 
 static tio g_tio;
 
-/* Waits (bounded) until the seam has seen at least n syncs. */
-static int wait_syncs(tio *t, int n, int ms)
-{
-	for (int i = 0; i < ms && atomic_load(&t->syncs) < n; i++) {
-		struct timespec d = {0, 1000000L};
-		nanosleep(&d, NULL);
-	}
-	return atomic_load(&t->syncs);
-}
-
 static void t_group_commit(void)
 {
 	char dir[256];
@@ -545,17 +535,18 @@ static void t_os_sync(void)
 	atomic_store(&g_tio.syncs, 0);
 	for (uint64_t s = 1; s <= 100; s++)
 		CHECK_RC(append_seq(w, s, 0, NULL), 0);
-	int after_wait = wait_syncs(&g_tio, 1, 5000);
-	/* The thread may have synced part of the appends first: let it settle
-	 * (5 intervals without a sync), then stay idle for 10 more intervals:
-	 * with nothing unsynced it must not sync. */
-	struct timespec five = {0, 100 * 1000000L}, ten = {0, 200 * 1000000L};
-	for (int i = 0, c = -1; i < 50 && c != atomic_load(&g_tio.syncs); i++) {
-		c = atomic_load(&g_tio.syncs);
-		nanosleep(&five, NULL);
-	}
+	int after_wait = tio_wait_syncs(&g_tio, 1, 5000);
+	/* Every append returned with its record written. The thread's second
+	 * look counted from here began after that, so it left nothing
+	 * unsynced; then 10 more looks, with nothing unsynced, must not sync
+	 * (looks counted by the WAL, so an idle thread cannot pass for one
+	 * that looked and left the file alone). */
+	hr_wal_stats ws;
+	hr_wal_get_stats(w, &ws);
+	CHECK_RC(hr_wal_wait_bg_checks(w, ws.bg_checks + 2, 5000000000ull), 0);
 	int settled = atomic_load(&g_tio.syncs);
-	nanosleep(&ten, NULL);
+	hr_wal_get_stats(w, &ws);
+	CHECK_RC(hr_wal_wait_bg_checks(w, ws.bg_checks + 10, 5000000000ull), 0);
 	int idle = atomic_load(&g_tio.syncs);
 	CHECK(idle == settled);
 	CHECK_RC(append_seq(w, 101, 1, NULL), 0);
@@ -1081,7 +1072,9 @@ static void *sw_main(void *arg)
 	return NULL;
 }
 
-/* Waits (at most 10 s) until n appends or syncs wait inside the WAL. */
+/* Waits (at most 10 s) until n appends or syncs wait inside the WAL: a
+ * bounded poll of an exact counter, because a signal for it would put a
+ * broadcast on every append's path for the sake of a test. */
 static int wait_waiting(hr_wal *w, uint64_t n)
 {
 	for (int i = 0; i < 10000; i++) {
