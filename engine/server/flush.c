@@ -328,6 +328,35 @@ void hr_flush_wait(hr_server *srv, uint64_t ns)
 	pthread_mutex_unlock(&srv->flush_mu);
 }
 
+uint64_t hr_chore_rounds(hr_server *srv)
+{
+	pthread_mutex_lock(&srv->flush_mu);
+	uint64_t n = srv->chore_rounds;
+	pthread_mutex_unlock(&srv->flush_mu);
+	return n;
+}
+
+int hr_chore_wait(hr_server *srv, uint64_t n, uint64_t ns)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += (time_t)(ns / 1000000000ull);
+	ts.tv_nsec += (long)(ns % 1000000000ull);
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	int rc = 0;
+	pthread_mutex_lock(&srv->flush_mu);
+	while (srv->chore_rounds < n)
+		if (pthread_cond_timedwait(&srv->chore_done, &srv->flush_mu, &ts) == ETIMEDOUT) {
+			rc = -ETIMEDOUT;
+			break;
+		}
+	pthread_mutex_unlock(&srv->flush_mu);
+	return rc;
+}
+
 void hr_flush_request(hr_server *srv, hr_region *r)
 {
 	if (r)
@@ -507,6 +536,8 @@ static void *chore_main(void *arg)
 		hr_scan_lease_tick(srv);
 		split_tick(srv);
 		pthread_mutex_lock(&srv->flush_mu);
+		srv->chore_rounds++;
+		pthread_cond_broadcast(&srv->chore_done);
 	}
 	pthread_mutex_unlock(&srv->flush_mu);
 	return NULL;

@@ -986,6 +986,7 @@ int hr_server_open_io(const hr_config *cfg, hr_io *io, hr_server **out)
 	pthread_cond_init(&srv->flush_cond, NULL);
 	pthread_cond_init(&srv->flush_done, NULL);
 	pthread_cond_init(&srv->chore_cond, NULL);
+	pthread_cond_init(&srv->chore_done, NULL);
 	atomic_init(&srv->next_file_id, 1);
 	atomic_init(&srv->lease_clock_ms, hr_scan_clock_ms());
 	atomic_init(&srv->next_region_id, 1);
@@ -1101,6 +1102,7 @@ int hr_server_close(hr_server *srv)
 	pthread_cond_destroy(&srv->flush_cond);
 	pthread_cond_destroy(&srv->flush_done);
 	pthread_cond_destroy(&srv->chore_cond);
+	pthread_cond_destroy(&srv->chore_done);
 	free(srv);
 	return rc;
 }

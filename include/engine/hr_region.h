@@ -270,6 +270,8 @@ struct hr_server {
 	pthread_mutex_t flush_mu;
 	pthread_cond_t flush_cond, flush_done, chore_cond; /* chore_cond: the chore's tick, so a
 								* flush signal never wakes it instead of a flusher */
+	pthread_cond_t chore_done;	/* a chore round ended (tests wait on it) */
+	uint64_t chore_rounds;		/* flush_mu: chore rounds ended */
 	hr_region **fq;
 	size_t fq_len, fq_cap;
 	int stopping;
@@ -308,6 +310,14 @@ int hr_region_flush(hr_region *r);
 void hr_flush_request(hr_server *srv, hr_region *r); /* r NULL: for global memory */
 /* Waits at most ns for a flush to finish (for writers held back by memory). */
 void hr_flush_wait(hr_server *srv, uint64_t ns);
+/* Test hooks on the chore thread, whose rounds (every 200 ms: interval and
+ * WAL-driven flush requests, scanner leases, then the splits) are the only
+ * place automatic splits happen. hr_chore_rounds: rounds ended so far;
+ * hr_chore_wait: waits at most ns until that count reaches n (0, or
+ * -ETIMEDOUT). A round that ends after one that began after an event has
+ * looked at the state that event left. They change nothing the chore does. */
+uint64_t hr_chore_rounds(hr_server *srv);
+int hr_chore_wait(hr_server *srv, uint64_t n, uint64_t ns);
 int hr_flusher_start(hr_server *srv);
 void hr_flusher_stop(hr_server *srv);
 void hr_wal_maintain(hr_server *srv);
