@@ -25,6 +25,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include "engine/hr_server.h"
 #include "hr_etest.h"
 
 static char g_dir[4096];
@@ -106,6 +107,8 @@ static int sp_put(hr_server *s, const char *t, uint64_t i, uint64_t g)
 		rc = hr_mutate(s, t, row, (size_t)rl, c, 2, 0);
 		if (!et_retryable(rc))
 			return rc;
+		/* a client's back-off, as the FUSE layer's retry_pause: this
+		 * models the caller, it waits for nothing in particular */
 		struct timespec ts = {0, 2 * 1000000L};
 		nanosleep(&ts, NULL);
 	}
@@ -123,6 +126,7 @@ static int sp_check(hr_server *s, const char *t, uint64_t i, uint64_t g)
 		rc = hr_get(s, t, row, (size_t)rl, "cf", "a", 1, HR_GET_VALUE, &v);
 		if (!et_retryable(rc))
 			break;
+		/* a client's back-off, as in sp_put */
 		struct timespec ts = {0, 2 * 1000000L};
 		nanosleep(&ts, NULL);
 	}
@@ -313,22 +317,24 @@ static uint64_t splits_of(hr_server *s)
 	return hr_stats_get(s, &st) == 0 ? st.splits : 0;
 }
 
-/* waits (up to secs) until the table has at least want regions */
+static long regions_of(hr_server *s, const char *t)
+{
+	hr_region_info *r = NULL;
+	size_t k = 0;
+	if (hr_region_list(s, t, &r, &k) < 0)
+		return 0;
+	hr_region_list_free(r, k);
+	return (long)k;
+}
+
+/* waits (up to secs) until the table has at least want regions: splits
+ * happen only in the chore's rounds, so the count is looked at after each */
 static long wait_regions(hr_server *s, const char *t, size_t want, int secs)
 {
-	long n = 0;
-	for (int i = 0; i < secs * 20; i++) {
-		hr_region_info *r = NULL;
-		size_t k = 0;
-		if (hr_region_list(s, t, &r, &k) == 0) {
-			hr_region_list_free(r, k);
-			n = (long)k;
-			if (k >= want)
-				break;
-		}
-		struct timespec ts = {0, 50 * 1000000L};
-		nanosleep(&ts, NULL);
-	}
+	uint64_t t0 = hr_mono_ns_test(), limit = (uint64_t)secs * 1000000000ull;
+	long n;
+	while ((n = regions_of(s, t)) < (long)want && hr_mono_ns_test() - t0 < limit)
+		hr_chore_wait(s, hr_chore_rounds(s) + 1, limit - (hr_mono_ns_test() - t0));
 	return n;
 }
 
@@ -550,8 +556,11 @@ static void t_single_row_no_split(void)
 	int rc = hr_mutate(s, "t", "only", 4, c, NC, 0);
 	if (rc == 0)
 		rc = hr_flush(s, "t");
-	/* the chore looks every 200 ms */
-	long n = rc == 0 ? wait_regions(s, "t", 2, 2) : -1;
+	/* two chore rounds: the second began after the flush, and its split
+	 * step looked at the region with its file */
+	long n = -1;
+	if (rc == 0 && (rc = hr_chore_wait(s, hr_chore_rounds(s) + 2, 10000000000ull)) == 0)
+		n = regions_of(s, "t");
 	hr_region_info *r = NULL;
 	size_t k = 0;
 	if (n > 1 && hr_region_list(s, "t", &r, &k) == 0) {
@@ -708,13 +717,12 @@ static void t_concurrent_splits(void)
 	}
 	pthread_create(&scn, NULL, conc_scanner, &c);
 	pthread_create(&gt, NULL, conc_getter, &c);
-	/* until 8 splits happened (or 25 s, or a failure) */
+	/* until 8 splits happened (or 25 s, or a failure): splits happen only
+	 * in the chore's rounds, so the count is looked at after each */
 	uint64_t t0 = hr_mono_ns_test();
 	while (!atomic_load(&c.failed) && splits_of(s) < 8 &&
-	       hr_mono_ns_test() - t0 < 25ull * 1000000000ull) {
-		struct timespec ts = {0, 50 * 1000000L};
-		nanosleep(&ts, NULL);
-	}
+	       hr_mono_ns_test() - t0 < 25ull * 1000000000ull)
+		hr_chore_wait(s, hr_chore_rounds(s) + 1, 1000000000ull);
 	atomic_store(&c.stop, 1);
 	for (int w = 0; w < CW; w++)
 		pthread_join(wt[w], NULL);
