@@ -35,7 +35,7 @@ start_writer() {
 crash_and_remount() {
 	local secs=$1
 	shift
-	sleep "$secs"
+	sleep "$secs" # the workload's duration before the crash, not a wait
 	kill_daemon || fail "daemon did not die on kill -9"
 	if ! wait_exit "$HR_WRITER" 20; then
 		kill -9 "$HR_WRITER" 2>/dev/null

@@ -291,6 +291,7 @@ static void *flusher(void *arg)
 			return NULL;
 		}
 		atomic_fetch_add(&g_flushes, 1);
+		/* pacing, not a wait: many small flushes among the writes */
 		struct timespec ts = {0, 2 * 1000 * 1000};
 		nanosleep(&ts, NULL);
 	}
@@ -330,6 +331,7 @@ static void run(int flush_loop)
 	pthread_create(&th[n++], NULL, getter, (void *)(intptr_t)12);
 	if (flush_loop)
 		pthread_create(&th[n++], NULL, flusher, NULL);
+	/* the workload's duration (cut short by an error), not a wait */
 	for (int ms = 0; ms < RUN_MS && !atomic_load(&g_errors); ms += 50) {
 		struct timespec ts = {0, 50 * 1000 * 1000};
 		nanosleep(&ts, NULL);
@@ -573,6 +575,8 @@ static void t_schema_changes_under_load(void)
 	pthread_create(&th[3], NULL, ddl_reader, NULL);
 	pthread_create(&th[4], NULL, flusher, NULL);
 	int rc_add = 0, rc_drop = 0, rc_create = 0;
+	/* 150 ms of the workload against each schema state: durations, not
+	 * waits (the checks hold whatever ran meanwhile) */
 	for (int round = 0; round < 2; round++) {
 		struct timespec ts = {0, 150 * 1000 * 1000};
 		nanosleep(&ts, NULL);

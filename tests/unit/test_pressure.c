@@ -80,11 +80,11 @@ static void *pw_main(void *p)
 				a->busy++;
 				if (lat > a->busy_max_lat_ms)
 					a->busy_max_lat_ms = lat;
-				sleep_ms(10);
+				sleep_ms(10); /* the client's back-off, not a wait */
 				continue;
 			}
 			if (et_retryable(rc)) {
-				sleep_ms(1);
+				sleep_ms(1); /* likewise */
 				continue;
 			}
 			a->other_err++;

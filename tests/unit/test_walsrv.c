@@ -73,7 +73,10 @@ static hr_server *open_io(const char *dir, hr_io *io, void (*tweak)(hr_config *)
 	return s;
 }
 
-/* Polls the engine's counters (at most 20 s) until cond holds. */
+/* Polls the engine's counters (at most 20 s) until cond holds. A bounded
+ * poll of exact counters: they are moved by three threads (the WAL's sync
+ * thread, the chore's roll and purge, a flusher), and a signal for each
+ * would be disproportionate to these two tests. */
 static int wait_stats(hr_server *s, int (*cond)(const hr_stats *))
 {
 	for (int i = 0; i < 20000; i++) {
