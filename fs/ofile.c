@@ -414,10 +414,9 @@ int hrfs_of_commit(struct hrfs *fs, struct hrfs_of *of, unsigned flags, int chec
 	if ((rc = hrfs_of_load(fs, of)) < 0)
 		return rc;
 	/* checked: a read-modify-write by path; the cell must still be the
-	 * version it was read at (-ECANCELED otherwise). */
-	/* v: the version stored, for the page cache of later opens; the
-	 * engine says which it stamped, so it is exact even if another write
-	 * to the cell followed at once (later opens then see that one). */
+	 * version it was read at (-ECANCELED otherwise). v: the version
+	 * stored, for the page cache of later opens, as the engine stamped it
+	 * (no read back, so exact even if another write followed at once). */
 	rc = hrfs_cell_put(fs, &p, of->buf, of->len, &of->attr, flags,
 			   checked && of->stored ? &of->base : NULL, checked && !of->stored, &v);
 	if (rc < 0) {
