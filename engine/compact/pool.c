@@ -140,24 +140,13 @@ uint32_t hr_compact_pending(hr_server *srv)
 	return n;
 }
 
-static void deadline_in(struct timespec *ts, uint64_t ns)
-{
-	clock_gettime(CLOCK_REALTIME, ts);
-	ts->tv_sec += (time_t)(ns / 1000000000ull);
-	ts->tv_nsec += (long)(ns % 1000000000ull);
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
-}
-
 int hr_compact_wait_idle(hr_server *srv, uint64_t min_done, uint64_t ns)
 {
 	hr_compactor *cm = srv->compactor;
 	if (!cm)
 		return atomic_load(&srv->st.compactions) >= min_done ? 0 : -ETIMEDOUT;
 	struct timespec ts;
-	deadline_in(&ts, ns);
+	hr_deadline(CLOCK_REALTIME, ns, &ts);
 	int rc = 0;
 	pthread_mutex_lock(&cm->mu);
 	while (cm->q[0].len + cm->q[1].len + cm->running > 0 ||
@@ -187,7 +176,7 @@ int hr_compact_wait_ticks(hr_server *srv, uint64_t ticks, uint64_t ns)
 	if (!cm)
 		return -ETIMEDOUT;
 	struct timespec ts;
-	deadline_in(&ts, ns);
+	hr_deadline(CLOCK_REALTIME, ns, &ts);
 	int rc = 0;
 	pthread_mutex_lock(&cm->mu);
 	while (cm->major_ticks < ticks)
@@ -399,12 +388,7 @@ static void wait_done(hr_server *srv)
 		return;
 	}
 	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_nsec += 50 * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
+	hr_deadline(CLOCK_REALTIME, 50 * 1000000ull, &ts);
 	pthread_mutex_lock(&cm->mu);
 	pthread_cond_timedwait(&cm->done, &cm->mu, &ts);
 	pthread_mutex_unlock(&cm->mu);

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "engine/hr_region.h"
+#include "engine/hr_util.h"
 
 struct hr_rowlock_held {
 	struct hr_rowlock_held *next;
@@ -63,13 +64,7 @@ int hr_rowlock_acquire(hr_rowlocks *l, const uint8_t *row, size_t len, uint32_t 
 	t->len = len;
 	memcpy(t->row, row, len);
 	struct timespec dl;
-	clock_gettime(CLOCK_MONOTONIC, &dl);
-	dl.tv_sec += timeout_ms / 1000;
-	dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (dl.tv_nsec >= 1000000000L) {
-		dl.tv_sec++;
-		dl.tv_nsec -= 1000000000L;
-	}
+	hr_deadline(CLOCK_MONOTONIC, (uint64_t)timeout_ms * 1000000ull, &dl);
 	hr_rowlock_shard *s = &l->shard[t->shard];
 	pthread_mutex_lock(&s->mu);
 	while (is_held(s->held, row, len)) {

@@ -315,13 +315,7 @@ static void flush_for_global(hr_server *srv)
 void hr_flush_wait(hr_server *srv, uint64_t ns)
 {
 	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += (time_t)(ns / 1000000000ull);
-	ts.tv_nsec += (long)(ns % 1000000000ull);
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
+	hr_deadline(CLOCK_REALTIME, ns, &ts);
 	pthread_mutex_lock(&srv->flush_mu);
 	if (!srv->stopping)
 		pthread_cond_timedwait(&srv->flush_done, &srv->flush_mu, &ts);
@@ -339,13 +333,7 @@ uint64_t hr_chore_rounds(hr_server *srv)
 int hr_chore_wait(hr_server *srv, uint64_t n, uint64_t ns)
 {
 	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += (time_t)(ns / 1000000000ull);
-	ts.tv_nsec += (long)(ns % 1000000000ull);
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
+	hr_deadline(CLOCK_REALTIME, ns, &ts);
 	int rc = 0;
 	pthread_mutex_lock(&srv->flush_mu);
 	while (srv->chore_rounds < n)
@@ -522,12 +510,7 @@ static void *chore_main(void *arg)
 	pthread_mutex_lock(&srv->flush_mu);
 	while (!srv->stopping) {
 		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += 200 * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
+		hr_deadline(CLOCK_REALTIME, 200 * 1000000ull, &ts);
 		pthread_cond_timedwait(&srv->chore_cond, &srv->flush_mu, &ts);
 		if (srv->stopping)
 			break;

@@ -96,3 +96,11 @@ uint64_t hr_mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+
+void hr_deadline(clockid_t clk, uint64_t ns, struct timespec *out)
+{
+	clock_gettime(clk, out);
+	uint64_t t = (uint64_t)out->tv_nsec + ns;
+	out->tv_sec += (time_t)(t / 1000000000ull);
+	out->tv_nsec = (long)(t % 1000000000ull);
+}

@@ -323,10 +323,7 @@ static void wal_gather(hr_wal *w)
 	if (!wait_ns)
 		return;
 	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	uint64_t ns = (uint64_t)ts.tv_nsec + wait_ns;
-	ts.tv_sec += (time_t)(ns / 1000000000ull);
-	ts.tv_nsec = (long)(ns % 1000000000ull);
+	hr_deadline(CLOCK_MONOTONIC, wait_ns, &ts);
 	w->gathering = 1;
 	while (w->fill_sync_count < w->lead_target && !w->cur_err) {
 		if (pthread_cond_timedwait(&w->cv_lead, &w->mu, &ts) == ETIMEDOUT) {
@@ -479,10 +476,7 @@ static void *wal_bg_main(void *arg)
 	pthread_mutex_lock(&w->mu);
 	while (!w->bg_stop) {
 		struct timespec ts;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		uint64_t ns = (uint64_t)ts.tv_nsec + (uint64_t)w->sync_interval_ms * 1000000ull;
-		ts.tv_sec += (time_t)(ns / 1000000000ull);
-		ts.tv_nsec = (long)(ns % 1000000000ull);
+		hr_deadline(CLOCK_MONOTONIC, (uint64_t)w->sync_interval_ms * 1000000ull, &ts);
 		pthread_cond_timedwait(&w->bg_cv, &w->mu, &ts);
 		if (w->bg_stop)
 			break;
@@ -621,10 +615,7 @@ void hr_wal_close(hr_wal *w)
 int hr_wal_wait_bg_checks(hr_wal *w, uint64_t n, uint64_t ns)
 {
 	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	uint64_t t = (uint64_t)ts.tv_nsec + ns;
-	ts.tv_sec += (time_t)(t / 1000000000ull);
-	ts.tv_nsec = (long)(t % 1000000000ull);
+	hr_deadline(CLOCK_MONOTONIC, ns, &ts);
 	int rc = 0;
 	pthread_mutex_lock(&w->mu);
 	while (w->st_bg_checks < n)

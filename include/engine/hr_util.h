@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 
 /* CRC32C (Castagnoli), hardware-accelerated where the CPU has SSE4.2.
  * Chain with crc = hr_crc32c(crc, ...), starting from 0. */
@@ -29,5 +30,8 @@ int64_t hr_now_ms(void);	/* wall clock, milliseconds (or the test clock) */
 typedef int64_t (*hr_clock_fn)(void);
 void hr_test_set_clock(hr_clock_fn fn);
 uint64_t hr_mono_ns(void);	/* monotonic clock, nanoseconds */
+/* *out = now on clock clk + ns: the absolute deadline a
+ * pthread_cond_timedwait on a condition of that clock takes. */
+void hr_deadline(clockid_t clk, uint64_t ns, struct timespec *out);
 
 #endif
