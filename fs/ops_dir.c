@@ -317,6 +317,17 @@ void hrfs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fuse_reply_attr(req, &st, hrfs_timeout_of(fs, in));
 }
 
+/* A family made through the mount: the engine's defaults, with the
+ * history settings of the configuration (default_max_versions,
+ * default_keep_deleted_cells). */
+static void mount_family(const struct hrfs *fs, hr_family_schema *f, const char *name)
+{
+	hr_family_defaults(f, name);
+	if (fs->cfg.default_max_versions)
+		f->max_versions = fs->cfg.default_max_versions;
+	f->keep_deleted_cells = fs->cfg.default_keep_deleted_cells ? 1 : 0;
+}
+
 /* Parses cfg.default_families ("cf,meta") into a schema. */
 static int default_schema(const struct hrfs *fs, const char *table, hr_table_schema *sc)
 {
@@ -327,10 +338,10 @@ static int default_schema(const struct hrfs *fs, const char *table, hr_table_sch
 	for (char *tok = strtok_r(list, ", \t", &save); tok; tok = strtok_r(NULL, ", \t", &save)) {
 		if (sc->nfamilies >= HR_MAX_FAMILIES || !hr_family_name_valid(tok))
 			return -EINVAL;
-		hr_family_defaults(&sc->families[sc->nfamilies++], tok);
+		mount_family(fs, &sc->families[sc->nfamilies++], tok);
 	}
 	if (sc->nfamilies == 0)
-		hr_family_defaults(&sc->families[sc->nfamilies++], "cf");
+		mount_family(fs, &sc->families[sc->nfamilies++], "cf");
 	return 0;
 }
 
@@ -436,7 +447,7 @@ void hrfs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t m
 				goto fail;
 			}
 			hr_family_schema f;
-			hr_family_defaults(&f, name);
+			mount_family(fs, &f, name);
 			HRFS_RETRY(fs, rc, "mkdir family (schema)", hr_family_add(fs->srv, dp.table, &f));
 			if (rc == -EEXIST)
 				rc = 0;

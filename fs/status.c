@@ -79,9 +79,11 @@ static int render_schema(struct hrfs *fs, const char *table, struct sbuf *b)
 			const hr_family_schema *f = &sc->families[i];
 			sb_printf(b,
 				  "family %s max_versions=%" PRIu32 " ttl_ms=%" PRId64
-				  " block_size=%" PRIu32 " bloom=%s compression=%s\n",
+				  " block_size=%" PRIu32 " bloom=%s compression=%s"
+				  " keep_deleted_cells=%s\n",
 				  f->name, f->max_versions, f->ttl_ms, f->block_size,
-				  f->bloom == HR_BLOOM_ROW ? "row" : "none", "none");
+				  f->bloom == HR_BLOOM_ROW ? "row" : "none", "none",
+				  f->keep_deleted_cells ? "true" : "false");
 		}
 	}
 	free(sc);
