@@ -231,6 +231,11 @@ typedef struct hr_value {
 
 #define HR_GET_VALUE 0x1u /* copy the value out; without it only len, ts, seq, tags_len */
 #define HR_GET_TAGS 0x2u  /* copy the tag area out */
+/* hr_get_versions and hr_scan_opts.history: every retained version, as
+ * time travel can reach it: in a keep_deleted_cells family no delete
+ * marker applies (deleted versions are listed too); in others every
+ * marker does (a deleted version is gone for good). */
+#define HR_GET_HISTORY 0x4u
 
 /* Frees v->data and v->tags (and sets them NULL). */
 void hr_value_free(hr_value *v);
@@ -259,7 +264,7 @@ typedef struct hr_get_opts {
 	uint32_t max_versions;	/* 0 = the family's max_versions */
 	int64_t min_ts;		/* inclusive, 0 = none */
 	int64_t max_ts;		/* exclusive, 0 = none */
-	unsigned flags;		/* HR_GET_TAGS (values are always copied) */
+	unsigned flags;		/* HR_GET_TAGS, HR_GET_HISTORY (values are always copied) */
 } hr_get_opts;
 
 /* Up to max_versions visible versions, newest first. Returns the count
@@ -307,6 +312,7 @@ typedef struct hr_scan_opts {
 	 * HBase's Scan time range [0, max_ts): per column the newest retained
 	 * version with ts < max_ts, delete markers applied as hr_get_opts. */
 	int64_t max_ts;
+	int history;		/* 1: as HR_GET_HISTORY (with max_ts 0) */
 } hr_scan_opts;
 
 /* row, qualifier and value are each followed by a NUL byte that their

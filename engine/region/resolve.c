@@ -67,6 +67,8 @@ static int marker_applies(const hr_resolver *r, const hr_kv *kv)
 {
 	if (!r->keep_deleted || r->compact)
 		return 1;
+	if (r->history)
+		return 0;
 	return (!r->min_ts || kv->ts >= r->min_ts) && (!r->max_ts || kv->ts < r->max_ts);
 }
 

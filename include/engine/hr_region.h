@@ -167,6 +167,7 @@ typedef struct hr_resolver {
 	int64_t min_ts, max_ts; /* [min, max) filter; 0 = none */
 	int keep_deleted;	/* the family's keep_deleted_cells */
 	int compact;
+	int history;		/* HR_GET_HISTORY: with keep_deleted, no marker applies */
 	uint8_t *row;
 	size_t row_len, row_cap;
 	struct { int64_t ts; uint64_t seq; } *fam;

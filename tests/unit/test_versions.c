@@ -32,10 +32,12 @@ static hr_server *open_dir(const char *dir)
 #define R(s) s, strlen(s)
 
 /* versions of (row, fam, q) in [mn, mx) as "v3,v2" (max 0 = the family's) */
+static unsigned g_flags; /* hr_get_opts.flags of VERS */
+
 static int vers(hr_server *s, const char *row, const char *fam, const char *q, uint32_t max,
 		int64_t mn, int64_t mx, char *out, size_t outlen)
 {
-	hr_get_opts o = {max, mn, mx, 0};
+	hr_get_opts o = {max, mn, mx, g_flags};
 	hr_value *v = NULL;
 	int n = hr_get_versions(s, "t", R(row), fam, R(q), &o, &v);
 	out[0] = 0;
@@ -63,7 +65,8 @@ static int vers(hr_server *s, const char *row, const char *fam, const char *q, u
 	do {                                                                             \
 		et_str o_ = {0};                                                         \
 		hr_scan_opts so_ = {.family = fam, .mode = md,                           \
-				    .with_values = md == HR_SCAN_CELLS, .max_ts = mx};   \
+				    .with_values = md == HR_SCAN_CELLS, .max_ts = mx,    \
+				    .history = g_flags != 0};                            \
 		et_scan_dump(s, "t", &so_, &o_);                                         \
 		int eq_ = strcmp(et_cstr(&o_), want) == 0;                               \
 		if (!eq_)                                                                \
@@ -194,6 +197,22 @@ static void verify_k(hr_server *s)
 	SCAN("k", HR_SCAN_ROWS, 40, "d;fm;h;r;");
 }
 
+/* HR_GET_HISTORY: what time travel can reach (the versions tree) */
+static void verify_history(hr_server *s)
+{
+	g_flags = HR_GET_HISTORY;
+	VERS("h", "f", "q", 0, 0, 0, "");
+	VERS("h", "f", "q2", 0, 0, 0, "v9");
+	VERS("h", "k", "q", 0, 0, 0, "v7,v6,v5,v4,v3");
+	VERS("h", "k", "q", 1, 6, 7, "v6");
+	VERS("h", "k", "q2", 0, 0, 0, "v9,v7,v6,v5,v4");
+	VERS("r", "k", "q", 0, 0, 0, "x50,x30,x20,x10");
+	VERS("fm", "k", "q3", 0, 0, 0, "z15");
+	SCAN("f", HR_SCAN_CELLS, 0, "d/f/q=c;fm/f/q=y30;h/f/q2=v9;r/f/q=x50;");
+	SCAN("k", HR_SCAN_CELLS, 0, "d/k/q=c;fm/k/q=y30;fm/k/q3=z15;h/k/q=v7;h/k/q2=v9;r/k/q=x50;");
+	g_flags = 0;
+}
+
 static int verify(hr_server *s, const char *phase)
 {
 	fprintf(stdout, "# phase: %s\n", phase);
@@ -201,6 +220,10 @@ static int verify(hr_server *s, const char *phase)
 	if (hr_t_cur_failed)
 		return -1;
 	verify_k(s);
+	if (hr_t_cur_failed)
+		return -1;
+	verify_history(s);
+	g_flags = 0;
 	return hr_t_cur_failed ? -1 : 0;
 }
 
