@@ -360,6 +360,10 @@ void hrfs_ino_path_locked(const struct hrfs_inode *in, struct hrfs_path *p)
 			break;
 		}
 	}
+	if (hrfs_kind_is_hist(in->kind)) {
+		hrfs_hist_path_locked(in, p);
+		return;
+	}
 	/* The status tree: /.hregionfs/tables/<t>/file names a table too. */
 	if (in->kind == HRFS_ST_TABLE || (in->kind == HRFS_ST_FILE && in->parent &&
 					  in->parent->kind == HRFS_ST_TABLE)) {

@@ -108,13 +108,14 @@ void hrfs_cell_mcell(const struct hrfs_path *p, const void *data, size_t len,
 
 int hrfs_cell_put(struct hrfs *fs, const struct hrfs_path *p, const void *data, size_t len,
 		  const hr_file_attr *attr, unsigned flags, const struct hrfs_ver *expect,
-		  int expect_absent)
+		  int expect_absent, int64_t ts)
 {
 	uint8_t tag[HR_FILE_ATTR_TAG_LEN];
 	hr_mcell mc;
 	hr_check ck;
 	int rc;
 	hrfs_cell_mcell(p, data, len, attr, tag, &mc);
+	mc.ts = ts;
 	if (!expect && !expect_absent) {
 		HRFS_RETRY(fs, rc, "store cell",
 			   hr_mutate(fs->srv, p->table, p->row, p->row_len, &mc, 1, flags));
@@ -408,7 +409,8 @@ int hrfs_of_commit(struct hrfs *fs, struct hrfs_of *of, unsigned flags, int chec
 	/* checked: a read-modify-write by path; the cell must still be the
 	 * version it was read at (-ECANCELED otherwise). */
 	rc = hrfs_cell_put(fs, &p, of->buf, of->len, &of->attr, flags,
-			   checked && of->stored ? &of->base : NULL, checked && !of->stored);
+			   checked && of->stored ? &of->base : NULL, checked && !of->stored,
+			   of->trunc_ts ? of->trunc_ts : HR_TS_NOW);
 	if (rc < 0) {
 		if (rc != -ECANCELED)
 			hr_log_error("fs", "store %s (%zu bytes): %s", p.mpath, of->len,
@@ -424,6 +426,7 @@ int hrfs_of_commit(struct hrfs *fs, struct hrfs_of *of, unsigned flags, int chec
 	of->stored = rc == 0;
 	if (rc == 0)
 		of->base = v;
+	of->trunc_ts = rc == 0 && of->len == 0 && !of->trunc_ts ? v.ts : 0;
 	pthread_mutex_lock(&fs->lock);
 	if (of->created) {
 		struct hrfs_mem *m = hrfs_mem_find_locked(fs, p.mpath);

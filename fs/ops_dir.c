@@ -15,8 +15,7 @@
 
 static int is_status_kind(int kind)
 {
-	return kind == HRFS_ST_ROOT || kind == HRFS_ST_TABLES || kind == HRFS_ST_TABLE ||
-	       kind == HRFS_ST_FILE;
+	return hrfs_kind_is_status(kind);
 }
 
 static int in_table_tree(int kind)
@@ -153,9 +152,17 @@ void hrfs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		return;
 	case HRFS_ST_ROOT:
 	case HRFS_ST_TABLES:
-	case HRFS_ST_TABLE: {
+	case HRFS_ST_TABLE:
+	case HRFS_ST_VERSIONS:
+	case HRFS_ST_ASOF:
+	case HRFS_ST_ASOF_TS:
+	case HRFS_HV_TABLE:
+	case HRFS_HV_ROW:
+	case HRFS_HV_FAMILY:
+	case HRFS_HV_VCELL: {
 		struct hrfs_inode *in = NULL;
-		rc = hrfs_status_lookup(fs, dir, name, &in);
+		rc = hrfs_kind_is_hist(dir->kind) ? hrfs_hist_lookup(fs, dir, name, &in)
+						  : hrfs_status_lookup(fs, dir, name, &in);
 		if (rc == -ENOENT) {
 			fuse_reply_err(req, ENOENT);
 			return;
