@@ -389,6 +389,7 @@ void hrfs_of_reset(struct hrfs_of *of)
 	of->buf = NULL;
 	of->len = of->cap = 0;
 	of->loaded = of->stored = of->dirty = of->init = 0;
+	of->trunc_ts = 0;
 }
 
 int hrfs_of_commit(struct hrfs *fs, struct hrfs_of *of, unsigned flags, int checked)
@@ -408,9 +409,14 @@ int hrfs_of_commit(struct hrfs *fs, struct hrfs_of *of, unsigned flags, int chec
 		return rc;
 	/* checked: a read-modify-write by path; the cell must still be the
 	 * version it was read at (-ECANCELED otherwise). */
+	/* Reuse the empty put's timestamp only while the cell is still that
+	 * put (a rename since then stored another version, with a later
+	 * timestamp, that must not hide this one). */
+	int64_t ts = HR_TS_NOW;
+	if (of->trunc_ts && of->stored && of->base.ts == of->trunc_ts && of->base.len == 0)
+		ts = of->trunc_ts;
 	rc = hrfs_cell_put(fs, &p, of->buf, of->len, &of->attr, flags,
-			   checked && of->stored ? &of->base : NULL, checked && !of->stored,
-			   of->trunc_ts ? of->trunc_ts : HR_TS_NOW);
+			   checked && of->stored ? &of->base : NULL, checked && !of->stored, ts);
 	if (rc < 0) {
 		if (rc != -ECANCELED)
 			hr_log_error("fs", "store %s (%zu bytes): %s", p.mpath, of->len,
@@ -426,7 +432,7 @@ int hrfs_of_commit(struct hrfs *fs, struct hrfs_of *of, unsigned flags, int chec
 	of->stored = rc == 0;
 	if (rc == 0)
 		of->base = v;
-	of->trunc_ts = rc == 0 && of->len == 0 && !of->trunc_ts ? v.ts : 0;
+	of->trunc_ts = rc == 0 && of->len == 0 ? v.ts : 0;
 	pthread_mutex_lock(&fs->lock);
 	if (of->created) {
 		struct hrfs_mem *m = hrfs_mem_find_locked(fs, p.mpath);

@@ -233,3 +233,24 @@ check_history() {
 	run t ls "$M/$V/t/r/cf"
 	assert_output $'a%2Fb\nq'
 }
+
+@test "cmd > f is one version, also when the file is renamed while open" {
+	t mkdir -p "$M/t/r/cf"
+	local i
+	for i in 1 2 3; do
+		tsh 'echo "v$2" > "$1"' "$M/t/r/cf/q" "$i"
+		run t ls -U "$M/$V/t/r/cf/q"
+		assert_equal "${#lines[@]}" "$i"
+		until_after "${lines[0]}"
+	done
+	run t cat "$M/$V/t/r/cf/q/${lines[2]}"
+	assert_output "v1"
+	# the truncation is stored (a second descriptor closed), the file is
+	# renamed, then the value comes: it is the renamed cell's value
+	run tsh 'exec 3>"$1/f"; exec 4>&3; exec 4>&-; mv "$1/f" "$1/g"; echo new >&3; exec 3>&-; cat "$1/g"' \
+		"$M/t/r/cf"
+	assert_success
+	assert_output "new"
+	run t cat "$M/t/r/cf/g"
+	assert_output "new"
+}
