@@ -123,7 +123,7 @@ static void run(const char *dir, uint32_t maxv, int kdc, long n, int w, size_t v
 
 int main(int argc, char **argv)
 {
-	long n = 100000;
+	long n = 20000;
 	int w = 4, c;
 	size_t vlen = 1000;
 	uint32_t maxv = 3;
