@@ -205,6 +205,7 @@ static void drop_created_entry_locked(struct hrfs *fs, struct hrfs_of *of)
 	if (m && m->kind == HRFS_MEM_CELL)
 		hrfs_mem_del_locked(fs, p.mpath);
 	of->created = 0;
+	hrfs_dir_changed_locked(fs, of->in->parent);
 }
 
 void hrfs_of_put_locked(struct hrfs *fs, struct hrfs_of *of)
@@ -441,6 +442,12 @@ int hrfs_of_commit(struct hrfs *fs, struct hrfs_of *of, unsigned flags, int chec
 		of->created = 0;
 	}
 	hrfs_mem_cell_arrived_locked(fs, &p);
+	/* A new cell may bring its row and family into their parents'
+	 * listings (a stored one changes none, but a write through another
+	 * inode of the same key, from a dropped table's subtree, is possible:
+	 * any store counts). */
+	if (of->in && of->in->parent)
+		hrfs_dir_changed_locked(fs, of->in->parent);
 	pthread_mutex_unlock(&fs->lock);
 	return 0;
 }

@@ -53,11 +53,16 @@ static void reply_child(fuse_req_t req, struct hrfs *fs, struct hrfs_inode *pare
 		hrfs_ino_forget(fs, in->ino, 1);
 }
 
-/* A directory's listing changed through this mount: its mtime is now. */
+/* A directory's listing changed through this mount: its mtime is now, and
+ * the kernel's copy of it (and of its ancestors') is out of date. */
 static void dir_touch(struct hrfs *fs, struct hrfs_inode *dir)
 {
 	pthread_mutex_lock(&fs->lock);
 	dir->dir_mtime_ns = hrfs_now_ns();
+	if (dir->kind == HRFS_ROOT)
+		hrfs_root_changed_locked(fs);
+	else
+		hrfs_dir_changed_locked(fs, dir);
 	pthread_mutex_unlock(&fs->lock);
 }
 
@@ -659,9 +664,7 @@ void hrfs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		if (rc < 0)
 			goto fail;
 		unhash_child(fs, dir, name);
-		pthread_mutex_lock(&fs->lock);
-		dir->dir_mtime_ns = hrfs_now_ns();
-		pthread_mutex_unlock(&fs->lock);
+		dir_touch(fs, dir);
 		fuse_reply_err(req, 0);
 		return;
 	}
@@ -707,6 +710,7 @@ void hrfs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		if (of)
 			of->created = 0; /* its listing entry went just now */
 		dir->dir_mtime_ns = hrfs_now_ns();
+		hrfs_dir_changed_locked(fs, dir);
 		pthread_mutex_unlock(&fs->lock);
 	}
 	if (of) {

@@ -164,6 +164,8 @@ static void create_scratch(fuse_req_t req, struct hrfs *fs, struct hrfs_inode *d
 	if (rc == 0) {
 		of = m->of;
 		of->refs++;
+		if (!exists)
+			hrfs_dir_changed_locked(fs, dir);
 	}
 	pthread_mutex_unlock(&fs->lock);
 	if (rc < 0) {
@@ -267,6 +269,7 @@ void hrfs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t 
 			pthread_mutex_lock(&fs->lock);
 			rc = hrfs_mem_add_locked(fs, mp, HRFS_MEM_CELL) ? 0 : -ENOMEM;
 			dir->dir_mtime_ns = of->attr.mtime_ns;
+			hrfs_dir_changed_locked(fs, dir);
 			pthread_mutex_unlock(&fs->lock);
 			exists = 0;
 		} else if (rc == 0) {
@@ -336,6 +339,7 @@ void hrfs_op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t m
 	}
 	pthread_mutex_lock(&fs->lock);
 	dir->dir_mtime_ns = a.mtime_ns;
+	hrfs_dir_changed_locked(fs, dir);
 	pthread_mutex_unlock(&fs->lock);
 	hrfs_attr_file(fs, in->ino, 0, &a, &st);
 	hrfs_fill_entry(fs, in, &st, &e);

@@ -10,6 +10,11 @@
  * rescan: entries deleted meanwhile (rm -r) cannot shift what comes next.
  * Only an offset before the ring (seekdir far back) restarts the stream
  * and skips to it.
+ *
+ * The kernel may keep listings (dircache.c decides at each opendir): a
+ * handle reports when it has sent the whole listing, and an entry it had to
+ * leave out of a reply (vanished, or no memory) counts as a change of the
+ * listing, since the kernel's copy lacks it.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -38,6 +43,10 @@ struct hrfs_dh {
 	pthread_mutex_t lock;
 	struct hrfs_path p;
 	int kind;
+	struct hrfs_inode *in;	/* the directory (one inode reference) */
+	struct hrfs_dirc dc;	/* what the kernel may do with its listing cache */
+	int whole;		/* the kernel got every entry so far, in order from 0 */
+	off_t served;		/* entries [0, served) were sent to the kernel */
 	/* memory-only children, snapshot at opendir */
 	struct hrfs_mem_name *mem;
 	size_t nmem, mi;
@@ -119,8 +128,12 @@ static void dh_reset(struct hrfs_dh *dh)
 	dh->next_off = 0;
 }
 
-static void dh_free(struct hrfs_dh *dh)
+static void dh_free(struct hrfs *fs, struct hrfs_dh *dh)
 {
+	if (dh->in) {
+		hrfs_dirc_release(fs, dh->in, &dh->dc);
+		hrfs_ino_unref(fs, dh->in);
+	}
 	dh_reset(dh);
 	free(dh->ring);
 	free(dh->last);
@@ -153,8 +166,20 @@ void hrfs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	pthread_mutex_init(&dh->lock, NULL);
-	hrfs_ino_path(fs, in, &dh->p);
+	pthread_mutex_lock(&fs->lock);
+	hrfs_ino_ref_locked(in);
+	hrfs_ino_path_locked(in, &dh->p);
+	pthread_mutex_unlock(&fs->lock);
+	dh->in = in;
 	dh->kind = in->kind;
+	dh->whole = 1;
+	/* Before the listing is read (a change after this moves list_gen). */
+	hrfs_dirc_open(fs, in,
+		       in->kind == HRFS_ROOT ||
+			       ((in->kind == HRFS_TABLE || in->kind == HRFS_ROW ||
+				 in->kind == HRFS_FAMILY) &&
+				!hrfs_in_ttl_table(fs, in)),
+		       &dh->dc);
 	switch (in->kind) {
 	case HRFS_ROOT: {
 		char **t = NULL;
@@ -199,19 +224,22 @@ void hrfs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	if (rc < 0) {
 		hr_log_error("fs", "opendir %s: %s", dh->p.mpath, hr_strerror(rc));
-		dh_free(dh);
+		dh_free(fs, dh);
 		fuse_reply_err(req, hrfs_errno(rc));
 		return;
 	}
 	fi->fh = (uint64_t)(uintptr_t)dh;
-	fi->cache_readdir = 0;
+	fi->cache_readdir = dh->dc.fill;
+	fi->keep_cache = dh->dc.keep;
+	if (dh->dc.keep)
+		atomic_fetch_add(&fs->ctr.dir_cached, 1);
 	if (fuse_reply_open(req, fi) != 0)
-		dh_free(dh);
+		dh_free(fs, dh);
 }
 
 void hrfs_op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	dh_free((struct hrfs_dh *)(uintptr_t)fi->fh);
+	dh_free(FS(req), (struct hrfs_dh *)(uintptr_t)fi->fh);
 	fuse_reply_err(req, 0);
 }
 
@@ -568,7 +596,10 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
+	atomic_fetch_add(&fs->ctr.readdirs, 1);
 	pthread_mutex_lock(&dh->lock);
+	if (off > dh->served)
+		dh->whole = 0; /* a seek past what was sent: the kernel lacks a part */
 	if (!dh->ring && !(dh->ring = malloc(HRFS_DH_RING * sizeof(*dh->ring)))) {
 		rc = -ENOMEM;
 		goto out;
@@ -610,7 +641,11 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 				e.attr = st;
 				e.attr.st_ino = ino;
 			} else if (!plus_entry(fs, ino, dh, &d, &e)) {
-				continue; /* vanished; skip it */
+				/* Vanished (or no memory): skipped, so the kernel's
+				 * copy of the listing lacks it. */
+				dh->whole = 0;
+				hrfs_dir_changed(fs, dh->in);
+				continue;
 			}
 			used += fuse_add_direntry_plus(req, buf + used, size - used, d.name, &e,
 						       pos + 1);
@@ -620,7 +655,12 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			st.st_ino = d.dot ? ino : synth_ino(d.name);
 			used += fuse_add_direntry(req, buf + used, size - used, d.name, &st, pos + 1);
 		}
+		if (pos + 1 > dh->served)
+			dh->served = pos + 1;
 	}
+	/* An empty reply at the end: the kernel has had the whole listing. */
+	if (rc == 0 && used == 0 && dh->whole && off == dh->next_off)
+		hrfs_dirc_complete(fs, dh->in, &dh->dc);
 out:
 	pthread_mutex_unlock(&dh->lock);
 	if (rc < 0 && used == 0) {

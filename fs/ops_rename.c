@@ -64,6 +64,9 @@ static int finish_move_locked(struct hrfs *fs, struct hrfs_inode *sdir, const ch
 	}
 	int64_t now = hrfs_now_ns();
 	sdir->dir_mtime_ns = ddir->dir_mtime_ns = now;
+	hrfs_dir_changed_locked(fs, sdir);
+	if (ddir != sdir)
+		hrfs_dir_changed_locked(fs, ddir);
 	return rc;
 }
 

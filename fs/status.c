@@ -153,13 +153,16 @@ int hrfs_status_render(struct hrfs *fs, const struct hrfs_path *p, char **text, 
 				  "fs_read_requests %" PRIu64 "\nfs_read_bytes %" PRIu64
 				  "\nfs_write_requests %" PRIu64 "\nfs_commits %" PRIu64
 				  "\nfs_invalidations %" PRIu64 "\nfs_invalidations_dropped %" PRIu64
+				  "\nfs_readdir_requests %" PRIu64 "\nfs_dir_cache_opens %" PRIu64
 				  "\n",
 				  (uint64_t)atomic_load(&fs->ctr.reads),
 				  (uint64_t)atomic_load(&fs->ctr.read_bytes),
 				  (uint64_t)atomic_load(&fs->ctr.writes),
 				  (uint64_t)atomic_load(&fs->ctr.commits),
 				  (uint64_t)atomic_load(&fs->ctr.inval_sent),
-				  (uint64_t)atomic_load(&fs->ctr.inval_dropped));
+				  (uint64_t)atomic_load(&fs->ctr.inval_dropped),
+				  (uint64_t)atomic_load(&fs->ctr.readdirs),
+				  (uint64_t)atomic_load(&fs->ctr.dir_cached));
 			free(*text);
 			*text = NULL;
 		}

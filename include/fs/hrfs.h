@@ -6,10 +6,11 @@
  *   userdata of the FUSE session. fs->srv and fs->cfg are read-only after
  *   start-up.
  * - fs->lock protects the inode table (inode.c: both hash tables and every
- *   inode's parent, name, key, nlookup, refs, unlinked, of, pc_* and dir
- *   mtime fields), the memory registry (mem.c: mkdir'd rows and families,
- *   created-but-uncommitted cells, scratch files) and every open-file
- *   state's refs. It is never held across an engine call or a FUSE reply.
+ *   inode's parent, name, key, nlookup, refs, unlinked, of, pc_*, dir
+ *   mtime and list_* fields; fs->list_gen), the memory registry (mem.c:
+ *   mkdir'd rows and families, created-but-uncommitted cells, scratch
+ *   files) and every open-file state's refs. It is never held across an
+ *   engine call or a FUSE reply.
  * - An open-file state (struct hrfs_of, ofile.c) is the one working copy of
  *   a cell or scratch file shared by all its descriptors; its mutex (of->lock)
  *   protects its content, attributes and version, and is held across the
@@ -116,6 +117,14 @@ struct hrfs_inode {
 	struct hrfs_ver pc;
 	/* Directories: when their listing last changed through this mount. */
 	int64_t dir_mtime_ns;
+	/* Directories: the kernel's cached listing (dircache.c). list_gen
+	 * changes with every change that may alter the listing; list_cached
+	 * is the list_gen of the last whole, unchanged listing the kernel was
+	 * sent (0: none); list_fillers counts open handles that may add to the
+	 * kernel's cache; list_dirty: the listing changed while one was open. */
+	uint64_t list_gen, list_cached;
+	uint32_t list_fillers;
+	int list_dirty;
 	struct hrfs_mem *scratch; /* HRFS_SCRATCH: the registry entry (one reference) */
 	struct hrfs_inode *next_ino, *next_name;
 };
@@ -203,6 +212,7 @@ struct hrfs {
 		int64_t checked_ms;
 	} ttl[32];
 	unsigned ttl_next;
+	uint64_t list_gen;	/* fs->lock: the last listing generation handed out */
 	struct hrfs_inval *inval; /* inval.c: the kernel-invalidation thread */
 	/* Since the mount, for /.hregionfs/stats. */
 	struct {
@@ -211,6 +221,8 @@ struct hrfs {
 		atomic_uint_fast64_t writes;	/* WRITE requests */
 		atomic_uint_fast64_t commits;	/* states stored */
 		atomic_uint_fast64_t inval_sent, inval_dropped;
+		atomic_uint_fast64_t readdirs;	/* READDIR(PLUS) requests (kernel cache misses) */
+		atomic_uint_fast64_t dir_cached; /* opendirs that let the kernel keep its listing */
 	} ctr;
 };
 
@@ -354,6 +366,29 @@ int64_t hrfs_now_ns(void);
 /* Attributes of a cell stored without any: 0644, the mounting user, the
  * cell's timestamp. */
 void hrfs_fattr_default(const struct hrfs *fs, int64_t ts_ms, hr_file_attr *a);
+
+/* ---- dircache.c ---------------------------------------------------------- */
+/* The listing of dir (a directory inode) may have changed: its own and
+ * those of its ancestors up to the table, and of the directories that now
+ * hold its path if an ancestor was unhashed (rmdir'd or a dropped table).
+ * Call after the change is visible (engine call returned, registry
+ * updated). Caller holds fs->lock. */
+void hrfs_dir_changed_locked(struct hrfs *fs, struct hrfs_inode *dir);
+void hrfs_dir_changed(struct hrfs *fs, struct hrfs_inode *dir);
+/* The root's listing (the tables) changed. Caller holds fs->lock. */
+void hrfs_root_changed_locked(struct hrfs *fs);
+/* What an OPENDIR of dir may let the kernel do with its listing cache. */
+struct hrfs_dirc {
+	int fill;		/* FOPEN_CACHE_DIR: the kernel may fill and use its cache */
+	int keep;		/* FOPEN_KEEP_CACHE: what it holds is still this listing */
+	uint64_t gen;		/* dir->list_gen at open */
+};
+/* Decides the flags of an OPENDIR (counts a filler). */
+void hrfs_dirc_open(struct hrfs *fs, struct hrfs_inode *dir, int cacheable, struct hrfs_dirc *c);
+/* The handle sent the kernel the whole listing, from offset 0 to its end. */
+void hrfs_dirc_complete(struct hrfs *fs, struct hrfs_inode *dir, const struct hrfs_dirc *c);
+/* The handle is released. */
+void hrfs_dirc_release(struct hrfs *fs, struct hrfs_inode *dir, const struct hrfs_dirc *c);
 
 /* ---- inval.c ------------------------------------------------------------- */
 /* A thread that sends the kernel's page-cache invalidations, so that no
