@@ -53,6 +53,20 @@ static uint64_t file_bytes(hr_server *s)
 		}                                                                          \
 	} while (0)
 
+static void get_pass(hr_server *s, long n)
+{
+	char row[32];
+	hr_value v;
+	for (long i = 0; i < n; i++) {
+		snprintf(row, sizeof(row), "row%09ld", (i * 7919) % n);
+		int rc = hr_get(s, "t", row, strlen(row), "cf", "q", 1, HR_GET_VALUE, &v);
+		if (rc == 0)
+			hr_value_free(&v);
+		else if (rc != -ENOENT)
+			TRY(rc);
+	}
+}
+
 static void run(const char *dir, uint32_t maxv, int kdc, long n, int w, size_t vlen, result *res)
 {
 	hr_config c;
@@ -94,16 +108,11 @@ static void run(const char *dir, uint32_t maxv, int kdc, long n, int w, size_t v
 	res->flushed_bytes = file_bytes(s);
 	TRY(hr_compact(s, "t", 1));
 	res->major_bytes = file_bytes(s);
+	/* two passes: the first reads every block from the files, the
+	 * second (timed) from the block cache */
+	get_pass(s, n);
 	t0 = now_s();
-	hr_value v;
-	for (long i = 0; i < n; i++) {
-		snprintf(row, sizeof(row), "row%09ld", (i * 7919) % n);
-		int rc = hr_get(s, "t", row, strlen(row), "cf", "q", 1, HR_GET_VALUE, &v);
-		if (rc == 0)
-			hr_value_free(&v);
-		else if (rc != -ENOENT)
-			TRY(rc);
-	}
+	get_pass(s, n);
 	res->get_s = now_s() - t0;
 	t0 = now_s();
 	hr_scan_opts o = {.mode = HR_SCAN_CELLS, .with_values = 1};
@@ -164,7 +173,7 @@ int main(int argc, char **argv)
 	       b.flushed_bytes, (double)b.flushed_bytes / (double)a.flushed_bytes);
 	printf("%-28s %16" PRIu64 " %16" PRIu64 " %8.2f\n", "bytes after major compaction",
 	       a.major_bytes, b.major_bytes, (double)b.major_bytes / (double)a.major_bytes);
-	printf("%-28s %16.0f %16.0f %8.2f\n", "gets/s (files, after major)", (double)n / a.get_s,
+	printf("%-28s %16.0f %16.0f %8.2f\n", "gets/s (warm, after major)", (double)n / a.get_s,
 	       (double)n / b.get_s, a.get_s / b.get_s);
 	printf("%-28s %16.0f %16.0f %8.2f\n", "scan cells/s", (double)a.cells_seen / a.scan_s,
 	       (double)b.cells_seen / b.scan_s, a.scan_s / b.scan_s);
