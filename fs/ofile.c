@@ -108,31 +108,38 @@ void hrfs_cell_mcell(const struct hrfs_path *p, const void *data, size_t len,
 
 int hrfs_cell_put(struct hrfs *fs, const struct hrfs_path *p, const void *data, size_t len,
 		  const hr_file_attr *attr, unsigned flags, const struct hrfs_ver *expect,
-		  int expect_absent, int64_t ts)
+		  int expect_absent, int64_t ts, struct hrfs_ver *stored)
 {
 	uint8_t tag[HR_FILE_ATTR_TAG_LEN];
 	hr_mcell mc;
 	hr_check ck;
+	hr_stamp st;
 	int rc;
 	hrfs_cell_mcell(p, data, len, attr, tag, &mc);
 	mc.ts = ts;
 	if (!expect && !expect_absent) {
 		HRFS_RETRY(fs, rc, "store cell",
-			   hr_mutate(fs->srv, p->table, p->row, p->row_len, &mc, 1, flags));
-		return rc;
+			   hr_mutate_stamped(fs->srv, p->table, p->row, p->row_len, &mc, 1, flags,
+					     &st));
+	} else {
+		memset(&ck, 0, sizeof(ck));
+		ck.family = p->family;
+		ck.qualifier = p->qual;
+		ck.qualifier_len = p->qual_len;
+		ck.op = expect ? HR_CHECK_VERSION : HR_CHECK_ABSENT;
+		if (expect) {
+			ck.ts = expect->ts;
+			ck.seq = expect->seq;
+		}
+		HRFS_RETRY(fs, rc, "store cell (checked)",
+			   hr_check_and_mutate_stamped(fs->srv, p->table, p->row, p->row_len, &ck,
+						       1, &mc, 1, flags, &st));
 	}
-	memset(&ck, 0, sizeof(ck));
-	ck.family = p->family;
-	ck.qualifier = p->qual;
-	ck.qualifier_len = p->qual_len;
-	ck.op = expect ? HR_CHECK_VERSION : HR_CHECK_ABSENT;
-	if (expect) {
-		ck.ts = expect->ts;
-		ck.seq = expect->seq;
+	if (rc == 0 && stored) {
+		stored->ts = st.ts;
+		stored->seq = st.seq;
+		stored->len = len;
 	}
-	HRFS_RETRY(fs, rc, "store cell (checked)",
-		   hr_check_and_mutate(fs->srv, p->table, p->row, p->row_len, &ck, 1, &mc, 1,
-				       flags));
 	return rc;
 }
 
@@ -409,31 +416,29 @@ int hrfs_of_commit(struct hrfs *fs, struct hrfs_of *of, unsigned flags, int chec
 	if ((rc = hrfs_of_load(fs, of)) < 0)
 		return rc;
 	/* checked: a read-modify-write by path; the cell must still be the
-	 * version it was read at (-ECANCELED otherwise). */
-	/* Reuse the empty put's timestamp only while the cell is still that
-	 * put (a rename since then stored another version, with a later
+	 * version it was read at (-ECANCELED otherwise). v: the version
+	 * stored, for the page cache of later opens, as the engine stamped it
+	 * (no read back, so exact even if another write followed at once).
+	 * The empty put's timestamp is reused only while the cell is still
+	 * that put (a rename since then stored another version, with a later
 	 * timestamp, that must not hide this one). */
 	int64_t ts = HR_TS_NOW;
 	if (of->trunc_ts && of->stored && of->base.ts == of->trunc_ts && of->base.len == 0)
 		ts = of->trunc_ts;
 	rc = hrfs_cell_put(fs, &p, of->buf, of->len, &of->attr, flags,
-			   checked && of->stored ? &of->base : NULL, checked && !of->stored, ts);
+			   checked && of->stored ? &of->base : NULL, checked && !of->stored, ts,
+			   &v);
 	if (rc < 0) {
 		if (rc != -ECANCELED)
 			hr_log_error("fs", "store %s (%zu bytes): %s", p.mpath, of->len,
 				     hr_strerror(rc));
 		return rc;
 	}
-	/* The version just stored, for the page cache of later opens. Every
-	 * write to this cell through the mount goes through this state, under
-	 * of->lock, so nothing can come between. */
 	atomic_fetch_add(&fs->ctr.commits, 1);
-	rc = hrfs_cell_read(fs, &p, NULL, &v, NULL);
 	of->dirty = 0;
-	of->stored = rc == 0;
-	if (rc == 0)
-		of->base = v;
-	of->trunc_ts = rc == 0 && of->len == 0 ? v.ts : 0;
+	of->stored = 1;
+	of->base = v;
+	of->trunc_ts = of->len == 0 ? v.ts : 0;
 	pthread_mutex_lock(&fs->lock);
 	if (of->created) {
 		struct hrfs_mem *m = hrfs_mem_find_locked(fs, p.mpath);

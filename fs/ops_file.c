@@ -323,7 +323,7 @@ void hrfs_op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t m
 	p.qual_len = (size_t)klen;
 	created_attr(req, mode, &a);
 	/* only if absent: mknod of an existing name is EEXIST */
-	rc = hrfs_cell_put(fs, &p, "", 0, &a, 0, NULL, 1, HR_TS_NOW);
+	rc = hrfs_cell_put(fs, &p, "", 0, &a, 0, NULL, 1, HR_TS_NOW, NULL);
 	if (rc == -ECANCELED)
 		rc = -EEXIST;
 	if (rc < 0) {

@@ -123,16 +123,18 @@ static int keep_target(struct hrfs *fs, struct hrfs_of *tof)
 /* Put (dp, dkey) = value with attributes, and delete (sp, skey) unless
  * skey is NULL, as one row mutation: only if the source is still exactly
  * the version src (absent when src is NULL), and with noreplace only if the
- * target is absent. -ECANCELED when a check fails. */
+ * target is absent. -ECANCELED when a check fails. On success *stored is
+ * the version the target got. */
 static int move_mutate(struct hrfs *fs, const struct hrfs_path *sp, const uint8_t *skey, size_t sk,
 		       const struct hrfs_ver *src, const struct hrfs_path *dp, const uint8_t *dkey,
 		       size_t dk, const void *value, size_t len, const hr_file_attr *attr,
-		       int noreplace, unsigned flags)
+		       int noreplace, unsigned flags, struct hrfs_ver *stored)
 {
 	struct hrfs_path tp = *dp;
 	uint8_t tag[HR_FILE_ATTR_TAG_LEN];
 	hr_mcell mc[2];
 	hr_check ck[2];
+	hr_stamp st;
 	size_t nck = 0;
 	int rc;
 	memcpy(tp.qual, dkey, dk);
@@ -164,8 +166,14 @@ static int move_mutate(struct hrfs *fs, const struct hrfs_path *sp, const uint8_
 		nck++;
 	}
 	HRFS_RETRY(fs, rc, "rename",
-		   hr_check_and_mutate(fs->srv, dp->table, dp->row, dp->row_len, ck, nck, mc,
-				       skey ? 2 : 1, flags));
+		   hr_check_and_mutate_stamped(fs->srv, dp->table, dp->row, dp->row_len, ck, nck,
+					       mc, skey ? 2 : 1, flags, &st));
+	if (rc == 0) {
+		/* mc[0], the put of the target: its stamp */
+		stored->ts = st.ts;
+		stored->seq = st.seq;
+		stored->len = len;
+	}
 	return rc;
 }
 
@@ -221,12 +229,9 @@ static int rename_scratch_to_cell(struct hrfs *fs, struct hrfs_inode *sdir, cons
 				  const char *dmp, const struct hrfs_path *dp, const uint8_t *dkey,
 				  size_t dk, unsigned flags)
 {
-	struct hrfs_path tp = *dp;
 	struct hrfs_ver v;
 	int rc = 0;
 
-	memcpy(tp.qual, dkey, dk);
-	tp.qual_len = dk;
 	struct hrfs_mem *m = hrfs_mem_get_scratch(fs, smp);
 	if (!m)
 		return -ENOENT;
@@ -253,15 +258,13 @@ static int rename_scratch_to_cell(struct hrfs *fs, struct hrfs_inode *sdir, cons
 	if (rc == 0) {
 		rc = move_mutate(fs, NULL, NULL, 0, NULL, dp, dkey, dk, sof->buf, sof->len,
 				 &sof->attr, (flags & RENAME_NOREPLACE) != 0,
-				 sof->synced ? HR_MUT_SYNC : 0);
+				 sof->synced ? HR_MUT_SYNC : 0, &v);
 		if (rc == -ECANCELED)
 			rc = -EEXIST; /* the only check: the target is absent */
 	}
 	if (rc == 0) {
-		int vr = hrfs_cell_read(fs, &tp, NULL, &v, NULL);
-		sof->stored = vr == 0;
-		if (vr == 0)
-			sof->base = v;
+		sof->stored = 1;
+		sof->base = v;
 		sof->dirty = 0;
 		sof->synced = 0;
 		pthread_mutex_lock(&fs->lock);
@@ -338,7 +341,7 @@ static int rename_cell(struct hrfs *fs, struct hrfs_inode *sdir, const char *nam
 		if (rc == 0)
 			rc = move_mutate(fs, &srcp, skey, sk, sof->stored ? &sof->base : NULL, &tp,
 					 dkey, dk, sof->buf, sof->len, &sof->attr,
-					 (flags & RENAME_NOREPLACE) != 0, 0);
+					 (flags & RENAME_NOREPLACE) != 0, 0, &v);
 		if (rc != -ECANCELED)
 			break;
 		if ((flags & RENAME_NOREPLACE) && (rc = noreplace_conflict(fs, dp, dkey, dk)) != 0)
@@ -368,10 +371,8 @@ static int rename_cell(struct hrfs *fs, struct hrfs_inode *sdir, const char *nam
 		}
 	}
 	if (rc == 0) {
-		int vr = hrfs_cell_read(fs, &tp, NULL, &v, NULL);
-		sof->stored = vr == 0;
-		if (vr == 0)
-			sof->base = v;
+		sof->stored = 1;
+		sof->base = v;
 		sof->dirty = 0;
 		pthread_mutex_lock(&fs->lock);
 		struct hrfs_mem *pend = hrfs_mem_find_locked(fs, smp);

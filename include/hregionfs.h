@@ -176,6 +176,27 @@ typedef struct hr_mcell {
 int hr_mutate(hr_server *srv, const char *table, const void *row, size_t row_len,
 	      const hr_mcell *cells, size_t n, unsigned flags);
 
+/* The version a row mutation gave cells[0], as hr_value reports it: every
+ * cell of one mutation gets the mutation's sequence id; a cell with
+ * HR_TS_NOW gets the server's stamp (one per mutation, never below an
+ * earlier stamp of the region), a given timestamp stays as given, a version
+ * delete without one gets the version it deletes. So a front end learns
+ * the (ts, seq) of the cell it just wrote without reading it back: a later
+ * hr_get of that column returns exactly this while no version sorting
+ * before it exists (a later write, or one with a larger timestamp), and an
+ * HR_CHECK_VERSION against it holds. seq is 0 and ts HR_TS_NOW when nothing
+ * was written (only version deletes of absent columns); ts is HR_TS_NOW when
+ * cells[0] was such a delete. */
+typedef struct hr_stamp {
+	int64_t ts;
+	uint64_t seq;
+} hr_stamp;
+
+/* hr_mutate that also fills *stamp (when not NULL) on success; on failure
+ * *stamp is left as it was. */
+int hr_mutate_stamped(hr_server *srv, const char *table, const void *row, size_t row_len,
+		      const hr_mcell *cells, size_t n, unsigned flags, hr_stamp *stamp);
+
 /* ---- check-and-mutate (HBase's checkAndMutate) ---------------------------- */
 
 enum hr_check_op {
@@ -207,6 +228,11 @@ typedef struct hr_check {
 int hr_check_and_mutate(hr_server *srv, const char *table, const void *row, size_t row_len,
 			const hr_check *checks, size_t nchecks, const hr_mcell *cells, size_t n,
 			unsigned flags);
+/* The same, filling *stamp (when not NULL) as hr_mutate_stamped does when
+ * it returns 0; left as it was otherwise (-ECANCELED included). */
+int hr_check_and_mutate_stamped(hr_server *srv, const char *table, const void *row,
+				size_t row_len, const hr_check *checks, size_t nchecks,
+				const hr_mcell *cells, size_t n, unsigned flags, hr_stamp *stamp);
 
 /* Conveniences over hr_mutate. */
 int hr_put(hr_server *srv, const char *table, const void *row, size_t row_len,

@@ -153,9 +153,10 @@ static int check_resources(hr_server *srv, hr_region *r)
 
 static int mutate_once(hr_server *srv, const char *table, const void *row, size_t row_len,
 		       const hr_check *checks, size_t nchecks, const hr_mcell *cells, size_t n,
-		       unsigned flags)
+		       unsigned flags, hr_stamp *stamp)
 {
 	hr_mcell mc_local[4], *mc = NULL;
+	hr_stamp done = {HR_TS_NOW, 0};
 	hr_region *r = NULL;
 	hr_rowlock_held *lock = NULL;
 	uint8_t *payload = NULL;
@@ -208,6 +209,8 @@ static int mutate_once(hr_server *srv, const char *table, const void *row, size_
 				now = hr_region_stamp(r, hr_now_ms());
 			mc[m].ts = now;
 		}
+		if (i == 0)
+			done.ts = mc[m].ts;
 		m++;
 	}
 	rc = 0;
@@ -255,7 +258,10 @@ static int mutate_once(hr_server *srv, const char *table, const void *row, size_
 	}
 	hr_mvcc_complete(&r->mvcc, &we);
 	atomic_fetch_add(&srv->st.puts, 1);
+	done.seq = we.seq;
 out:
+	if (rc == 0 && stamp)
+		*stamp = done;
 	if (lock)
 		hr_rowlock_release(&r->locks, lock);
 	if (locked)
@@ -274,11 +280,18 @@ out:
 int hr_mutate(hr_server *srv, const char *table, const void *row, size_t row_len,
 	      const hr_mcell *cells, size_t n, unsigned flags)
 {
+	return hr_mutate_stamped(srv, table, row, row_len, cells, n, flags, NULL);
+}
+
+int hr_mutate_stamped(hr_server *srv, const char *table, const void *row, size_t row_len,
+		      const hr_mcell *cells, size_t n, unsigned flags, hr_stamp *stamp)
+{
 	/* a region that closed under us (a split) has been replaced in the map
 	 * by the time its writers see it closed: look again, a few times */
 	int rc;
 	for (int tries = 0; tries < 8; tries++) {
-		if ((rc = mutate_once(srv, table, row, row_len, NULL, 0, cells, n, flags)) != -ESTALE)
+		if ((rc = mutate_once(srv, table, row, row_len, NULL, 0, cells, n, flags,
+				      stamp)) != -ESTALE)
 			break;
 		sched_yield();
 	}
@@ -289,11 +302,19 @@ int hr_check_and_mutate(hr_server *srv, const char *table, const void *row, size
 			const hr_check *checks, size_t nchecks, const hr_mcell *cells, size_t n,
 			unsigned flags)
 {
+	return hr_check_and_mutate_stamped(srv, table, row, row_len, checks, nchecks, cells, n,
+					   flags, NULL);
+}
+
+int hr_check_and_mutate_stamped(hr_server *srv, const char *table, const void *row,
+				size_t row_len, const hr_check *checks, size_t nchecks,
+				const hr_mcell *cells, size_t n, unsigned flags, hr_stamp *stamp)
+{
 	/* -ESTALE is decided before the checks run: nothing was written */
 	int rc;
 	for (int tries = 0; tries < 8; tries++) {
-		if ((rc = mutate_once(srv, table, row, row_len, checks, nchecks, cells, n, flags)) !=
-		    -ESTALE)
+		if ((rc = mutate_once(srv, table, row, row_len, checks, nchecks, cells, n, flags,
+				      stamp)) != -ESTALE)
 			break;
 		sched_yield();
 	}

@@ -345,10 +345,11 @@ int hrfs_cell_read(struct hrfs *fs, const struct hrfs_path *p, void **data,
 /* Stores value + attributes (its file-attribute tag) under p as one put
  * at ts (HR_TS_NOW: the server's clock); with expect, only if the cell is
  * still exactly that version, with expect_absent only if it has none (else
- * -ECANCELED). */
+ * -ECANCELED). On success *stored (when not NULL) is the version written,
+ * as a read of it would report it (the engine's stamp: no read back). */
 int hrfs_cell_put(struct hrfs *fs, const struct hrfs_path *p, const void *data, size_t len,
 		  const hr_file_attr *attr, unsigned flags, const struct hrfs_ver *expect,
-		  int expect_absent, int64_t ts);
+		  int expect_absent, int64_t ts, struct hrfs_ver *stored);
 /* The put cell of value + attributes for p (tag: HR_FILE_ATTR_TAG_LEN
  * bytes that must outlive mc). */
 void hrfs_cell_mcell(const struct hrfs_path *p, const void *data, size_t len,

@@ -10,7 +10,11 @@
  *   move the cell between memstore and files: the counter ends at exactly
  *   the number of successful increments, nothing lost;
  * - N threads racing to create the same cell with HR_CHECK_ABSENT: exactly
- *   one wins each cell. */
+ *   one wins each cell;
+ * - the *_stamped variants: the (ts, seq) they return is what hr_get
+ *   returns for the cell (server and explicit timestamps, check-and-mutate
+ *   chains, across a flush, a major compaction and a reopen), an
+ *   HR_CHECK_VERSION against it holds, and a failed call leaves it alone. */
 #include <inttypes.h>
 #include <pthread.h>
 #include <sched.h>
@@ -411,6 +415,129 @@ static void t_concurrent_create(void)
 	hr_test_rmrf(dir);
 }
 
+/* hr_get's (ts, seq) of row "r" equals st */
+static int same_version(hr_server *s, const char *fam, const char *qual, hr_stamp st)
+{
+	hr_value v;
+	int rc = hr_get(s, "t", "r", 1, fam, qual, strlen(qual), 0, &v);
+	if (rc < 0) {
+		printf("# hr_get(%s:%s) = %d\n", fam, qual, rc);
+		return 0;
+	}
+	if (v.ts != st.ts || v.seq != st.seq)
+		printf("# %s:%s: hr_get (ts %" PRId64 ", seq %" PRIu64 "), stamp (ts %" PRId64
+		       ", seq %" PRIu64 ")\n",
+		       fam, qual, v.ts, v.seq, st.ts, st.seq);
+	return v.ts == st.ts && v.seq == st.seq;
+}
+
+static void t_stamped(void)
+{
+	char dir[4200], got[64];
+	subdir(dir, sizeof(dir), "stamped");
+	hr_server *s = et_open(dir);
+	CHECK(s);
+	CHECK_RC(et_table(s, "t", "cf", "cf3:3", NULL), 0);
+	const hr_stamp untouched = {-7, 77};
+
+	/* a put at the server's clock */
+	int64_t before = hr_now_ms();
+	hr_mcell m = put("cf", "a", "one");
+	hr_stamp a = untouched;
+	CHECK_RC(hr_mutate_stamped(s, "t", "r", 1, &m, 1, 0, &a), 0);
+	CHECK(a.seq > 0 && a.ts >= before && a.ts != HR_TS_NOW);
+	CHECK(same_version(s, "cf", "a", a));
+
+	/* check-and-mutate chains: each stamp is the next call's expectation */
+	hr_stamp prev = a;
+	for (int i = 0; i < 6; i++) {
+		char val[16];
+		snprintf(val, sizeof(val), "v%d", i);
+		hr_check c = chk_version("cf", "a", prev.ts, prev.seq);
+		hr_mcell pm = put("cf", "a", val);
+		hr_stamp next = untouched;
+		CHECK_RC(hr_check_and_mutate_stamped(s, "t", "r", 1, &c, 1, &pm, 1, 0, &next), 0);
+		CHECK(next.seq > prev.seq && next.ts >= prev.ts);
+		CHECK(same_version(s, "cf", "a", next));
+		if (i % 2 == 1)
+			CHECK_RC(hr_flush(s, "t"), 0); /* the cell now in a store file */
+		if (i == 4)
+			CHECK_RC(hr_compact(s, "t", 1), 0);
+		CHECK(same_version(s, "cf", "a", next));
+		prev = next;
+	}
+	CHECK_RC(getv(s, "cf", "a", got, sizeof(got)), 0);
+	CHECK_STREQ(got, "v5");
+
+	/* failures leave the stamp alone: a failing check, no table, too big */
+	hr_stamp f = untouched;
+	hr_check stale = chk_version("cf", "a", a.ts, a.seq);
+	CHECK_RC(hr_check_and_mutate_stamped(s, "t", "r", 1, &stale, 1, &m, 1, 0, &f),
+		 -ECANCELED);
+	CHECK(f.ts == untouched.ts && f.seq == untouched.seq);
+	CHECK_RC(hr_mutate_stamped(s, "nosuch", "r", 1, &m, 1, 0, &f), -ENOENT);
+	CHECK(f.ts == untouched.ts && f.seq == untouched.seq);
+	hr_config cfg;
+	et_config(&cfg, dir);
+	size_t big_len = (size_t)cfg.max_cell_size + 1;
+	char *big = calloc(1, big_len);
+	CHECK(big);
+	hr_mcell bm = {"cf", "a", 1, HR_TS_NOW, HR_PUT, big, big_len};
+	CHECK_RC(hr_mutate_stamped(s, "t", "r", 1, &bm, 1, 0, &f), -EFBIG);
+	CHECK(f.ts == untouched.ts && f.seq == untouched.seq);
+	free(big);
+	CHECK(same_version(s, "cf", "a", prev));
+
+	/* an explicit timestamp stays as given, below the region's clock too */
+	hr_mcell em = {"cf3", "e", 1, 12345, HR_PUT, "old", 3};
+	hr_stamp e = untouched;
+	CHECK_RC(hr_mutate_stamped(s, "t", "r", 1, &em, 1, 0, &e), 0);
+	CHECK(e.ts == 12345 && e.seq > prev.seq);
+	CHECK(same_version(s, "cf3", "e", e));
+	hr_check ec = chk_version("cf3", "e", e.ts, e.seq);
+	hr_mcell em2 = {"cf3", "e", 1, 12346, HR_PUT, "newer", 5};
+	CHECK_RC(hr_check_and_mutate_stamped(s, "t", "r", 1, &ec, 1, &em2, 1, 0, &e), 0);
+	CHECK(e.ts == 12346);
+	CHECK(same_version(s, "cf3", "e", e));
+
+	/* a rename's shape, Put(new) + DeleteColumn(old): cells[0]'s version */
+	hr_mcell mv[2] = {put("cf", "b", "moved"),
+			  {"cf", "a", 1, HR_TS_NOW, HR_DELETE_COLUMN, NULL, 0}};
+	hr_check mc = chk_version("cf", "a", prev.ts, prev.seq);
+	hr_stamp b = untouched;
+	CHECK_RC(hr_check_and_mutate_stamped(s, "t", "r", 1, &mc, 1, mv, 2, 0, &b), 0);
+	CHECK(same_version(s, "cf", "b", b));
+	CHECK_RC(hr_exists(s, "t", "r", 1, "cf", "a", 1), 0);
+
+	/* a version delete without a timestamp: the version it deleted */
+	CHECK_RC(et_put(s, "t", "r", 1, "cf3", "e", 12347, "newest"), 0);
+	hr_mcell vd = {"cf3", "e", 1, HR_TS_NOW, HR_DELETE, NULL, 0};
+	hr_stamp d = untouched;
+	CHECK_RC(hr_mutate_stamped(s, "t", "r", 1, &vd, 1, 0, &d), 0);
+	CHECK(d.ts == 12347 && d.seq > b.seq);
+	CHECK(same_version(s, "cf3", "e", e)); /* the one below is back */
+	/* ... and of an absent column: nothing written */
+	hr_mcell nd = {"cf3", "none", 4, HR_TS_NOW, HR_DELETE, NULL, 0};
+	d = untouched;
+	CHECK_RC(hr_mutate_stamped(s, "t", "r", 1, &nd, 1, 0, &d), 0);
+	CHECK(d.ts == HR_TS_NOW && d.seq == 0);
+
+	/* the stamps survive a reopen (WAL replay and store files) */
+	CHECK_RC(hr_server_close(s), 0);
+	s = et_open(dir);
+	CHECK(s);
+	CHECK(same_version(s, "cf", "b", b));
+	CHECK(same_version(s, "cf3", "e", e));
+	hr_check bc = chk_version("cf", "b", b.ts, b.seq);
+	hr_mcell bp = put("cf", "b", "after reopen");
+	hr_stamp b2 = untouched;
+	CHECK_RC(hr_check_and_mutate_stamped(s, "t", "r", 1, &bc, 1, &bp, 1, 0, &b2), 0);
+	CHECK(b2.seq > b.seq && b2.ts >= b.ts);
+	CHECK(same_version(s, "cf", "b", b2));
+	CHECK_RC(hr_server_close(s), 0);
+	hr_test_rmrf(dir);
+}
+
 int main(void)
 {
 	et_watchdog(240);
@@ -421,6 +548,7 @@ int main(void)
 	RUN(t_errors);
 	RUN(t_concurrent_increments);
 	RUN(t_concurrent_create);
+	RUN(t_stamped);
 	hr_test_rmrf(g_dir);
 	return hr_test_done();
 }
