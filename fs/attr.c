@@ -94,6 +94,16 @@ int hrfs_getattr_inode(struct hrfs *fs, struct hrfs_inode *in, struct stat *st)
 	case HRFS_ST_TABLE:
 		hrfs_attr_dir(fs, in->ino, st);
 		return 0;
+	case HRFS_ST_VERSIONS:
+	case HRFS_ST_ASOF:
+	case HRFS_ST_ASOF_TS:
+	case HRFS_HV_TABLE:
+	case HRFS_HV_ROW:
+	case HRFS_HV_FAMILY:
+	case HRFS_HV_CELL:
+	case HRFS_HV_VCELL:
+	case HRFS_HV_VERSION:
+		return hrfs_hist_getattr(fs, in, st);
 	case HRFS_ST_FILE: {
 		char *text = NULL;
 		size_t len = 0;
@@ -240,6 +250,8 @@ int hrfs_in_ttl_table(struct hrfs *fs, struct hrfs_inode *in)
 
 double hrfs_timeout_of(struct hrfs *fs, struct hrfs_inode *in)
 {
+	if (hrfs_kind_is_hist(in->kind))
+		return 0; /* every write changes history listings */
 	switch (in->kind) {
 	case HRFS_ST_FILE:
 	case HRFS_ST_TABLES:

@@ -332,6 +332,10 @@ void hrfs_ino_path_locked(const struct hrfs_inode *in, struct hrfs_path *p)
 	p->st_sub = in->st_sub;
 	snprintf(p->name, sizeof(p->name), "%s", in->name);
 	p->mpath[0] = '\0';
+	if (hrfs_kind_is_hist(in->kind)) {
+		hrfs_hist_path_locked(in, p); /* deeper than a table tree */
+		return;
+	}
 	for (const struct hrfs_inode *x = in; x && x->kind != HRFS_ROOT && depth < 8; x = x->parent)
 		chain[depth++] = x;
 	/* chain[depth-1] is the child of root. */

@@ -108,7 +108,7 @@ void hrfs_cell_mcell(const struct hrfs_path *p, const void *data, size_t len,
 
 int hrfs_cell_put(struct hrfs *fs, const struct hrfs_path *p, const void *data, size_t len,
 		  const hr_file_attr *attr, unsigned flags, const struct hrfs_ver *expect,
-		  int expect_absent, struct hrfs_ver *stored)
+		  int expect_absent, int64_t ts, struct hrfs_ver *stored)
 {
 	uint8_t tag[HR_FILE_ATTR_TAG_LEN];
 	hr_mcell mc;
@@ -116,6 +116,7 @@ int hrfs_cell_put(struct hrfs *fs, const struct hrfs_path *p, const void *data, 
 	hr_stamp st;
 	int rc;
 	hrfs_cell_mcell(p, data, len, attr, tag, &mc);
+	mc.ts = ts;
 	if (!expect && !expect_absent) {
 		HRFS_RETRY(fs, rc, "store cell",
 			   hr_mutate_stamped(fs->srv, p->table, p->row, p->row_len, &mc, 1, flags,
@@ -396,6 +397,7 @@ void hrfs_of_reset(struct hrfs_of *of)
 	of->buf = NULL;
 	of->len = of->cap = 0;
 	of->loaded = of->stored = of->dirty = of->init = 0;
+	of->trunc_ts = 0;
 }
 
 int hrfs_of_commit(struct hrfs *fs, struct hrfs_of *of, unsigned flags, int checked)
@@ -416,9 +418,16 @@ int hrfs_of_commit(struct hrfs *fs, struct hrfs_of *of, unsigned flags, int chec
 	/* checked: a read-modify-write by path; the cell must still be the
 	 * version it was read at (-ECANCELED otherwise). v: the version
 	 * stored, for the page cache of later opens, as the engine stamped it
-	 * (no read back, so exact even if another write followed at once). */
+	 * (no read back, so exact even if another write followed at once).
+	 * The empty put's timestamp is reused only while the cell is still
+	 * that put (a rename since then stored another version, with a later
+	 * timestamp, that must not hide this one). */
+	int64_t ts = HR_TS_NOW;
+	if (of->trunc_ts && of->stored && of->base.ts == of->trunc_ts && of->base.len == 0)
+		ts = of->trunc_ts;
 	rc = hrfs_cell_put(fs, &p, of->buf, of->len, &of->attr, flags,
-			   checked && of->stored ? &of->base : NULL, checked && !of->stored, &v);
+			   checked && of->stored ? &of->base : NULL, checked && !of->stored, ts,
+			   &v);
 	if (rc < 0) {
 		if (rc != -ECANCELED)
 			hr_log_error("fs", "store %s (%zu bytes): %s", p.mpath, of->len,
@@ -429,6 +438,7 @@ int hrfs_of_commit(struct hrfs *fs, struct hrfs_of *of, unsigned flags, int chec
 	of->dirty = 0;
 	of->stored = 1;
 	of->base = v;
+	of->trunc_ts = of->len == 0 ? v.ts : 0;
 	pthread_mutex_lock(&fs->lock);
 	if (of->created) {
 		struct hrfs_mem *m = hrfs_mem_find_locked(fs, p.mpath);

@@ -15,8 +15,7 @@
 
 static int is_status_kind(int kind)
 {
-	return kind == HRFS_ST_ROOT || kind == HRFS_ST_TABLES || kind == HRFS_ST_TABLE ||
-	       kind == HRFS_ST_FILE;
+	return hrfs_kind_is_status(kind);
 }
 
 static int in_table_tree(int kind)
@@ -158,9 +157,17 @@ void hrfs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		return;
 	case HRFS_ST_ROOT:
 	case HRFS_ST_TABLES:
-	case HRFS_ST_TABLE: {
+	case HRFS_ST_TABLE:
+	case HRFS_ST_VERSIONS:
+	case HRFS_ST_ASOF:
+	case HRFS_ST_ASOF_TS:
+	case HRFS_HV_TABLE:
+	case HRFS_HV_ROW:
+	case HRFS_HV_FAMILY:
+	case HRFS_HV_VCELL: {
 		struct hrfs_inode *in = NULL;
-		rc = hrfs_status_lookup(fs, dir, name, &in);
+		rc = hrfs_kind_is_hist(dir->kind) ? hrfs_hist_lookup(fs, dir, name, &in)
+						  : hrfs_status_lookup(fs, dir, name, &in);
 		if (rc == -ENOENT) {
 			fuse_reply_err(req, ENOENT);
 			return;
@@ -322,6 +329,17 @@ void hrfs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fuse_reply_attr(req, &st, hrfs_timeout_of(fs, in));
 }
 
+/* A family made through the mount: the engine's defaults, with the
+ * history settings of the configuration (default_max_versions,
+ * default_keep_deleted_cells). */
+static void mount_family(const struct hrfs *fs, hr_family_schema *f, const char *name)
+{
+	hr_family_defaults(f, name);
+	if (fs->cfg.default_max_versions)
+		f->max_versions = fs->cfg.default_max_versions;
+	f->keep_deleted_cells = fs->cfg.default_keep_deleted_cells ? 1 : 0;
+}
+
 /* Parses cfg.default_families ("cf,meta") into a schema. */
 static int default_schema(const struct hrfs *fs, const char *table, hr_table_schema *sc)
 {
@@ -332,10 +350,10 @@ static int default_schema(const struct hrfs *fs, const char *table, hr_table_sch
 	for (char *tok = strtok_r(list, ", \t", &save); tok; tok = strtok_r(NULL, ", \t", &save)) {
 		if (sc->nfamilies >= HR_MAX_FAMILIES || !hr_family_name_valid(tok))
 			return -EINVAL;
-		hr_family_defaults(&sc->families[sc->nfamilies++], tok);
+		mount_family(fs, &sc->families[sc->nfamilies++], tok);
 	}
 	if (sc->nfamilies == 0)
-		hr_family_defaults(&sc->families[sc->nfamilies++], "cf");
+		mount_family(fs, &sc->families[sc->nfamilies++], "cf");
 	return 0;
 }
 
@@ -441,7 +459,7 @@ void hrfs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t m
 				goto fail;
 			}
 			hr_family_schema f;
-			hr_family_defaults(&f, name);
+			mount_family(fs, &f, name);
 			HRFS_RETRY(fs, rc, "mkdir family (schema)", hr_family_add(fs->srv, dp.table, &f));
 			if (rc == -EEXIST)
 				rc = 0;

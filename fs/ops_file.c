@@ -310,7 +310,7 @@ void hrfs_op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t m
 		return;
 	}
 	if (!S_ISREG(mode) || dir->kind != HRFS_FAMILY || hrfs_name_is_scratch(name)) {
-		fuse_reply_err(req, EPERM);
+		fuse_reply_err(req, hrfs_kind_is_status(dir->kind) ? EROFS : EPERM);
 		return;
 	}
 	klen = hrfs_name_decode(name, key);
@@ -323,7 +323,7 @@ void hrfs_op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t m
 	p.qual_len = (size_t)klen;
 	created_attr(req, mode, &a);
 	/* only if absent: mknod of an existing name is EEXIST */
-	rc = hrfs_cell_put(fs, &p, "", 0, &a, 0, NULL, 1, NULL);
+	rc = hrfs_cell_put(fs, &p, "", 0, &a, 0, NULL, 1, HR_TS_NOW, NULL);
 	if (rc == -ECANCELED)
 		rc = -EEXIST;
 	if (rc < 0) {
@@ -353,12 +353,14 @@ static void open_status(fuse_req_t req, struct hrfs *fs, struct hrfs_inode *in,
 	struct hrfs_path p;
 	char *text = NULL;
 	size_t len = 0;
+	int hist = hrfs_kind_is_hist(in->kind);
 	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
-		fuse_reply_err(req, EACCES);
+		/* status files are 0444; history files show their cell's mode */
+		fuse_reply_err(req, hist ? EROFS : EACCES);
 		return;
 	}
 	hrfs_ino_path(fs, in, &p);
-	int rc = hrfs_status_render(fs, &p, &text, &len);
+	int rc = hist ? hrfs_hist_read(fs, &p, &text, &len) : hrfs_status_render(fs, &p, &text, &len);
 	if (rc < 0) {
 		fuse_reply_err(req, hrfs_errno(rc));
 		return;
@@ -396,6 +398,8 @@ void hrfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	case HRFS_SCRATCH:
 		break;
 	case HRFS_ST_FILE:
+	case HRFS_HV_CELL:
+	case HRFS_HV_VERSION:
 		open_status(req, fs, in, fi);
 		return;
 	default:
@@ -667,11 +671,13 @@ void hrfs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_s
 	}
 	if (in->kind != HRFS_CELL && in->kind != HRFS_SCRATCH) {
 		if (to_set & FUSE_SET_ATTR_SIZE) {
-			fuse_reply_err(req, in->kind == HRFS_ST_FILE ? EACCES : EISDIR);
+			fuse_reply_err(req, in->kind == HRFS_ST_FILE ? EACCES
+					    : in->kind == HRFS_HV_CELL || in->kind == HRFS_HV_VERSION
+						? EROFS
+						: EISDIR);
 			return;
 		}
-		if (in->kind == HRFS_ST_FILE || in->kind == HRFS_ST_ROOT ||
-		    in->kind == HRFS_ST_TABLES || in->kind == HRFS_ST_TABLE) {
+		if (hrfs_kind_is_status(in->kind)) {
 			fuse_reply_err(req, EROFS);
 			return;
 		}

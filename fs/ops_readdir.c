@@ -68,6 +68,25 @@ struct hrfs_dh {
 
 #define HRFS_DH_RING 256
 
+/* 0 a table, 1 a row, 2 a family (live or in a history view: listed by
+ * a scan), -1 a directory listed from a snapshot list (or not at all). */
+static int dir_level(int kind)
+{
+	switch (kind) {
+	case HRFS_TABLE:
+	case HRFS_HV_TABLE:
+		return 0;
+	case HRFS_ROW:
+	case HRFS_HV_ROW:
+		return 1;
+	case HRFS_FAMILY:
+	case HRFS_HV_FAMILY:
+		return 2;
+	default:
+		return -1;
+	}
+}
+
 static int child_kind(int dirkind)
 {
 	switch (dirkind) {
@@ -75,9 +94,20 @@ static int child_kind(int dirkind)
 		return HRFS_ROW;
 	case HRFS_ROW:
 		return HRFS_FAMILY;
+	case HRFS_HV_TABLE:
+		return HRFS_HV_ROW;
+	case HRFS_HV_ROW:
+		return HRFS_HV_FAMILY;
 	default:
 		return HRFS_CELL;
 	}
+}
+
+static int dh_child_kind(const struct hrfs_dh *dh)
+{
+	if (dh->kind == HRFS_HV_FAMILY)
+		return dh->p.hv_view == HRFS_HV_ASOF_VIEW ? HRFS_HV_CELL : HRFS_HV_VCELL;
+	return child_kind(dh->kind);
 }
 
 static int mem_kind_to_inode(int dirkind, int mk)
@@ -125,7 +155,8 @@ void hrfs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
-	if (in->kind == HRFS_CELL || in->kind == HRFS_SCRATCH || in->kind == HRFS_ST_FILE) {
+	if (in->kind == HRFS_CELL || in->kind == HRFS_SCRATCH || in->kind == HRFS_ST_FILE ||
+	    in->kind == HRFS_HV_CELL || in->kind == HRFS_HV_VERSION) {
 		fuse_reply_err(req, ENOTDIR);
 		return;
 	}
@@ -177,6 +208,16 @@ void hrfs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	case HRFS_ST_TABLE:
 		rc = hrfs_status_list(fs, &dh->p, &dh->names, &dh->kinds, &dh->nnames);
 		break;
+	case HRFS_ST_VERSIONS:
+	case HRFS_ST_ASOF:
+	case HRFS_ST_ASOF_TS:
+	case HRFS_HV_VCELL:
+		rc = hrfs_hist_list(fs, &dh->p, &dh->names, &dh->kinds, &dh->nnames);
+		break;
+	case HRFS_HV_TABLE:
+	case HRFS_HV_ROW:
+	case HRFS_HV_FAMILY:
+		break; /* a scan only: no memory-only entries in the past */
 	default:
 		rc = hrfs_mem_list(fs, dh->p.mpath, &dh->mem, &dh->nmem);
 		break;
@@ -210,7 +251,9 @@ static int open_scan(struct hrfs *fs, struct hrfs_dh *dh)
 	uint8_t stop[HRFS_NAME_MAX + 1];
 	int rc;
 	memset(&o, 0, sizeof(o));
-	if (dh->kind == HRFS_TABLE) {
+	if (hrfs_kind_is_hist(dh->kind))
+		hrfs_hist_scan_opts(&dh->p, &o);
+	if (dir_level(dh->kind) == 0) {
 		o.mode = HR_SCAN_ROWS;
 		if (dh->have_last) {
 			o.start = dh->last;
@@ -225,7 +268,7 @@ static int open_scan(struct hrfs *fs, struct hrfs_dh *dh)
 		o.start_len = dh->p.row_len;
 		o.stop = stop;
 		o.stop_len = dh->p.row_len + 1;
-		if (dh->kind == HRFS_ROW) {
+		if (dir_level(dh->kind) == 1) {
 			o.mode = HR_SCAN_FAMILIES;
 			if (dh->have_last)
 				o.resume_family = (const char *)dh->last;
@@ -248,10 +291,10 @@ static void note_last(struct hrfs_dh *dh, const hr_scan_entry *e)
 {
 	const uint8_t *k;
 	size_t kl;
-	if (dh->kind == HRFS_TABLE) {
+	if (dir_level(dh->kind) == 0) {
 		k = e->row;
 		kl = e->row_len;
-	} else if (dh->kind == HRFS_ROW) {
+	} else if (dir_level(dh->kind) == 1) {
 		k = (const uint8_t *)e->family;
 		kl = e->family ? strlen(e->family) : 0;
 	} else {
@@ -307,13 +350,13 @@ static int fill_peek(struct hrfs *fs, struct hrfs_dh *dh)
 		struct hrfs_dent *d = &dh->peek;
 		memset(d, 0, offsetof(struct hrfs_dent, key));
 		d->has_attr = d->dot = 0;
-		d->kind = child_kind(dh->kind);
+		d->kind = dh_child_kind(dh);
 		const uint8_t *k;
 		size_t kl;
-		if (dh->kind == HRFS_TABLE) {
+		if (dir_level(dh->kind) == 0) {
 			k = e.row;
 			kl = e.row_len;
-		} else if (dh->kind == HRFS_ROW) {
+		} else if (dir_level(dh->kind) == 1) {
 			k = (const uint8_t *)e.family;
 			kl = e.family ? strlen(e.family) : 0;
 		} else {
@@ -327,7 +370,7 @@ static int fill_peek(struct hrfs *fs, struct hrfs_dh *dh)
 		}
 		if (kl > HRFS_NAME_MAX)
 			continue; /* no 255-byte name can spell it */
-		if (dh->kind == HRFS_ROW) {
+		if (dir_level(dh->kind) == 1) {
 			memcpy(d->name, k, kl);
 			d->name[kl] = '\0';
 		} else if (hrfs_name_encode(k, kl, d->name) < 0) {
@@ -385,7 +428,7 @@ static int dh_next(struct hrfs *fs, struct hrfs_dh *dh, struct hrfs_dent *out)
 		dh->ni++;
 		return 1;
 	}
-	if (dh->kind != HRFS_TABLE && dh->kind != HRFS_ROW && dh->kind != HRFS_FAMILY)
+	if (dir_level(dh->kind) < 0)
 		return 0;
 	/* Scratch files first (the mem list is sorted that way). */
 	if (dh->mi < dh->nmem && dh->mem[dh->mi].kind == HRFS_MEM_SCRATCH) {
@@ -430,6 +473,34 @@ static struct hrfs_inode *plus_entry(struct hrfs *fs, fuse_ino_t dirino, const s
 	char mp[HRFS_PATH_MAX];
 	if (!dir)
 		return NULL;
+	if (hrfs_kind_is_hist(d->kind) && dir_level(dh->kind) >= 0) {
+		/* a history view's scan just saw it: no second look */
+		struct hrfs_inode *hi = hrfs_ino_child(fs, dir, d->kind, d->name, d->key,
+						       d->key_len, 1);
+		if (!hi)
+			return NULL;
+		if (d->kind == HRFS_HV_CELL)
+			hrfs_attr_file(fs, hi->ino, d->size, &d->attr, &st);
+		else
+			hrfs_attr_dir(fs, hi->ino, &st);
+		hrfs_fill_entry(fs, hi, &st, e);
+		return hi;
+	}
+	if (hrfs_kind_is_hist(d->kind)) {
+		/* from a snapshot list, by lookup: a version may have gone
+		 * since the listing (then it is skipped) */
+		struct hrfs_inode *hi = NULL;
+		int rc = hrfs_kind_is_hist(dir->kind) ? hrfs_hist_lookup(fs, dir, d->name, &hi)
+						      : hrfs_status_lookup(fs, dir, d->name, &hi);
+		if (rc < 0)
+			return NULL;
+		if (hrfs_getattr_inode(fs, hi, &st) < 0) {
+			hrfs_ino_forget(fs, hi->ino, 1);
+			return NULL;
+		}
+		hrfs_fill_entry(fs, hi, &st, e);
+		return hi;
+	}
 	if (d->kind == HRFS_ST_FILE) {
 		struct hrfs_inode *sf = NULL;
 		if (hrfs_status_lookup(fs, dir, d->name, &sf) < 0)
@@ -553,7 +624,8 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		struct stat st;
 		memset(&st, 0, sizeof(st));
 		int is_dir = d.dot || (d.kind != HRFS_CELL && d.kind != HRFS_SCRATCH &&
-				       d.kind != HRFS_ST_FILE);
+				       d.kind != HRFS_ST_FILE && d.kind != HRFS_HV_CELL &&
+				       d.kind != HRFS_HV_VERSION);
 		st.st_mode = is_dir ? S_IFDIR : S_IFREG;
 		if (plus)
 			need = fuse_add_direntry_plus(req, NULL, 0, d.name, NULL, 0);

@@ -4,6 +4,7 @@
  *   /.hregionfs/config                 the running configuration
  *   /.hregionfs/tables/<t>/schema      the table's families and settings
  *   /.hregionfs/tables/<t>/regions     one line per region (hr_region_list)
+ *   /.hregionfs/versions/, asof/       the history trees (history.c)
  * Files are rendered when opened (and for getattr, to report an exact
  * size); their attributes are never cached by the kernel.
  */
@@ -79,9 +80,11 @@ static int render_schema(struct hrfs *fs, const char *table, struct sbuf *b)
 			const hr_family_schema *f = &sc->families[i];
 			sb_printf(b,
 				  "family %s max_versions=%" PRIu32 " ttl_ms=%" PRId64
-				  " block_size=%" PRIu32 " bloom=%s compression=%s\n",
+				  " block_size=%" PRIu32 " bloom=%s compression=%s"
+				  " keep_deleted_cells=%s\n",
 				  f->name, f->max_versions, f->ttl_ms, f->block_size,
-				  f->bloom == HR_BLOOM_ROW ? "row" : "none", "none");
+				  f->bloom == HR_BLOOM_ROW ? "row" : "none", "none",
+				  f->keep_deleted_cells ? "true" : "false");
 		}
 	}
 	free(sc);
@@ -227,6 +230,10 @@ int hrfs_status_lookup(struct hrfs *fs, struct hrfs_inode *dir, const char *name
 			in = child(fs, dir, HRFS_ST_FILE, HRFS_ST_STATS, name);
 		else if (strcmp(name, "config") == 0)
 			in = child(fs, dir, HRFS_ST_FILE, HRFS_ST_CONFIG, name);
+		else if (strcmp(name, "versions") == 0)
+			in = child(fs, dir, HRFS_ST_VERSIONS, 0, name);
+		else if (strcmp(name, "asof") == 0)
+			in = child(fs, dir, HRFS_ST_ASOF, 0, name);
 		else
 			return -ENOENT;
 		break;
@@ -281,9 +288,11 @@ int hrfs_status_list(struct hrfs *fs, const struct hrfs_path *p, char ***names, 
 	*n = 0;
 	switch (p->kind) {
 	case HRFS_ST_ROOT:
-		if ((rc = add_name(names, kinds, n, "config", HRFS_ST_FILE)) < 0 ||
+		if ((rc = add_name(names, kinds, n, "asof", HRFS_ST_ASOF)) < 0 ||
+		    (rc = add_name(names, kinds, n, "config", HRFS_ST_FILE)) < 0 ||
 		    (rc = add_name(names, kinds, n, "stats", HRFS_ST_FILE)) < 0 ||
-		    (rc = add_name(names, kinds, n, "tables", HRFS_ST_TABLES)) < 0)
+		    (rc = add_name(names, kinds, n, "tables", HRFS_ST_TABLES)) < 0 ||
+		    (rc = add_name(names, kinds, n, "versions", HRFS_ST_VERSIONS)) < 0)
 			break;
 		break;
 	case HRFS_ST_TABLES: {

@@ -67,6 +67,8 @@ typedef struct hr_config {
 	/* [fs] — read by the front end only */
 	char default_families[1024];	/* comma-separated */
 	int auto_create_families;
+	uint32_t default_max_versions;	/* of families made by mkdir */
+	int default_keep_deleted_cells;
 	uint32_t entry_timeout_s;
 	uint32_t retries;
 	uint32_t retry_pause_ms;

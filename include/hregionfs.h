@@ -91,6 +91,11 @@ typedef struct hr_family_schema {
 	uint32_t block_size;	/* default 64 KiB */
 	uint8_t bloom;		/* HR_BLOOM_NONE or HR_BLOOM_ROW (default) */
 	uint8_t compression;	/* HR_COMPRESSION_NONE (only value so far) */
+	/* HBase's KEEP_DELETED_CELLS (default 0): 1 = deleted cells stay
+	 * readable by time-range reads that end before their delete marker,
+	 * and compactions keep them (and their markers), still subject to
+	 * max_versions and ttl_ms. See "Versions and time ranges" below. */
+	uint8_t keep_deleted_cells;
 } hr_family_schema;
 
 enum { HR_BLOOM_NONE = 0, HR_BLOOM_ROW = 1 };
@@ -252,6 +257,11 @@ typedef struct hr_value {
 
 #define HR_GET_VALUE 0x1u /* copy the value out; without it only len, ts, seq, tags_len */
 #define HR_GET_TAGS 0x2u  /* copy the tag area out */
+/* hr_get_versions and hr_scan_opts.history: every retained version, as
+ * time travel can reach it: in a keep_deleted_cells family no delete
+ * marker applies (deleted versions are listed too); in others every
+ * marker does (a deleted version is gone for good). */
+#define HR_GET_HISTORY 0x4u
 
 /* Frees v->data and v->tags (and sets them NULL). */
 void hr_value_free(hr_value *v);
@@ -261,11 +271,26 @@ int hr_get(hr_server *srv, const char *table, const void *row, size_t row_len,
 	   const char *family, const void *qual, size_t qual_len, unsigned flags,
 	   hr_value *out);
 
+/* Versions and time ranges (HBase with NEW_VERSION_BEHAVIOR, so that an
+ * answer never depends on when a flush or compaction ran):
+ * - A column retains its max_versions newest versions (puts); one version
+ *   per timestamp (a put at the same ts as a newer one is overwritten).
+ *   Without keep_deleted_cells, a deleted put is no version and does not
+ *   count; with it, deleted puts count (compactions keep them). Versions
+ *   beyond max_versions are never returned, whatever the time range (HBase
+ *   without NEW_VERSION_BEHAVIOR returns them until a major compaction).
+ * - A time range [min_ts, max_ts) then selects among the retained versions.
+ * - Delete markers: without keep_deleted_cells every marker applies,
+ *   whatever the range (HBase applies markers within or after the range),
+ *   so a deleted cell can never be read again; with it, only markers
+ *   whose ts is within the range apply, so a cell deleted at time D reads
+ *   absent at D and later and present before D. A marker masks the puts
+ *   at or below its ts written before it (lower sequence id). */
 typedef struct hr_get_opts {
 	uint32_t max_versions;	/* 0 = the family's max_versions */
 	int64_t min_ts;		/* inclusive, 0 = none */
 	int64_t max_ts;		/* exclusive, 0 = none */
-	unsigned flags;		/* HR_GET_TAGS (values are always copied) */
+	unsigned flags;		/* HR_GET_TAGS, HR_GET_HISTORY (values are always copied) */
 } hr_get_opts;
 
 /* Up to max_versions visible versions, newest first. Returns the count
@@ -309,6 +334,11 @@ typedef struct hr_scan_opts {
 	int start_after_row;	/* 1: start is exclusive (resume a row listing) */
 	int mode;		/* enum hr_scan_mode */
 	int with_values;	/* HR_SCAN_CELLS: fill value/value_len */
+	/* Time bound, exclusive (0 = none): the table as of a moment, i.e.
+	 * HBase's Scan time range [0, max_ts): per column the newest retained
+	 * version with ts < max_ts, delete markers applied as hr_get_opts. */
+	int64_t max_ts;
+	int history;		/* 1: as HR_GET_HISTORY (with max_ts 0) */
 } hr_scan_opts;
 
 /* row, qualifier and value are each followed by a NUL byte that their

@@ -49,10 +49,14 @@ static int write_output(compaction *c)
 
 	/* every cell in a file is below every read point: see all of them */
 	hr_resolver_init(&res, &st->fam, UINT64_MAX);
-	/* Versions beyond max_versions still answer time-range reads (as in
-	 * HBase) until a major compaction: only a major one drops them. */
+	/* Reads never show versions beyond max_versions (hregionfs.h,
+	 * "Versions and time ranges"); a minor compaction keeps them anyway
+	 * (HBase's minor compactions keep what major ones drop), a major one
+	 * drops them. With keep_deleted_cells deleted puts and the markers
+	 * that can still mask them are kept (res.compact). */
 	if (!c->major)
 		res.max_versions = UINT32_MAX;
+	res.compact = 1;
 	for (uint32_t i = 0; i < c->nin; i++) {
 		const hr_sfile_info *fi = hr_sfile_get_info(c->in[i]);
 		rows += fi->row_count;

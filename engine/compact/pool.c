@@ -203,14 +203,17 @@ static uint64_t major_period(hr_store *st, uint64_t interval)
 }
 
 /* Due when its oldest file is older than its period. A store that is one
- * file without deletes or TTL has nothing a major compaction would drop. */
+ * file without TTL and without deletes (or whose family keeps deleted
+ * cells, which a major compaction keeps) has nothing it would drop but
+ * surplus versions, which reads do not show anyway. */
 static int major_due(hr_store *st, uint64_t interval, int64_t now_ms)
 {
 	char path[PATH_MAX];
 	pthread_mutex_lock(&st->mu);
 	uint32_t n = st->nfiles;
-	int idle = n == 0 || (n == 1 && hr_sfile_get_info(st->files[0])->delete_count == 0 &&
-			      st->fam.ttl_ms <= 0);
+	int idle = n == 0 || (n == 1 && st->fam.ttl_ms <= 0 &&
+			      (hr_sfile_get_info(st->files[0])->delete_count == 0 ||
+			       st->fam.keep_deleted_cells));
 	if (!idle)
 		snprintf(path, sizeof(path), "%s", hr_sfile_path(st->files[n - 1]));
 	pthread_mutex_unlock(&st->mu);

@@ -9,7 +9,10 @@
 #include "engine/hr_util.h"
 #include "hr_log.h"
 
-#define META_SCHEMA_VERSION 1
+/* 1: families without flags; 2: + u8 flags per family (bit 0 =
+ * keep_deleted_cells). Both are read; 2 is written. */
+#define META_SCHEMA_VERSION 2
+#define META_FAM_KEEP_DELETED 0x1u
 
 struct hr_meta {
 	hr_io *io;
@@ -207,11 +210,11 @@ static int each(hr_meta_txn *t, MDB_dbi dbi, each_fn fn, void *ctx)
 }
 
 /* ---- tables: u32 version | u32 nfam | nfam x (u8 len, name, u32 maxv,
- *      i64 ttl, u32 block, u8 bloom, u8 compression) */
+ *      i64 ttl, u32 block, u8 bloom, u8 compression [, u8 flags: version 2]) */
 
 int hr_meta_table_put(hr_meta_txn *t, const hr_table_schema *s)
 {
-	uint8_t buf[8 + HR_MAX_FAMILIES * (1 + HR_MAX_NAME + 18)];
+	uint8_t buf[8 + HR_MAX_FAMILIES * (1 + HR_MAX_NAME + 19)];
 	uint8_t *p = buf;
 	hr_put32(p, META_SCHEMA_VERSION);
 	hr_put32(p + 4, s->nfamilies);
@@ -227,7 +230,8 @@ int hr_meta_table_put(hr_meta_txn *t, const hr_table_schema *s)
 		hr_put32(p + 12, f->block_size);
 		p[16] = f->bloom;
 		p[17] = f->compression;
-		p += 18;
+		p[18] = f->keep_deleted_cells ? META_FAM_KEEP_DELETED : 0;
+		p += 19;
 	}
 	return put(t, t->m->tables, s->name, strlen(s->name), buf, (size_t)(p - buf));
 }
@@ -241,8 +245,12 @@ static int decode_table(const MDB_val *k, const MDB_val *v, hr_table_schema *s)
 {
 	const uint8_t *p = v->mv_data, *end = p + v->mv_size;
 	memset(s, 0, sizeof(*s));
-	if (k->mv_size > HR_MAX_NAME || v->mv_size < 8 || hr_get32(p) != META_SCHEMA_VERSION)
+	if (k->mv_size > HR_MAX_NAME || v->mv_size < 8)
 		return -EIO;
+	uint32_t version = hr_get32(p);
+	if (version != 1 && version != 2)
+		return -EIO;
+	size_t fixed = version == 1 ? 18 : 19;
 	memcpy(s->name, k->mv_data, k->mv_size);
 	s->nfamilies = hr_get32(p + 4);
 	if (s->nfamilies > HR_MAX_FAMILIES)
@@ -250,7 +258,7 @@ static int decode_table(const MDB_val *k, const MDB_val *v, hr_table_schema *s)
 	p += 8;
 	for (uint32_t i = 0; i < s->nfamilies; i++) {
 		hr_family_schema *f = &s->families[i];
-		if (p >= end || p + 1 + *p + 18 > end)
+		if (p >= end || p + 1 + *p + fixed > end)
 			return -EIO;
 		size_t n = *p++;
 		memcpy(f->name, p, n);
@@ -260,7 +268,12 @@ static int decode_table(const MDB_val *k, const MDB_val *v, hr_table_schema *s)
 		f->block_size = hr_get32(p + 12);
 		f->bloom = p[16];
 		f->compression = p[17];
-		p += 18;
+		if (version >= 2) {
+			if (p[18] & ~META_FAM_KEEP_DELETED)
+				return -EIO; /* a flag this build does not know */
+			f->keep_deleted_cells = (p[18] & META_FAM_KEEP_DELETED) != 0;
+		}
+		p += fixed;
 	}
 	return 0;
 }

@@ -15,6 +15,7 @@ void hr_resolver_init(hr_resolver *r, const hr_family_schema *f, uint64_t read_p
 	r->read_point = read_point;
 	r->max_versions = f->max_versions ? f->max_versions : 1;
 	r->oldest_ts = f->ttl_ms > 0 ? hr_now_ms() - f->ttl_ms : INT64_MIN;
+	r->keep_deleted = f->keep_deleted_cells != 0;
 }
 
 void hr_resolver_free(hr_resolver *r)
@@ -55,6 +56,44 @@ static void reset_col(hr_resolver *r)
 	r->ver_del_ts = INT64_MIN;
 	r->ver_del_seq = 0;
 	r->versions = 0;
+	r->have_put = 0;
+}
+
+/* Whether a marker takes part in this read. With keep_deleted_cells only
+ * those within the time range do (HBase's seePastDeleteMarkers); without,
+ * all do (HBase: within or after the range; one before it masks only puts
+ * below the range, which are not read anyway). */
+static int marker_applies(const hr_resolver *r, const hr_kv *kv)
+{
+	if (!r->keep_deleted || r->compact)
+		return 1;
+	if (r->history)
+		return 0;
+	return (!r->min_ts || kv->ts >= r->min_ts) && (!r->max_ts || kv->ts < r->max_ts);
+}
+
+/* With keep_deleted_cells a compaction keeps a marker while it can still
+ * mask a put it keeps: not expired, and (a column marker) fewer than
+ * max_versions puts of the column above it (older puts all go). */
+static int keep_marker(const hr_resolver *r, const hr_kv *kv)
+{
+	if (!r->compact || !r->keep_deleted || kv->ts < r->oldest_ts)
+		return HR_RES_SKIP;
+	if (kv->type != HR_DELETE_FAMILY && r->versions >= r->max_versions)
+		return HR_RES_SKIP;
+	return HR_RES_EMIT;
+}
+
+static int masked(const hr_resolver *r, const hr_kv *kv)
+{
+	if (kv->seq < r->col_del_seq)
+		return 1;
+	if (kv->ts == r->ver_del_ts && kv->seq < r->ver_del_seq)
+		return 1;
+	for (size_t i = 0; i < r->nfam; i++)
+		if (r->fam[i].ts >= kv->ts && r->fam[i].seq > kv->seq)
+			return 1;
+	return 0;
 }
 
 int hr_resolve(hr_resolver *r, const hr_kv *kv)
@@ -77,6 +116,8 @@ int hr_resolve(hr_resolver *r, const hr_kv *kv)
 	}
 	switch (kv->type) {
 	case HR_DELETE_FAMILY:
+		if (!marker_applies(r, kv))
+			return keep_marker(r, kv);
 		if (r->nfam == r->fam_cap) {
 			size_t c = r->fam_cap ? r->fam_cap * 2 : 4;
 			void *nf = realloc(r->fam, c * sizeof(*r->fam));
@@ -88,37 +129,45 @@ int hr_resolve(hr_resolver *r, const hr_kv *kv)
 		r->fam[r->nfam].ts = kv->ts;
 		r->fam[r->nfam].seq = kv->seq;
 		r->nfam++;
-		return HR_RES_SKIP;
+		return keep_marker(r, kv);
 	case HR_DELETE_COLUMN:
-		if (kv->seq > r->col_del_seq)
+		if (marker_applies(r, kv) && kv->seq > r->col_del_seq)
 			r->col_del_seq = kv->seq;
-		return HR_RES_SKIP;
+		return keep_marker(r, kv);
 	case HR_DELETE:
-		if (kv->ts != r->ver_del_ts) {
-			r->ver_del_ts = kv->ts;
-			r->ver_del_seq = 0;
+		if (marker_applies(r, kv)) {
+			if (kv->ts != r->ver_del_ts) {
+				r->ver_del_ts = kv->ts;
+				r->ver_del_seq = 0;
+			}
+			if (kv->seq > r->ver_del_seq)
+				r->ver_del_seq = kv->seq;
 		}
-		if (kv->seq > r->ver_del_seq)
-			r->ver_del_seq = kv->seq;
-		return HR_RES_SKIP;
+		return keep_marker(r, kv);
 	case HR_PUT:
 		break;
 	default:
 		return HR_RES_SKIP;
 	}
+	/* One version per timestamp: an older put at the ts of a newer one was
+	 * overwritten (HBase; it arrives after it, seq desc). A mask that hides
+	 * the newer one hides it too, so it never resurfaces. */
+	if (r->have_put && kv->ts == r->last_put_ts)
+		return HR_RES_SKIP;
+	r->have_put = 1;
+	r->last_put_ts = kv->ts;
 	if (kv->ts < r->oldest_ts || r->versions >= r->max_versions)
 		return HR_RES_COLUMN_DONE;
-	if (r->min_ts && kv->ts < r->min_ts)
-		return HR_RES_COLUMN_DONE;
-	if (kv->seq < r->col_del_seq)
-		return HR_RES_SKIP;
-	if (kv->ts == r->ver_del_ts && kv->seq < r->ver_del_seq)
-		return HR_RES_SKIP;
-	for (size_t i = 0; i < r->nfam; i++)
-		if (r->fam[i].ts >= kv->ts && r->fam[i].seq > kv->seq)
-			return HR_RES_SKIP;
+	if (masked(r, kv)) {
+		if (!r->keep_deleted)
+			return HR_RES_SKIP; /* a deleted put is no version */
+		r->versions++;	    /* kept by compactions, so it counts */
+		return r->compact ? HR_RES_EMIT : HR_RES_SKIP;
+	}
+	r->versions++;
 	if (r->max_ts && kv->ts >= r->max_ts)
 		return HR_RES_SKIP;
-	r->versions++;
+	if (r->min_ts && kv->ts < r->min_ts)
+		return HR_RES_COLUMN_DONE;
 	return HR_RES_EMIT;
 }

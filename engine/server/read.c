@@ -31,7 +31,7 @@ static int prime_row(hr_miter *m, hr_resolver *res, const uint8_t *row, size_t r
 
 int hr_store_get(hr_store *st, hr_mvcc *mvcc, const uint8_t *row, size_t row_len,
 		 const uint8_t *qual, size_t qual_len, unsigned flags, hr_value *out,
-		 uint32_t max, int64_t min_ts, int64_t max_ts)
+		 uint32_t max, int64_t min_ts, int64_t max_ts, int history)
 {
 	hr_view v;
 	hr_miter *m = NULL;
@@ -53,6 +53,7 @@ int hr_store_get(hr_store *st, hr_mvcc *mvcc, const uint8_t *row, size_t row_len
 	hr_resolver_init(&res, &st->fam, read_point);
 	res.min_ts = min_ts;
 	res.max_ts = max_ts;
+	res.history = history;
 	/* HBase caps a request at the family's VERSIONS */
 	if (max > res.max_versions)
 		max = res.max_versions;
@@ -139,7 +140,7 @@ int hr_get(hr_server *srv, const char *table, const void *row, size_t row_len,
 		return rc;
 	atomic_fetch_add(&srv->st.gets, 1);
 	rc = hr_store_get(st, &r->mvcc, row, row_len, qual, qual_len,
-			  flags & (HR_GET_VALUE | HR_GET_TAGS), out, 1, 0, 0);
+			  flags & (HR_GET_VALUE | HR_GET_TAGS), out, 1, 0, 0, 0);
 	hr_region_unref(r);
 	return rc < 0 ? rc : rc == 0 ? -ENOENT : 0;
 }
@@ -164,7 +165,8 @@ int hr_get_versions(hr_server *srv, const char *table, const void *row, size_t r
 	}
 	rc = hr_store_get(st, &r->mvcc, row, row_len, qual, qual_len,
 			  HR_GET_VALUE | (opts ? opts->flags & HR_GET_TAGS : 0), v, max,
-			  opts ? opts->min_ts : 0, opts ? opts->max_ts : 0);
+			  opts ? opts->min_ts : 0, opts ? opts->max_ts : 0,
+			  opts && (opts->flags & HR_GET_HISTORY));
 	hr_region_unref(r);
 	if (rc <= 0) {
 		free(v);

@@ -54,6 +54,8 @@ struct hr_scan {
 	char table[HR_MAX_NAME + 1];
 	char family[HR_MAX_NAME + 1];
 	int has_family, mode, with_values;
+	int64_t max_ts;		/* the time bound (0 = none) */
+	int history;
 	buf stop;
 	int has_stop;
 	buf pos;		/* the next row to look at is >= pos (> pos if pos_excl) */
@@ -162,6 +164,8 @@ static int open_region(hr_scan *sc)
 			continue;
 		sc->ss[sc->nss].st = r->stores[i];
 		hr_resolver_init(&sc->ss[sc->nss].res, &r->stores[i]->fam, 0);
+		sc->ss[sc->nss].res.max_ts = sc->max_ts;
+		sc->ss[sc->nss].res.history = sc->history;
 		sc->nss++;
 	}
 	if (sc->has_family && sc->nss == 0)
@@ -570,6 +574,12 @@ int hr_scan_open(hr_server *srv, const char *table, const hr_scan_opts *o, hr_sc
 	}
 	sc->mode = o->mode;
 	sc->with_values = o->with_values;
+	if (o->max_ts < 0) {
+		rc = -EINVAL;
+		goto fail;
+	}
+	sc->max_ts = o->max_ts;
+	sc->history = o->history != 0;
 	const uint8_t *start = o->start;
 	size_t start_len = o->start ? o->start_len : 0;
 	if (buf_set(&sc->pos, start, start_len) < 0)

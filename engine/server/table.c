@@ -66,7 +66,7 @@ static int schema_valid(const hr_table_schema *s)
 	for (uint32_t i = 0; i < s->nfamilies; i++) {
 		const hr_family_schema *f = &s->families[i];
 		if (!hr_family_name_valid(f->name) || f->max_versions == 0 || f->ttl_ms < 0 ||
-		    f->block_size < 512 || f->block_size > (64u << 20))
+		    f->block_size < 512 || f->block_size > (64u << 20) || f->keep_deleted_cells > 1)
 			return 0;
 		for (uint32_t j = 0; j < i; j++)
 			if (strcmp(s->families[j].name, f->name) == 0)

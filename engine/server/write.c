@@ -74,7 +74,7 @@ static int eval_checks(hr_region *r, const uint8_t *row, size_t row_len, const h
 		hr_value v;
 		int rc = hr_store_get(hr_region_store(r, c->family), &r->mvcc, row, row_len,
 				      c->qualifier, c->qualifier_len,
-				      c->op == HR_CHECK_VALUE ? HR_GET_VALUE : 0, &v, 1, 0, 0);
+				      c->op == HR_CHECK_VALUE ? HR_GET_VALUE : 0, &v, 1, 0, 0, 0);
 		if (rc < 0)
 			return rc;
 		int ok = 0;
@@ -108,7 +108,7 @@ static int latest_ts(hr_region *r, hr_store *st, const uint8_t *row, size_t row_
 {
 	hr_value v;
 	int rc = hr_store_get(st, &r->mvcc, row, row_len, c->qualifier,
-			      c->qualifier_len, 0, &v, 1, 0, 0);
+			      c->qualifier_len, 0, &v, 1, 0, 0, 0);
 	if (rc <= 0)
 		return rc == 0 ? -ENOENT : rc;
 	*ts = v.ts;

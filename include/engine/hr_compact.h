@@ -29,9 +29,14 @@
  * cell with a lower seq than a file cell is in a file (memstores only hold
  * later edits). A major compaction (all files, on request or by
  * major_interval) keeps exactly the puts the resolver shows at read point
- * UINT64_MAX, so versions beyond max_versions go too: until then a
- * time-range read can still reach them, after it not (HBase's behaviour;
- * likewise a later Delete of a kept version no longer uncovers an older).
+ * UINT64_MAX, so versions beyond max_versions go too; reads never show
+ * those anyway (the resolver counts versions the same way), so a
+ * time-range read answers the same before and after. One exception: a
+ * single-version Delete (HR_DELETE, which the FUSE layer never issues) of
+ * a kept version uncovers a surplus one until a major compaction drops it.
+ * With keep_deleted_cells (res.compact) deleted puts and the markers that
+ * can still mask a kept put stay (HBase's KEEP_DELETED_CELLS=TRUE), still
+ * subject to max_versions and TTL.
  *   One compaction per store at a time (store->compacting, claimed with an
  * atomic exchange). Never holds store->mu during I/O. A region that leaves
  * HR_REGION_OPEN, or a server that stops, aborts the compaction (its output

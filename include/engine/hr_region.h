@@ -151,12 +151,23 @@ int hr_miter_seek_row(hr_miter *m, const hr_kv *target);
  * Deletes mask cells with ts <= the marker's ts that were written before
  * the marker (lower seq): HBase's NEW_VERSION_BEHAVIOR, chosen because a
  * filesystem re-creates a name in the same millisecond it removed it
- * ("rm f; echo x > f") and must not lose the new value. */
+ * ("rm f; echo x > f") and must not lose the new value. Versions are
+ * counted as hregionfs.h "Versions and time ranges" says: the retained
+ * versions do not depend on the time range, so an answer is the same
+ * before and after a compaction. With keep_deleted_cells only markers
+ * within [min_ts, max_ts) apply to a read.
+ * compact = 1 (a compaction over all of a store's files): EMIT means
+ * "keep this cell"; with keep_deleted_cells that is every retained put,
+ * deleted or not, and the markers that can still mask one. Without it,
+ * compact changes nothing (visible puts are kept, markers dropped). */
 typedef struct hr_resolver {
 	uint64_t read_point;
 	int64_t oldest_ts;	/* TTL cut-off: older cells are expired */
-	uint32_t max_versions;
+	uint32_t max_versions;	/* retained versions per column */
 	int64_t min_ts, max_ts; /* [min, max) filter; 0 = none */
+	int keep_deleted;	/* the family's keep_deleted_cells */
+	int compact;
+	int history;		/* HR_GET_HISTORY: with keep_deleted, no marker applies */
 	uint8_t *row;
 	size_t row_len, row_cap;
 	struct { int64_t ts; uint64_t seq; } *fam;
@@ -167,7 +178,9 @@ typedef struct hr_resolver {
 	uint64_t col_del_seq;
 	int64_t ver_del_ts;
 	uint64_t ver_del_seq;
-	uint32_t versions;
+	uint32_t versions;	/* retained versions of the column seen so far */
+	int have_put;		/* a put of this column was seen, at last_put_ts */
+	int64_t last_put_ts;
 } hr_resolver;
 
 enum { HR_RES_SKIP = 0, HR_RES_EMIT = 1, HR_RES_COLUMN_DONE = 2 };

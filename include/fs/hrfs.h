@@ -53,7 +53,29 @@ enum hrfs_kind {
 	HRFS_ST_TABLES, /* /.hregionfs/tables */
 	HRFS_ST_TABLE,	/* /.hregionfs/tables/<t> */
 	HRFS_ST_FILE,	/* a status file; st_sub says which */
+	/* history (history.c), read-only, never cached by the kernel: */
+	HRFS_ST_VERSIONS, /* /.hregionfs/versions: lists tables */
+	HRFS_ST_ASOF,	/* /.hregionfs/asof: lists nothing, <ts> by name */
+	HRFS_ST_ASOF_TS, /* /.hregionfs/asof/<ts>: lists tables */
+	HRFS_HV_TABLE,	/* .../<table> under versions/ or asof/<ts>/ */
+	HRFS_HV_ROW,
+	HRFS_HV_FAMILY,
+	HRFS_HV_CELL,	/* asof/<ts>/<t>/<r>/<f>/<q>: the cell as of ts (a file) */
+	HRFS_HV_VCELL,	/* versions/<t>/<r>/<f>/<q>/: its versions (a directory) */
+	HRFS_HV_VERSION, /* versions/<t>/<r>/<f>/<q>/<ts>: one version (a file) */
 };
+
+/* The status tree, history included: read-only (EROFS). */
+static inline int hrfs_kind_is_status(int kind)
+{
+	return kind >= HRFS_ST_ROOT && kind <= HRFS_HV_VERSION;
+}
+
+/* The history tree (history.c). */
+static inline int hrfs_kind_is_hist(int kind)
+{
+	return kind >= HRFS_ST_VERSIONS && kind <= HRFS_HV_VERSION;
+}
 
 enum hrfs_st_sub { HRFS_ST_STATS = 1, HRFS_ST_CONFIG, HRFS_ST_SCHEMA, HRFS_ST_REGIONS };
 
@@ -141,6 +163,12 @@ struct hrfs_of {
 	int synced;		/* fsync asked for: a scratch file renamed onto a cell is stored synced */
 	int pages_ok;		/* the kernel's pages of the inode are this content */
 	int orphan;		/* fs->lock: scratch data whose name was removed */
+	/* The timestamp of an empty value this state stored (the truncation
+	 * of "cmd > f", stored by the close of the shell's first descriptor
+	 * before cmd writes): its next store reuses it, so that the value
+	 * overwrites the empty one (one version per timestamp) and the cell's
+	 * history shows one version per "cmd > f", not two. 0 = none. */
+	int64_t trunc_ts;
 	hr_file_attr attr;
 };
 
@@ -208,6 +236,11 @@ struct hrfs_path {
 	char family[HR_MAX_NAME + 1];
 	uint8_t qual[HRFS_NAME_MAX];
 	size_t qual_len;
+	/* the history tree: HRFS_HV_VERSIONS_VIEW or HRFS_HV_ASOF_VIEW (0
+	 * elsewhere), the asof moment, and a version's timestamp */
+	int hv_view;
+	int64_t hv_asof;
+	int64_t hv_vts;
 	char name[HRFS_NAME_MAX + 1];	/* this node's file name */
 	char mpath[HRFS_PATH_MAX];	/* registry path of this node */
 };
@@ -309,14 +342,14 @@ void hrfs_of_stat(struct hrfs *fs, struct hrfs_of *of, uint64_t ino, struct stat
  * when data is not NULL). Retries busy answers. */
 int hrfs_cell_read(struct hrfs *fs, const struct hrfs_path *p, void **data,
 		   struct hrfs_ver *ver, hr_file_attr *attr);
-/* Stores value + attributes (its file-attribute tag) under p as one put;
- * with expect, only if the cell is still exactly that version, with
- * expect_absent only if it has none (else -ECANCELED). On success *stored
- * (when not NULL) is the version written, as a read of it would report it
- * (the engine's stamp: no read back). */
+/* Stores value + attributes (its file-attribute tag) under p as one put
+ * at ts (HR_TS_NOW: the server's clock); with expect, only if the cell is
+ * still exactly that version, with expect_absent only if it has none (else
+ * -ECANCELED). On success *stored (when not NULL) is the version written,
+ * as a read of it would report it (the engine's stamp: no read back). */
 int hrfs_cell_put(struct hrfs *fs, const struct hrfs_path *p, const void *data, size_t len,
 		  const hr_file_attr *attr, unsigned flags, const struct hrfs_ver *expect,
-		  int expect_absent, struct hrfs_ver *stored);
+		  int expect_absent, int64_t ts, struct hrfs_ver *stored);
 /* The put cell of value + attributes for p (tag: HR_FILE_ATTR_TAG_LEN
  * bytes that must outlive mc). */
 void hrfs_cell_mcell(const struct hrfs_path *p, const void *data, size_t len,
@@ -421,6 +454,26 @@ void hrfs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_fil
 /* getattr through an open handle: its state (also once unlinked). */
 int hrfs_fh_getattr(struct hrfs *fs, struct fuse_file_info *fi, struct stat *st);
 
+
+enum { HRFS_HV_VERSIONS_VIEW = 1, HRFS_HV_ASOF_VIEW = 2 };
+
+/* history.c: /.hregionfs/versions/ and /.hregionfs/asof/ (the history
+ * kinds above). Lookup of a child of a history dir (nlookup + 1). */
+int hrfs_hist_lookup(struct hrfs *fs, struct hrfs_inode *dir, const char *name,
+		     struct hrfs_inode **out);
+/* The snapshot listing of ST_VERSIONS, ST_ASOF, ST_ASOF_TS and HV_VCELL
+ * (as hrfs_status_list). HV_TABLE/ROW/FAMILY stream a scan instead
+ * (ops_readdir.c, with hrfs_hist_scan_opts). */
+int hrfs_hist_list(struct hrfs *fs, const struct hrfs_path *p, char ***names, int **kinds,
+		   size_t *n);
+/* The time bound and history flag of a scan listing a history dir p. */
+void hrfs_hist_scan_opts(const struct hrfs_path *p, hr_scan_opts *o);
+/* The stat of a history inode. */
+int hrfs_hist_getattr(struct hrfs *fs, struct hrfs_inode *in, struct stat *st);
+/* The content of a history file (HV_CELL, HV_VERSION), malloc'd. */
+int hrfs_hist_read(struct hrfs *fs, const struct hrfs_path *p, char **data, size_t *len);
+/* Fills the history fields of p for a history inode. Caller holds fs->lock. */
+void hrfs_hist_path_locked(const struct hrfs_inode *in, struct hrfs_path *p);
 
 /* status.c: the read-only /.hregionfs tree. */
 int hrfs_status_lookup(struct hrfs *fs, struct hrfs_inode *dir, const char *name,

@@ -48,7 +48,8 @@ static inline hr_server *et_open(const char *dir)
 }
 
 /* Creates table name with the families named in the NULL-terminated list;
- * a name "x:N" sets max_versions N, "x@T" a TTL of T ms. */
+ * a name "x:N" sets max_versions N, "x@T" a TTL of T ms, a '!' anywhere
+ * keep_deleted_cells. */
 static inline int et_table(hr_server *s, const char *name, ...)
 {
 	hr_table_schema sc;
@@ -60,6 +61,9 @@ static inline int et_table(hr_server *s, const char *name, ...)
 	while ((f = va_arg(ap, const char *)) && sc.nfamilies < HR_MAX_FAMILIES) {
 		char buf[HR_MAX_NAME + 1];
 		snprintf(buf, sizeof(buf), "%s", f);
+		char *bang = strchr(buf, '!');
+		if (bang)
+			*bang = 0;
 		char *colon = strchr(buf, ':'), *at = strchr(buf, '@');
 		uint32_t mv = 1;
 		int64_t ttl = 0;
@@ -74,6 +78,7 @@ static inline int et_table(hr_server *s, const char *name, ...)
 		hr_family_defaults(&sc.families[sc.nfamilies], buf);
 		sc.families[sc.nfamilies].max_versions = mv;
 		sc.families[sc.nfamilies].ttl_ms = ttl;
+		sc.families[sc.nfamilies].keep_deleted_cells = bang != NULL;
 		sc.nfamilies++;
 	}
 	va_end(ap);

@@ -248,9 +248,13 @@ static void verify_gets(hr_server *s)
 	GET_EQ("v", "b", "q", "v5", T0 + 5);
 	VERS_EQ("v", "b", "q", 0, 0, 0, "v5,v4,v3");
 	VERS_EQ("v", "b", "q", 2, 0, 0, "v5,v4");
-	VERS_EQ("v", "b", "q", 0, T0 + 2, T0 + 4, "v3,v2");
+	/* a time range selects among the 3 retained versions: v1 and v2 are
+	 * beyond them whatever the range (NEW_VERSION_BEHAVIOR: the answer
+	 * does not depend on whether a major compaction dropped them yet) */
+	VERS_EQ("v", "b", "q", 0, T0 + 2, T0 + 4, "v3");
 	VERS_EQ("v", "b", "q", 0, T0 + 5, 0, "v5");
-	VERS_EQ("v", "b", "q", 0, 0, T0 + 2, "v1");
+	VERS_EQ("v", "b", "q", 0, 0, T0 + 4, "v3");
+	VERS_EQ("v", "b", "q", 0, 0, T0 + 2, "");
 	VERS_EQ("v", "a", "q", 0, 0, 0, "a2");
 	GET_EQ("v", "a", "q", "a2", T0 + 2);
 	GET_EQ("d1", "b", "q", "d1-2", T0 + 2);
