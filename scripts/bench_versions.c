@@ -1,10 +1,11 @@
 /* bench_versions.c — what the history defaults cost: the same workload
  * (N cells, each written W times, 1 in 10 then deleted) on a family with
  * HBase's defaults (max_versions 1, keep_deleted_cells false) and on one
- * with the mount's (3, true), in one run; prints disk bytes after the
- * flush and after a major compaction, gets and scans per second, and the
- * ratios. Usage: bench_versions [-n cells] [-w writes] [-v value bytes]
- * [-m max_versions] [-d dir] */
+ * with the mount's (3 versions; deleted cells kept only with -k, the
+ * mount's default_keep_deleted_cells=true), in one run; prints disk bytes
+ * after the flush and after a major compaction, gets and scans per second,
+ * and the ratios. Usage: bench_versions [-n cells] [-w writes]
+ * [-v value bytes] [-m max_versions] [-k] [-d dir] */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -133,19 +134,20 @@ static void run(const char *dir, uint32_t maxv, int kdc, long n, int w, size_t v
 int main(int argc, char **argv)
 {
 	long n = 20000;
-	int w = 4, c;
+	int w = 4, c, kdc = 0;
 	size_t vlen = 1000;
 	uint32_t maxv = 3;
 	const char *base = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-	while ((c = getopt(argc, argv, "n:w:v:m:d:")) != -1) {
+	while ((c = getopt(argc, argv, "n:w:v:m:kd:")) != -1) {
 		switch (c) {
 		case 'n': n = atol(optarg); break;
 		case 'w': w = atoi(optarg); break;
 		case 'v': vlen = (size_t)atol(optarg); break;
 		case 'm': maxv = (uint32_t)atoi(optarg); break;
+		case 'k': kdc = 1; break;
 		case 'd': base = optarg; break;
 		default:
-			fprintf(stderr, "usage: %s [-n cells] [-w writes] [-v bytes] [-m max_versions] [-d dir]\n", argv[0]);
+			fprintf(stderr, "usage: %s [-n cells] [-w writes] [-v bytes] [-m max_versions] [-k] [-d dir]\n", argv[0]);
 			return 2;
 		}
 	}
@@ -160,13 +162,13 @@ int main(int argc, char **argv)
 	snprintf(d2, sizeof(d2), "%s/mount", tmpl);
 	result a, b;
 	run(d1, 1, 0, n, w, vlen, &a);
-	run(d2, maxv, 1, n, w, vlen, &b);
+	run(d2, maxv, kdc, n, w, vlen, &b);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpl);
 	if (system(cmd) != 0)
 		fprintf(stderr, "could not remove %s\n", tmpl);
 	printf("%ld cells x %d writes of %zu bytes, 1 in 10 deleted\n", n, w, vlen);
-	printf("%-28s %16s %16s %8s\n", "", "versions=1,kdc=0", "versions=N,kdc=1", "ratio");
-	printf("%-28s %16s %13" PRIu32 ",1 %8s\n", "(N)", "", maxv, "");
+	printf("%-28s %16s %16s %8s\n", "", "versions=1,kdc=0", "versions=N,kdc=K", "ratio");
+	printf("%-28s %16s %13" PRIu32 ",%d %8s\n", "(N,K)", "", maxv, kdc, "");
 	printf("%-28s %16.0f %16.0f %8.2f\n", "puts/s", (double)n * w / a.put_s,
 	       (double)n * w / b.put_s, a.put_s / b.put_s);
 	printf("%-28s %16" PRIu64 " %16" PRIu64 " %8.2f\n", "bytes after flush", a.flushed_bytes,

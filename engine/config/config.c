@@ -154,7 +154,7 @@ static const struct cfg_key keys[] = {
 	 "mkdir of a missing family adds it to the table's schema"},
 	{"fs", "default_max_versions", T_UINT, FLD(default_max_versions), "3", 1, 1000000, NULL,
 	 NULL, "versions per cell kept by families made by mkdir (HBase's default: 1)"},
-	{"fs", "default_keep_deleted_cells", T_BOOL, FLD(default_keep_deleted_cells), "true", 0, 1,
+	{"fs", "default_keep_deleted_cells", T_BOOL, FLD(default_keep_deleted_cells), "false", 0, 1,
 	 NULL, NULL, "families made by mkdir keep deleted cells for time travel (HBase: false)"},
 	{"fs", "entry_timeout_s", T_UINT, FLD(entry_timeout_s), "60", 0, 86400, NULL, NULL,
 	 "seconds the kernel may cache names and attributes"},
