@@ -59,9 +59,12 @@ wait_at_rest() {
 }
 
 # start_writers COUNTER MODE — 2 background writers on table t, each logging
-# to $HR_TMP/log.<w> (appended), starting at random rows.
+# to $HR_TMP/log.<w> (appended), starting at random rows. $HR_TMP/pass holds
+# the counter being written from before the first write (the reader's clue
+# that a cell may be in the middle of an overwrite).
 start_writers() {
 	local c=$1 mode=$2 w
+	echo "$c" >"$HR_TMP/pass"
 	HR_WRITERS=()
 	for w in 0 1; do
 		(exec timeout -k 5 "$HR_LONG_TIMEOUT" perl "$LOAD" write "$M/t" "$w" "$NROWS" "$NQUAL" \
@@ -73,7 +76,7 @@ start_writers() {
 
 start_reader() {
 	rm -f "$HR_TMP/stop"
-	(HR_STOP=$HR_TMP/stop exec timeout -k 5 "$HR_LONG_TIMEOUT" perl "$LOAD" read "$M/t" \
+	(HR_STOP=$HR_TMP/stop HR_PASS=$HR_TMP/pass exec timeout -k 5 "$HR_LONG_TIMEOUT" perl "$LOAD" read "$M/t" \
 		"$HR_TMP/log.0" "$HR_TMP/log.1") </dev/null >"$HR_TMP/reader.out" 2>&1 3>&- &
 	HR_READER=$!
 	bg_track "$HR_READER"
