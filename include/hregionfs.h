@@ -309,6 +309,7 @@ int hr_exists(hr_server *srv, const char *table, const void *row, size_t row_len
 /* ---- scans ----------------------------------------------------------------- */
 
 typedef struct hr_scan hr_scan;
+typedef struct hr_snap hr_snap; /* an open snapshot (below, "snapshots") */
 
 enum hr_scan_mode {
 	HR_SCAN_CELLS = 0,	/* one entry per visible column (latest version) */
@@ -339,6 +340,9 @@ typedef struct hr_scan_opts {
 	 * version with ts < max_ts, delete markers applied as hr_get_opts. */
 	int64_t max_ts;
 	int history;		/* 1: as HR_GET_HISTORY (with max_ts 0) */
+	/* Read this open snapshot of the table instead of the live table
+	 * (NULL = live). Everything else applies to it as to the table. */
+	const hr_snap *snapshot;
 } hr_scan_opts;
 
 /* row, qualifier and value are each followed by a NUL byte that their
@@ -363,6 +367,58 @@ int hr_scan_open(hr_server *srv, const char *table, const hr_scan_opts *opts, hr
 /* 1 = *e filled, 0 = end of scan, negative errno on error. */
 int hr_scan_next(hr_scan *sc, hr_scan_entry *e);
 void hr_scan_close(hr_scan *sc);
+
+/* ---- snapshots (HBase's flush-type snapshots) -------------------------------
+ * A snapshot of a table is a manifest, recorded in one LMDB transaction: its
+ * name, time, the table schema, each region's key range and per family the
+ * store files that held its data, and the sequence id it was taken at. It
+ * copies no data. Consistency: hr_snapshot_create blocks the table's writes
+ * (a writer waits; HBase takes the table lock for a flush snapshot) while it
+ * flushes every region and collects the file lists, so the files hold every
+ * mutation acknowledged before it and none after: every row, and the table
+ * as a whole, as of one moment. Writes go on as soon as the lists are taken
+ * (before the files are archived and the manifest is written).
+ * Files: every file a snapshot references gets a second name (a hard link)
+ * in <data>/archive/ before the manifest commits, and the snapshot reads
+ * only those. Compaction, split, drop and TTL go on removing store files
+ * from stores as before: a file's blocks are freed only when its last name
+ * (store or archive) goes. hr_snapshot_delete drops the manifest, then the
+ * archive names no other snapshot references; open removes archive names no
+ * manifest references (a crash between the two steps of either call).
+ * Names follow the table-name rules (hr_table_name_valid). A snapshot
+ * outlives its table (drop), and is listed under the table name it had. */
+
+typedef struct hr_snapshot_info {
+	char table[HR_MAX_NAME + 1];
+	char name[HR_MAX_NAME + 1];
+	int64_t time_ms;	/* when it was taken (ms since the epoch) */
+	uint64_t seq;		/* the sequence id it holds everything up to */
+	uint32_t regions;
+	uint64_t files, bytes;	/* store files referenced and their size */
+	uint64_t shared_bytes;	/* ... of which still in some table's stores */
+} hr_snapshot_info;
+
+/* -EINVAL bad name, -ENOENT no such table, -EEXIST name taken, -EIO an
+ * OFFLINE region, or a flush/disk error (nothing recorded then). */
+int hr_snapshot_create(hr_server *srv, const char *table, const char *name);
+/* -ENOENT if there is no such snapshot. Readers holding it open keep
+ * reading until they close it, as long as its files can be read. */
+int hr_snapshot_delete(hr_server *srv, const char *table, const char *name);
+/* The snapshots of a table (NULL = of every table, dropped ones too) in
+ * (table, name) order; *out malloc'd (free()). */
+int hr_snapshot_list(hr_server *srv, const char *table, hr_snapshot_info **out, size_t *n);
+
+/* Opens a snapshot for reading (-ENOENT). The handle is thread-safe and
+ * reference counted; close it with hr_snapshot_close. Reads through it
+ * (hr_scan_opts.snapshot, hr_snapshot_get) see exactly the snapshot. */
+int hr_snapshot_open(hr_server *srv, const char *table, const char *name, hr_snap **out);
+void hr_snapshot_close(hr_snap *s);
+/* The table schema as of the snapshot. */
+void hr_snapshot_schema(const hr_snap *s, hr_table_schema *out);
+/* hr_get on the snapshot (flags: HR_GET_VALUE, HR_GET_TAGS). -ENOENT if the
+ * cell is absent (or the family unknown). */
+int hr_snapshot_get(hr_snap *s, const void *row, size_t row_len, const char *family,
+		    const void *qual, size_t qual_len, unsigned flags, hr_value *out);
 
 /* ---- admin ----------------------------------------------------------------- */
 
@@ -428,6 +484,10 @@ typedef struct hr_stats {
 	 * stretches found (skipped, or where replay stopped), segments moved
 	 * to wal/corrupt/ (damaged ones and those ignored after the cut) */
 	uint64_t wal_torn_tails, wal_corrupt_records, wal_corrupt_segments;
+	/* snapshots: how many; the files and bytes they reference in archive/;
+	 * of those, the bytes no table's store holds any more (what the
+	 * snapshots alone keep on disk) */
+	uint64_t snapshots, archive_files, archive_bytes, archive_own_bytes;
 } hr_stats;
 
 int hr_stats_get(hr_server *srv, hr_stats *out);

@@ -27,6 +27,16 @@ int hr_fname_wal_dir(const char *d, char *buf, size_t len) { return fmt(buf, len
 int hr_fname_store_dir(const char *d, char *buf, size_t len) { return fmt(buf, len, "%s/store", d); }
 int hr_fname_lost_dir(const char *d, char *buf, size_t len) { return fmt(buf, len, "%s/lost", d); }
 
+int hr_fname_archive_dir(const char *d, char *buf, size_t len)
+{
+	return fmt(buf, len, "%s/archive", d);
+}
+
+int hr_fname_archive_file(const char *archive_dir, uint64_t file_id, char *buf, size_t len)
+{
+	return fmt(buf, len, "%s/%016" PRIx64 ".hsf", archive_dir, file_id);
+}
+
 int hr_fname_wal_segment(const char *wal_dir, uint64_t seg, int tmp, char *buf, size_t len)
 {
 	return fmt(buf, len, "%s/%016" PRIx64 ".wal%s", wal_dir, seg, tmp ? ".tmp" : "");
@@ -101,6 +111,8 @@ hr_fname_type hr_fname_parse(hr_fname_level where, const char *name, uint64_t *i
 			return HR_FN_STORE_DIR;
 		if (strcmp(name, "lost") == 0)
 			return HR_FN_LOST_DIR;
+		if (strcmp(name, "archive") == 0)
+			return HR_FN_ARCHIVE_DIR;
 		return HR_FN_UNKNOWN;
 	case HR_FN_IN_WAL:
 		if (strcmp(name, "corrupt") == 0)
@@ -120,6 +132,8 @@ hr_fname_type hr_fname_parse(hr_fname_level where, const char *name, uint64_t *i
 		if (parse_id(name, ".tmp", id))
 			return HR_FN_STORE_TMP;
 		return HR_FN_UNKNOWN;
+	case HR_FN_IN_ARCHIVE:
+		return parse_id(name, ".hsf", id) ? HR_FN_ARCHIVE_FILE : HR_FN_UNKNOWN;
 	}
 	return HR_FN_UNKNOWN;
 }

@@ -68,7 +68,7 @@ typedef struct fault_io {
 
 static const char *const op_names[HR_IO_OP_COUNT] = {
 	"open", "close", "read", "write", "sync", "truncate", "size", "rename", "unlink",
-	"mkdir", "rmdir", "sync_dir", "list", "stat", "lock", "meta_commit", "private_dir",
+	"mkdir", "rmdir", "sync_dir", "list", "stat", "lock", "meta_commit", "private_dir", "link",
 };
 
 const char *hr_io_op_name(hr_io_op op)
@@ -86,6 +86,7 @@ int hr_io_op_durable(hr_io_op op)
 	case HR_IO_OP_MKDIR:
 	case HR_IO_OP_RMDIR:
 	case HR_IO_OP_META_COMMIT:
+	case HR_IO_OP_LINK:
 		return 1;
 	default:
 		return 0;
@@ -557,6 +558,27 @@ static int ns_simple(hr_io *io, hr_io_op op, int kind, const char *path,
 	return rc;
 }
 
+/* A new name for an existing (synced) file: undone like a create, by
+ * removing the name, if its directory was not synced. */
+static int fi_link(hr_io *io, const char *from, const char *to)
+{
+	fault_io *f = F(io);
+	char *a = norm(from), *b = norm(to);
+	int rc = -ENOMEM;
+	if (!a || !b)
+		goto out_free;
+	pthread_mutex_lock(&f->mu);
+	if ((rc = gate(f, HR_IO_OP_LINK, a, b, NULL)) == 0)
+		rc = hr_io_link(f->base, a, b);
+	if (rc == 0 && !ns_push(f, NS_CREATE, b, NULL))
+		rc = -ENOMEM;
+	pthread_mutex_unlock(&f->mu);
+out_free:
+	free(a);
+	free(b);
+	return rc;
+}
+
 static int fi_mkdir(hr_io *io, const char *path)
 {
 	return ns_simple(io, HR_IO_OP_MKDIR, NS_MKDIR, path, hr_io_mkdir);
@@ -692,6 +714,7 @@ static const hr_io_ops fault_ops = {
 	.truncate = fi_truncate,
 	.size = fi_size,
 	.rename = fi_rename,
+	.link = fi_link,
 	.unlink = fi_unlink,
 	.mkdir = fi_mkdir,
 	.rmdir = fi_rmdir,

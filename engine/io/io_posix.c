@@ -100,6 +100,12 @@ static int px_size(hr_io *io, int fd, uint64_t *len)
 	return 0;
 }
 
+static int px_link(hr_io *io, const char *from, const char *to)
+{
+	(void)io;
+	return link(from, to) < 0 ? -errno : 0;
+}
+
 static int px_rename(hr_io *io, const char *from, const char *to)
 {
 	(void)io;
@@ -234,6 +240,7 @@ static const hr_io_ops posix_ops = {
 	.truncate = px_truncate,
 	.size = px_size,
 	.rename = px_rename,
+	.link = px_link,
 	.unlink = px_unlink,
 	.mkdir = px_mkdir,
 	.rmdir = px_rmdir,

@@ -17,7 +17,7 @@
 struct hr_meta {
 	hr_io *io;
 	MDB_env *env;
-	MDB_dbi tables, regions, stores, wal, counters;
+	MDB_dbi tables, regions, stores, wal, counters, snapshots;
 };
 
 struct hr_meta_txn {
@@ -84,7 +84,8 @@ int hr_meta_open(const char *dir, hr_io *io, hr_meta **out)
 	    (rc = mdb_err(mdb_dbi_open(txn, "regions", MDB_CREATE, &m->regions))) < 0 ||
 	    (rc = mdb_err(mdb_dbi_open(txn, "stores", MDB_CREATE, &m->stores))) < 0 ||
 	    (rc = mdb_err(mdb_dbi_open(txn, "wal", MDB_CREATE, &m->wal))) < 0 ||
-	    (rc = mdb_err(mdb_dbi_open(txn, "counters", MDB_CREATE, &m->counters))) < 0)
+	    (rc = mdb_err(mdb_dbi_open(txn, "counters", MDB_CREATE, &m->counters))) < 0 ||
+	    (rc = mdb_err(mdb_dbi_open(txn, "snapshots", MDB_CREATE, &m->snapshots))) < 0)
 		goto fail;
 	rc = commit_txn(m, txn);
 	txn = NULL;
@@ -539,4 +540,66 @@ int hr_meta_counter_raise(hr_meta_txn *t, const char *name, uint64_t v)
 	if (rc == 0 && v > cur)
 		rc = hr_meta_counter_put(t, name, v);
 	return rc;
+}
+
+/* ---- snapshots: key table | 0x00 | name, value the manifest (opaque here) */
+
+static size_t snap_key(uint8_t *key, const char *table, const char *name)
+{
+	size_t tl = strlen(table), nl = strlen(name);
+	memcpy(key, table, tl);
+	key[tl] = 0;
+	memcpy(key + tl + 1, name, nl);
+	return tl + 1 + nl;
+}
+
+int hr_meta_snap_add(hr_meta_txn *t, const char *table, const char *name, const void *v,
+		     size_t len)
+{
+	uint8_t key[2 * HR_MAX_NAME + 2];
+	if (strlen(table) > HR_MAX_NAME || strlen(name) > HR_MAX_NAME)
+		return -EINVAL;
+	return put_flags(t, t->m->snapshots, key, snap_key(key, table, name), v, len,
+			 MDB_NOOVERWRITE);
+}
+
+int hr_meta_snap_del(hr_meta_txn *t, const char *table, const char *name)
+{
+	uint8_t key[2 * HR_MAX_NAME + 2];
+	if (strlen(table) > HR_MAX_NAME || strlen(name) > HR_MAX_NAME)
+		return -ENOENT;
+	MDB_val k = {snap_key(key, table, name), key};
+	int rc = mdb_del(t->txn, t->m->snapshots, &k, NULL);
+	return mdb_err(rc);
+}
+
+typedef struct snap_each_ctx {
+	int (*fn)(void *ctx, const char *table, const char *name, const void *v, size_t len);
+	void *ctx;
+} snap_each_ctx;
+
+static int snap_each_cb(void *ctx, const MDB_val *k, const MDB_val *v)
+{
+	snap_each_ctx *c = ctx;
+	char table[HR_MAX_NAME + 1], name[HR_MAX_NAME + 1];
+	const uint8_t *p = k->mv_data, *z = memchr(p, 0, k->mv_size);
+	size_t tl = z ? (size_t)(z - p) : 0, nl = z ? k->mv_size - tl - 1 : 0;
+	if (!z || tl > HR_MAX_NAME || nl > HR_MAX_NAME) {
+		hr_log_error("meta", "malformed snapshot key (%zu bytes)", k->mv_size);
+		return -EIO;
+	}
+	memcpy(table, p, tl);
+	table[tl] = 0;
+	memcpy(name, z + 1, nl);
+	name[nl] = 0;
+	return c->fn(c->ctx, table, name, v->mv_data, v->mv_size);
+}
+
+int hr_meta_snap_each(hr_meta_txn *t,
+		      int (*fn)(void *ctx, const char *table, const char *name, const void *v,
+				size_t len),
+		      void *ctx)
+{
+	snap_each_ctx c = {fn, ctx};
+	return each(t, t->m->snapshots, snap_each_cb, &c);
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "engine/hr_server.h"
+#include "engine/hr_snapshot.h"
 
 static int fill_region(hr_region *r, hr_region_info *ri)
 {
@@ -107,6 +108,7 @@ int hr_stats_get(hr_server *srv, hr_stats *o)
 	o->wal_torn_tails = atomic_load(&srv->st.wal_torn_tails);
 	o->wal_corrupt_records = atomic_load(&srv->st.wal_corrupt_records);
 	o->wal_corrupt_segments = atomic_load(&srv->st.wal_corrupt_segments);
+	hr_snapshot_stats(srv, o);
 	uint64_t bytes;
 	hr_bcache_stats(srv->bc, &o->cache_hits, &o->cache_misses, &bytes);
 	return 0;
@@ -145,6 +147,10 @@ int hr_stats_format(hr_server *srv, char **text, size_t *len)
 	S(wal_torn_tails);
 	S(wal_corrupt_records);
 	S(wal_corrupt_segments);
+	S(snapshots);
+	S(archive_files);
+	S(archive_bytes);
+	S(archive_own_bytes);
 #undef S
 	if (fclose(f) != 0) {
 		free(buf);

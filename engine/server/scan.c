@@ -24,6 +24,7 @@
 #include <time.h>
 
 #include "engine/hr_server.h"
+#include "engine/hr_snapshot.h"
 #include "engine/hr_util.h"
 #include "hr_log.h"
 
@@ -66,6 +67,7 @@ struct hr_scan {
 	buf resume_qual;
 	int resume_has_qual;
 
+	const hr_snap *snap;	/* reading this snapshot (a reference), not the table */
 	hr_region *r;
 	scan_store *ss;
 	int nss;
@@ -148,8 +150,9 @@ static int cmp_fam(const void *a, const void *b)
 static int open_region(hr_scan *sc)
 {
 	hr_region *r;
-	int rc = hr_server_locate(sc->srv, sc->table, sc->pos.len ? sc->pos.p : (const uint8_t *)"",
-				  sc->pos.len, &r, NULL);
+	const uint8_t *at = sc->pos.len ? sc->pos.p : (const uint8_t *)"";
+	int rc = sc->snap ? hr_snap_locate(sc->snap, at, sc->pos.len, &r)
+			  : hr_server_locate(sc->srv, sc->table, at, sc->pos.len, &r, NULL);
 	if (rc < 0)
 		return rc;
 	sc->r = r;
@@ -574,6 +577,10 @@ int hr_scan_open(hr_server *srv, const char *table, const hr_scan_opts *o, hr_sc
 	}
 	sc->mode = o->mode;
 	sc->with_values = o->with_values;
+	if (o->snapshot) {
+		sc->snap = o->snapshot;
+		hr_snap_ref(sc->snap);
+	}
 	if (o->max_ts < 0) {
 		rc = -EINVAL;
 		goto fail;
@@ -656,6 +663,8 @@ void hr_scan_close(hr_scan *sc)
 		pthread_mutex_unlock(&srv->scan_mu);
 	}
 	release_region(sc);
+	if (sc->snap)
+		hr_snap_unref(sc->snap);
 	pthread_mutex_destroy(&sc->mu);
 	free(sc->lease_files);
 	free(sc->stop.p);

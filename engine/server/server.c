@@ -10,6 +10,7 @@
 #include "engine/hr_fname.h"
 #include "engine/hr_region.h"
 #include "engine/hr_server.h"
+#include "engine/hr_snapshot.h"
 #include "engine/hr_util.h"
 #include "hr_log.h"
 
@@ -269,6 +270,12 @@ hr_table *hr_table_new(const hr_table_schema *schema)
 		return NULL;
 	t->schema = *schema;
 	atomic_init(&t->refs, 1);
+	pthread_rwlockattr_t ra;
+	pthread_rwlockattr_init(&ra);
+	/* a snapshot waiting for the gate must not starve behind a stream of puts */
+	pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&t->gate, &ra);
+	pthread_rwlockattr_destroy(&ra);
 	return t;
 }
 
@@ -278,6 +285,7 @@ void hr_table_unref(hr_table *t)
 {
 	if (!t || atomic_fetch_sub(&t->refs, 1) != 1)
 		return;
+	pthread_rwlock_destroy(&t->gate);
 	free(t->regions);
 	free(t);
 }
@@ -498,9 +506,8 @@ static int only_families(hr_io *io, const char *dir)
 }
 
 /* Moves path (rel: its path below the data directory) into lost/. */
-static void move_aside(leftovers *l, const char *path, const char *rel, const char *why)
+int hr_server_move_aside(hr_server *srv, const char *path, const char *rel, const char *why)
 {
-	hr_server *srv = l->srv;
 	char lost[PATH_MAX], dst[PATH_MAX], parent[PATH_MAX];
 	hr_io_attr st;
 	int rc = hr_fname_lost_dir(srv->cfg.data_dir, lost, sizeof(lost));
@@ -519,7 +526,7 @@ static void move_aside(leftovers *l, const char *path, const char *rel, const ch
 	if (rc < 0) {
 		hr_log_error("server", "%s (%s) could not be moved aside: %s; left in place", path,
 			     why, strerror(-rc));
-		return;
+		return rc;
 	}
 	snprintf(parent, sizeof(parent), "%s", path);
 	*strrchr(parent, '/') = 0;
@@ -527,7 +534,13 @@ static void move_aside(leftovers *l, const char *path, const char *rel, const ch
 	hr_io_sync_dir(srv->io, parent);
 	hr_log_warn("server", "%s is %s: moved aside to %s (nothing deleted; remove it once "
 		    "understood)", path, why, dst);
-	l->moved++;
+	return 0;
+}
+
+static void move_aside(leftovers *l, const char *path, const char *rel, const char *why)
+{
+	if (hr_server_move_aside(l->srv, path, rel, why) == 0)
+		l->moved++;
 }
 
 static void remove_path(leftovers *l, const char *path, const char *what)
@@ -983,6 +996,7 @@ int hr_server_open_io(const hr_config *cfg, hr_io *io, hr_server **out)
 	pthread_rwlock_init(&srv->map_lock, NULL);
 	pthread_mutex_init(&srv->flush_mu, NULL);
 	pthread_mutex_init(&srv->scan_mu, NULL);
+	pthread_mutex_init(&srv->snap_mu, NULL);
 	pthread_cond_init(&srv->flush_cond, NULL);
 	pthread_cond_init(&srv->flush_done, NULL);
 	pthread_cond_init(&srv->chore_cond, NULL);
@@ -1029,6 +1043,8 @@ int hr_server_open_io(const hr_config *cfg, hr_io *io, hr_server **out)
 	/* every region id below the counter (and below the highest known one)
 	 * was handed out by this engine */
 	remove_leftovers(srv, atomic_load(&srv->next_region_id));
+	if ((rc = hr_snapshot_load(srv)) < 0)
+		goto fail;
 	uint64_t max_seg = 0;
 	if ((rc = recover_wal(srv, &max_seg)) < 0)
 		goto fail;
@@ -1083,6 +1099,7 @@ int hr_server_close(hr_server *srv)
 		rc = hr_wal_sync(srv->wal);
 		hr_wal_close(srv->wal);
 	}
+	hr_snapshot_unload(srv); /* its handles hold regions: before the caches go */
 	for (size_t i = 0; i < srv->ntables; i++)
 		hr_table_release(srv->tables[i]);
 	free(srv->tables);
@@ -1099,6 +1116,7 @@ int hr_server_close(hr_server *srv)
 	pthread_rwlock_destroy(&srv->map_lock);
 	pthread_mutex_destroy(&srv->flush_mu);
 	pthread_mutex_destroy(&srv->scan_mu);
+	pthread_mutex_destroy(&srv->snap_mu);
 	pthread_cond_destroy(&srv->flush_cond);
 	pthread_cond_destroy(&srv->flush_done);
 	pthread_cond_destroy(&srv->chore_cond);

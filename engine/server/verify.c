@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "engine/hr_fname.h"
+#include "engine/hr_snapshot.h"
 #include "engine/hr_verify.h"
 #include "hr_log.h"
 #include "hregionfs.h"
@@ -180,6 +181,99 @@ static void check_refs(vctx *c, hr_io *io, const char *store)
 	}
 }
 
+typedef struct actx {
+	vctx *c;
+	uint64_t *ids;
+	size_t n, cap;
+} actx;
+
+static int snap_cb(void *ctx, const char *table, const char *name, const void *v, size_t len)
+{
+	actx *a = ctx;
+	hr_snap_manifest *m;
+	int rc = hr_snap_manifest_decode(table, name, v, len, &m);
+	if (rc < 0)
+		return rc;
+	a->c->rep->snapshots++;
+	for (uint32_t r = 0; rc == 0 && r < m->nregions; r++)
+		for (uint32_t s = 0; rc == 0 && s < m->regions[r].nstores; s++)
+			for (uint32_t f = 0; f < m->regions[r].stores[s].nfiles; f++) {
+				if (a->n == a->cap) {
+					size_t nc = a->cap ? a->cap * 2 : 64;
+					uint64_t *ni = realloc(a->ids, nc * sizeof(*ni));
+					if (!ni) {
+						rc = -ENOMEM;
+						break;
+					}
+					a->ids = ni;
+					a->cap = nc;
+				}
+				a->ids[a->n++] = m->regions[r].stores[s].files[f].id;
+			}
+	hr_snap_manifest_free(m);
+	return rc;
+}
+
+static int check_archive(vctx *c, hr_meta *m, hr_io *io, const char *data_dir)
+{
+	actx a = {.c = c};
+	char dir[PATH_MAX];
+	hr_meta_txn *t;
+	int rc = hr_fname_archive_dir(data_dir, dir, sizeof(dir));
+	if (rc == 0)
+		rc = hr_meta_begin(m, 0, &t);
+	if (rc < 0)
+		return rc;
+	rc = hr_meta_snap_each(t, snap_cb, &a);
+	hr_meta_abort(t);
+	if (rc < 0)
+		goto out;
+	if (a.n)
+		qsort(a.ids, a.n, sizeof(*a.ids), u64_cmp);
+	size_t k = 0;
+	for (size_t i = 0; i < a.n; i++)
+		if (i == 0 || a.ids[i] != a.ids[i - 1])
+			a.ids[k++] = a.ids[i];
+	a.n = k;
+	for (size_t i = 0; i < a.n; i++) {
+		char path[PATH_MAX];
+		hr_io_attr st;
+		c->rep->archive_referenced++;
+		if (hr_fname_archive_file(dir, a.ids[i], path, sizeof(path)) < 0 ||
+		    hr_io_stat(io, path, &st) < 0 || st.is_dir) {
+			c->rep->archive_missing++;
+			problem(c, "%s: referenced by a snapshot, missing on disk", path);
+		}
+	}
+	hr_io_dirent *e;
+	size_t n;
+	if ((rc = hr_io_list(io, dir, &e, &n)) == -ENOENT) {
+		rc = 0;
+		goto out;
+	}
+	if (rc < 0)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		char path[PATH_MAX + 256];
+		uint64_t id;
+		snprintf(path, sizeof(path), "%s/%s", dir, e[i].name);
+		if (e[i].is_dir || hr_fname_parse(HR_FN_IN_ARCHIVE, e[i].name, &id) != HR_FN_ARCHIVE_FILE) {
+			c->rep->archive_unknown++;
+			problem(c, "%s: not a name the engine makes", path);
+			continue;
+		}
+		c->rep->archive_on_disk++;
+		if (!a.n || !bsearch(&id, a.ids, a.n, sizeof(*a.ids), u64_cmp)) {
+			c->rep->archive_unreferenced++;
+			problem(c, "%s: archived file no snapshot references", path);
+		}
+	}
+	hr_io_list_free(e, n);
+out:
+	free(a.ids);
+	return rc;
+}
+
 int hr_verify_store_files(hr_meta *m, hr_io *io, const char *data_dir, unsigned max_log,
 			  hr_verify_report *out)
 {
@@ -204,6 +298,8 @@ int hr_verify_store_files(hr_meta *m, hr_io *io, const char *data_dir, unsigned 
 		check_refs(&c, io, store);
 		rc = scan_disk(&c, io, store);
 	}
+	if (rc == 0)
+		rc = check_archive(&c, m, io, data_dir);
 	free(c.refs);
 	free(c.regions);
 	return rc;

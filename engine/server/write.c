@@ -161,7 +161,7 @@ static int mutate_once(hr_server *srv, const char *table, const void *row, size_
 	hr_rowlock_held *lock = NULL;
 	uint8_t *payload = NULL;
 	size_t plen;
-	int locked = 0, rc;
+	int locked = 0, gated = 0, rc;
 	if (row_len == 0 || row_len > HR_MAX_ROW)
 		return -EINVAL;
 	if ((rc = hr_server_locate(srv, table, row, row_len, &r, NULL)) < 0)
@@ -176,6 +176,9 @@ static int mutate_once(hr_server *srv, const char *table, const void *row, size_
 		rc = -ENOMEM;
 		goto out;
 	}
+	/* a snapshot being taken of the table holds its writes here */
+	pthread_rwlock_rdlock(&r->table->gate);
+	gated = 1;
 	pthread_rwlock_rdlock(&r->updates_lock);
 	locked = 1;
 	if (atomic_load(&r->state) != HR_REGION_OPEN) {
@@ -266,6 +269,8 @@ out:
 		hr_rowlock_release(&r->locks, lock);
 	if (locked)
 		pthread_rwlock_unlock(&r->updates_lock);
+	if (gated)
+		pthread_rwlock_unlock(&r->table->gate);
 	if (r && rc == 0 && hr_region_memstore_bytes(r) >= srv->cfg.flush_size)
 		hr_flush_request(srv, r);
 	if (r && rc == 0 && atomic_load(&srv->memstore_total) >= srv->cfg.global_limit)

@@ -13,6 +13,9 @@
  *   <data>/store/<region>/                        a region's stores
  *   <data>/store/<region>/<family>/<file>.hsf     a store file
  *   <data>/store/<region>/<family>/<file>.tmp     a store file being written
+ *   <data>/archive/                               store files kept for snapshots
+ *   <data>/archive/<file>.hsf                     a second name (hard link) of a store
+ *                                                 file some snapshot references
  *   <data>/lost/<path>[.<n>]                      what recovery did not understand,
  *                                                 moved aside ('/' in <path> as '~')
  *
@@ -37,6 +40,7 @@ typedef enum hr_fname_type {
 	HR_FN_WAL_DIR,
 	HR_FN_STORE_DIR,
 	HR_FN_LOST_DIR,
+	HR_FN_ARCHIVE_DIR,
 	/* in wal/ */
 	HR_FN_WAL_SEGMENT,
 	HR_FN_WAL_TMP,
@@ -48,6 +52,8 @@ typedef enum hr_fname_type {
 	/* in store/<region>/<family>/ */
 	HR_FN_STORE_FILE,
 	HR_FN_STORE_TMP,
+	/* in archive/ */
+	HR_FN_ARCHIVE_FILE,
 } hr_fname_type;
 
 /* Where an entry was found: the directory level it is parsed for. */
@@ -57,6 +63,7 @@ typedef enum hr_fname_level {
 	HR_FN_IN_STORE,
 	HR_FN_IN_REGION,
 	HR_FN_IN_FAMILY,
+	HR_FN_IN_ARCHIVE,
 } hr_fname_level;
 
 int hr_fname_lock(const char *data_dir, char *buf, size_t len);
@@ -64,6 +71,9 @@ int hr_fname_meta_dir(const char *data_dir, char *buf, size_t len);
 int hr_fname_wal_dir(const char *data_dir, char *buf, size_t len);
 int hr_fname_store_dir(const char *data_dir, char *buf, size_t len);
 int hr_fname_lost_dir(const char *data_dir, char *buf, size_t len);
+int hr_fname_archive_dir(const char *data_dir, char *buf, size_t len);
+/* <archive_dir>/<file>.hsf */
+int hr_fname_archive_file(const char *archive_dir, uint64_t file_id, char *buf, size_t len);
 /* <wal_dir>/<seg>.wal, or .wal.tmp when tmp */
 int hr_fname_wal_segment(const char *wal_dir, uint64_t seg, int tmp, char *buf, size_t len);
 int hr_fname_wal_corrupt_dir(const char *wal_dir, char *buf, size_t len);

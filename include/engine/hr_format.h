@@ -168,4 +168,19 @@
 #define HR_WAL_CTL_FIXED 8u
 #define HR_WAL_CTL_ENTRY 16u
 
+/* Snapshot manifests (the value of an LMDB "snapshots" record, key
+ * table | 0x00 | name; engine/server/snapmanifest.c, hr_snapshot.h):
+ *   u32 magic HR_SNAP_MAGIC | u32 version | i64 time_ms | u64 seq | u64 snap_id
+ *   | u32 nfamilies | nfamilies x ( u8 len | name | u32 max_versions | i64 ttl_ms
+ *     | u32 block_size | u8 bloom | u8 compression | u8 flags (bit 0 =
+ *     keep_deleted_cells) )
+ *   | u32 nregions | nregions x ( u64 region id | u16 start_len | start
+ *     | u16 end_len | end | u16 nstores | nstores x ( u8 len | family
+ *     | u32 nfiles | nfiles x ( u64 file id | u64 size ) ) )
+ *   | u32 crc = CRC32C of everything before it
+ * Files are listed newest first, as in the store; each is read from
+ * <data>/archive/<file id>.hsf (hr_fname.h). */
+#define HR_SNAP_MAGIC 0x4e535248u /* "HRSN" */
+#define HR_SNAP_VERSION 1u
+
 #endif

@@ -73,6 +73,9 @@ typedef struct hr_io_ops {
 	int (*truncate)(hr_io *io, int fd, uint64_t len);
 	int (*size)(hr_io *io, int fd, uint64_t *len);
 	int (*rename)(hr_io *io, const char *from, const char *to);
+	/* A second name for an existing file (link(2)): -EEXIST if `to`
+	 * exists. Durable like a rename: once `to`'s directory is synced. */
+	int (*link)(hr_io *io, const char *from, const char *to);
 	int (*unlink)(hr_io *io, const char *path);
 	int (*mkdir)(hr_io *io, const char *path);	/* mode 0700; -EEXIST if present */
 	int (*rmdir)(hr_io *io, const char *path);
@@ -126,6 +129,10 @@ static inline int hr_io_size(hr_io *io, int fd, uint64_t *len) { return io->ops-
 static inline int hr_io_rename(hr_io *io, const char *from, const char *to)
 {
 	return io->ops->rename(io, from, to);
+}
+static inline int hr_io_link(hr_io *io, const char *from, const char *to)
+{
+	return io->ops->link(io, from, to);
 }
 static inline int hr_io_unlink(hr_io *io, const char *path) { return io->ops->unlink(io, path); }
 static inline int hr_io_mkdir(hr_io *io, const char *path) { return io->ops->mkdir(io, path); }

@@ -67,6 +67,7 @@ typedef enum hr_io_op {
 	HR_IO_OP_LOCK,
 	HR_IO_OP_META_COMMIT,
 	HR_IO_OP_PRIVATE_DIR,
+	HR_IO_OP_LINK,
 	HR_IO_OP_COUNT
 } hr_io_op;
 

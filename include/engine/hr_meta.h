@@ -8,6 +8,8 @@
  *   stores   region id (BE) | family     -> flushed seq id, store-file ids
  *   wal      segment id (BE)             -> (empty): WAL segments that exist
  *   counters name                        -> u64 (next region / file id)
+ *   snapshots table | 0x00 | name        -> snapshot manifest (hr_format.h,
+ *                                           "Snapshot manifests"; opaque here)
  * Every change the engine makes is one write transaction (hr_meta_txn_*),
  * so a crash leaves LMDB at a transaction boundary. LMDB does its own file
  * I/O; each write commit is first announced to the I/O seam
@@ -75,6 +77,16 @@ int hr_meta_store_each(hr_meta_txn *t, int (*fn)(void *ctx, const hr_meta_store 
 int hr_meta_wal_put(hr_meta_txn *t, uint64_t seg_id);
 int hr_meta_wal_del(hr_meta_txn *t, uint64_t seg_id);
 int hr_meta_wal_each(hr_meta_txn *t, int (*fn)(void *ctx, uint64_t seg_id), void *ctx);
+
+/* Snapshot manifests, stored as given. add: -EEXIST if the name is taken;
+ * del: -ENOENT if absent. each: in (table, name) order; v valid during fn. */
+int hr_meta_snap_add(hr_meta_txn *t, const char *table, const char *name, const void *v,
+		     size_t len);
+int hr_meta_snap_del(hr_meta_txn *t, const char *table, const char *name);
+int hr_meta_snap_each(hr_meta_txn *t,
+		      int (*fn)(void *ctx, const char *table, const char *name, const void *v,
+				size_t len),
+		      void *ctx);
 
 int hr_meta_counter_get(hr_meta_txn *t, const char *name, uint64_t *v); /* 0 if absent */
 int hr_meta_counter_put(hr_meta_txn *t, const char *name, uint64_t v);

@@ -15,7 +15,9 @@
  *   without waiting for readers.
  *
  * Locks, in the order they may be taken (never the reverse):
- *   srv->map_lock (rw: tables, table->regions, schemas)
+ *   srv->snap_mu (snapshots) -> table->gate (rw: writers shared, a snapshot
+ *      exclusive; hr_snapshot.h) -> srv->map_lock (rw: tables, table->regions,
+ *      schemas; writers release it before they take the gate)
  *   -> region->updates_lock (rw: writers read-lock it for the whole write
  *      path; a flush write-locks it only to swap memstores)
  *   -> row lock (per row, bounded wait, -ETIMEDOUT)
@@ -228,6 +230,10 @@ struct hr_table {
 	hr_region **regions;
 	size_t nregions;
 	atomic_int refs;
+	/* the write gate (hr_snapshot.h): every row mutation holds it shared
+	 * from before its region's updates_lock to after; a snapshot holds it
+	 * exclusive while it flushes the table and takes its file lists */
+	pthread_rwlock_t gate;
 };
 
 void hr_region_ref(hr_region *r);
@@ -305,6 +311,16 @@ struct hr_server {
 	pthread_mutex_t scan_mu;
 	struct hr_scan *scanners;
 	atomic_uint_fast64_t lease_clock_ms; /* hr_scan_clock_ms at the chore's last tick */
+
+	/* snapshots (hr_snapshot.h): the catalog of manifests in (table, name)
+	 * order and the open read handles, under snap_mu */
+	pthread_mutex_t snap_mu;
+	struct hr_snap_manifest **snaps;
+	size_t nsnaps;
+	struct hr_snap **snap_open;
+	size_t nsnap_open;
+	uint64_t next_snap_id;
+	char archive_dir[PATH_MAX];
 
 	struct {
 		atomic_uint_fast64_t puts, gets, scans, flushes, flush_bytes, blocked, splits;

@@ -56,6 +56,10 @@ void hr_region_attach_store(hr_region *r, hr_store *st);
  * below the recorded counter is known to be this engine's. */
 int hr_region_ids_reserve(hr_server *srv, unsigned n, uint64_t *first);
 
+/* Moves path (rel: its path below the data directory) into lost/ with a
+ * warning; 0 if moved. Recovery never deletes what it does not understand. */
+int hr_server_move_aside(hr_server *srv, const char *path, const char *rel, const char *why);
+
 /* hr_wal_purge's on_delete: drops a segment from LMDB */
 int hr_server_wal_forget(void *srv, uint64_t seg_id);
 

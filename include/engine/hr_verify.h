@@ -1,7 +1,8 @@
 /*
  * hr_verify.h — checks that LMDB and the disk agree on the store files:
  * every file a store record references exists (and is a regular file), and
- * every store file on disk is referenced. Used by the crash-point sweep and
+ * every store file on disk is referenced; and the same for the snapshot
+ * manifests and the archive directory. Used by the crash-point sweep and
  * by the offline `verify` (issue 10).
  *
  * It reads LMDB through the given hr_meta (a live server's, or one opened
@@ -32,6 +33,13 @@ typedef struct hr_verify_report {
 	uint64_t temp;		/* <id>.tmp files under store/ */
 	uint64_t unknown;	/* other entries under store/ (names the engine does not make) */
 	uint64_t orphan_stores;	/* store records of a region with no region record */
+	/* archive/ against the snapshot manifests */
+	uint64_t snapshots;	/* manifests (a damaged one fails the check with -EIO) */
+	uint64_t archive_referenced; /* distinct files the manifests name */
+	uint64_t archive_missing;    /* ... of which not in archive/ */
+	uint64_t archive_on_disk;    /* <id>.hsf files in archive/ */
+	uint64_t archive_unreferenced; /* ... of which no manifest names */
+	uint64_t archive_unknown;    /* other entries in archive/ */
 } hr_verify_report;
 
 /* 0 (with the report filled; a clean directory has missing, unreferenced,
@@ -43,7 +51,8 @@ int hr_verify_store_files(hr_meta *m, hr_io *io, const char *data_dir, unsigned 
 /* 1 if the report shows LMDB and the disk in exact agreement. */
 static inline int hr_verify_clean(const hr_verify_report *r)
 {
-	return !r->missing && !r->unreferenced && !r->temp && !r->unknown && !r->orphan_stores;
+	return !r->missing && !r->unreferenced && !r->temp && !r->unknown && !r->orphan_stores &&
+	       !r->archive_missing && !r->archive_unreferenced && !r->archive_unknown;
 }
 
 #endif

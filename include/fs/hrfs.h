@@ -77,7 +77,13 @@ static inline int hrfs_kind_is_hist(int kind)
 	return kind >= HRFS_ST_VERSIONS && kind <= HRFS_HV_VERSION;
 }
 
-enum hrfs_st_sub { HRFS_ST_STATS = 1, HRFS_ST_CONFIG, HRFS_ST_SCHEMA, HRFS_ST_REGIONS };
+enum hrfs_st_sub {
+	HRFS_ST_STATS = 1,
+	HRFS_ST_CONFIG,
+	HRFS_ST_SCHEMA,
+	HRFS_ST_REGIONS,
+	HRFS_ST_SNAPSHOTS,
+};
 
 #define HRFS_STATUS_DIR ".hregionfs"
 /* Registry path: "<table>/<row name>/<family>/<name>", names encoded. */
