@@ -4,6 +4,7 @@
  *   /.hregionfs/config                 the running configuration
  *   /.hregionfs/tables/<t>/schema      the table's families and settings
  *   /.hregionfs/tables/<t>/regions     one line per region (hr_region_list)
+ *   /.hregionfs/tables/<t>/snapshots   one line per snapshot of the table
  *   /.hregionfs/versions/, asof/       the history trees (history.c)
  * Files are rendered when opened (and for getattr, to report an exact
  * size); their attributes are never cached by the kernel.
@@ -107,6 +108,26 @@ static const char *state_name(int s)
 	}
 }
 
+/* name, time, regions, files, bytes: shared (still in the table's stores)
+ * and own (kept only by snapshots) */
+static int render_snapshots(struct hrfs *fs, const char *table, struct sbuf *b)
+{
+	hr_snapshot_info *v = NULL;
+	size_t n = 0;
+	int rc;
+	HRFS_RETRY(fs, rc, "status snapshots", hr_snapshot_list(fs->srv, table, &v, &n));
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; i < n; i++)
+		sb_printf(b,
+			  "snapshot %s time_ms=%" PRId64 " seq=%" PRIu64 " regions=%u files=%" PRIu64
+			  " bytes=%" PRIu64 " shared_bytes=%" PRIu64 " own_bytes=%" PRIu64 "\n",
+			  v[i].name, v[i].time_ms, v[i].seq, v[i].regions, v[i].files, v[i].bytes,
+			  v[i].shared_bytes, v[i].bytes - v[i].shared_bytes);
+	free(v);
+	return 0;
+}
+
 static int render_regions(struct hrfs *fs, const char *table, struct sbuf *b)
 {
 	hr_region_info *r = NULL;
@@ -174,6 +195,9 @@ int hrfs_status_render(struct hrfs *fs, const struct hrfs_path *p, char **text, 
 		break;
 	case HRFS_ST_REGIONS:
 		rc = render_regions(fs, p->table, &b);
+		break;
+	case HRFS_ST_SNAPSHOTS:
+		rc = render_snapshots(fs, p->table, &b);
 		break;
 	default:
 		return -ENOENT;
@@ -249,6 +273,8 @@ int hrfs_status_lookup(struct hrfs *fs, struct hrfs_inode *dir, const char *name
 			in = child(fs, dir, HRFS_ST_FILE, HRFS_ST_SCHEMA, name);
 		else if (strcmp(name, "regions") == 0)
 			in = child(fs, dir, HRFS_ST_FILE, HRFS_ST_REGIONS, name);
+		else if (strcmp(name, "snapshots") == 0)
+			in = child(fs, dir, HRFS_ST_FILE, HRFS_ST_SNAPSHOTS, name);
 		else
 			return -ENOENT;
 		break;
@@ -307,7 +333,8 @@ int hrfs_status_list(struct hrfs *fs, const struct hrfs_path *p, char ***names, 
 	}
 	case HRFS_ST_TABLE:
 		if ((rc = add_name(names, kinds, n, "regions", HRFS_ST_FILE)) < 0 ||
-		    (rc = add_name(names, kinds, n, "schema", HRFS_ST_FILE)) < 0)
+		    (rc = add_name(names, kinds, n, "schema", HRFS_ST_FILE)) < 0 ||
+		    (rc = add_name(names, kinds, n, "snapshots", HRFS_ST_FILE)) < 0)
 			break;
 		break;
 	default:
