@@ -18,6 +18,15 @@ load helpers
 	run t ls "$M/.hregionfs/tables/t1"
 	assert_line "schema"
 	assert_line "regions"
+	assert_line "snapshots"
+	# no snapshot yet: an empty list, and no archive in the stats
+	run t cat "$M/.hregionfs/tables/t1/snapshots"
+	assert_success
+	assert_output ""
+	run t cat "$M/.hregionfs/stats"
+	assert_line "snapshots 0"
+	assert_line "archive_files 0"
+	assert_line "archive_bytes 0"
 }
 
 @test "schema shows the families and follows mkdir of a new family" {
