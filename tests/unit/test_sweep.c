@@ -1,7 +1,7 @@
 /* test_sweep.c — the crash-point sweep (issue 8): a workload with flushes, a
- * compaction, a split and a family add runs on the fault-injecting I/O
- * seam. A dry run counts its durable points (sync, sync_dir, rename,
- * unlink, mkdir, rmdir, LMDB commit); then, for each point in turn, the
+ * compaction, a split, a family add and snapshots taken and deleted runs on
+ * the fault-injecting I/O seam. A dry run counts its durable points (sync,
+ * sync_dir, rename, link, unlink, mkdir, rmdir, LMDB commit); then, for each point in turn, the
  * workload runs again with the disk frozen at that point, the power loss is
  * simulated (everything not synced is dropped), a fresh server opens the
  * directory, and:
@@ -133,6 +133,9 @@ static void workload(run *w)
 		STOP_IF_CRASHED(w);
 		hr_flush(w->s, "t");
 	}
+	/* a snapshot whose files the compaction then retires (archived) */
+	STOP_IF_CRASHED(w);
+	hr_snapshot_create(w->s, "t", "s1");
 	STOP_IF_CRASHED(w);
 	hr_compact(w->s, "t", 1);
 	STOP_IF_CRASHED(w);
@@ -142,6 +145,11 @@ static void workload(run *w)
 	char mid[24];
 	row_of(id / 2, mid);
 	hr_split(w->s, "t", mid, strlen(mid));
+	/* a snapshot of both daughters, and the first one deleted */
+	STOP_IF_CRASHED(w);
+	hr_snapshot_create(w->s, "t", "s2");
+	STOP_IF_CRASHED(w);
+	hr_snapshot_delete(w->s, "t", "s1");
 	/* a table made, flushed and dropped */
 	STOP_IF_CRASHED(w);
 	if (et_table(w->s, "u", "a", NULL) == 0) {
