@@ -97,6 +97,8 @@ int hrfs_getattr_inode(struct hrfs *fs, struct hrfs_inode *in, struct stat *st)
 	case HRFS_ST_VERSIONS:
 	case HRFS_ST_ASOF:
 	case HRFS_ST_ASOF_TS:
+	case HRFS_ST_SNAPS:
+	case HRFS_ST_SNAP_TABLE:
 	case HRFS_HV_TABLE:
 	case HRFS_HV_ROW:
 	case HRFS_HV_FAMILY:

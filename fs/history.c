@@ -3,16 +3,25 @@
  *   /.hregionfs/versions/<t>/<row>/<f>/<q>/       a cell's retained versions
  *   /.hregionfs/versions/<t>/<row>/<f>/<q>/<ts>   one version (ts in ms)
  *   /.hregionfs/asof/<ts>/<t>/<row>/<f>/<q>       the table as of ts
+ *   /.hregionfs/snapshots/<t>/<name>/<row>/<f>/<q> the table as of snapshot
+ *                                                 <name> (hr_snapshot_*)
  * "As of ts" is HBase's time range [0, ts + 1): per column the newest
  * retained version with a timestamp <= ts, delete markers applied as the
  * family says (hregionfs.h, "Versions and time ranges"). The versions tree
  * lists what time travel can reach (HR_GET_HISTORY): the retained versions,
  * deleted ones too where the family keeps deleted cells.
+ * A snapshot view reads the snapshot's handle (the engine caches open
+ * handles: opening one per request is a lookup); mkdir and rmdir of
+ * snapshots/<t>/<name> take and delete snapshots, and rmdir needs no empty
+ * directory (the tree is the snapshot, not files of the user's).
+ * snapshots/ lists the live tables and the dropped ones that still have
+ * snapshots.
  * Names, sizes, modes and mtimes are those of the live tree (%XX names,
  * the file-attribute tag). Timestamps are canonical decimals ("0", or no
  * leading zero); anything else is ENOENT. Nothing here is cached by the
- * kernel (timeout 0, direct I/O): every write changes a versions listing,
- * and a put that pushes a version out of max_versions changes the past.
+ * kernel (timeout 0, direct I/O, no listing cache): every write changes a
+ * versions listing, a put that pushes a version out of max_versions changes
+ * the past, and a snapshot name may be deleted and taken again.
  * Locking: engine calls with no lock held; fs->lock only to make inodes.
  */
 #include <errno.h>
@@ -51,6 +60,7 @@ void hrfs_hist_path_locked(const struct hrfs_inode *in, struct hrfs_path *p)
 	p->mpath[0] = '\0'; /* nothing here is in the memory registry */
 	p->hv_view = 0;
 	p->hv_asof = p->hv_vts = 0;
+	p->hv_snap[0] = '\0';
 	for (const struct hrfs_inode *x = in; x; x = x->parent) {
 		switch (x->kind) {
 		case HRFS_HV_VERSION:
@@ -78,28 +88,63 @@ void hrfs_hist_path_locked(const struct hrfs_inode *in, struct hrfs_path *p)
 		case HRFS_ST_VERSIONS:
 			p->hv_view = HRFS_HV_VERSIONS_VIEW;
 			break;
+		case HRFS_ST_SNAP_TABLE:
+			/* below it, the HV_TABLE's name is the snapshot's */
+			p->hv_view = HRFS_HV_SNAP_VIEW;
+			memcpy(p->hv_snap, p->table, sizeof(p->hv_snap));
+			snprintf(p->table, sizeof(p->table), "%s", x->name);
+			break;
 		default:
 			break;
 		}
 	}
 }
 
-void hrfs_hist_scan_opts(const struct hrfs_path *p, hr_scan_opts *o)
+/* The open snapshot of a snapshot view (a reference). */
+static int snap_open(struct hrfs *fs, const struct hrfs_path *p, hr_snap **out)
 {
+	int rc;
+	HRFS_RETRY(fs, rc, "snapshot open", hr_snapshot_open(fs->srv, p->table, p->hv_snap, out));
+	return rc;
+}
+
+int hrfs_hist_scan_open(struct hrfs *fs, const struct hrfs_path *p, hr_scan_opts *o,
+			hr_scan **out)
+{
+	hr_snap *s = NULL;
+	int rc;
 	if (p->hv_view == HRFS_HV_ASOF_VIEW)
 		o->max_ts = p->hv_asof + 1;
-	else
+	else if (p->hv_view == HRFS_HV_VERSIONS_VIEW)
 		o->history = 1;
+	else if ((rc = snap_open(fs, p, &s)) < 0)
+		return rc;
+	o->snapshot = s;
+	HRFS_RETRY(fs, rc, "history scan", hr_scan_open(fs->srv, p->table, o, out));
+	if (s)
+		hr_snapshot_close(s); /* the scan holds its own reference */
+	return rc;
 }
 
 /* The version a history file (or, with kind HRFS_HV_VCELL, the newest
- * version of a versions directory) stands for. 1 found, 0 none, or -errno;
- * v->data and v->tags are the caller's. */
-static int hv_get(struct hrfs *fs, const struct hrfs_path *p, int kind, hr_value *v)
+ * version of a versions directory) stands for; a snapshot's cell in a
+ * snapshot view. 1 found, 0 none, or -errno; v->data (with value only
+ * where a snapshot is read) and v->tags are the caller's. */
+static int hv_get(struct hrfs *fs, const struct hrfs_path *p, int kind, int value, hr_value *v)
 {
 	hr_get_opts o = {.max_versions = 1, .flags = HR_GET_TAGS};
 	hr_value *out = NULL;
 	int rc;
+	if (p->hv_view == HRFS_HV_SNAP_VIEW) {
+		hr_snap *s;
+		if ((rc = snap_open(fs, p, &s)) < 0)
+			return rc;
+		HRFS_RETRY(fs, rc, "snapshot get",
+			   hr_snapshot_get(s, p->row, p->row_len, p->family, p->qual, p->qual_len,
+					   HR_GET_TAGS | (value ? HR_GET_VALUE : 0), v));
+		hr_snapshot_close(s);
+		return rc == -ENOENT ? 0 : rc == 0 ? 1 : rc;
+	}
 	if (kind == HRFS_HV_CELL) {
 		o.max_ts = p->hv_asof + 1;
 	} else {
@@ -139,9 +184,8 @@ static int scan_exists(struct hrfs *fs, const struct hrfs_path *p, const char *f
 	o.stop_len = p->row_len + 1;
 	o.family = family;
 	o.mode = family ? HR_SCAN_FAMILIES : HR_SCAN_ROWS;
-	hrfs_hist_scan_opts(p, &o);
 	for (unsigned attempt = 0;; attempt++) {
-		rc = hr_scan_open(fs->srv, p->table, &o, &sc);
+		rc = hrfs_hist_scan_open(fs, p, &o, &sc);
 		if (rc == 0) {
 			rc = hr_scan_next(sc, &e);
 			hr_scan_close(sc);
@@ -155,6 +199,17 @@ static int scan_exists(struct hrfs *fs, const struct hrfs_path *p, const char *f
 		hrfs_backoff(fs, attempt);
 	}
 	return rc;
+}
+
+/* How many snapshots the table (dropped or not) has, or -errno. */
+static int snap_count(struct hrfs *fs, const char *table)
+{
+	hr_snapshot_info *si = NULL;
+	size_t n = 0;
+	int rc;
+	HRFS_RETRY(fs, rc, "snapshot list", hr_snapshot_list(fs->srv, table, &si, &n));
+	free(si);
+	return rc < 0 ? rc : (int)(n > INT32_MAX ? INT32_MAX : n);
 }
 
 static int table_exists(struct hrfs *fs, const char *name)
@@ -192,6 +247,24 @@ int hrfs_hist_lookup(struct hrfs *fs, struct hrfs_inode *dir, const char *name,
 			return rc;
 		kind = HRFS_ST_ASOF_TS;
 		break;
+	case HRFS_ST_SNAPS:
+		if ((rc = table_exists(fs, name)) == -ENOENT && hr_table_name_valid(name))
+			rc = snap_count(fs, name) > 0 ? 0 : -ENOENT;
+		if (rc < 0)
+			return rc;
+		kind = HRFS_ST_SNAP_TABLE;
+		break;
+	case HRFS_ST_SNAP_TABLE: {
+		hr_snap *s;
+		if (!hr_table_name_valid(name))
+			return -ENOENT;
+		snprintf(p.hv_snap, sizeof(p.hv_snap), "%s", name);
+		if ((rc = snap_open(fs, &p, &s)) < 0)
+			return rc;
+		hr_snapshot_close(s);
+		kind = HRFS_HV_TABLE;
+		break;
+	}
 	case HRFS_HV_TABLE:
 		klen = hrfs_name_decode(name, key);
 		if (klen <= 0)
@@ -215,8 +288,8 @@ int hrfs_hist_lookup(struct hrfs *fs, struct hrfs_inode *dir, const char *name,
 			return -ENOENT;
 		memcpy(p.qual, key, (size_t)klen);
 		p.qual_len = (size_t)klen;
-		kind = p.hv_view == HRFS_HV_ASOF_VIEW ? HRFS_HV_CELL : HRFS_HV_VCELL;
-		if ((rc = hv_get(fs, &p, kind, &v)) <= 0)
+		kind = p.hv_view == HRFS_HV_VERSIONS_VIEW ? HRFS_HV_VCELL : HRFS_HV_CELL;
+		if ((rc = hv_get(fs, &p, kind, 0, &v)) <= 0)
 			return rc == 0 ? -ENOENT : rc;
 		hr_value_free(&v);
 		break;
@@ -224,7 +297,7 @@ int hrfs_hist_lookup(struct hrfs *fs, struct hrfs_inode *dir, const char *name,
 		if ((rc = parse_ts(name, &p.hv_vts)) < 0)
 			return rc;
 		kind = HRFS_HV_VERSION;
-		if ((rc = hv_get(fs, &p, kind, &v)) <= 0)
+		if ((rc = hv_get(fs, &p, kind, 0, &v)) <= 0)
 			return rc == 0 ? -ENOENT : rc;
 		hr_value_free(&v);
 		break;
@@ -256,6 +329,81 @@ static int add_name(char ***names, int **kinds, size_t *n, const char *name, int
 	return 0;
 }
 
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* snapshots/: the live tables and the tables snapshots were taken of (a
+ * dropped table's snapshots stay reachable under its name), sorted, once. */
+static int snap_tables(struct hrfs *fs, char ***names, int **kinds, size_t *n)
+{
+	char **t = NULL, **all = NULL;
+	size_t nt = 0, ns = 0, na = 0;
+	hr_snapshot_info *si = NULL;
+	int rc;
+	HRFS_RETRY(fs, rc, "snapshot tables", hr_table_list(fs->srv, &t, &nt));
+	if (rc == 0)
+		HRFS_RETRY(fs, rc, "snapshot list", hr_snapshot_list(fs->srv, NULL, &si, &ns));
+	if (rc == 0 && !(all = malloc((nt + ns + 1) * sizeof(*all))))
+		rc = -ENOMEM;
+	if (rc == 0) {
+		for (size_t i = 0; i < nt; i++)
+			all[na++] = t[i];
+		for (size_t i = 0; i < ns; i++)
+			all[na++] = si[i].table;
+		qsort(all, na, sizeof(*all), name_cmp);
+		for (size_t i = 0; rc == 0 && i < na; i++)
+			if (i == 0 || strcmp(all[i], all[i - 1]) != 0)
+				rc = add_name(names, kinds, n, all[i], HRFS_ST_SNAP_TABLE);
+	}
+	free(all);
+	free(si);
+	if (t)
+		hr_names_free(t, nt);
+	return rc;
+}
+
+int hrfs_snap_mkdir(struct hrfs *fs, struct hrfs_inode *dir, const char *name,
+		    struct hrfs_inode **out)
+{
+	struct hrfs_path p;
+	int rc;
+	hrfs_ino_path(fs, dir, &p);
+	HRFS_RETRY(fs, rc, "snapshot create", hr_snapshot_create(fs->srv, p.table, name));
+	if (rc < 0)
+		return rc;
+	/* a name deleted and taken again is a new snapshot: a new inode */
+	pthread_mutex_lock(&fs->lock);
+	struct hrfs_inode *old = hrfs_ino_peek_locked(fs, dir, name);
+	if (old)
+		hrfs_ino_unhash_locked(fs, old);
+	pthread_mutex_unlock(&fs->lock);
+	struct hrfs_inode *in = hrfs_ino_child(fs, dir, HRFS_HV_TABLE, name, NULL, 0, 1);
+	if (!in)
+		return -ENOMEM;
+	*out = in;
+	return 0;
+}
+
+int hrfs_snap_rmdir(struct hrfs *fs, struct hrfs_inode *dir, const char *name)
+{
+	struct hrfs_path p;
+	int rc;
+	hrfs_ino_path(fs, dir, &p);
+	if (!hr_table_name_valid(name))
+		return -ENOENT;
+	HRFS_RETRY(fs, rc, "snapshot delete", hr_snapshot_delete(fs->srv, p.table, name));
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(&fs->lock);
+	struct hrfs_inode *in = hrfs_ino_peek_locked(fs, dir, name);
+	if (in)
+		hrfs_ino_unhash_locked(fs, in);
+	pthread_mutex_unlock(&fs->lock);
+	return 0;
+}
+
 int hrfs_hist_list(struct hrfs *fs, const struct hrfs_path *p, char ***names, int **kinds,
 		   size_t *n)
 {
@@ -275,6 +423,18 @@ int hrfs_hist_list(struct hrfs *fs, const struct hrfs_path *p, char ***names, in
 			rc = add_name(names, kinds, n, t[i], HRFS_HV_TABLE);
 		if (t)
 			hr_names_free(t, nt);
+		break;
+	}
+	case HRFS_ST_SNAPS:
+		rc = snap_tables(fs, names, kinds, n);
+		break;
+	case HRFS_ST_SNAP_TABLE: {
+		hr_snapshot_info *si = NULL;
+		size_t ns = 0;
+		HRFS_RETRY(fs, rc, "snapshot list", hr_snapshot_list(fs->srv, p->table, &si, &ns));
+		for (size_t i = 0; rc == 0 && i < ns; i++)
+			rc = add_name(names, kinds, n, si[i].name, HRFS_HV_TABLE);
+		free(si);
 		break;
 	}
 	case HRFS_HV_VCELL: {
@@ -326,7 +486,7 @@ int hrfs_hist_getattr(struct hrfs *fs, struct hrfs_inode *in, struct stat *st)
 		return 0;
 	}
 	hrfs_ino_path(fs, in, &p);
-	if ((rc = hv_get(fs, &p, in->kind, &v)) <= 0)
+	if ((rc = hv_get(fs, &p, in->kind, 0, &v)) <= 0)
 		return rc == 0 ? -ENOENT : rc;
 	hrfs_attr_from_tags(fs, v.tags, v.tags_len, v.ts, &a);
 	hrfs_attr_file(fs, in->ino, v.len, &a, st);
@@ -337,7 +497,7 @@ int hrfs_hist_getattr(struct hrfs *fs, struct hrfs_inode *in, struct stat *st)
 int hrfs_hist_read(struct hrfs *fs, const struct hrfs_path *p, char **data, size_t *len)
 {
 	hr_value v;
-	int rc = hv_get(fs, p, p->kind, &v);
+	int rc = hv_get(fs, p, p->kind, 1, &v);
 	if (rc <= 0)
 		return rc == 0 ? -ENOENT : rc;
 	free(v.tags);

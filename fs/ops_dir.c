@@ -161,6 +161,8 @@ void hrfs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	case HRFS_ST_VERSIONS:
 	case HRFS_ST_ASOF:
 	case HRFS_ST_ASOF_TS:
+	case HRFS_ST_SNAPS:
+	case HRFS_ST_SNAP_TABLE:
 	case HRFS_HV_TABLE:
 	case HRFS_HV_ROW:
 	case HRFS_HV_FAMILY:
@@ -374,6 +376,26 @@ static int table_has_family(struct hrfs *fs, const char *table, const char *fami
 	return rc;
 }
 
+/* mkdir snapshots/<t>/<name>: takes a snapshot. */
+static void snap_mkdir(fuse_req_t req, struct hrfs *fs, struct hrfs_inode *dir, const char *name)
+{
+	struct hrfs_inode *in = NULL;
+	struct fuse_entry_param e;
+	struct stat st;
+	int rc = hrfs_snap_mkdir(fs, dir, name, &in);
+	if (rc == 0 && (rc = hrfs_getattr_inode(fs, in, &st)) < 0)
+		hrfs_ino_forget(fs, in->ino, 1);
+	if (rc < 0) {
+		if (rc != -EEXIST && rc != -EINVAL && rc != -ENOENT)
+			hr_log_error("fs", "mkdir snapshot %s: %s", name, hr_strerror(rc));
+		fuse_reply_err(req, hrfs_errno(rc));
+		return;
+	}
+	hrfs_fill_entry(fs, in, &st, &e);
+	if (fuse_reply_entry(req, &e) != 0)
+		hrfs_ino_forget(fs, in->ino, 1);
+}
+
 void hrfs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
 	struct hrfs *fs = FS(req);
@@ -393,6 +415,10 @@ void hrfs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t m
 		return;
 	}
 	hrfs_ino_path(fs, dir, &dp);
+	if (dir->kind == HRFS_ST_SNAP_TABLE) {
+		snap_mkdir(req, fs, dir, name);
+		return;
+	}
 	if (is_status_kind(dir->kind) ||
 	    (dir->kind == HRFS_ROOT && strcmp(name, HRFS_STATUS_DIR) == 0)) {
 		fuse_reply_err(req, dir->kind == HRFS_ROOT ? EEXIST : EROFS);
@@ -553,6 +579,14 @@ void hrfs_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 		return;
 	}
 	hrfs_ino_path(fs, dir, &dp);
+	if (dir->kind == HRFS_ST_SNAP_TABLE) {
+		/* the snapshot goes whole: its tree is not files to empty */
+		rc = hrfs_snap_rmdir(fs, dir, name);
+		if (rc < 0 && rc != -ENOENT)
+			hr_log_error("fs", "rmdir snapshot %s: %s", name, hr_strerror(rc));
+		fuse_reply_err(req, rc < 0 ? hrfs_errno(rc) : 0);
+		return;
+	}
 	if (is_status_kind(dir->kind) ||
 	    (dir->kind == HRFS_ROOT && strcmp(name, HRFS_STATUS_DIR) == 0)) {
 		fuse_reply_err(req, EROFS);

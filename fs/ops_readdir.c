@@ -106,7 +106,7 @@ static int child_kind(int dirkind)
 static int dh_child_kind(const struct hrfs_dh *dh)
 {
 	if (dh->kind == HRFS_HV_FAMILY)
-		return dh->p.hv_view == HRFS_HV_ASOF_VIEW ? HRFS_HV_CELL : HRFS_HV_VCELL;
+		return dh->p.hv_view == HRFS_HV_VERSIONS_VIEW ? HRFS_HV_VCELL : HRFS_HV_CELL;
 	return child_kind(dh->kind);
 }
 
@@ -211,6 +211,8 @@ void hrfs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	case HRFS_ST_VERSIONS:
 	case HRFS_ST_ASOF:
 	case HRFS_ST_ASOF_TS:
+	case HRFS_ST_SNAPS:
+	case HRFS_ST_SNAP_TABLE:
 	case HRFS_HV_VCELL:
 		rc = hrfs_hist_list(fs, &dh->p, &dh->names, &dh->kinds, &dh->nnames);
 		break;
@@ -251,8 +253,6 @@ static int open_scan(struct hrfs *fs, struct hrfs_dh *dh)
 	uint8_t stop[HRFS_NAME_MAX + 1];
 	int rc;
 	memset(&o, 0, sizeof(o));
-	if (hrfs_kind_is_hist(dh->kind))
-		hrfs_hist_scan_opts(&dh->p, &o);
 	if (dir_level(dh->kind) == 0) {
 		o.mode = HR_SCAN_ROWS;
 		if (dh->have_last) {
@@ -282,6 +282,8 @@ static int open_scan(struct hrfs *fs, struct hrfs_dh *dh)
 			}
 		}
 	}
+	if (hrfs_kind_is_hist(dh->kind))
+		return hrfs_hist_scan_open(fs, &dh->p, &o, &dh->sc);
 	HRFS_RETRY(fs, rc, "readdir (scan open)", hr_scan_open(fs->srv, dh->p.table, &o, &dh->sc));
 	return rc;
 }

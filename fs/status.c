@@ -5,7 +5,8 @@
  *   /.hregionfs/tables/<t>/schema      the table's families and settings
  *   /.hregionfs/tables/<t>/regions     one line per region (hr_region_list)
  *   /.hregionfs/tables/<t>/snapshots   one line per snapshot of the table
- *   /.hregionfs/versions/, asof/       the history trees (history.c)
+ *   /.hregionfs/versions/, asof/,      the history trees and the
+ *   snapshots/                         snapshots (history.c)
  * Files are rendered when opened (and for getattr, to report an exact
  * size); their attributes are never cached by the kernel.
  */
@@ -258,6 +259,8 @@ int hrfs_status_lookup(struct hrfs *fs, struct hrfs_inode *dir, const char *name
 			in = child(fs, dir, HRFS_ST_VERSIONS, 0, name);
 		else if (strcmp(name, "asof") == 0)
 			in = child(fs, dir, HRFS_ST_ASOF, 0, name);
+		else if (strcmp(name, "snapshots") == 0)
+			in = child(fs, dir, HRFS_ST_SNAPS, 0, name);
 		else
 			return -ENOENT;
 		break;
@@ -316,6 +319,7 @@ int hrfs_status_list(struct hrfs *fs, const struct hrfs_path *p, char ***names, 
 	case HRFS_ST_ROOT:
 		if ((rc = add_name(names, kinds, n, "asof", HRFS_ST_ASOF)) < 0 ||
 		    (rc = add_name(names, kinds, n, "config", HRFS_ST_FILE)) < 0 ||
+		    (rc = add_name(names, kinds, n, "snapshots", HRFS_ST_SNAPS)) < 0 ||
 		    (rc = add_name(names, kinds, n, "stats", HRFS_ST_FILE)) < 0 ||
 		    (rc = add_name(names, kinds, n, "tables", HRFS_ST_TABLES)) < 0 ||
 		    (rc = add_name(names, kinds, n, "versions", HRFS_ST_VERSIONS)) < 0)

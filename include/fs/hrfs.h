@@ -57,7 +57,9 @@ enum hrfs_kind {
 	HRFS_ST_VERSIONS, /* /.hregionfs/versions: lists tables */
 	HRFS_ST_ASOF,	/* /.hregionfs/asof: lists nothing, <ts> by name */
 	HRFS_ST_ASOF_TS, /* /.hregionfs/asof/<ts>: lists tables */
-	HRFS_HV_TABLE,	/* .../<table> under versions/ or asof/<ts>/ */
+	HRFS_ST_SNAPS,	/* /.hregionfs/snapshots: tables, live or with snapshots */
+	HRFS_ST_SNAP_TABLE, /* /.hregionfs/snapshots/<t>: its snapshots (mkdir, rmdir) */
+	HRFS_HV_TABLE,	/* .../<table> under versions/ or asof/<ts>/; snapshots/<t>/<name> */
 	HRFS_HV_ROW,
 	HRFS_HV_FAMILY,
 	HRFS_HV_CELL,	/* asof/<ts>/<t>/<r>/<f>/<q>: the cell as of ts (a file) */
@@ -242,11 +244,13 @@ struct hrfs_path {
 	char family[HR_MAX_NAME + 1];
 	uint8_t qual[HRFS_NAME_MAX];
 	size_t qual_len;
-	/* the history tree: HRFS_HV_VERSIONS_VIEW or HRFS_HV_ASOF_VIEW (0
-	 * elsewhere), the asof moment, and a version's timestamp */
+	/* the history tree: HRFS_HV_VERSIONS_VIEW, HRFS_HV_ASOF_VIEW or
+	 * HRFS_HV_SNAP_VIEW (0 elsewhere), the asof moment, a version's
+	 * timestamp, and the snapshot's name (table: its table) */
 	int hv_view;
 	int64_t hv_asof;
 	int64_t hv_vts;
+	char hv_snap[HR_MAX_NAME + 1];
 	char name[HRFS_NAME_MAX + 1];	/* this node's file name */
 	char mpath[HRFS_PATH_MAX];	/* registry path of this node */
 };
@@ -461,19 +465,28 @@ void hrfs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_fil
 int hrfs_fh_getattr(struct hrfs *fs, struct fuse_file_info *fi, struct stat *st);
 
 
-enum { HRFS_HV_VERSIONS_VIEW = 1, HRFS_HV_ASOF_VIEW = 2 };
+enum { HRFS_HV_VERSIONS_VIEW = 1, HRFS_HV_ASOF_VIEW = 2, HRFS_HV_SNAP_VIEW = 3 };
 
-/* history.c: /.hregionfs/versions/ and /.hregionfs/asof/ (the history
- * kinds above). Lookup of a child of a history dir (nlookup + 1). */
+/* history.c: /.hregionfs/versions/, /.hregionfs/asof/ and
+ * /.hregionfs/snapshots/ (the history kinds above). Lookup of a child of a
+ * history dir (nlookup + 1). */
 int hrfs_hist_lookup(struct hrfs *fs, struct hrfs_inode *dir, const char *name,
 		     struct hrfs_inode **out);
-/* The snapshot listing of ST_VERSIONS, ST_ASOF, ST_ASOF_TS and HV_VCELL
- * (as hrfs_status_list). HV_TABLE/ROW/FAMILY stream a scan instead
- * (ops_readdir.c, with hrfs_hist_scan_opts). */
+/* The listing, taken at once, of ST_VERSIONS, ST_ASOF, ST_ASOF_TS, ST_SNAPS,
+ * ST_SNAP_TABLE and HV_VCELL (as hrfs_status_list). HV_TABLE/ROW/FAMILY
+ * stream a scan instead (ops_readdir.c, with hrfs_hist_scan_open). */
 int hrfs_hist_list(struct hrfs *fs, const struct hrfs_path *p, char ***names, int **kinds,
 		   size_t *n);
-/* The time bound and history flag of a scan listing a history dir p. */
-void hrfs_hist_scan_opts(const struct hrfs_path *p, hr_scan_opts *o);
+/* Opens the scan o of history dir p's view: o gets the view's time bound,
+ * history flag or snapshot (busy answers retried). -ENOENT when the
+ * snapshot is gone. */
+int hrfs_hist_scan_open(struct hrfs *fs, const struct hrfs_path *p, hr_scan_opts *o,
+			hr_scan **out);
+/* mkdir / rmdir of snapshots/<t>/<name>: takes / deletes the snapshot
+ * (mkdir: the new inode, nlookup + 1). */
+int hrfs_snap_mkdir(struct hrfs *fs, struct hrfs_inode *dir, const char *name,
+		    struct hrfs_inode **out);
+int hrfs_snap_rmdir(struct hrfs *fs, struct hrfs_inode *dir, const char *name);
 /* The stat of a history inode. */
 int hrfs_hist_getattr(struct hrfs *fs, struct hrfs_inode *in, struct stat *st);
 /* The content of a history file (HV_CELL, HV_VERSION), malloc'd. */
