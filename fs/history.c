@@ -475,6 +475,32 @@ int hrfs_hist_list(struct hrfs *fs, const struct hrfs_path *p, char ***names, in
 	return rc;
 }
 
+/* A snapshot's directory: the time it was taken is its mtime (as ls -l
+ * of ZFS's .zfs/snapshot shows); ENOENT once it is deleted. */
+static int snap_dir_time(struct hrfs *fs, struct hrfs_inode *in, struct stat *st)
+{
+	struct hrfs_path p;
+	hr_snapshot_info *si = NULL;
+	size_t n = 0;
+	int rc;
+	hrfs_ino_path(fs, in, &p);
+	if (p.hv_view != HRFS_HV_SNAP_VIEW)
+		return 0;
+	HRFS_RETRY(fs, rc, "snapshot list", hr_snapshot_list(fs->srv, p.table, &si, &n));
+	if (rc < 0)
+		return rc;
+	rc = -ENOENT;
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(si[i].name, p.hv_snap) == 0) {
+			st->st_mtim.tv_sec = (time_t)(si[i].time_ms / 1000);
+			st->st_mtim.tv_nsec = (long)(si[i].time_ms % 1000) * 1000000L;
+			st->st_atim = st->st_ctim = st->st_mtim;
+			rc = 0;
+		}
+	free(si);
+	return rc;
+}
+
 int hrfs_hist_getattr(struct hrfs *fs, struct hrfs_inode *in, struct stat *st)
 {
 	struct hrfs_path p;
@@ -483,6 +509,8 @@ int hrfs_hist_getattr(struct hrfs *fs, struct hrfs_inode *in, struct stat *st)
 	int rc;
 	if (in->kind != HRFS_HV_CELL && in->kind != HRFS_HV_VERSION) {
 		hrfs_attr_dir(fs, in->ino, st);
+		if (in->kind == HRFS_HV_TABLE)
+			return snap_dir_time(fs, in, st);
 		return 0;
 	}
 	hrfs_ino_path(fs, in, &p);

@@ -52,6 +52,7 @@ fill_table() {
 	run t ls "$M/$S/t"
 	assert_success
 	assert_output ""
+	taken=$(date +%s)
 	run t mkdir "$M/$S/t/s1"
 	assert_success
 	t mkdir "$M/$S/t/s0"
@@ -65,6 +66,9 @@ fill_table() {
 	assert_output "one 3"
 	run t stat -c '%F' "$M/$S/t/s1" "$M/$S/t/s1/r1/cf/q1"
 	assert_output $'directory\nregular file'
+	# a snapshot's directory has the time it was taken as its mtime
+	run t stat -c '%Y' "$M/$S/t/s1"
+	(( output >= taken - 1 && output <= $(date +%s) )) || fail "snapshot mtime $output, taken at $taken"
 	# the status file lists them too
 	run t cat "$M/.hregionfs/tables/t/snapshots"
 	assert_output --partial "s0"
