@@ -464,8 +464,21 @@ void hrfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		return;
 	}
 	if (!fh->of) {
+		/* Replied from a copy: the kernel wakes the reader as soon as
+		 * writev has copied the reply, and its close may free the
+		 * handle (RELEASE on another thread) before writev returns
+		 * here, where ASan's interceptor reads the buffer again. */
 		size_t n = (size_t)off >= fh->text_len ? 0 : fh->text_len - (size_t)off;
-		fuse_reply_buf(req, n ? fh->text + off : NULL, n < size ? n : size);
+		n = n < size ? n : size;
+		char *copy = n ? malloc(n) : NULL;
+		if (n && !copy) {
+			fuse_reply_err(req, ENOMEM);
+			return;
+		}
+		if (n)
+			memcpy(copy, fh->text + off, n);
+		fuse_reply_buf(req, copy, n);
+		free(copy);
 		return;
 	}
 	struct hrfs_of *of = fh->of;
