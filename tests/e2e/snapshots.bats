@@ -194,6 +194,7 @@ fill_table() {
 }
 
 @test "a snapshot survives overwrites and a major compaction, rm -r of its table, and a remount" {
+	# shellcheck disable=SC2034 # read by mount_fs (helpers.bash)
 	HR_OPTS=(flush_interval=1s major_interval=1s min_files=100 max_files=100 blocking_store_files=1000)
 	remount_fs
 	fill_table
