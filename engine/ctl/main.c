@@ -164,6 +164,8 @@ static int absolutize(char *path, size_t len)
 	if (path[0] == '/')
 		return 0;
 	char cwd[PATH_MAX], buf[PATH_MAX];
+	while (path[0] == '.' && path[1] == '/')
+		memmove(path, path + 2, strlen(path + 2) + 1);
 	if (!getcwd(cwd, sizeof(cwd)))
 		return -errno;
 	if ((size_t)snprintf(buf, sizeof(buf), "%s/%s", cwd, path) >= sizeof(buf) ||
