@@ -368,6 +368,20 @@ print("ok")' wal dump "$seg"
 	cp "$HR_TMP/saved.wal" "$seg"
 	run ctl verify
 	assert_success
+	# a segment LMDB lists and the disk lacks; one it does not list
+	mv "$seg" "$HR_TMP/moved.wal"
+	run ctl verify
+	assert_failure 1
+	assert_line "problem missing $seg detail=\"WAL segment referenced by LMDB, missing on disk\""
+	mv "$HR_TMP/moved.wal" "$seg"
+	local extra=$HR_DATA/wal/00000000000000ff.wal
+	cp "$seg" "$extra"
+	run ctl verify
+	assert_failure 1
+	assert_line --regexp "^problem unreferenced_wal $extra "
+	rm "$extra"
+	run ctl verify
+	assert_success
 }
 
 @test "hregionctl --help lists every command; usage errors exit 2" {
