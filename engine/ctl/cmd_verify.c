@@ -11,6 +11,7 @@
  *    table start, each ends where the next starts, the last at the table
  *    end; every region's table exists and every table has a region. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -442,9 +443,14 @@ static uint64_t repair(vstate *v)
 			rc = hr_io_rename(c->io, from, to);
 		}
 		if (rc < 0) {
+			/* reported in place: the report goes on */
 			failed++;
-			hrctl_fail(c, HRCTL_ERROR, "%s: cannot move to %s: %s", from, lost,
-				   strerror(-rc));
+			fprintf(stderr, "hregionctl: %s: cannot move to %s: %s\n", from, lost,
+				strerror(-rc));
+			hrctl_out_begin(c->out, NULL, "not_moved");
+			hrctl_out_name(c->out, "from", from);
+			hrctl_out_str(c->out, "error", strerror(-rc));
+			hrctl_out_end(c->out);
 			continue;
 		}
 		/* the parent first: the move is durable once both names are */

@@ -58,10 +58,8 @@ int hrctl_fail(hrctl *c, int code, const char *fmt, ...)
 	va_end(ap);
 	fprintf(stderr, "hregionctl: %s\n", msg);
 	hrctl_out *o = c && c->out ? c->out : g_out;
-	if (o && hrctl_out_json(o)) {
-		hrctl_out_str(o, "error", msg);
-		hrctl_out_u64(o, "exit", (uint64_t)code);
-	}
+	if (o)
+		hrctl_out_error(o, msg, code);
 	return code;
 }
 

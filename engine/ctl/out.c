@@ -243,6 +243,18 @@ void hrctl_out_bool(hrctl_out *o, const char *key, int v)
 	fputs(v ? "true" : "false", o->f);
 }
 
+void hrctl_out_error(hrctl_out *o, const char *msg, int code)
+{
+	if (!o->json)
+		return; /* text: the message is on stderr */
+	while (o->depth > 1) {
+		o->depth--;
+		fputc(o->closer[o->depth], o->f);
+	}
+	hrctl_out_str(o, "error", msg);
+	hrctl_out_u64(o, "exit", (uint64_t)code);
+}
+
 void hrctl_out_free(hrctl_out *o)
 {
 	if (!o)

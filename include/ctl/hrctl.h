@@ -72,6 +72,10 @@ void hrctl_out_bool(hrctl_out *o, const char *key, int v);
 /* A string element of a list (JSON) / a word on the current line (text). */
 void hrctl_out_item(hrctl_out *o, const char *s);
 
+/* JSON: closes whatever is open and adds "error": msg, "exit": code to
+ * the root object (text: nothing; the message goes to stderr). */
+void hrctl_out_error(hrctl_out *o, const char *msg, int code);
+
 /* Reads a toStringBinary spelling (\xHH escapes) into a malloc'd buffer. */
 int hrctl_parse_binary(const char *s, uint8_t **out, size_t *len);
 
