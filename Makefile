@@ -138,6 +138,9 @@ install: $(BUILD)/hregionfs $(BUILD)/hregionctl
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/doc/hregionfs
 	install -m 0755 $(BUILD)/hregionfs $(DESTDIR)$(PREFIX)/bin/hregionfs
 	install -m 0755 $(BUILD)/hregionctl $(DESTDIR)$(PREFIX)/bin/hregionctl
+	install -d $(DESTDIR)$(PREFIX)/share/bash-completion/completions
+	install -m 0644 scripts/hregionctl.bash-completion \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/hregionctl
 	ln -sf ../bin/hregionfs $(DESTDIR)$(PREFIX)/sbin/mount.hregionfs
 	install -m 0644 hregionfs.ini README.md $(DESTDIR)$(PREFIX)/share/doc/hregionfs/
 

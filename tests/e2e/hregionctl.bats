@@ -406,3 +406,30 @@ print("ok")' wal dump "$seg"
 	run ctl --bogus list
 	assert_failure 2
 }
+
+@test "hregionctl's bash completion: commands, flags, tables of the directory" {
+	put r1 q v
+	t mkdir "$M/other"
+	unmount_fs
+	# complete WORD... — what the completion offers for the last word
+	complete_words() {
+		(
+			# shellcheck source=scripts/hregionctl.bash-completion
+			source "$HR_REPO/scripts/hregionctl.bash-completion"
+			COMP_WORDS=("$HRCTL_BIN" "$@")
+			COMP_CWORD=$#
+			_hregionctl
+			printf '%s\n' "${COMPREPLY[@]}"
+		)
+	}
+	run complete_words dr
+	assert_output drop
+	run complete_words sfile ""
+	assert_output dump
+	run complete_words -o "data_dir=$HR_DATA" drop ""
+	assert_output $'--json\n--force\nother\nt'
+	run complete_words -o "data_dir=$HR_DATA" compact --major o
+	assert_output other
+	run complete_words verify --
+	assert_output $'--repair\n--json'
+}
