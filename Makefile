@@ -25,20 +25,24 @@ CFLAGS += $(OPT) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-param
 LDFLAGS += -pthread $(SAN)
 LDLIBS := $(PKG_LIBS) -lm
 
-ENGINE_SRC := $(sort $(wildcard engine/*/*.c))
+# engine/ctl/ is hregionctl, the operator's tool: a program beside the
+# engine, not part of the library.
+ENGINE_SRC := $(sort $(filter-out engine/ctl/%,$(wildcard engine/*/*.c)))
 FS_SRC := $(sort $(wildcard fs/*.c))
+CTL_SRC := $(sort $(wildcard engine/ctl/*.c))
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 BENCH_SRC := $(sort $(wildcard scripts/bench_*.c))
 FSX_BIN := $(BUILD)/hrfs_fsx $(BUILD)/hrfs_ftool $(BUILD)/libhrfs_synclog.so
 
 ENGINE_OBJ := $(ENGINE_SRC:%.c=$(BUILD)/%.o)
 FS_OBJ := $(FS_SRC:%.c=$(BUILD)/%.o)
+CTL_OBJ := $(CTL_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_BIN := $(BENCH_SRC:scripts/%.c=$(BUILD)/%)
 LIB := $(BUILD)/libhrengine.a
 
 .PHONY: all test check unit install clean soak
-all: $(BUILD)/hregionfs $(UNIT_BIN) $(BENCH_BIN) $(FSX_BIN)
+all: $(BUILD)/hregionfs $(BUILD)/hregionctl $(UNIT_BIN) $(BENCH_BIN) $(FSX_BIN)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -49,6 +53,9 @@ $(LIB): $(ENGINE_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/hregionfs: $(FS_OBJ) $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/hregionctl: $(CTL_OBJ) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIB)
@@ -127,14 +134,18 @@ $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_common.h $(LIB) $(BUIL
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -fsanitize=fuzzer $(LDFLAGS) -o $@ $< $(BUILD)/fs/names.o $(LIB) $(LDLIBS)
 
-install: $(BUILD)/hregionfs
+install: $(BUILD)/hregionfs $(BUILD)/hregionctl
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/doc/hregionfs
 	install -m 0755 $(BUILD)/hregionfs $(DESTDIR)$(PREFIX)/bin/hregionfs
+	install -m 0755 $(BUILD)/hregionctl $(DESTDIR)$(PREFIX)/bin/hregionctl
+	install -d $(DESTDIR)$(PREFIX)/share/bash-completion/completions
+	install -m 0644 scripts/hregionctl.bash-completion \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/hregionctl
 	ln -sf ../bin/hregionfs $(DESTDIR)$(PREFIX)/sbin/mount.hregionfs
 	install -m 0644 hregionfs.ini README.md $(DESTDIR)$(PREFIX)/share/doc/hregionfs/
 
 clean:
 	rm -rf build build-san $(FUZZ_BUILD)
 
--include $(ENGINE_OBJ:.o=.d) $(FS_OBJ:.o=.d) $(UNIT_BIN:$(BUILD)/tests/%=$(BUILD)/tests/unit/%.d) \
+-include $(ENGINE_OBJ:.o=.d) $(FS_OBJ:.o=.d) $(CTL_OBJ:.o=.d) $(UNIT_BIN:$(BUILD)/tests/%=$(BUILD)/tests/unit/%.d) \
 	$(BUILD)/tests/fsx/hrfs_fsx.d $(BUILD)/tests/fsx/hrfs_ftool.d

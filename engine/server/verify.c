@@ -25,10 +25,15 @@ typedef struct vctx {
 	uint64_t *regions;
 	size_t nregions, rcap;
 	unsigned logged, max_log;
+	hr_verify_problem_fn fn;
+	void *fn_ctx;
+	const char *store;	/* <data>/store */
 } vctx;
 
-static void problem(vctx *c, const char *fmt, const char *path)
+static void problem(vctx *c, const char *kind, const char *fmt, const char *path)
 {
+	if (c->fn)
+		c->fn(c->fn_ctx, kind, path);
 	if (c->logged < c->max_log) {
 		c->logged++;
 		hr_log_warn("verify", fmt, path);
@@ -87,8 +92,13 @@ static int store_cb(void *ctx, const hr_meta_store *s)
 		snprintf(r->family, sizeof(r->family), "%s", s->family);
 	}
 	if (!c->nregions ||
-	    !bsearch(&s->region_id, c->regions, c->nregions, sizeof(uint64_t), u64_cmp))
+	    !bsearch(&s->region_id, c->regions, c->nregions, sizeof(uint64_t), u64_cmp)) {
+		char rdir[PATH_MAX], fdir[PATH_MAX];
 		c->rep->orphan_stores++;
+		if (hr_fname_region_dir(c->store, s->region_id, rdir, sizeof(rdir)) == 0 &&
+		    hr_fname_family_dir(rdir, s->family, fdir, sizeof(fdir)) == 0)
+			problem(c, "orphan_store", "%s: store record of a region LMDB lacks", fdir);
+	}
 	return 0;
 }
 
@@ -111,14 +121,15 @@ static int scan_family(vctx *c, hr_io *io, const char *dir, uint64_t region, con
 			snprintf(k.family, sizeof(k.family), "%s", family);
 			if (!c->nrefs || !bsearch(&k, c->refs, c->nrefs, sizeof(ref), ref_cmp)) {
 				c->rep->unreferenced++;
-				problem(c, "%s: store file not referenced by LMDB", path);
+				problem(c, "unreferenced", "%s: store file not referenced by LMDB",
+					path);
 			}
 		} else if (t == HR_FN_STORE_TMP) {
 			c->rep->temp++;
-			problem(c, "%s: temp file", path);
+			problem(c, "temp", "%s: temp file", path);
 		} else {
 			c->rep->unknown++;
-			problem(c, "%s: not a name the engine makes", path);
+			problem(c, "unknown", "%s: not a name the engine makes", path);
 		}
 	}
 	hr_io_list_free(e, n);
@@ -141,7 +152,7 @@ static int scan_disk(vctx *c, hr_io *io, const char *store)
 		if (!re[i].is_dir ||
 		    hr_fname_parse(HR_FN_IN_STORE, re[i].name, &region) != HR_FN_REGION_DIR) {
 			c->rep->unknown++;
-			problem(c, "%s: not a region directory", rdir);
+			problem(c, "unknown", "%s: not a region directory", rdir);
 			continue;
 		}
 		if ((rc = hr_io_list(io, rdir, &fe, &nfe)) < 0)
@@ -152,7 +163,7 @@ static int scan_disk(vctx *c, hr_io *io, const char *store)
 			if (!fe[j].is_dir ||
 			    hr_fname_parse(HR_FN_IN_REGION, fe[j].name, NULL) != HR_FN_FAMILY_DIR) {
 				c->rep->unknown++;
-				problem(c, "%s: not a family directory", fdir);
+				problem(c, "unknown", "%s: not a family directory", fdir);
 				continue;
 			}
 			rc = scan_family(c, io, fdir, region, fe[j].name);
@@ -176,7 +187,7 @@ static void check_refs(vctx *c, hr_io *io, const char *store)
 		    hr_fname_store_file(fdir, r->id, 0, path, sizeof(path)) < 0 ||
 		    hr_io_stat(io, path, &st) < 0 || st.is_dir) {
 			c->rep->missing++;
-			problem(c, "%s: referenced by LMDB, missing on disk", path);
+			problem(c, "missing", "%s: referenced by LMDB, missing on disk", path);
 		}
 	}
 }
@@ -242,7 +253,7 @@ static int check_archive(vctx *c, hr_meta *m, hr_io *io, const char *data_dir)
 		if (hr_fname_archive_file(dir, a.ids[i], path, sizeof(path)) < 0 ||
 		    hr_io_stat(io, path, &st) < 0 || st.is_dir) {
 			c->rep->archive_missing++;
-			problem(c, "%s: referenced by a snapshot, missing on disk", path);
+			problem(c, "archive_missing", "%s: referenced by a snapshot, missing on disk", path);
 		}
 	}
 	hr_io_dirent *e;
@@ -259,13 +270,13 @@ static int check_archive(vctx *c, hr_meta *m, hr_io *io, const char *data_dir)
 		snprintf(path, sizeof(path), "%s/%s", dir, e[i].name);
 		if (e[i].is_dir || hr_fname_parse(HR_FN_IN_ARCHIVE, e[i].name, &id) != HR_FN_ARCHIVE_FILE) {
 			c->rep->archive_unknown++;
-			problem(c, "%s: not a name the engine makes", path);
+			problem(c, "archive_unknown", "%s: not a name the engine makes", path);
 			continue;
 		}
 		c->rep->archive_on_disk++;
 		if (!a.n || !bsearch(&id, a.ids, a.n, sizeof(*a.ids), u64_cmp)) {
 			c->rep->archive_unreferenced++;
-			problem(c, "%s: archived file no snapshot references", path);
+			problem(c, "archive_unreferenced", "%s: archived file no snapshot references", path);
 		}
 	}
 	hr_io_list_free(e, n);
@@ -277,8 +288,14 @@ out:
 int hr_verify_store_files(hr_meta *m, hr_io *io, const char *data_dir, unsigned max_log,
 			  hr_verify_report *out)
 {
-	vctx c = {.rep = out, .max_log = max_log};
+	return hr_verify_store_files_cb(m, io, data_dir, max_log, NULL, NULL, out);
+}
+
+int hr_verify_store_files_cb(hr_meta *m, hr_io *io, const char *data_dir, unsigned max_log,
+			     hr_verify_problem_fn fn, void *fn_ctx, hr_verify_report *out)
+{
 	char store[PATH_MAX];
+	vctx c = {.rep = out, .max_log = max_log, .fn = fn, .fn_ctx = fn_ctx, .store = store};
 	hr_meta_txn *t = NULL;
 	memset(out, 0, sizeof(*out));
 	int rc = hr_fname_store_dir(data_dir, store, sizeof(store));

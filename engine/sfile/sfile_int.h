@@ -30,6 +30,7 @@ struct hr_sfile {
 	uint32_t bloom_k;
 	uint64_t bloom_nbits;
 	const uint8_t *bloom_bits;	/* in bloom_buf; NULL: no bloom */
+	hr_sfile_layout layout;		/* where the trailer says the meta blocks are */
 };
 
 /* Reads the framed block [off, off+disk_len) and verifies length and CRC

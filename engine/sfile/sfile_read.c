@@ -249,6 +249,9 @@ int hr_sfile_open(const char *path, uint64_t file_id, hr_fdcache *fc, hr_bcache 
 	    (rc = parse_info(f)) < 0)
 		goto fail;
 	f->info.file_size = size;
+	f->layout = (hr_sfile_layout){.index_off = ol[0][0], .index_len = ol[0][1],
+				      .bloom_off = ol[1][0], .bloom_len = ol[1][1],
+				      .info_off = ol[2][0], .info_len = ol[2][1]};
 	if ((rc = hr_sfile_read_block(f, ol[0][0], ol[0][1], &f->index_buf)) < 0 ||
 	    (rc = parse_index(f, ol[0][0])) < 0)
 		goto fail;
@@ -297,6 +300,25 @@ void hr_sfile_unref(hr_sfile *f)
 
 void hr_sfile_mark_deleted(hr_sfile *f) { atomic_store(&f->deleted, 1); }
 const hr_sfile_info *hr_sfile_get_info(const hr_sfile *f) { return &f->info; }
+
+void hr_sfile_get_layout(const hr_sfile *f, hr_sfile_layout *out)
+{
+	*out = f->layout;
+	out->nblocks = f->nblocks;
+	out->bloom_k = f->bloom_k;
+	out->bloom_nbits = f->bloom_nbits;
+}
+
+int hr_sfile_block_at(const hr_sfile *f, uint32_t i, uint64_t *off, uint32_t *len,
+		      const hr_kv **first)
+{
+	if (i >= f->nblocks)
+		return -ERANGE;
+	*off = f->idx[i].off;
+	*len = f->idx[i].len;
+	*first = &f->idx[i].first;
+	return 0;
+}
 const char *hr_sfile_path(const hr_sfile *f) { return f->path; }
 uint64_t hr_sfile_id(const hr_sfile *f) { return f->file_id; }
 

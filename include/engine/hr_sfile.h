@@ -113,6 +113,24 @@ const hr_sfile_info *hr_sfile_get_info(const hr_sfile *f);
 const char *hr_sfile_path(const hr_sfile *f);
 uint64_t hr_sfile_id(const hr_sfile *f);
 
+/* Where a file's blocks are (for hregionctl's sfile dump): the meta blocks'
+ * on-disk ranges as its trailer records them (framing included; bloom 0, 0
+ * without a bloom), the data-block count and the bloom's parameters. */
+typedef struct hr_sfile_layout {
+	uint64_t index_off, index_len;
+	uint64_t bloom_off, bloom_len;
+	uint64_t info_off, info_len;
+	uint32_t nblocks;
+	uint32_t bloom_k;	/* 0 without a bloom */
+	uint64_t bloom_nbits;
+} hr_sfile_layout;
+
+void hr_sfile_get_layout(const hr_sfile *f, hr_sfile_layout *out);
+/* Index entry i (< nblocks): data block offset, on-disk length (framing
+ * included) and first key (owned by the file). -ERANGE past the end. */
+int hr_sfile_block_at(const hr_sfile *f, uint32_t i, uint64_t *off, uint32_t *len,
+		      const hr_kv **first);
+
 /* 0 if the row is certainly absent (outside [first row, last row] or not in
  * the bloom filter), 1 if it may be present. */
 int hr_sfile_may_contain_row(const hr_sfile *f, const uint8_t *row, size_t len);

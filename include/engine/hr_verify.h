@@ -48,6 +48,19 @@ typedef struct hr_verify_report {
 int hr_verify_store_files(hr_meta *m, hr_io *io, const char *data_dir, unsigned max_log,
 			  hr_verify_report *out);
 
+/* The same, also calling fn (when not NULL) once per problem, as it is
+ * found, with its kind and path: "missing" (a referenced store file),
+ * "unreferenced" (a store file no record names), "temp" (a .tmp file),
+ * "unknown" (an entry under store/ whose name the engine does not make, a
+ * file or a directory), "orphan_store" (the family directory of a store
+ * record whose region has no record); under archive/: "archive_missing" (a
+ * file a snapshot references), "archive_unreferenced" (no snapshot
+ * references it), "archive_unknown" (a name the engine does not make).
+ * path is valid during the call. */
+typedef void (*hr_verify_problem_fn)(void *ctx, const char *kind, const char *path);
+int hr_verify_store_files_cb(hr_meta *m, hr_io *io, const char *data_dir, unsigned max_log,
+			     hr_verify_problem_fn fn, void *fn_ctx, hr_verify_report *out);
+
 /* 1 if the report shows LMDB and the disk in exact agreement. */
 static inline int hr_verify_clean(const hr_verify_report *r)
 {
