@@ -93,22 +93,6 @@ static int render_schema(struct hrfs *fs, const char *table, struct sbuf *b)
 	return rc;
 }
 
-static const char *state_name(int s)
-{
-	switch (s) {
-	case HR_REGION_OPEN:
-		return "open";
-	case HR_REGION_CLOSED:
-		return "closed";
-	case HR_REGION_SPLITTING:
-		return "splitting";
-	case HR_REGION_OFFLINE:
-		return "offline";
-	default:
-		return "unknown";
-	}
-}
-
 /* name, time, regions, files, bytes: shared (still in the table's stores)
  * and own (kept only by snapshots) */
 static int render_snapshots(struct hrfs *fs, const char *table, struct sbuf *b)
@@ -144,7 +128,7 @@ static int render_regions(struct hrfs *fs, const char *table, struct sbuf *b)
 		sb_key(b, r[i].end_key, r[i].end_len);
 		sb_printf(b, " state=%s memstore_bytes=%" PRIu64 " max_seq=%" PRIu64
 			  " flush_pending=%d\n",
-			  state_name(r[i].state), r[i].memstore_bytes, r[i].max_seq,
+			  hr_region_state_name(r[i].state), r[i].memstore_bytes, r[i].max_seq,
 			  r[i].flush_pending);
 		for (uint32_t s = 0; s < r[i].nstores; s++) {
 			const hr_store_info *st = &r[i].stores[s];

@@ -442,6 +442,10 @@ enum hr_region_state {
 	HR_REGION_OFFLINE = 3, /* refused to open: a store file is missing or corrupt */
 };
 
+/* "open", "closed", "splitting", "offline" ("unknown" for anything else):
+ * the one spelling every front end prints. */
+const char *hr_region_state_name(int state);
+
 typedef struct hr_store_info {
 	char family[HR_MAX_NAME + 1];
 	uint64_t memstore_bytes;	/* active + snapshot */

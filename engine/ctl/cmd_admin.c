@@ -5,22 +5,6 @@
 
 #include "ctl/hrctl.h"
 
-static const char *state_name(int s)
-{
-	switch (s) {
-	case HR_REGION_OPEN:
-		return "open";
-	case HR_REGION_CLOSED:
-		return "closed";
-	case HR_REGION_SPLITTING:
-		return "splitting";
-	case HR_REGION_OFFLINE:
-		return "offline";
-	default:
-		return "unknown";
-	}
-}
-
 typedef struct totals {
 	uint64_t regions, offline, files, file_bytes, memstore_bytes;
 } totals;
@@ -90,7 +74,7 @@ static void out_regions(hrctl *c, hr_region_info *r, size_t n)
 		hrctl_out_u64(c->out, "id", r[i].id);
 		hrctl_out_bytes(c->out, "start", r[i].start_key, r[i].start_len);
 		hrctl_out_bytes(c->out, "end", r[i].end_key, r[i].end_len);
-		hrctl_out_str(c->out, "state", state_name(r[i].state));
+		hrctl_out_str(c->out, "state", hr_region_state_name(r[i].state));
 		hrctl_out_u64(c->out, "memstore_bytes", r[i].memstore_bytes);
 		hrctl_out_u64(c->out, "max_seq", r[i].max_seq);
 		hrctl_out_list(c->out, "stores");

@@ -43,6 +43,22 @@ static int fill_region(hr_region *r, hr_region_info *ri)
 	return 0;
 }
 
+const char *hr_region_state_name(int state)
+{
+	switch (state) {
+	case HR_REGION_OPEN:
+		return "open";
+	case HR_REGION_CLOSED:
+		return "closed";
+	case HR_REGION_SPLITTING:
+		return "splitting";
+	case HR_REGION_OFFLINE:
+		return "offline";
+	default:
+		return "unknown";
+	}
+}
+
 int hr_region_list(hr_server *srv, const char *table, hr_region_info **out, size_t *n)
 {
 	int rc = 0;
