@@ -212,19 +212,6 @@ static int snap_count(struct hrfs *fs, const char *table)
 	return rc < 0 ? rc : (int)(n > INT32_MAX ? INT32_MAX : n);
 }
 
-static int table_exists(struct hrfs *fs, const char *name)
-{
-	int rc;
-	if (!hr_table_name_valid(name))
-		return -ENOENT;
-	hr_table_schema *sc = malloc(sizeof(*sc));
-	if (!sc)
-		return -ENOMEM;
-	HRFS_RETRY(fs, rc, "history table", hr_table_schema_get(fs->srv, name, sc));
-	free(sc);
-	return rc;
-}
-
 int hrfs_hist_lookup(struct hrfs *fs, struct hrfs_inode *dir, const char *name,
 		     struct hrfs_inode **out)
 {
@@ -238,7 +225,7 @@ int hrfs_hist_lookup(struct hrfs *fs, struct hrfs_inode *dir, const char *name,
 	switch (dir->kind) {
 	case HRFS_ST_VERSIONS:
 	case HRFS_ST_ASOF_TS:
-		if ((rc = table_exists(fs, name)) < 0)
+		if ((rc = hrfs_table_exists(fs, name)) < 0)
 			return rc;
 		kind = HRFS_HV_TABLE;
 		break;
@@ -248,7 +235,7 @@ int hrfs_hist_lookup(struct hrfs *fs, struct hrfs_inode *dir, const char *name,
 		kind = HRFS_ST_ASOF_TS;
 		break;
 	case HRFS_ST_SNAPS:
-		if ((rc = table_exists(fs, name)) == -ENOENT && hr_table_name_valid(name))
+		if ((rc = hrfs_table_exists(fs, name)) == -ENOENT && hr_table_name_valid(name))
 			rc = snap_count(fs, name) > 0 ? 0 : -ENOENT;
 		if (rc < 0)
 			return rc;

@@ -214,7 +214,7 @@ static struct hrfs_inode *child(struct hrfs *fs, struct hrfs_inode *dir, int kin
 	return in;
 }
 
-static int table_exists(struct hrfs *fs, const char *name)
+int hrfs_table_exists(struct hrfs *fs, const char *name)
 {
 	int rc;
 	if (!hr_table_name_valid(name))
@@ -222,7 +222,7 @@ static int table_exists(struct hrfs *fs, const char *name)
 	hr_table_schema *sc = malloc(sizeof(*sc));
 	if (!sc)
 		return -ENOMEM;
-	HRFS_RETRY(fs, rc, "status table", hr_table_schema_get(fs->srv, name, sc));
+	HRFS_RETRY(fs, rc, "table lookup", hr_table_schema_get(fs->srv, name, sc));
 	free(sc);
 	return rc;
 }
@@ -249,7 +249,7 @@ int hrfs_status_lookup(struct hrfs *fs, struct hrfs_inode *dir, const char *name
 			return -ENOENT;
 		break;
 	case HRFS_ST_TABLES: {
-		int rc = table_exists(fs, name);
+		int rc = hrfs_table_exists(fs, name);
 		if (rc < 0)
 			return rc;
 		in = child(fs, dir, HRFS_ST_TABLE, 0, name);

@@ -69,6 +69,19 @@ void hr_region_mem_add(hr_region *r, int64_t delta)
 	atomic_fetch_add(&r->srv->memstore_total, (uint64_t)delta);
 }
 
+size_t hr_regions_find(hr_region *const *regs, size_t n, const uint8_t *row, size_t len)
+{
+	size_t lo = 0, hi = n;
+	while (hi - lo > 1) {
+		size_t mid = (lo + hi) / 2;
+		if (hr_bytes_cmp(regs[mid]->start, regs[mid]->start_len, row, len) <= 0)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 int hr_region_contains(const hr_region *r, const uint8_t *row, size_t len)
 {
 	if (r->start_len && hr_bytes_cmp(row, len, r->start, r->start_len) < 0)
@@ -225,17 +238,8 @@ int hr_server_locate(hr_server *srv, const char *table, const uint8_t *row, size
 		pthread_rwlock_unlock(&srv->map_lock);
 		return -ENOENT;
 	}
-	/* regions are sorted by start key: binary search the last start <= row */
-	size_t lo = 0, hi = t->nregions;
-	while (hi - lo > 1) {
-		size_t mid = (lo + hi) / 2;
-		hr_region *m = t->regions[mid];
-		if (hr_bytes_cmp(m->start, m->start_len, row, len) <= 0)
-			lo = mid;
-		else
-			hi = mid;
-	}
-	hr_region *r = t->nregions ? t->regions[lo] : NULL;
+	hr_region *r = t->nregions ? t->regions[hr_regions_find(t->regions, t->nregions, row, len)]
+				   : NULL;
 	if (r)
 		hr_region_ref(r);
 	if (schema_out)

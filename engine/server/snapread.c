@@ -209,15 +209,7 @@ int hr_snap_locate(const hr_snap *s, const uint8_t *row, size_t len, hr_region *
 {
 	if (!s->nregions)
 		return -EIO;
-	size_t lo = 0, hi = s->nregions;
-	while (hi - lo > 1) {
-		size_t mid = (lo + hi) / 2;
-		hr_region *m = s->regions[mid];
-		if (hr_bytes_cmp(m->start, m->start_len, row, len) <= 0)
-			lo = mid;
-		else
-			hi = mid;
-	}
+	size_t lo = hr_regions_find(s->regions, s->nregions, row, len);
 	hr_region_ref(s->regions[lo]);
 	*out = s->regions[lo];
 	return 0;

@@ -243,6 +243,9 @@ uint64_t hr_region_memstore_bytes(hr_region *r);
 /* adds delta to the region's and the server's memstore byte counts */
 void hr_region_mem_add(hr_region *r, int64_t delta);
 int hr_region_contains(const hr_region *r, const uint8_t *row, size_t len);
+/* Index of the region of regs[0..n) (sorted by start key, n > 0) that
+ * holds row: the last one whose start <= row. */
+size_t hr_regions_find(hr_region *const *regs, size_t n, const uint8_t *row, size_t len);
 /* The server timestamp for a cell written now: max(now, last_ts), which
  * becomes the new last_ts. Timestamps never go backwards within a region,
  * so a delete issued after a put masks it even if the clock stepped back

@@ -495,6 +495,8 @@ int hrfs_hist_read(struct hrfs *fs, const struct hrfs_path *p, char **data, size
 void hrfs_hist_path_locked(const struct hrfs_inode *in, struct hrfs_path *p);
 
 /* status.c: the read-only /.hregionfs tree. */
+/* 0 if the table exists, -ENOENT if not (or its name is invalid). */
+int hrfs_table_exists(struct hrfs *fs, const char *name);
 int hrfs_status_lookup(struct hrfs *fs, struct hrfs_inode *dir, const char *name,
 		       struct hrfs_inode **out);
 /* The text of a status file (malloc'd). */
