@@ -18,6 +18,12 @@
  * cached pages. The queue is bounded; when it is full an invalidation is
  * dropped (counted), which costs memory in the kernel, not correctness.
  *
+ * Names go the same way (hrfs_inval_entry_queue): a table created or
+ * dropped behind the kernel's back (hregionctl through the control socket)
+ * must lose its negative or positive dentry in the root, and
+ * fuse_lowlevel_notify_inval_entry takes the parent directory's lock in
+ * the kernel, which a request in flight on it may hold.
+ *
  * Stopping: the thread may sit in the kernel waiting for a page that a
  * READ nobody will answer any more holds locked (the loop has ended). Then
  * it is left behind (detached, its queue leaked on purpose) instead of
@@ -39,7 +45,10 @@ struct hrfs_inval {
 	pthread_t thr;
 	int stop;
 	int busy;		/* inside a notification call */
-	uint64_t q[HRFS_INVAL_Q];
+	struct hrfs_inval_item {
+		uint64_t ino;	/* the inode, or the parent of name */
+		char *name;	/* NULL: the inode's pages and attributes */
+	} q[HRFS_INVAL_Q];
 	size_t head, n;
 	uint64_t sent, dropped;
 };
@@ -55,7 +64,8 @@ static void *inval_main(void *arg)
 			pthread_cond_wait(&iv->cv, &iv->mu);
 		if (iv->stop)
 			break;
-		uint64_t ino = iv->q[iv->head];
+		uint64_t ino = iv->q[iv->head].ino;
+		char *name = iv->q[iv->head].name;
 		iv->head = (iv->head + 1) % HRFS_INVAL_Q;
 		iv->n--;
 		iv->busy = 1;
@@ -63,8 +73,11 @@ static void *inval_main(void *arg)
 		atomic_fetch_add(&fs->ctr.inval_sent, 1);
 		pthread_mutex_unlock(&iv->mu);
 		/* offset 0, length 0: every page, and the attributes. -ENOENT:
-		 * the kernel no longer has the inode, nothing to drop. */
-		int rc = fuse_lowlevel_notify_inval_inode(se, ino, 0, 0);
+		 * the kernel no longer has the inode (or the name), nothing to
+		 * drop. */
+		int rc = name ? fuse_lowlevel_notify_inval_entry(se, ino, name, strlen(name))
+			      : fuse_lowlevel_notify_inval_inode(se, ino, 0, 0);
+		free(name);
 		pthread_mutex_lock(&iv->mu);
 		iv->busy = 0;
 		if (iv->stop)
@@ -117,28 +130,44 @@ void hrfs_inval_stop(struct hrfs *fs)
 		return;
 	}
 	pthread_join(iv->thr, NULL);
+	for (size_t i = 0; i < iv->n; i++)
+		free(iv->q[(iv->head + i) % HRFS_INVAL_Q].name);
 	pthread_cond_destroy(&iv->cv);
 	pthread_mutex_destroy(&iv->mu);
 	free(iv);
 }
 
-void hrfs_inval_queue(struct hrfs *fs, uint64_t ino)
+static void queue(struct hrfs *fs, uint64_t ino, const char *name)
 {
 	struct hrfs_inval *iv = fs->inval;
 	if (!iv)
 		return; /* not mounted (yet): the kernel caches nothing */
 	pthread_mutex_lock(&iv->mu);
-	for (size_t i = 0; i < iv->n; i++)
-		if (iv->q[(iv->head + i) % HRFS_INVAL_Q] == ino)
+	for (size_t i = 0; i < iv->n; i++) {
+		const struct hrfs_inval_item *it = &iv->q[(iv->head + i) % HRFS_INVAL_Q];
+		if (it->ino == ino && (name ? it->name && strcmp(it->name, name) == 0 : !it->name))
 			goto out; /* already queued */
-	if (iv->n == HRFS_INVAL_Q) {
+	}
+	char *copy = name ? strdup(name) : NULL;
+	if (iv->n == HRFS_INVAL_Q || (name && !copy)) {
+		free(copy);
 		iv->dropped++;
 		atomic_fetch_add(&fs->ctr.inval_dropped, 1);
 		goto out;
 	}
-	iv->q[(iv->head + iv->n) % HRFS_INVAL_Q] = ino;
+	iv->q[(iv->head + iv->n) % HRFS_INVAL_Q] = (struct hrfs_inval_item){ino, copy};
 	iv->n++;
 	pthread_cond_signal(&iv->cv);
 out:
 	pthread_mutex_unlock(&iv->mu);
+}
+
+void hrfs_inval_queue(struct hrfs *fs, uint64_t ino)
+{
+	queue(fs, ino, NULL);
+}
+
+void hrfs_inval_entry_queue(struct hrfs *fs, uint64_t parent, const char *name)
+{
+	queue(fs, parent, name);
 }

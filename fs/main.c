@@ -18,6 +18,11 @@
  * child reports that the mount is ready (0) or failed (1). SIGTERM, SIGINT
  * and fusermount3 -u end the FUSE loop; in-flight operations finish (the
  * loop joins its workers), then the engine closes cleanly and we exit 0.
+ *
+ * hregionctl: once mounted, the daemon serves hregionctl's commands on
+ * <data_dir>/ctl.sock (hrctl_server.h) for root and the user who mounted;
+ * the engine's event hook (events.c) makes the tables they create and drop
+ * visible in the mount at once. The socket goes before the engine closes.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -30,6 +35,7 @@
 #include <unistd.h>
 
 #include "fs/hrfs.h"
+#include "hrctl_server.h"
 
 struct hrfs_cmdline {
 	char *config;
@@ -321,6 +327,7 @@ int main(int argc, char *argv[])
 	struct hrfs_cmdline cl;
 	struct hrfs *fs = NULL;
 	struct fuse_loop_config *lc = NULL;
+	hrctl_server *ctl = NULL;
 	char err[1024], mnt[PATH_MAX];
 	int rc, status = 1, report_fd = -1, mounted = 0, handlers = 0;
 	int data_dir_set = 0;
@@ -460,6 +467,8 @@ int main(int argc, char *argv[])
 		goto out;
 	}
 
+	hrfs_events_register(fs);
+
 	if (fuse_set_signal_handlers(fs->se) != 0) {
 		fprintf(stderr, "hregionfs: cannot install signal handlers\n");
 		goto out;
@@ -475,6 +484,22 @@ int main(int argc, char *argv[])
 		goto out;
 	}
 	hr_log_info("fs", "mounted %s on %s", fs->cfg.data_dir, mnt);
+	{
+		/* Test-only: HREGIONFS_TEST_CTL_SOCKET_MODE (octal, e.g. 0666) lets
+		 * other users reach the socket, so that the peer check is what
+		 * refuses them. */
+		hrctl_server_opts co = {.owner = fs->uid};
+		const char *m = getenv("HREGIONFS_TEST_CTL_SOCKET_MODE");
+		if (m && *m) {
+			co.mode = (unsigned)strtoul(m, NULL, 8) & 0777;
+			hr_log_warn("fs", "test knob: control socket mode %04o", co.mode);
+		}
+		rc = hrctl_server_start(fs->srv, &fs->cfg, &co, &ctl);
+		if (rc < 0)
+			hr_log_error("fs", "no control socket for hregionctl in %s: %s (live "
+				     "hregionctl commands are refused)",
+				     fs->cfg.data_dir, strerror(-rc));
+	}
 	if (!cl.foreground) {
 		hr_log_use_syslog(1);
 		detach_stdio();
@@ -497,6 +522,9 @@ int main(int argc, char *argv[])
 	hr_log_info("fs", "unmounting %s", mnt);
 
 out:
+	/* A command in progress finishes first; its events may queue
+	 * invalidations, so before that thread stops. */
+	hrctl_server_stop(ctl);
 	/* Before the session goes: the thread may be sending to it. */
 	if (fs)
 		hrfs_inval_stop(fs);

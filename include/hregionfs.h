@@ -82,6 +82,23 @@ int hr_server_close(hr_server *srv);
 /* Makes everything acknowledged so far durable (WAL fdatasync). */
 int hr_sync(hr_server *srv);
 
+/* ---- events, for a front end that caches names ---------------------------
+ * One hook per server (the FUSE layer registers it, before it mounts and
+ * before any other thread uses the server) hears of table-level changes
+ * made by anyone: the front end's own calls and others (hregionctl through
+ * the control socket, an engine client): a table created, dropped, or
+ * changed whole (its content or schema replaced behind the front end, e.g.
+ * a restore or an alter). Called from the changing thread after the change
+ * is visible, with no engine lock held; it must be quick and must not wait
+ * for the kernel (the FUSE layer only queues invalidations). NULL clears. */
+typedef enum hr_event {
+	HR_EV_TABLE_CREATED = 1,
+	HR_EV_TABLE_DROPPED,
+	HR_EV_TABLE_CHANGED,
+} hr_event;
+typedef void (*hr_event_fn)(void *ctx, hr_event ev, const char *table);
+void hr_server_set_event_hook(hr_server *srv, hr_event_fn fn, void *ctx);
+
 /* ---- schema ---------------------------------------------------------------- */
 
 typedef struct hr_family_schema {

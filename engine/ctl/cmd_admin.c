@@ -46,7 +46,7 @@ int hrctl_cmd_status(hrctl *c, int argc, char **argv)
 	if (rc < 0)
 		return hrctl_fail(c, HRCTL_ERROR, "status: %s", strerror(-rc));
 	hrctl_out_str(c->out, "data_dir", c->cfg.data_dir);
-	hrctl_out_str(c->out, "mode", "offline");
+	hrctl_out_str(c->out, "mode", c->live ? "live" : "offline");
 	hrctl_out_u64(c->out, "tables", n);
 	hrctl_out_u64(c->out, "regions", t.regions);
 	hrctl_out_u64(c->out, "regions_offline", t.offline);

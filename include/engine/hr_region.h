@@ -325,6 +325,11 @@ struct hr_server {
 	uint64_t next_snap_id;
 	char archive_dir[PATH_MAX];
 
+	/* the front end's event hook (hregionfs.h, "events"): set before other
+	 * threads use the server, read without a lock */
+	hr_event_fn ev_fn;
+	void *ev_ctx;
+
 	struct {
 		atomic_uint_fast64_t puts, gets, scans, flushes, flush_bytes, blocked, splits;
 		atomic_uint_fast64_t compactions, compaction_bytes_in, compaction_bytes_out;

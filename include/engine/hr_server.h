@@ -30,6 +30,10 @@ hr_region *hr_server_region_by_id(hr_server *srv, uint64_t id);
  * Release with hr_regions_release. */
 int hr_server_regions(hr_server *srv, const char *table, hr_region ***out, size_t *n);
 void hr_regions_release(hr_region **rs, size_t n);
+/* Tells the front end's event hook (hregionfs.h, "events"), if one is set,
+ * of a table-level change; call with no engine lock held, after the change
+ * is visible. */
+void hr_server_event(hr_server *srv, hr_event ev, const char *table);
 /* map_lock held for write */
 int hr_server_table_add(hr_server *srv, hr_table *t);
 int hr_table_add_region(hr_table *t, hr_region *r);

@@ -412,6 +412,17 @@ void hrfs_inval_stop(struct hrfs *fs);
 /* Queues the invalidation of ino's pages and attributes (dropped if the
  * queue is full). */
 void hrfs_inval_queue(struct hrfs *fs, uint64_t ino);
+/* Queues the invalidation of the kernel's dentry (parent, name), positive
+ * or negative. */
+void hrfs_inval_entry_queue(struct hrfs *fs, uint64_t parent, const char *name);
+
+/* ---- events.c ------------------------------------------------------------ */
+/* Registers the engine's event hook: tables created, dropped or replaced
+ * by others (hregionctl) become visible in the mount at once. */
+void hrfs_events_register(struct hrfs *fs);
+/* Marks the engine calls of this thread as the mount's own (1 before, 0
+ * after): the hook leaves them to the caller's bookkeeping. */
+void hrfs_ev_own(int on);
 
 /* ---- attr.c -------------------------------------------------------------- */
 void hrfs_attr_dir(const struct hrfs *fs, uint64_t ino, struct stat *st);
