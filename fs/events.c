@@ -13,7 +13,9 @@
  * would hide it for entry_timeout_s). Dropped: the same, and the table's
  * inode leaves the name table, marked removed (like rmdir's), so a later
  * table of that name gets a fresh inode tree and nothing the kernel
- * cached of the old one (names, attributes, pages) is reached by path.
+ * cached of the old one (names, attributes, pages) is reached by path;
+ * its memory-only rows, families and scratch files go too (descriptors
+ * open on a scratch file keep its data, nameless).
  * Changed whole: the same as dropped, without the removal mark (the path
  * still exists; descriptors open on its cells keep their states).
  * The TTL-table cache forgets the table (its schema may differ now).
@@ -46,6 +48,8 @@ static void on_event(void *ctx, hr_event ev, const char *table)
 				in->unlinked = 1;
 			hrfs_ino_unhash_locked(fs, in);
 		}
+		if (ev == HR_EV_TABLE_DROPPED)
+			hrfs_mem_drop_table_locked(fs, table);
 	}
 	for (unsigned i = 0; i < sizeof(fs->ttl) / sizeof(fs->ttl[0]); i++)
 		if (strcmp(fs->ttl[i].table, table) == 0)

@@ -295,6 +295,8 @@ struct hrfs_mem *hrfs_mem_find_locked(struct hrfs *fs, const char *path);
 /* Adds (or returns the existing) entry; NULL on ENOMEM. */
 struct hrfs_mem *hrfs_mem_add_locked(struct hrfs *fs, const char *path, int kind);
 void hrfs_mem_del_locked(struct hrfs *fs, const char *path);
+/* Removes every entry under a table (dropped by someone else). */
+void hrfs_mem_drop_table_locked(struct hrfs *fs, const char *table);
 /* Renames a listed entry (the new path must be free). */
 int hrfs_mem_rename_locked(struct hrfs *fs, struct hrfs_mem *m, const char *newpath);
 void hrfs_mem_ref_locked(struct hrfs_mem *m);
