@@ -90,7 +90,13 @@ nobody_ctl() {
 	assert_output ok
 	# usage errors are found by the daemon's parser as by the program's
 	run ctl list --force
-	assert_failure 2
+	assert_failure 2	# --help says where each command runs
+	run "$HRCTL_BIN" --help
+	assert_success
+	assert_line "      tables, regions, store files, memstore, sequence id [live, offline]"
+	assert_line --regexp '^      check LMDB against the disk.* \[offline\]$'
+	assert_line --regexp '^      a store file.* \[anywhere\]$'
+	assert_line --partial "5 the daemon refused this user"
 }
 
 @test "live: create is in the mount at once; drop refuses rows, then --force removes it" {
