@@ -335,3 +335,32 @@ EOF
 	run t cat "$M/t/r/cf/q"
 	assert_output x
 }
+
+@test "live: the mount answers while a command runs in the daemon" {
+	# every flush sleeps 10 s after its temporary file exists
+	unmount_fs
+	HREGIONFS_TEST_FLUSH_DELAY_MS=10000 mount_fs
+	t mkdir -p "$M/t/r1/cf"
+	tsh 'printf one > "$1"' "$M/t/r1/cf/q"
+	ctl flush t >"$HR_TMP/flush.out" 2>&1 &
+	local pid=$! i
+	bg_track "$pid"
+	for ((i = 0; i < HR_TIMEOUT * 20; i++)); do
+		[[ -n $(find "$HR_DATA/store" -name '*.tmp') ]] && break
+		sleep 0.05
+	done
+	[[ -n $(find "$HR_DATA/store" -name '*.tmp') ]]
+	# the flush is inside its delay: reads, writes and a new table go on
+	run t cat "$M/t/r1/cf/q"
+	assert_output one
+	tsh 'printf two > "$1"' "$M/t/r1/cf/q2"
+	t mkdir "$M/u"
+	run t ls "$M"
+	assert_output $'t\nu'
+	pid_alive "$pid"
+	[[ -n $(find "$HR_DATA/store" -name '*.tmp') ]]
+	wait_exit "$pid" "$HR_TIMEOUT"
+	[[ $HR_EXIT_STATUS == 0 ]]
+	run cat "$HR_TMP/flush.out"
+	assert_output --regexp '^flushed t .*files=1$'
+}
