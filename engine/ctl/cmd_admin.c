@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ctl/hrctl.h"
 
@@ -47,6 +48,8 @@ int hrctl_cmd_status(hrctl *c, int argc, char **argv)
 		return hrctl_fail(c, HRCTL_ERROR, "status: %s", strerror(-rc));
 	hrctl_out_str(c->out, "data_dir", c->cfg.data_dir);
 	hrctl_out_str(c->out, "mode", c->live ? "live" : "offline");
+	if (c->live)
+		hrctl_out_u64(c->out, "daemon_pid", (uint64_t)getpid());
 	hrctl_out_u64(c->out, "tables", n);
 	hrctl_out_u64(c->out, "regions", t.regions);
 	hrctl_out_u64(c->out, "regions_offline", t.offline);

@@ -69,6 +69,7 @@ nobody_ctl() {
 	run ctl status
 	assert_success
 	assert_line "mode live"
+	assert_line "daemon_pid $HR_PID"
 	assert_line "tables 1"
 	# the write is in the daemon's memstore, which only it can see
 	assert_line --regexp '^memstore_bytes [1-9][0-9]*$'
