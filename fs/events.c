@@ -1,32 +1,49 @@
-/*
- * events.c — what the mount does when a table changes behind the kernel:
- * the engine's event hook (hregionfs.h, "events"), for the changes other
- * callers make through the same engine (hregionctl's create, drop and,
- * from other commands, a table replaced whole: restore, alter). The
- * mount's own mkdir and rmdir of a table do their bookkeeping themselves
- * (ops_dir.c) and mark their engine call (hrfs_ev_own), so the hook skips
- * them.
+/* events.c — a table changed behind the mount (the engine's table events,
+ * hregionfs.h): today a restore (hr_snapshot_restore, run by hregionctl
+ * through a live daemon), which replaces every cell of the table at once.
  *
- * For a table created: the root's listing generation moves (the kernel's
- * cached listing is not kept at the next opendir) and its name in the root
- * is invalidated in the kernel (a negative dentry from an earlier lookup
- * would hide it for entry_timeout_s). Dropped: the same, and the table's
- * inode leaves the name table, marked removed (like rmdir's), so a later
- * table of that name gets a fresh inode tree and nothing the kernel
- * cached of the old one (names, attributes, pages) is reached by path;
- * its memory-only rows, families and scratch files go too (descriptors
- * open on a scratch file keep its data, nameless).
- * Changed whole: the same as dropped, without the removal mark (the path
- * still exists; descriptors open on its cells keep their states).
- * The TTL-table cache forgets the table (its schema may differ now).
+ * What could show the old table afterwards, and what is done about it:
+ * - listings the kernel keeps (dircache.c): every directory of the table
+ *   gets a new list generation, so the next opendir drops them;
+ * - pages the kernel keeps of a cell: its inode forgets the version they
+ *   hold (pc_valid), so an open never lets the kernel keep them, and its
+ *   pages and attributes are invalidated (inval.c, bounded queue);
+ * - names and attributes the kernel caches for entry_timeout_s (negative
+ *   ones included: a restored row that was absent): the table's own entry
+ *   in the root is invalidated, which makes the kernel forget every name
+ *   below it; lookups then ask the daemon again.
+ * Not covered: a cell open across the restore keeps its open-file state
+ * (one per cell while open) until its last close, as a file replaced under
+ * an open descriptor keeps its content on a local file system.
  *
- * Runs on the thread that changed the table, with no engine lock held:
- * takes fs->lock briefly and queues the kernel notifications on the
- * invalidation thread (inval.c), never waiting for the kernel.
- */
+ *
+ * A table created or dropped by someone else (hregionctl through the
+ * control socket; the mount's own mkdir and rmdir mark their engine call
+ * with hrfs_ev_own and do their bookkeeping in ops_dir.c): the root's
+ * listing gets a new generation, the table's name in the root is
+ * invalidated in the kernel (a negative entry from an earlier lookup would
+ * hide a new table for entry_timeout_s; a dropped one's positive entry and
+ * everything below it go); a dropped table's inode leaves the name table,
+ * marked removed (as rmdir does), so a later table of that name gets a
+ * fresh inode tree, and its memory-only rows, families and scratch files
+ * go (descriptors open on a scratch file keep its data, nameless). The
+ * TTL-table cache forgets the table (a new one may have other families).
+ *
+ * Runs on the engine's calling thread with no engine lock held; takes
+ * fs->lock briefly and never waits for the kernel (inval.c's thread does). */
 #include <string.h>
 
 #include "fs/hrfs.h"
+
+#define MAX_INODES 256
+
+static int under(const struct hrfs_inode *in, const struct hrfs_inode *table)
+{
+	for (const struct hrfs_inode *x = in; x; x = x->parent)
+		if (x == table)
+			return 1;
+	return 0;
+}
 
 static _Thread_local int own_call;
 
@@ -35,21 +52,17 @@ void hrfs_ev_own(int on)
 	own_call = on;
 }
 
-static void on_event(void *ctx, hr_event ev, const char *table)
+/* A table created or dropped outside the mount. */
+static void table_came_or_went(struct hrfs *fs, const char *table, int event)
 {
-	struct hrfs *fs = ctx;
-	if (own_call)
-		return;
 	pthread_mutex_lock(&fs->lock);
-	if (ev != HR_EV_TABLE_CREATED) {
+	if (event == HR_TABLE_DROPPED) {
 		struct hrfs_inode *in = hrfs_ino_peek_locked(fs, fs->root, table);
 		if (in && in->kind == HRFS_TABLE) {
-			if (ev == HR_EV_TABLE_DROPPED)
-				in->unlinked = 1;
+			in->unlinked = 1;
 			hrfs_ino_unhash_locked(fs, in);
 		}
-		if (ev == HR_EV_TABLE_DROPPED)
-			hrfs_mem_drop_table_locked(fs, table);
+		hrfs_mem_drop_table_locked(fs, table);
 	}
 	for (unsigned i = 0; i < sizeof(fs->ttl) / sizeof(fs->ttl[0]); i++)
 		if (strcmp(fs->ttl[i].table, table) == 0)
@@ -58,13 +71,36 @@ static void on_event(void *ctx, hr_event ev, const char *table)
 	hrfs_root_changed_locked(fs);
 	pthread_mutex_unlock(&fs->lock);
 	hrfs_inval_entry_queue(fs, FUSE_ROOT_ID, table);
-	hr_log_info("fs", "table %s %s outside the mount", table,
-		    ev == HR_EV_TABLE_CREATED   ? "created"
-		    : ev == HR_EV_TABLE_DROPPED ? "dropped"
-						: "changed");
+	hr_log_info("fs", "table '%s' %s outside the mount", table,
+		    event == HR_TABLE_CREATED ? "created" : "dropped");
 }
 
-void hrfs_events_register(struct hrfs *fs)
+void hrfs_table_event(void *arg, const char *table, int event)
 {
-	hr_server_set_event_hook(fs->srv, on_event, fs);
+	struct hrfs *fs = arg;
+	uint64_t inos[MAX_INODES];
+	size_t n = 0;
+	if (event == HR_TABLE_CREATED || event == HR_TABLE_DROPPED) {
+		if (!own_call)
+			table_came_or_went(fs, table, event);
+		return;
+	}
+	pthread_mutex_lock(&fs->lock);
+	struct hrfs_inode *t = hrfs_ino_peek_locked(fs, fs->root, table);
+	for (size_t b = 0; t && b < fs->itab.nbuckets; b++)
+		for (struct hrfs_inode *in = fs->itab.by_ino[b]; in; in = in->next_ino) {
+			if (!under(in, t))
+				continue;
+			if (in->kind == HRFS_TABLE || in->kind == HRFS_ROW || in->kind == HRFS_FAMILY)
+				hrfs_dir_changed_locked(fs, in);
+			in->pc_valid = 0;
+			if (n < MAX_INODES)
+				inos[n++] = in->ino;
+		}
+	pthread_mutex_unlock(&fs->lock);
+	hrfs_inval_entry_queue(fs, FUSE_ROOT_ID, table);
+	for (size_t i = 0; i < n; i++)
+		hrfs_inval_queue(fs, inos[i]);
+	hr_log_info("fs", "table '%s' changed behind the mount: its cached names, listings and "
+		    "pages are dropped", table);
 }

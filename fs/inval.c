@@ -18,12 +18,6 @@
  * cached pages. The queue is bounded; when it is full an invalidation is
  * dropped (counted), which costs memory in the kernel, not correctness.
  *
- * Names go the same way (hrfs_inval_entry_queue): a table created or
- * dropped behind the kernel's back (hregionctl through the control socket)
- * must lose its negative or positive dentry in the root, and
- * fuse_lowlevel_notify_inval_entry takes the parent directory's lock in
- * the kernel, which a request in flight on it may hold.
- *
  * Stopping: the thread may sit in the kernel waiting for a page that a
  * READ nobody will answer any more holds locked (the loop has ended). Then
  * it is left behind (detached, its queue leaked on purpose) instead of
@@ -45,9 +39,11 @@ struct hrfs_inval {
 	pthread_t thr;
 	int stop;
 	int busy;		/* inside a notification call */
-	struct hrfs_inval_item {
-		uint64_t ino;	/* the inode, or the parent of name */
-		char *name;	/* NULL: the inode's pages and attributes */
+	/* an inode's pages and attributes (name NULL), or the entry name
+	 * (malloc'd) in directory ino */
+	struct {
+		uint64_t ino;
+		char *name;
 	} q[HRFS_INVAL_Q];
 	size_t head, n;
 	uint64_t sent, dropped;
@@ -66,6 +62,7 @@ static void *inval_main(void *arg)
 			break;
 		uint64_t ino = iv->q[iv->head].ino;
 		char *name = iv->q[iv->head].name;
+		iv->q[iv->head].name = NULL;
 		iv->head = (iv->head + 1) % HRFS_INVAL_Q;
 		iv->n--;
 		iv->busy = 1;
@@ -73,8 +70,9 @@ static void *inval_main(void *arg)
 		atomic_fetch_add(&fs->ctr.inval_sent, 1);
 		pthread_mutex_unlock(&iv->mu);
 		/* offset 0, length 0: every page, and the attributes. -ENOENT:
-		 * the kernel no longer has the inode (or the name), nothing to
-		 * drop. */
+		 * the kernel no longer has the inode, nothing to drop. An entry:
+		 * the kernel forgets the name, and below a directory every name
+		 * it cached there, negative ones included. */
 		int rc = name ? fuse_lowlevel_notify_inval_entry(se, ino, name, strlen(name))
 			      : fuse_lowlevel_notify_inval_inode(se, ino, 0, 0);
 		free(name);
@@ -144,8 +142,9 @@ static void queue(struct hrfs *fs, uint64_t ino, const char *name)
 		return; /* not mounted (yet): the kernel caches nothing */
 	pthread_mutex_lock(&iv->mu);
 	for (size_t i = 0; i < iv->n; i++) {
-		const struct hrfs_inval_item *it = &iv->q[(iv->head + i) % HRFS_INVAL_Q];
-		if (it->ino == ino && (name ? it->name && strcmp(it->name, name) == 0 : !it->name))
+		size_t k = (iv->head + i) % HRFS_INVAL_Q;
+		if (iv->q[k].ino == ino && (name ? iv->q[k].name && strcmp(iv->q[k].name, name) == 0
+					       : !iv->q[k].name))
 			goto out; /* already queued */
 	}
 	char *copy = name ? strdup(name) : NULL;
@@ -155,17 +154,15 @@ static void queue(struct hrfs *fs, uint64_t ino, const char *name)
 		atomic_fetch_add(&fs->ctr.inval_dropped, 1);
 		goto out;
 	}
-	iv->q[(iv->head + iv->n) % HRFS_INVAL_Q] = (struct hrfs_inval_item){ino, copy};
+	iv->q[(iv->head + iv->n) % HRFS_INVAL_Q].ino = ino;
+	iv->q[(iv->head + iv->n) % HRFS_INVAL_Q].name = copy;
 	iv->n++;
 	pthread_cond_signal(&iv->cv);
 out:
 	pthread_mutex_unlock(&iv->mu);
 }
 
-void hrfs_inval_queue(struct hrfs *fs, uint64_t ino)
-{
-	queue(fs, ino, NULL);
-}
+void hrfs_inval_queue(struct hrfs *fs, uint64_t ino) { queue(fs, ino, NULL); }
 
 void hrfs_inval_entry_queue(struct hrfs *fs, uint64_t parent, const char *name)
 {

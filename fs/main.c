@@ -21,7 +21,7 @@
  *
  * hregionctl: once mounted, the daemon serves hregionctl's commands on
  * <data_dir>/ctl.sock (hrctl_server.h) for root and the user who mounted;
- * the engine's event hook (events.c) makes the tables they create and drop
+ * the engine's table events (events.c) make the tables they create and drop
  * visible in the mount at once. The socket goes before the engine closes.
  */
 #include <errno.h>
@@ -466,8 +466,9 @@ int main(int argc, char *argv[])
 			hr_strerror(rc));
 		goto out;
 	}
-
-	hrfs_events_register(fs);
+	/* a restore made through the engine (not the mount) drops what the
+	 * kernel caches of the table (events.c) */
+	hr_server_set_table_events(fs->srv, hrfs_table_event, fs);
 
 	if (fuse_set_signal_handlers(fs->se) != 0) {
 		fprintf(stderr, "hregionfs: cannot install signal handlers\n");

@@ -82,23 +82,6 @@ int hr_server_close(hr_server *srv);
 /* Makes everything acknowledged so far durable (WAL fdatasync). */
 int hr_sync(hr_server *srv);
 
-/* ---- events, for a front end that caches names ---------------------------
- * One hook per server (the FUSE layer registers it, before it mounts and
- * before any other thread uses the server) hears of table-level changes
- * made by anyone: the front end's own calls and others (hregionctl through
- * the control socket, an engine client): a table created, dropped, or
- * changed whole (its content or schema replaced behind the front end, e.g.
- * a restore or an alter). Called from the changing thread after the change
- * is visible, with no engine lock held; it must be quick and must not wait
- * for the kernel (the FUSE layer only queues invalidations). NULL clears. */
-typedef enum hr_event {
-	HR_EV_TABLE_CREATED = 1,
-	HR_EV_TABLE_DROPPED,
-	HR_EV_TABLE_CHANGED,
-} hr_event;
-typedef void (*hr_event_fn)(void *ctx, hr_event ev, const char *table);
-void hr_server_set_event_hook(hr_server *srv, hr_event_fn fn, void *ctx);
-
 /* ---- schema ---------------------------------------------------------------- */
 
 typedef struct hr_family_schema {
@@ -436,6 +419,22 @@ void hr_snapshot_schema(const hr_snap *s, hr_table_schema *out);
  * cell is absent (or the family unknown). */
 int hr_snapshot_get(hr_snap *s, const void *row, size_t row_len, const char *family,
 		    const void *qual, size_t qual_len, unsigned flags, hr_value *out);
+
+/* ---- table events ------------------------------------------------------------
+ * A front end that caches what it showed (the FUSE layer: names, attributes,
+ * listings, pages) learns here of changes to a table that are not row
+ * mutations made through it: HR_TABLE_RESTORED (hr_snapshot_restore replaced
+ * the table's contents). fn runs on the thread that made the change, after
+ * it is visible, with no engine lock held; it must not call back into the
+ * engine for that table's changes. Set it once, before the server is used
+ * by other threads (NULL: none). */
+enum { HR_TABLE_RESTORED = 1 };
+typedef void (*hr_table_event_fn)(void *ctx, const char *table, int event);
+void hr_server_set_table_events(hr_server *srv, hr_table_event_fn fn, void *ctx);
+/* Also HR_TABLE_CREATED and HR_TABLE_DROPPED (hr_table_create, hr_table_drop:
+ * by anyone, the front end's own calls included; hregionctl's through the
+ * daemon's control socket are what the front end cannot see). */
+enum { HR_TABLE_CREATED = 16, HR_TABLE_DROPPED = 17 };
 
 /* ---- admin ----------------------------------------------------------------- */
 

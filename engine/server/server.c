@@ -219,20 +219,6 @@ int hr_region_new(hr_server *srv, hr_table *t, uint64_t id, const uint8_t *start
 	return 0;
 }
 
-/* ---- the front end's event hook ------------------------------------------------ */
-
-void hr_server_set_event_hook(hr_server *srv, hr_event_fn fn, void *ctx)
-{
-	srv->ev_ctx = ctx;
-	srv->ev_fn = fn;
-}
-
-void hr_server_event(hr_server *srv, hr_event ev, const char *table)
-{
-	if (srv->ev_fn)
-		srv->ev_fn(srv->ev_ctx, ev, table);
-}
-
 /* ---- the table map --------------------------------------------------------- */
 
 hr_table *hr_server_table(hr_server *srv, const char *name)

@@ -129,7 +129,7 @@ int hr_table_create(hr_server *srv, const hr_table_schema *schema)
 	pthread_rwlock_unlock(&srv->map_lock);
 	hr_log_info("table", "created '%s' (%u families, region %" PRIu64 ")", schema->name,
 		    schema->nfamilies, rid);
-	hr_server_event(srv, HR_EV_TABLE_CREATED, schema->name);
+	hr_server_notify_table(srv, schema->name, HR_TABLE_CREATED);
 	return 0;
 fail:
 	pthread_rwlock_unlock(&srv->map_lock);
@@ -207,7 +207,7 @@ int hr_table_drop(hr_server *srv, const char *name)
 	hr_io_sync_dir(srv->io, srv->store_dir);
 	free(dirs);
 	hr_log_info("table", "dropped '%s'", name);
-	hr_server_event(srv, HR_EV_TABLE_DROPPED, name);
+	hr_server_notify_table(srv, name, HR_TABLE_DROPPED);
 	return 0;
 fail:
 	hr_meta_abort(txn);

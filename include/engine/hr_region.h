@@ -325,17 +325,15 @@ struct hr_server {
 	uint64_t next_snap_id;
 	char archive_dir[PATH_MAX];
 
-	/* the front end's event hook (hregionfs.h, "events"): set before other
-	 * threads use the server, read without a lock */
-	hr_event_fn ev_fn;
-	void *ev_ctx;
-
 	struct {
 		atomic_uint_fast64_t puts, gets, scans, flushes, flush_bytes, blocked, splits;
 		atomic_uint_fast64_t compactions, compaction_bytes_in, compaction_bytes_out;
 		/* found by the WAL replay at open (hr_wal.h) */
 		atomic_uint_fast64_t wal_torn_tails, wal_corrupt_records, wal_corrupt_segments;
 	} st;
+	/* hr_server_set_table_events: set before other threads use the server */
+	hr_table_event_fn table_events;
+	void *table_events_ctx;
 };
 
 /* Finds the region holding row and references it; -ENOENT no table. */

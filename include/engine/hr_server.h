@@ -30,10 +30,6 @@ hr_region *hr_server_region_by_id(hr_server *srv, uint64_t id);
  * Release with hr_regions_release. */
 int hr_server_regions(hr_server *srv, const char *table, hr_region ***out, size_t *n);
 void hr_regions_release(hr_region **rs, size_t n);
-/* Tells the front end's event hook (hregionfs.h, "events"), if one is set,
- * of a table-level change; call with no engine lock held, after the change
- * is visible. */
-void hr_server_event(hr_server *srv, hr_event ev, const char *table);
 /* map_lock held for write */
 int hr_server_table_add(hr_server *srv, hr_table *t);
 int hr_table_add_region(hr_table *t, hr_region *r);
@@ -63,6 +59,10 @@ int hr_region_ids_reserve(hr_server *srv, unsigned n, uint64_t *first);
 /* Moves path (rel: its path below the data directory) into lost/ with a
  * warning; 0 if moved. Recovery never deletes what it does not understand. */
 int hr_server_move_aside(hr_server *srv, const char *path, const char *rel, const char *why);
+
+/* Tells the front end's table-event callback (if any) that table changed
+ * (event.c; call with no engine lock held). */
+void hr_server_notify_table(hr_server *srv, const char *table, int event);
 
 /* hr_wal_purge's on_delete: drops a segment from LMDB */
 int hr_server_wal_forget(void *srv, uint64_t seg_id);

@@ -414,16 +414,18 @@ void hrfs_inval_stop(struct hrfs *fs);
 /* Queues the invalidation of ino's pages and attributes (dropped if the
  * queue is full). */
 void hrfs_inval_queue(struct hrfs *fs, uint64_t ino);
-/* Queues the invalidation of the kernel's dentry (parent, name), positive
- * or negative. */
+/* Queues the invalidation of the entry name in directory parent: the kernel
+ * forgets it and every name it cached below it (negative ones too). */
 void hrfs_inval_entry_queue(struct hrfs *fs, uint64_t parent, const char *name);
 
 /* ---- events.c ------------------------------------------------------------ */
-/* Registers the engine's event hook: tables created, dropped or replaced
- * by others (hregionctl) become visible in the mount at once. */
-void hrfs_events_register(struct hrfs *fs);
-/* Marks the engine calls of this thread as the mount's own (1 before, 0
- * after): the hook leaves them to the caller's bookkeeping. */
+/* The engine's table events (hr_server_set_table_events): a table whose
+ * contents changed behind the mount (a restore) loses every listing, page
+ * and name the kernel or this layer keeps of it. */
+void hrfs_table_event(void *fs, const char *table, int event);
+/* Tables created and dropped too (by hregionctl: the mount sees them at
+ * once). The mount's own engine calls that create or drop a table are
+ * marked (1 before, 0 after) and left to the caller's bookkeeping. */
 void hrfs_ev_own(int on);
 
 /* ---- attr.c -------------------------------------------------------------- */
