@@ -132,6 +132,45 @@ static void t_response_payload(void)
 	CHECK(hrctl_resp_encode(0, "x", HRCTL_MAX_RESPONSE, NULL, 0, &b, &n) == -EMSGSIZE);
 }
 
+/* Random bytes, and random damage to good payloads, never make a decoder
+ * read past its input (ASan in `make check`) or accept garbage silently. */
+static void t_decoders_random(void)
+{
+	uint8_t buf[256], *good;
+	size_t n;
+	char *argv[] = {"compact", "--major", "t"};
+	CHECK_RC(hrctl_req_encode(0, 3, argv, &good, &n), 0);
+	srand(42);
+	for (int i = 0; i < 20000; i++) {
+		size_t len = (size_t)(rand() % (int)sizeof(buf));
+		if (i & 1) {
+			for (size_t k = 0; k < len; k++)
+				buf[k] = (uint8_t)rand();
+		} else {
+			len = n;
+			memcpy(buf, good, n);
+			buf[rand() % (int)n] = (uint8_t)rand();
+		}
+		uint8_t *copy = malloc(len ? len : 1); /* exact size: overreads are caught */
+		memcpy(copy, buf, len);
+		int json, argc, code;
+		char **out;
+		const uint8_t *o, *e, *p;
+		size_t on, en, pn;
+		uint8_t type;
+		if (hrctl_req_decode(copy, len, &json, &argc, &out) == 0) {
+			CHECK(argc >= 1 && (unsigned)argc <= HRCTL_MAX_ARGS && out[argc] == NULL);
+			hrctl_req_free(argc, out);
+		}
+		if (hrctl_resp_decode(copy, len, &code, &o, &on, &e, &en) == 0)
+			CHECK(9 + on + en == len);
+		if (hrctl_frame_decode(copy, len, &type, &p, &pn) == 0)
+			CHECK(pn + HRCTL_FRAME_OVERHEAD == len);
+		free(copy);
+	}
+	free(good);
+}
+
 /* ---- the daemon's side, in-process ------------------------------------------ */
 
 static int dial(const char *path)
@@ -304,6 +343,7 @@ int main(void)
 	RUN(t_frame_truncated_oversize_version);
 	RUN(t_request_payload);
 	RUN(t_response_payload);
+	RUN(t_decoders_random);
 	RUN(t_server);
 	RUN(t_server_deep_dir);
 	return hr_test_done();
