@@ -183,4 +183,11 @@
 #define HR_SNAP_MAGIC 0x4e535248u /* "HRSN" */
 #define HR_SNAP_VERSION 1u
 
+/* ======================================================================
+ * The control socket (engine/ctl, hregionctl <-> the daemon)
+ * ======================================================================
+ * Not on disk but on <data>/ctl.sock: length-prefixed frames with a
+ * version byte and a CRC32C, described with their payloads in
+ * include/ctl/hrctl_proto.h (HRCTL_PROTO_VERSION). */
+
 #endif
