@@ -84,6 +84,12 @@ nobody_ctl() {
 	assert_line --regexp '^region id=[0-9]+ start="" end="" state=open memstore_bytes=[1-9]'
 	run ctl_json 'assert d["mode"] == "live" and d["tables"] == 1, d; print("ok")' status
 	assert_output ok
+	# the socket named directly, from anywhere
+	run t "$HRCTL_BIN" --socket "$HR_DATA/ctl.sock" list
+	assert_success
+	assert_output "table t families=1 regions=1"
+	run t "$HRCTL_BIN" --socket="$HR_DATA/ctl.sock" --json list
+	assert_output '{"tables":[{"name":"t","families":1,"regions":1}]}'
 	run ctl describe nosuch
 	assert_failure 1
 	assert_output "hregionctl: describe nosuch: no such table"
