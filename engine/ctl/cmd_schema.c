@@ -14,7 +14,7 @@ static void out_family(hrctl_out *o, const hr_family_schema *f)
 	hrctl_out_i64(o, "ttl_ms", f->ttl_ms);
 	hrctl_out_u64(o, "block_size", f->block_size);
 	hrctl_out_str(o, "bloom", f->bloom == HR_BLOOM_ROW ? "row" : "none");
-	hrctl_out_str(o, "compression", "none");
+	hrctl_out_str(o, "compression", hr_compression_name(f->compression));
 	hrctl_out_bool(o, "keep_deleted_cells", f->keep_deleted_cells);
 	hrctl_out_end(o);
 }
@@ -191,6 +191,7 @@ int hrctl_cmd_create(hrctl *c, int argc, char **argv)
 		hr_family_defaults(fs, f);
 		fs->max_versions = c->cfg.default_max_versions;
 		fs->keep_deleted_cells = (uint8_t)c->cfg.default_keep_deleted_cells;
+		fs->compression = (uint8_t)c->cfg.default_compression;
 	}
 	if (!s->nfamilies) {
 		code = hrctl_fail(c, HRCTL_USAGE, "no family given");

@@ -29,8 +29,28 @@ int hr_store_view(hr_store *st, hr_view *v)
 	}
 	v->nfiles = st->nfiles;
 	v->gen = atomic_load(&st->gen);
+	v->fam = st->fam;
 	pthread_mutex_unlock(&st->mu);
 	return 0;
+}
+
+void hr_store_conf(hr_store *st, hr_family_schema *out)
+{
+	pthread_mutex_lock(&st->mu);
+	*out = st->fam;
+	pthread_mutex_unlock(&st->mu);
+}
+
+void hr_store_set_conf(hr_store *st, const hr_family_schema *f)
+{
+	pthread_mutex_lock(&st->mu);
+	st->fam.max_versions = f->max_versions;
+	st->fam.ttl_ms = f->ttl_ms;
+	st->fam.block_size = f->block_size;
+	st->fam.bloom = f->bloom;
+	st->fam.compression = f->compression;
+	st->fam.keep_deleted_cells = f->keep_deleted_cells;
+	pthread_mutex_unlock(&st->mu);
 }
 
 void hr_view_release(hr_view *v)
