@@ -106,7 +106,7 @@ static int parse_bool(const char *v, uint8_t *out)
 
 /* KEY=VALUE onto f; *mask gets the HR_ALTER_* bit of the key. arg is what
  * the user typed, for messages. "ttl" and "ttl_ms" are one key (ms). */
-static int parse_setting(hrctl *c, hr_family_schema *f, const char *key, const char *v,
+static int parse_setting(hrctl *c, int bad, hr_family_schema *f, const char *key, const char *v,
 			 const char *arg, unsigned *mask)
 {
 	uint64_t x = 0;
@@ -135,7 +135,7 @@ static int parse_setting(hrctl *c, hr_family_schema *f, const char *key, const c
 		else if (!strcmp(v, "none"))
 			f->bloom = HR_BLOOM_NONE;
 		else
-			return hrctl_fail(c, HRCTL_USAGE, "'%s': bloom is row or none", arg);
+			return hrctl_fail(c, bad, "'%s': bloom is row or none", arg);
 		*mask |= HR_ALTER_BLOOM;
 	} else if (!strcmp(key, "keep_deleted_cells")) {
 		rc = parse_bool(v, &f->keep_deleted_cells);
@@ -143,18 +143,18 @@ static int parse_setting(hrctl *c, hr_family_schema *f, const char *key, const c
 	} else if (!strcmp(key, "compression")) {
 		int codec = hr_compression_parse(v);
 		if (codec < 0)
-			return hrctl_fail(c, HRCTL_USAGE, "'%s': compression is none, lz4 or zstd",
+			return hrctl_fail(c, bad, "'%s': compression is none, lz4 or zstd",
 					  arg);
 		f->compression = (uint8_t)codec;
 		*mask |= HR_ALTER_COMPRESSION;
 	} else {
-		return hrctl_fail(c, HRCTL_USAGE,
+		return hrctl_fail(c, bad,
 				  "'%s': unknown key (max_versions, ttl_ms, block_size, bloom, "
 				  "keep_deleted_cells, compression)",
 				  arg);
 	}
 	if (rc < 0)
-		return hrctl_fail(c, HRCTL_USAGE, "'%s': bad value", arg);
+		return hrctl_fail(c, bad, "'%s': bad value", arg);
 	return HRCTL_OK;
 }
 
@@ -174,11 +174,12 @@ static int apply_setting(hrctl *c, hr_table_schema *s, const char *arg)
 	char key[64];
 	unsigned mask = 0;
 	snprintf(key, sizeof(key), "%.*s", (int)(eq - colon - 1), colon + 1);
-	return parse_setting(c, f, key, eq + 1, arg, &mask);
+	return parse_setting(c, HRCTL_USAGE, f, key, eq + 1, arg, &mask);
 }
 
 /* alter TABLE FAMILY KEY=VALUE...: every key in one hr_family_alter (one
- * LMDB transaction); nothing changes if any argument is bad. */
+ * LMDB transaction); nothing changes if any argument is bad. A bad key or
+ * value is a refusal (exit 1), like an unknown table or family. */
 int hrctl_cmd_alter(hrctl *c, int argc, char **argv)
 {
 	const char *table = argv[0], *family = argv[1];
@@ -205,11 +206,12 @@ int hrctl_cmd_alter(hrctl *c, int argc, char **argv)
 		const char *eq = strchr(argv[i], '=');
 		char key[64];
 		if (!eq || eq == argv[i] || (size_t)(eq - argv[i]) >= sizeof(key)) {
-			code = hrctl_fail(c, HRCTL_USAGE, "'%s': expected KEY=VALUE", argv[i]);
+			code = hrctl_fail(c, HRCTL_PROBLEM, "'%s': expected KEY=VALUE", argv[i]);
 			goto out;
 		}
 		snprintf(key, sizeof(key), "%.*s", (int)(eq - argv[i]), argv[i]);
-		if ((code = parse_setting(c, f, key, eq + 1, argv[i], &mask)) != HRCTL_OK)
+		if ((code = parse_setting(c, HRCTL_PROBLEM, f, key, eq + 1, argv[i], &mask)) !=
+		    HRCTL_OK)
 			goto out;
 	}
 	if ((rc = hr_family_alter(c->srv, table, family, mask, f)) < 0) {
@@ -224,9 +226,11 @@ int hrctl_cmd_alter(hrctl *c, int argc, char **argv)
 	}
 	hrctl_out_begin(c->out, "altered", "altered");
 	hrctl_out_name(c->out, "table", table);
+	hrctl_out_list(c->out, "families");
 	for (uint32_t i = 0; i < s->nfamilies; i++)
 		if (!strcmp(s->families[i].name, family))
 			out_family(c->out, &s->families[i]);
+	hrctl_out_list_end(c->out);
 	hrctl_out_end(c->out);
 out:
 	free(s);
