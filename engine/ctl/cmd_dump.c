@@ -167,6 +167,8 @@ int hrctl_cmd_sfile_dump(hrctl *c, int argc, char **argv)
 		hrctl_out_begin(c->out, NULL, "block");
 		hrctl_out_u64(c->out, "offset", off);
 		hrctl_out_u64(c->out, "length", len);
+		hrctl_out_bytes(c->out, "first_row", first->row, first->row_len);
+		hrctl_out_bytes(c->out, "first_qualifier", first->qual, first->qual_len);
 		if (drc == 0) {
 			hrctl_out_str(c->out, "codec", hr_compression_name(d.codec));
 			hrctl_out_u64(c->out, "raw_len", d.raw_len);
@@ -178,8 +180,6 @@ int hrctl_cmd_sfile_dump(hrctl *c, int argc, char **argv)
 			hrctl_out_str(c->out, "codec", "damaged");
 			damaged++;
 		}
-		hrctl_out_bytes(c->out, "first_row", first->row, first->row_len);
-		hrctl_out_bytes(c->out, "first_qualifier", first->qual, first->qual_len);
 		hrctl_out_end(c->out);
 	}
 	hrctl_out_list_end(c->out);

@@ -90,7 +90,7 @@ same_as() {
 	run ctl sfile dump "$f"
 	assert_success
 	assert_line --regexp '^trailer version=3 '
-	assert_line --regexp '^block offset=0 length=[0-9]+ codec=zstd raw_len=[0-9]+ '
+	assert_line --regexp '^block offset=0 length=[0-9]+ first_row=r0 first_qualifier=text codec=zstd raw_len=[0-9]+$'
 	refute_line --regexp 'codec=none'
 	assert_line --regexp '^compression stored_bytes=[0-9]+ raw_bytes=[0-9]+ ratio=0\.'
 	run ctl verify

@@ -226,7 +226,7 @@ print("ok")' regions t
 	assert_line --regexp '^first_key row=a\\x00b qualifier=bin '
 	assert_line --regexp '^last_key row=r2 qualifier=q2 '
 	assert_line --regexp '^bloom present=true hashes=7 bits=[0-9]+$'
-	assert_line --regexp '^block offset=0 length=[0-9]+ first_row=a\\x00b first_qualifier=bin$'
+	assert_line --regexp '^block offset=0 length=[0-9]+ first_row=a\\x00b first_qualifier=bin codec=none raw_len=[0-9]+$'
 	refute_line --partial "cell "
 	run ctl sfile dump "$f" --cells
 	assert_success
