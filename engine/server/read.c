@@ -156,14 +156,9 @@ int hr_get_versions(hr_server *srv, const char *table, const void *row, size_t r
 	int rc = locate_store(srv, table, row, row_len, family, &r, &st);
 	if (rc < 0)
 		return rc;
-	hr_family_schema *fc = malloc(sizeof(*fc));
-	if (!fc) {
-		hr_region_unref(r);
-		return -ENOMEM;
-	}
-	hr_store_conf(st, fc);
-	uint32_t max = opts && opts->max_versions ? opts->max_versions : fc->max_versions;
-	free(fc);
+	hr_family_schema fc;
+	hr_store_conf(st, &fc);
+	uint32_t max = opts && opts->max_versions ? opts->max_versions : fc.max_versions;
 	if (max == 0)
 		max = 1;
 	hr_value *v = calloc(max, sizeof(*v));

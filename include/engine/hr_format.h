@@ -202,6 +202,18 @@
 #define HR_WAL_CTL_FIXED 8u
 #define HR_WAL_CTL_ENTRY 16u
 
+/* Table records (the value of an LMDB "tables" record, key = the table
+ * name; engine/meta/meta.c, hr_meta.h):
+ *   u32 version (1 or 2) | u32 nfamilies | nfamilies x ( u8 len | name
+ *   | u32 max_versions | i64 ttl_ms | u32 block_size | u8 bloom
+ *   | u8 compression | [version 2: u8 flags (bit 0 = keep_deleted_cells)] )
+ * compression: 0 none, 1 lz4, 2 zstd (hregionfs.h HR_COMPRESSION_*; the
+ * field was there from version 1, always 0 until hr_family_alter and
+ * create could set it, so no new version came with it). A reader refuses a
+ * codec or flag it does not know (-EIO) rather than serve the family with
+ * the wrong settings. hr_family_alter rewrites the record in one write
+ * transaction. Version 2 is written. */
+
 /* Snapshot manifests (the value of an LMDB "snapshots" record, key
  * table | 0x00 | name; engine/server/snapmanifest.c, hr_snapshot.h):
  *   u32 magic HR_SNAP_MAGIC | u32 version | i64 time_ms | u64 seq | u64 snap_id
