@@ -236,10 +236,10 @@ static void text_value(char *buf, size_t len, int i)
 {
 	static const char *w[] = {"alpha", "beta", "gamma", "delta", "region", "store", "file"};
 	size_t n = 0;
-	int k = i;
+	uint32_t k = (uint32_t)i * 2654435761u + 1;
 	while (n + 8 < len) {
-		n += (size_t)snprintf(buf + n, len - n, "%s ", w[k % 7]);
-		k = k * 7 + 3;
+		k = k * 1103515245u + 12345u;
+		n += (size_t)snprintf(buf + n, len - n, "%s ", w[(k >> 16) % 7]);
 	}
 	buf[n] = 0;
 }
