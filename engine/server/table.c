@@ -381,7 +381,19 @@ int hr_family_alter(hr_server *srv, const char *table, const char *family, unsig
 		if (st)
 			hr_store_set_conf(st, f);
 	}
-	t->schema = *ns;
+	/* the settings only: names are read without map_lock (log lines of
+	 * flushes and compactions), so they are never rewritten */
+	for (uint32_t i = 0; i < t->schema.nfamilies; i++) {
+		hr_family_schema *tf = &t->schema.families[i];
+		if (strcmp(tf->name, family) == 0) {
+			tf->max_versions = f->max_versions;
+			tf->ttl_ms = f->ttl_ms;
+			tf->block_size = f->block_size;
+			tf->bloom = f->bloom;
+			tf->compression = f->compression;
+			tf->keep_deleted_cells = f->keep_deleted_cells;
+		}
+	}
 	hr_log_info("table", "altered '%s' family '%s': max_versions=%" PRIu32 " ttl_ms=%" PRId64
 		    " block_size=%" PRIu32 " bloom=%s compression=%s keep_deleted_cells=%d",
 		    table, family, f->max_versions, f->ttl_ms, f->block_size,
