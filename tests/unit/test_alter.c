@@ -1,5 +1,6 @@
 /* test_alter.c — schema changes (hr_family_alter) and store-file
- * compression through the engine: refusals change nothing, settings
+ * compression through the engine: refusals and a failed LMDB commit
+ * change nothing, settings
  * persist across a reopen, reads honour max_versions and TTL at once,
  * compression applies from the next file on and a store mixing old
  * (version 2, raw) and new (version 3, compressed) files reads every cell,
@@ -12,6 +13,8 @@
 
 #include "engine/hr_format.h"
 #include "engine/hr_io.h"
+#include "engine/hr_io_fault.h"
+#include "engine/hr_server.h"
 #include "engine/hr_sfile.h"
 #include "engine/hr_util.h"
 #include "hr_etest.h"
@@ -157,6 +160,49 @@ static void t_alter_versions_and_ttl(void)
 	CHECK_RC(hr_family_alter(s, "t", "cf", HR_ALTER_TTL, &v), 0);
 	CHECK_RC(et_get(s, "t", "r", 1, "cf", "q", buf, sizeof(buf), NULL), 0);
 	CHECK_RC(hr_server_close(s), 0);
+}
+
+/* The alter's LMDB commit refused (a full disk, a crash at that point):
+ * the call fails and nothing changes, in the running server (reads, the
+ * schema, the next file written) and after a reopen; the same alter then
+ * goes through. */
+static void t_alter_commit_fails(void)
+{
+	char dir[4200];
+	hr_io *io;
+	sub_dir(dir, sizeof(dir), "commitfail");
+	CHECK_RC(hr_io_fault_new(hr_io_posix(), &io), 0);
+	hr_config c;
+	et_config(&c, dir);
+	hr_server *s = NULL;
+	CHECK_RC(hr_server_open_io(&c, io, &s), 0);
+	CHECK_RC(et_table(s, "t", "cf:1", NULL), 0);
+	int64_t now = hr_now_ms();
+	CHECK_RC(et_put(s, "t", "r", 1, "cf", "q", now - 2, "old"), 0);
+	CHECK_RC(et_put(s, "t", "r", 1, "cf", "q", now - 1, "new"), 0);
+	hr_family_schema before, after, v;
+	CHECK_RC(fam_get(s, "t", "cf", &before), 0);
+	hr_family_defaults(&v, "cf");
+	v.max_versions = 2;
+	v.compression = HR_COMPRESSION_ZSTD;
+	unsigned mask = HR_ALTER_MAX_VERSIONS | HR_ALTER_COMPRESSION;
+	CHECK_RC(hr_io_fault_add(io, HR_IO_OP_META_COMMIT, 1, -ENOSPC, HR_IO_FAULT_ONCE, NULL), 0);
+	CHECK_RC(hr_family_alter(s, "t", "cf", mask, &v), -ENOSPC);
+	CHECK_RC(fam_get(s, "t", "cf", &after), 0);
+	CHECK(memcmp(&before, &after, sizeof(before)) == 0);
+	CHECK_RC(count_versions(s, "r", 10), 1);
+	CHECK_RC(hr_server_close(s), 0);
+	CHECK_RC(hr_server_open_io(&c, io, &s), 0);
+	CHECK_RC(fam_get(s, "t", "cf", &after), 0);
+	CHECK(memcmp(&before, &after, sizeof(before)) == 0);
+	CHECK_RC(hr_family_alter(s, "t", "cf", mask, &v), 0);
+	CHECK_RC(count_versions(s, "r", 10), 2);
+	CHECK_RC(hr_server_close(s), 0);
+	CHECK_RC(hr_server_open_io(&c, io, &s), 0);
+	CHECK_RC(fam_get(s, "t", "cf", &after), 0);
+	CHECK(after.max_versions == 2 && after.compression == HR_COMPRESSION_ZSTD);
+	CHECK_RC(hr_server_close(s), 0);
+	hr_io_destroy(io);
 }
 
 /* The store files under dir (recursively): counts by (version, codec of
@@ -396,6 +442,7 @@ int main(void)
 	hr_test_tmpdir(g_dir, sizeof(g_dir), "alter");
 	RUN(t_alter_refusals_and_persistence);
 	RUN(t_alter_versions_and_ttl);
+	RUN(t_alter_commit_fails);
 	RUN(t_alter_compression_mixed_store);
 	RUN(t_alter_racing_load);
 	hr_test_rmrf(g_dir);
