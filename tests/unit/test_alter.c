@@ -1,7 +1,7 @@
 /* test_alter.c — schema changes (hr_family_alter) and store-file
- * compression through the engine: refusals and a failed LMDB commit
- * change nothing, settings
- * persist across a reopen, reads honour max_versions and TTL at once,
+ * compression through the engine: refusals and a failed LMDB commit change
+ * nothing, settings persist across a reopen, reads honour max_versions and
+ * TTL at once,
  * compression applies from the next file on and a store mixing old
  * (version 2, raw) and new (version 3, compressed) files reads every cell,
  * before and after a reopen and a major compaction; alters racing with a
