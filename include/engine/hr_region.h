@@ -130,7 +130,8 @@ typedef struct hr_view {
 	hr_sfile **files;
 	uint32_t nfiles;
 	uint64_t gen;
-	hr_family_schema fam;	/* the store's settings when the view was taken */
+	hr_family_schema fam;	/* the store's settings when the view was taken
+				 * (hr_store_view: settings only, name empty) */
 } hr_view;
 
 int hr_store_view(hr_store *st, hr_view *v);
