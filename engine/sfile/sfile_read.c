@@ -1,6 +1,7 @@
 /* sfile_read.c — opening a store file, its meta blocks, the bloom filter
  * and the file's lifetime (contract in hr_sfile.h, format in hr_format.h). */
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,6 +131,26 @@ static int parse_blk_hdr(const hr_sfile *f, uint64_t off, const uint8_t *p, size
 	}
 }
 
+/* One zstd decoding context per thread, kept: ZSTD_decompress would make
+ * (and free) one per block, a large allocation on every cache miss. Freed
+ * by the key's destructor when the thread exits. */
+static pthread_key_t dctx_key;
+static pthread_once_t dctx_once = PTHREAD_ONCE_INIT;
+
+static void dctx_free(void *p) { ZSTD_freeDCtx(p); }
+static void dctx_init(void) { pthread_key_create(&dctx_key, dctx_free); }
+
+static ZSTD_DCtx *thread_dctx(void)
+{
+	pthread_once(&dctx_once, dctx_init);
+	ZSTD_DCtx *d = pthread_getspecific(dctx_key);
+	if (!d && (d = ZSTD_createDCtx()) && pthread_setspecific(dctx_key, d) != 0) {
+		ZSTD_freeDCtx(d);
+		d = NULL;
+	}
+	return d;
+}
+
 int hr_sfile_load_data_block(const hr_sfile *f, const hr_sfile_idx *e, uint8_t **out,
 			     size_t *len)
 {
@@ -165,8 +186,14 @@ int hr_sfile_load_data_block(const hr_sfile *f, const hr_sfile_idx *e, uint8_t *
 		unsigned long long fcs = ZSTD_getFrameContentSize(src, srclen);
 		size_t fl = ZSTD_findFrameCompressedSize(src, srclen);
 		got = SIZE_MAX;
+		ZSTD_DCtx *dc = thread_dctx();
+		if (!dc) {
+			free(q);
+			rc = -ENOMEM;
+			goto fail;
+		}
 		if (fcs == d.raw_len && !ZSTD_isError(fl) && fl == srclen) {
-			size_t r = ZSTD_decompress(dst, d.raw_len, src, srclen);
+			size_t r = ZSTD_decompressDCtx(dc, dst, d.raw_len, src, srclen);
 			got = ZSTD_isError(r) ? SIZE_MAX : r;
 		}
 	}
