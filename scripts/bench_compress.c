@@ -74,9 +74,11 @@ static void text(char *buf, size_t len, uint64_t seed)
 		s ^= s << 13;
 		s ^= s >> 7;
 		s ^= s << 17;
-		n += (size_t)snprintf(buf + n, len - n, "%s ", w[s % (sizeof(w) / sizeof(w[0]))]);
-		if (s % 97 == 0)
-			n += (size_t)snprintf(buf + n, len - n, "%llu ", (unsigned long long)(s % 100000));
+		int k = s % 97 == 0 ? snprintf(buf + n, len - n, "%llu ", (unsigned long long)(s % 100000))
+				    : snprintf(buf + n, len - n, "%s ", w[s % (sizeof(w) / sizeof(w[0]))]);
+		if (k < 0 || (size_t)k >= len - n)
+			break; /* truncated: end the text here */
+		n += (size_t)k;
 	}
 	buf[n] = 0;
 }
