@@ -17,6 +17,11 @@
  * an open descriptor keeps its content on a local file system.
  *
  *
+ * A family altered (hr_family_alter: a TTL set or changed decides whether
+ * the kernel may cache the table's names at all): the table's cached names
+ * and listings go as above, and the TTL-table cache asks again; pages stay
+ * (the cells did not change).
+ *
  * A table created or dropped by someone else (hregionctl through the
  * control socket; the mount's own mkdir and rmdir mark their engine call
  * with hrfs_ev_own and do their bookkeeping in ops_dir.c): the root's
@@ -47,6 +52,14 @@ static int under(const struct hrfs_inode *in, const struct hrfs_inode *table)
 
 static _Thread_local int own_call;
 
+/* The TTL-table cache (attr.c) asks the schema again. */
+static void ttl_forget_locked(struct hrfs *fs, const char *table)
+{
+	for (unsigned i = 0; i < sizeof(fs->ttl) / sizeof(fs->ttl[0]); i++)
+		if (strcmp(fs->ttl[i].table, table) == 0)
+			fs->ttl[i].checked_ms = 0;
+}
+
 void hrfs_ev_own(int on)
 {
 	own_call = on;
@@ -64,9 +77,7 @@ static void table_came_or_went(struct hrfs *fs, const char *table, int event)
 		}
 		hrfs_mem_drop_table_locked(fs, table);
 	}
-	for (unsigned i = 0; i < sizeof(fs->ttl) / sizeof(fs->ttl[0]); i++)
-		if (strcmp(fs->ttl[i].table, table) == 0)
-			fs->ttl[i].checked_ms = 0;
+	ttl_forget_locked(fs, table);
 	fs->root->dir_mtime_ns = hrfs_now_ns();
 	hrfs_root_changed_locked(fs);
 	pthread_mutex_unlock(&fs->lock);
@@ -93,14 +104,18 @@ void hrfs_table_event(void *arg, const char *table, int event)
 				continue;
 			if (in->kind == HRFS_TABLE || in->kind == HRFS_ROW || in->kind == HRFS_FAMILY)
 				hrfs_dir_changed_locked(fs, in);
+			if (event == HR_TABLE_ALTERED)
+				continue; /* the cells are what they were */
 			in->pc_valid = 0;
 			if (n < MAX_INODES)
 				inos[n++] = in->ino;
 		}
+	ttl_forget_locked(fs, table);
 	pthread_mutex_unlock(&fs->lock);
 	hrfs_inval_entry_queue(fs, FUSE_ROOT_ID, table);
 	for (size_t i = 0; i < n; i++)
 		hrfs_inval_queue(fs, inos[i]);
-	hr_log_info("fs", "table '%s' changed behind the mount: its cached names, listings and "
-		    "pages are dropped", table);
+	hr_log_info("fs", "table '%s' %s behind the mount: its cached names, listings%s are dropped",
+		    table, event == HR_TABLE_ALTERED ? "altered" : "changed",
+		    event == HR_TABLE_ALTERED ? "" : " and pages");
 }
