@@ -371,3 +371,27 @@ EOF
 	run cat "$HR_TMP/flush.out"
 	assert_output --regexp '^flushed t .*files=1$'
 }
+
+@test "live: alter applies at once to what the mount shows" {
+	t mkdir -p "$M/t/r/cf"
+	local v
+	for v in one two three; do
+		tsh 'printf "%s" "$2" > "$1"' "$M/t/r/cf/q" "$v"
+	done
+	run t ls "$M/.hregionfs/versions/t/r/cf/q"
+	assert_success
+	[[ ${#lines[@]} == 3 ]]
+	run ctl alter t cf max_versions=1 compression=zstd
+	assert_success
+	assert_line --partial "family cf max_versions=1 "
+	run ctl_json 'f = d["table"]["families"][0]; assert f["max_versions"] == 1 and f["compression"] == "zstd", f; print("ok")' describe t
+	assert_output ok
+	# reads follow max_versions at once
+	run t ls "$M/.hregionfs/versions/t/r/cf/q"
+	assert_success
+	[[ ${#lines[@]} == 1 ]]
+	run t cat "$M/t/r/cf/q"
+	assert_output three
+	run ctl alter t nosuch max_versions=2
+	assert_failure 1
+}
