@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "engine/hr_io.h"
+#include "engine/hr_util.h"
 
 void hr_io_list_free(hr_io_dirent *ents, size_t n)
 {
@@ -43,6 +44,31 @@ int hr_io_pread_all(hr_io *io, int fd, void *buf, size_t len, uint64_t off)
 		len -= (size_t)n;
 	}
 	return 0;
+}
+
+/* 4 MiB: large enough that a copy runs at the disk's sequential speed,
+ * small enough to sit in memory beside everything else */
+#define COPY_CHUNK (4u << 20)
+
+int hr_io_copy(hr_io *io, int src, int dst, uint64_t len, uint32_t *crc)
+{
+	uint8_t *buf = malloc(len < COPY_CHUNK ? (len ? len : 1) : COPY_CHUNK);
+	uint32_t c = 0;
+	int rc = 0;
+	if (!buf)
+		return -ENOMEM;
+	for (uint64_t off = 0; rc == 0 && off < len;) {
+		size_t n = len - off < COPY_CHUNK ? (size_t)(len - off) : COPY_CHUNK;
+		if ((rc = hr_io_pread_all(io, src, buf, n, off)) < 0)
+			break;
+		c = hr_crc32c(c, buf, n);
+		rc = hr_io_pwrite_all(io, dst, buf, n, off);
+		off += n;
+	}
+	free(buf);
+	if (rc == 0 && crc)
+		*crc = c;
+	return rc;
 }
 
 int hr_io_mkdirs(hr_io *io, const char *path)

@@ -39,6 +39,12 @@ static long cat_find(hr_server *srv, const char *table, const char *name, size_t
 	return -1;
 }
 
+const hr_snap_manifest *hr_snap_catalog_find(hr_server *srv, const char *table, const char *name)
+{
+	long i = cat_find(srv, table, name, NULL);
+	return i < 0 ? NULL : srv->snaps[i];
+}
+
 static int cat_add(hr_server *srv, hr_snap_manifest *m)
 {
 	size_t at;
@@ -216,6 +222,8 @@ static int freeze(hr_server *srv, const char *table, hr_snap_manifest *m, held *
 		return -ENOENT;
 	int rc = 0;
 	pthread_rwlock_wrlock(&t->gate);
+	if (srv->test_gate_hook)
+		srv->test_gate_hook(srv->test_gate_ctx);
 	/* A store whose earlier flush failed keeps that snapshot and leaves
 	 * its active memstore alone: flush until nothing is left in memory. */
 	for (int tries = 0;; tries++) {

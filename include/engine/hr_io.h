@@ -176,6 +176,10 @@ void hr_io_list_free(hr_io_dirent *ents, size_t n);
 int hr_io_pwrite_all(hr_io *io, int fd, const void *buf, size_t len, uint64_t off);
 /* Reads exactly len bytes; -ENODATA if the file ends first. */
 int hr_io_pread_all(hr_io *io, int fd, void *buf, size_t len, uint64_t off);
+/* Copies len bytes from src (offset 0) to dst (offset 0) in large
+ * sequential reads and writes, and gives the CRC32C of the bytes (crc may
+ * be NULL). -ENODATA if src ends first. Syncs nothing. */
+int hr_io_copy(hr_io *io, int src, int dst, uint64_t len, uint32_t *crc);
 /* mkdir -p: creates each missing directory (mode 0700) and syncs its
  * parent, so the whole path is durable when this returns 0. */
 int hr_io_mkdirs(hr_io *io, const char *path);
