@@ -63,6 +63,11 @@ tags() {
 	run ctl --json list_snapshots
 	assert_success
 	assert_output --partial '"name":"s"'
+	# the bash completion offers the snapshot names of the table typed
+	run bash -c 'source "$1"; COMP_WORDS=("$2" -o "data_dir=$3" restore_snapshot t ""); COMP_CWORD=5
+		_hregionctl; printf "%s\n" "${COMPREPLY[@]}"' _ "$HR_REPO/scripts/hregionctl.bash-completion" \
+		"$HRCTL_BIN" "$HR_DATA"
+	assert_output $'--json\ns'
 	mount_fs
 	# equal to the snapshot, names, sizes, modes and mtimes
 	run t diff -r "$M/$S/t/s" "$M/c"
