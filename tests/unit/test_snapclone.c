@@ -276,6 +276,20 @@ static void test_clone_independent(void)
 
 /* ---- restore ------------------------------------------------------------------ */
 
+static int ev_calls, ev_event, ev_saw_restored;
+static char ev_table[HR_MAX_NAME + 1];
+
+/* the table event: by then a read sees the restored table (a family added
+ * after the snapshot is gone from the schema) */
+static void on_event(void *ctx, const char *table, int event)
+{
+	hr_table_schema sc;
+	ev_calls++;
+	ev_event = event;
+	snprintf(ev_table, sizeof(ev_table), "%s", table);
+	ev_saw_restored = hr_table_schema_get(ctx, table, &sc) == 0 && sc.nfamilies == 2;
+}
+
 static void test_restore(void)
 {
 	char dir[PATH_MAX];
@@ -299,11 +313,16 @@ static void test_restore(void)
 	CHECK_RC(fill(s, "t", 30, "v3"), 0);
 	CHECK_RC(hr_delete_row(s, "t", "r0003", 5, 0), 0);
 	CHECK_RC(hr_sync(s), 0);
+	ev_calls = 0;
+	hr_server_set_table_events(s, on_event, s);
 	CHECK_RC(hr_snapshot_restore(s, "t", "nope"), -ENOENT);
 	CHECK_RC(hr_snapshot_restore(s, "u", "s"), -ENOENT);
 	CHECK_RC(hr_snapshot_restore(s, "t", "s"), 0);
 	CHECK_RC(dump_scan(s, "t", NULL, &got), 0);
 	CHECK_STREQ(et_cstr(&got), et_cstr(&snap));
+	/* the front end heard of it once, after the change was visible */
+	CHECK(ev_calls == 1 && ev_event == HR_TABLE_RESTORED && strcmp(ev_table, "t") == 0);
+	CHECK(ev_saw_restored);
 	hr_table_schema sc;
 	CHECK_RC(hr_table_schema_get(s, "t", &sc), 0);
 	CHECK(sc.nfamilies == 2);

@@ -1,0 +1,57 @@
+/* events.c — a table changed behind the mount (the engine's table events,
+ * hregionfs.h): today a restore (hr_snapshot_restore, run by hregionctl
+ * through a live daemon), which replaces every cell of the table at once.
+ *
+ * What could show the old table afterwards, and what is done about it:
+ * - listings the kernel keeps (dircache.c): every directory of the table
+ *   gets a new list generation, so the next opendir drops them;
+ * - pages the kernel keeps of a cell: its inode forgets the version they
+ *   hold (pc_valid), so an open never lets the kernel keep them, and its
+ *   pages and attributes are invalidated (inval.c, bounded queue);
+ * - names and attributes the kernel caches for entry_timeout_s (negative
+ *   ones included: a restored row that was absent): the table's own entry
+ *   in the root is invalidated, which makes the kernel forget every name
+ *   below it; lookups then ask the daemon again.
+ * Not covered: a cell open across the restore keeps its open-file state
+ * (one per cell while open) until its last close, as a file replaced under
+ * an open descriptor keeps its content on a local file system.
+ *
+ * Runs on the engine's calling thread with no engine lock held; takes
+ * fs->lock briefly and never waits for the kernel (inval.c's thread does). */
+#include "fs/hrfs.h"
+
+#define MAX_INODES 256
+
+static int under(const struct hrfs_inode *in, const struct hrfs_inode *table)
+{
+	for (const struct hrfs_inode *x = in; x; x = x->parent)
+		if (x == table)
+			return 1;
+	return 0;
+}
+
+void hrfs_table_event(void *arg, const char *table, int event)
+{
+	struct hrfs *fs = arg;
+	uint64_t inos[MAX_INODES];
+	size_t n = 0;
+	(void)event;
+	pthread_mutex_lock(&fs->lock);
+	struct hrfs_inode *t = hrfs_ino_peek_locked(fs, fs->root, table);
+	for (size_t b = 0; t && b < fs->itab.nbuckets; b++)
+		for (struct hrfs_inode *in = fs->itab.by_ino[b]; in; in = in->next_ino) {
+			if (!under(in, t))
+				continue;
+			if (in->kind == HRFS_TABLE || in->kind == HRFS_ROW || in->kind == HRFS_FAMILY)
+				hrfs_dir_changed_locked(fs, in);
+			in->pc_valid = 0;
+			if (n < MAX_INODES)
+				inos[n++] = in->ino;
+		}
+	pthread_mutex_unlock(&fs->lock);
+	hrfs_inval_entry_queue(fs, FUSE_ROOT_ID, table);
+	for (size_t i = 0; i < n; i++)
+		hrfs_inval_queue(fs, inos[i]);
+	hr_log_info("fs", "table '%s' changed behind the mount: its cached names, listings and "
+		    "pages are dropped", table);
+}
