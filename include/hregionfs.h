@@ -373,7 +373,8 @@ void hr_scan_close(hr_scan *sc);
  * name, time, the table schema, each region's key range and per family the
  * store files that held its data, and the sequence id it was taken at. It
  * copies no data. Consistency: hr_snapshot_create blocks the table's writes
- * (a writer waits; HBase takes the table lock for a flush snapshot) while it
+ * (a writer waits, at most snapshot_gate_timeout_ms and then -EBUSY; HBase
+ * takes the table lock for a flush snapshot) while it
  * flushes every region and collects the file lists, so the files hold every
  * mutation acknowledged before it and none after: every row, and the table
  * as a whole, as of one moment. Writes go on as soon as the lists are taken

@@ -14,7 +14,9 @@
  * instead would not do: a major compaction that runs between a region's
  * flush and the manifest can drop a version that was the newest at the cut
  * because a newer one (above the cut) exists. Writers wait for the flush of
- * the table (HBase's flush snapshot takes the table lock for as long).
+ * the table (HBase's flush snapshot takes the table lock for as long), at
+ * most snapshot_gate_timeout_ms, then -EBUSY (write.c); a restore holds the
+ * gate the same way (snaprestore.c).
  *
  * Archive: store files are unique by id (one server-wide counter, raised at
  * open over every id a store or a manifest names), so the archive is flat:
