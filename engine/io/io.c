@@ -50,15 +50,49 @@ int hr_io_pread_all(hr_io *io, int fd, void *buf, size_t len, uint64_t off)
  * small enough to sit in memory beside everything else */
 #define COPY_CHUNK (4u << 20)
 
+/* The kernel copies (no trip through memory here); 1 if it cannot. */
+static int copy_in_kernel(hr_io *io, int src, int dst, uint64_t len, int *rc)
+{
+	if (!io->ops->copy_range)
+		return 1;
+	for (uint64_t off = 0; off < len;) {
+		size_t n = len - off < (1u << 30) ? (size_t)(len - off) : (1u << 30);
+		ssize_t k = io->ops->copy_range(io, src, dst, &off, n);
+		if (k < 0 && off == 0 && (k == -EXDEV || k == -EOPNOTSUPP || k == -ENOSYS ||
+					  k == -EINVAL))
+			return 1;
+		if (k < 0) {
+			*rc = (int)k;
+			return 0;
+		}
+	}
+	*rc = 0;
+	return 0;
+}
+
 int hr_io_copy(hr_io *io, int src, int dst, uint64_t len, uint32_t *crc)
 {
 	uint8_t *buf = malloc(len < COPY_CHUNK ? (len ? len : 1) : COPY_CHUNK);
 	uint32_t c = 0;
-	int rc = 0;
+	int rc = 0, through_memory = 1;
 	if (!buf)
 		return -ENOMEM;
-	for (uint64_t off = 0; rc == 0 && off < len;) {
+	/* with an in-kernel copy, the checksum costs one read of the source
+	 * (from the page cache, usually) instead of a write through memory */
+	if (io->ops->copy_range) {
+		for (uint64_t off = 0; rc == 0 && off < len;) {
+			size_t n = len - off < COPY_CHUNK ? (size_t)(len - off) : COPY_CHUNK;
+			if ((rc = hr_io_pread_all(io, src, buf, n, off)) == 0)
+				c = hr_crc32c(c, buf, n);
+			off += n;
+		}
+		if (rc == 0)
+			through_memory = copy_in_kernel(io, src, dst, len, &rc);
+	}
+	for (uint64_t off = 0; through_memory && rc == 0 && off < len;) {
 		size_t n = len - off < COPY_CHUNK ? (size_t)(len - off) : COPY_CHUNK;
+		if (off == 0)
+			c = 0;
 		if ((rc = hr_io_pread_all(io, src, buf, n, off)) < 0)
 			break;
 		c = hr_crc32c(c, buf, n);

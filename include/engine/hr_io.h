@@ -91,6 +91,11 @@ typedef struct hr_io_ops {
 	/* Called just before an LMDB write transaction commits; non-zero
 	 * fails the commit (the caller aborts the transaction). May be NULL. */
 	int (*meta_commit)(hr_io *io);
+	/* Copies len bytes of src at *off to dst at the same offset inside
+	 * the kernel (copy_file_range), advancing *off; returns the bytes
+	 * copied (> 0), or a negative errno (-EXDEV, -EOPNOTSUPP, -ENOSYS:
+	 * the caller copies through memory instead). May be NULL. */
+	ssize_t (*copy_range)(hr_io *io, int src, int dst, uint64_t *off, size_t len);
 	/* Makes an existing directory owner-only (mode 0700): the data
 	 * directory holds user data. May be NULL (a backend without modes). */
 	int (*private_dir)(hr_io *io, const char *path);
