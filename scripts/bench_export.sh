@@ -68,7 +68,7 @@ secs() {
 	t0=$(date +%s.%N)
 	"$@" >/dev/null || { echo "bench_export: '$*' failed" >&2; exit 1; }
 	t1=$(date +%s.%N)
-	echo "$t1 - $t0" | bc -l
+	awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f\n", b - a }'
 }
 
 echo "bench_export: building a table of $mb MB through the mount in $work"
