@@ -51,13 +51,10 @@ int hr_io_pread_all(hr_io *io, int fd, void *buf, size_t len, uint64_t off)
 #define COPY_CHUNK (4u << 20)
 
 /* The kernel copies (no trip through memory here); 1 if it cannot. */
-static int copy_in_kernel(hr_io *io, int src, int dst, uint64_t len, int *rc)
+static int copy_in_kernel(hr_io *io, int src, int dst, uint64_t from, size_t len, int *rc)
 {
-	if (!io->ops->copy_range)
-		return 1;
-	for (uint64_t off = 0; off < len;) {
-		size_t n = len - off < (1u << 30) ? (size_t)(len - off) : (1u << 30);
-		ssize_t k = io->ops->copy_range(io, src, dst, &off, n);
+	for (uint64_t off = from; off < from + len;) {
+		ssize_t k = io->ops->copy_range(io, src, dst, &off, (size_t)(from + len - off));
 		if (k < 0 && off == 0 && (k == -EXDEV || k == -EOPNOTSUPP || k == -ENOSYS ||
 					  k == -EINVAL))
 			return 1;
@@ -78,21 +75,24 @@ int hr_io_copy(hr_io *io, int src, int dst, uint64_t len, uint32_t *crc)
 	if (!buf)
 		return -ENOMEM;
 	/* with an in-kernel copy, the checksum costs one read of the source
-	 * (from the page cache, usually) instead of a write through memory */
+	 * instead of a write through memory; chunk by chunk, so the kernel
+	 * copies from pages just read and writes back one chunk while the
+	 * next is read */
 	if (io->ops->copy_range) {
-		for (uint64_t off = 0; rc == 0 && off < len;) {
+		through_memory = 0;
+		for (uint64_t off = 0; rc == 0 && !through_memory && off < len;) {
 			size_t n = len - off < COPY_CHUNK ? (size_t)(len - off) : COPY_CHUNK;
-			if ((rc = hr_io_pread_all(io, src, buf, n, off)) == 0)
-				c = hr_crc32c(c, buf, n);
+			if ((rc = hr_io_pread_all(io, src, buf, n, off)) < 0)
+				break;
+			c = hr_crc32c(c, buf, n);
+			through_memory = copy_in_kernel(io, src, dst, off, n, &rc);
 			off += n;
 		}
-		if (rc == 0)
-			through_memory = copy_in_kernel(io, src, dst, len, &rc);
+		if (through_memory && rc == 0)
+			c = 0; /* the first chunk could not be copied: all through memory */
 	}
 	for (uint64_t off = 0; through_memory && rc == 0 && off < len;) {
 		size_t n = len - off < COPY_CHUNK ? (size_t)(len - off) : COPY_CHUNK;
-		if (off == 0)
-			c = 0;
 		if ((rc = hr_io_pread_all(io, src, buf, n, off)) < 0)
 			break;
 		c = hr_crc32c(c, buf, n);

@@ -88,6 +88,20 @@ static int write_file(hr_io *io, const char *path, const void *p, size_t len)
 	return rc;
 }
 
+static int sync_file(hr_io *io, const char *tmp, uint64_t id)
+{
+	char path[PATH_MAX];
+	int rc = hr_fname_export_file(tmp, id, path, sizeof(path));
+	int fd = rc < 0 ? rc : hr_io_open(io, path, HR_IO_RDONLY);
+	if (fd < 0)
+		return fd;
+	rc = hr_io_sync(io, fd, 0);
+	hr_io_close(io, fd);
+	if (rc < 0)
+		hr_log_error("snapshot", "export: %s: %s", path, strerror(-rc));
+	return rc;
+}
+
 static int copy_one(hr_io *io, const src *s, const char *tmp, hr_snap_export_file *o)
 {
 	char path[PATH_MAX];
@@ -108,8 +122,6 @@ static int copy_one(hr_io *io, const src *s, const char *tmp, hr_snap_export_fil
 	o->id = s->id;
 	o->size = size;
 	rc = hr_io_copy(io, s->fd, fd, size, &o->crc);
-	if (rc == 0)
-		rc = hr_io_sync(io, fd, 0);
 	hr_io_close(io, fd);
 	if (rc < 0)
 		hr_log_error("snapshot", "export: %s: %s", path, strerror(-rc));
@@ -168,6 +180,11 @@ int hr_snapshot_export(hr_server *srv, const char *table, const char *snap, cons
 		x.nfiles = (uint32_t)i + 1;
 		bytes += x.files[i].size;
 	}
+	/* synced once all are written: the kernel writes one file back while
+	 * the next is read, instead of each fsync waiting in turn */
+	for (size_t i = 0; i < n; i++)
+		if ((rc = sync_file(io, tmp, v[i].id)) < 0)
+			goto out;
 	if ((rc = hr_snap_export_encode(&x, &man, &mlen)) < 0 ||
 	    (rc = hr_fname_export_manifest(tmp, path, sizeof(path))) < 0 ||
 	    (rc = write_file(io, path, man, mlen)) < 0 || (rc = hr_io_sync_dir(io, tmp)) < 0)
