@@ -8,6 +8,8 @@
  * - pages the kernel keeps of a cell: its inode forgets the version they
  *   hold (pc_valid), so an open never lets the kernel keep them, and its
  *   pages and attributes are invalidated (inval.c, bounded queue);
+ * - whether the table has a TTL family (attr.c remembers it for a few
+ *   seconds): asked again;
  * - names and attributes the kernel caches for entry_timeout_s (negative
  *   ones included: a restored row that was absent): the table's own entry
  *   in the root is invalidated, which makes the kernel forget every name
@@ -18,6 +20,8 @@
  *
  * Runs on the engine's calling thread with no engine lock held; takes
  * fs->lock briefly and never waits for the kernel (inval.c's thread does). */
+#include <string.h>
+
 #include "fs/hrfs.h"
 
 #define MAX_INODES 256
@@ -37,6 +41,10 @@ void hrfs_table_event(void *arg, const char *table, int event)
 	size_t n = 0;
 	(void)event;
 	pthread_mutex_lock(&fs->lock);
+	/* the schema may have changed: whether it has a TTL family is asked again */
+	for (unsigned i = 0; i < sizeof(fs->ttl) / sizeof(fs->ttl[0]); i++)
+		if (strcmp(fs->ttl[i].table, table) == 0)
+			fs->ttl[i].checked_ms = 0;
 	struct hrfs_inode *t = hrfs_ino_peek_locked(fs, fs->root, table);
 	for (size_t b = 0; t && b < fs->itab.nbuckets; b++)
 		for (struct hrfs_inode *in = fs->itab.by_ino[b]; in; in = in->next_ino) {
