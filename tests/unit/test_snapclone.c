@@ -505,6 +505,55 @@ static void test_export_import(void)
 	et_str_free(&got);
 }
 
+/* ---- a missing archived file: refused, nothing made --------------------------------- */
+
+static void test_missing_archive(void)
+{
+	char dir[PATH_MAX], ex[PATH_MAX], a[PATH_MAX + 16], victim[PATH_MAX + 300] = "";
+	fresh(dir, sizeof(dir), "missing");
+	fresh(ex, sizeof(ex), "missing-export");
+	hr_server *s = et_open(dir);
+	CHECK(s);
+	CHECK_RC(et_table(s, "t", "a", "b", NULL), 0);
+	CHECK_RC(fill(s, "t", 50, "v1"), 0);
+	CHECK_RC(hr_snapshot_create(s, "t", "s"), 0);
+	CHECK_RC(fill(s, "t", 50, "v2"), 0);
+	et_str before = {0}, after = {0};
+	CHECK_RC(dump_scan(s, "t", NULL, &before), 0);
+	snprintf(a, sizeof(a), "%s/archive", dir);
+	DIR *d = opendir(a);
+	struct dirent *e;
+	while (d && (e = readdir(d)))
+		if (e->d_name[0] != '.')
+			snprintf(victim, sizeof(victim), "%s/%s", a, e->d_name);
+	if (d)
+		closedir(d);
+	CHECK(victim[0] && unlink(victim) == 0);
+	int regions = store_regions(dir);
+	hr_log_set_level(-1);
+	CHECK_RC(hr_snapshot_clone(s, "t", "s", "c"), -EIO);
+	CHECK_RC(hr_snapshot_restore(s, "t", "s"), -EIO);
+	CHECK_RC(hr_snapshot_export(s, "t", "s", ex), -EIO);
+	hr_log_set_level(HR_LOG_WARN);
+	hr_table_schema sc;
+	CHECK_RC(hr_table_schema_get(s, "c", &sc), -ENOENT);
+	CHECK_RC(dump_scan(s, "t", NULL, &after), 0);
+	CHECK_STREQ(et_cstr(&after), et_cstr(&before));
+	CHECK(store_regions(dir) == regions);
+	struct stat st;
+	CHECK(stat(ex, &st) < 0);
+	hr_verify_report r;
+	CHECK_RC(hr_verify_store_files(s->meta, s->io, dir, 0, &r), 0);
+	CHECK(r.missing == 0 && r.unreferenced == 0 && r.temp == 0 && r.archive_missing == 1);
+	hr_server_close(s);
+	/* nothing was left beside the export either */
+	char cmd[PATH_MAX + 64];
+	snprintf(cmd, sizeof(cmd), "ls -a '%s' | grep -q '^.tmp-'", g_root);
+	CHECK(system(cmd) != 0);
+	et_str_free(&before);
+	et_str_free(&after);
+}
+
 /* ---- crash points ------------------------------------------------------------------ */
 
 enum { OP_CLONE, OP_RESTORE, OP_EXPORT, OP_IMPORT };
@@ -652,6 +701,7 @@ int main(void)
 	RUN(test_restore);
 	RUN(test_gate_timeout);
 	RUN(test_export_import);
+	RUN(test_missing_archive);
 	RUN(test_crash_clone);
 	RUN(test_crash_restore);
 	RUN(test_crash_export);
