@@ -1,8 +1,9 @@
 /* events.c — a table changed behind the mount (the engine's table events,
- * hregionfs.h): today a restore (hr_snapshot_restore, run by hregionctl
- * through a live daemon), which replaces every cell of the table at once.
+ * hregionfs.h): a table made by clone or import (a new name in the root),
+ * or a restore (hr_snapshot_restore, run by hregionctl through a live
+ * daemon), which replaces every cell of the table at once.
  *
- * What could show the old table afterwards, and what is done about it:
+ * What could show the old table after a restore, and what is done about it:
  * - listings the kernel keeps (dircache.c): every directory of the table
  *   gets a new list generation, so the next opendir drops them;
  * - pages the kernel keeps of a cell: its inode forgets the version they
@@ -39,7 +40,15 @@ void hrfs_table_event(void *arg, const char *table, int event)
 	struct hrfs *fs = arg;
 	uint64_t inos[MAX_INODES];
 	size_t n = 0;
-	(void)event;
+	if (event == HR_TABLE_CREATED) {
+		/* a new name in the root: its listing changes, and a lookup of
+		 * the name made before (a negative entry) is forgotten */
+		pthread_mutex_lock(&fs->lock);
+		hrfs_root_changed_locked(fs);
+		pthread_mutex_unlock(&fs->lock);
+		hrfs_inval_entry_queue(fs, FUSE_ROOT_ID, table);
+		return;
+	}
 	pthread_mutex_lock(&fs->lock);
 	/* the schema may have changed: whether it has a TTL family is asked again */
 	for (unsigned i = 0; i < sizeof(fs->ttl) / sizeof(fs->ttl[0]); i++)

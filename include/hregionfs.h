@@ -464,11 +464,12 @@ int hr_snapshot_import(hr_server *srv, const char *dir, const char *new_table);
  * A front end that caches what it showed (the FUSE layer: names, attributes,
  * listings, pages) learns here of changes to a table that are not row
  * mutations made through it: HR_TABLE_RESTORED (hr_snapshot_restore replaced
- * the table's contents). fn runs on the thread that made the change, after
+ * the table's contents), HR_TABLE_CREATED (hr_snapshot_clone or
+ * hr_snapshot_import made it). fn runs on the thread that made the change, after
  * it is visible, with no engine lock held; it must not call back into the
  * engine for that table's changes. Set it once, before the server is used
  * by other threads (NULL: none). */
-enum { HR_TABLE_RESTORED = 1 };
+enum { HR_TABLE_RESTORED = 1, HR_TABLE_CREATED = 2 };
 typedef void (*hr_table_event_fn)(void *ctx, const char *table, int event);
 void hr_server_set_table_events(hr_server *srv, hr_table_event_fn fn, void *ctx);
 

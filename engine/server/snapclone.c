@@ -57,5 +57,7 @@ int hr_snapshot_clone(hr_server *srv, const char *table, const char *snap, const
 		    table, new_table, m->nregions);
 out:
 	pthread_mutex_unlock(&srv->snap_mu);
+	if (rc == 0)
+		hr_server_notify_table(srv, new_table, HR_TABLE_CREATED);
 	return rc;
 }

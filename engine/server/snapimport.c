@@ -168,5 +168,7 @@ int hr_snapshot_import(hr_server *srv, const char *dir, const char *new_table)
 		    (double)(hr_mono_ns() - t0) / 1e9);
 out:
 	hr_snap_export_free(x);
+	if (rc == 0)
+		hr_server_notify_table(srv, new_table, HR_TABLE_CREATED);
 	return rc;
 }

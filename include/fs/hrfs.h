@@ -419,7 +419,8 @@ void hrfs_inval_entry_queue(struct hrfs *fs, uint64_t parent, const char *name);
 /* ---- events.c ------------------------------------------------------------ */
 /* The engine's table events (hr_server_set_table_events): a table whose
  * contents changed behind the mount (a restore) loses every listing, page
- * and name the kernel or this layer keeps of it. */
+ * and name the kernel or this layer keeps of it; a table made behind it
+ * (clone, import) changes the root's listing. */
 void hrfs_table_event(void *fs, const char *table, int event);
 
 /* ---- attr.c -------------------------------------------------------------- */

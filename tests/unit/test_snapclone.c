@@ -211,6 +211,20 @@ static void test_clone_refs(void)
 		clone_refs_order(o);
 }
 
+static int ev_calls, ev_event, ev_saw_restored;
+static char ev_table[HR_MAX_NAME + 1];
+
+/* the table event: by then a read sees the restored table (a family added
+ * after the snapshot is gone from the schema) */
+static void on_event(void *ctx, const char *table, int event)
+{
+	hr_table_schema sc;
+	ev_calls++;
+	ev_event = event;
+	snprintf(ev_table, sizeof(ev_table), "%s", table);
+	ev_saw_restored = hr_table_schema_get(ctx, table, &sc) == 0 && sc.nfamilies == 2;
+}
+
 /* ---- clone: independent, shares the files ----------------------------------- */
 
 static void test_clone_independent(void)
@@ -223,7 +237,11 @@ static void test_clone_independent(void)
 	CHECK_RC(fill(s, "t", 200, "v1"), 0);
 	CHECK_RC(hr_split(s, "t", "r0100", 5), 0);
 	CHECK_RC(hr_snapshot_create(s, "t", "s"), 0);
+	ev_calls = 0;
+	hr_server_set_table_events(s, on_event, s);
 	CHECK_RC(hr_snapshot_clone(s, "t", "s", "c"), 0);
+	CHECK(ev_calls == 1 && ev_event == HR_TABLE_CREATED && strcmp(ev_table, "c") == 0);
+	hr_server_set_table_events(s, NULL, NULL);
 	CHECK_RC(hr_snapshot_clone(s, "t", "s", "c"), -EEXIST);
 	CHECK_RC(hr_snapshot_clone(s, "t", "nope", "d"), -ENOENT);
 	CHECK_RC(hr_snapshot_clone(s, "t", "s", ".bad"), -EINVAL);
@@ -275,20 +293,6 @@ static void test_clone_independent(void)
 }
 
 /* ---- restore ------------------------------------------------------------------ */
-
-static int ev_calls, ev_event, ev_saw_restored;
-static char ev_table[HR_MAX_NAME + 1];
-
-/* the table event: by then a read sees the restored table (a family added
- * after the snapshot is gone from the schema) */
-static void on_event(void *ctx, const char *table, int event)
-{
-	hr_table_schema sc;
-	ev_calls++;
-	ev_event = event;
-	snprintf(ev_table, sizeof(ev_table), "%s", table);
-	ev_saw_restored = hr_table_schema_get(ctx, table, &sc) == 0 && sc.nfamilies == 2;
-}
 
 static void test_restore(void)
 {
