@@ -8,9 +8,9 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <sched.h>
-#include <time.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "engine/hr_read.h"
 #include "engine/hr_server.h"
