@@ -185,3 +185,48 @@ tags() {
 	[[ $(stat -c %Y "$HR_TMP/u-copy/r3/cf/tag") == $(date -d '2001-02-03 04:05:06' +%s) ]] ||
 		fail "back-dated mtime not kept"
 }
+
+@test "a restore through a running daemon is seen by the mount at once (names, listings, pages)" {
+	fill 5 old
+	t mkdir -p "$M/t/gone/cf"
+	tsh 'echo later > "$1"' "$M/t/gone/cf/q"
+	t rm "$M/t/gone/cf/q"
+	run ctl snapshot t s
+	if [[ $status == 3 ]]; then
+		skip "hregionctl does not reach a running daemon yet (no control socket)"
+	fi
+	assert_success
+	# after the snapshot: overwrites, a new row, a removed row; everything
+	# read once, so the kernel caches names, attributes, pages and listings
+	tsh 'for i in 1 2 3 4 5; do printf "new %s" "$i" > "$1/t/r$i/cf/tag"; done' "$M"
+	t mkdir -p "$M/t/later/cf"
+	tsh 'echo x > "$1/t/later/cf/q"; rm -r "$1/t/r5"' "$M"
+	run t ls "$M/t"
+	assert_output $'later\nr1\nr2\nr3\nr4'
+	run tags 4
+	assert_output $'new 1\nnew 2\nnew 3\nnew 4'
+	run t stat -c %s "$M/t/r1/cf/tag"
+	assert_output 5
+	run t ls "$M/t/r5"
+	assert_failure
+	run ctl restore_snapshot t s
+	assert_success
+	# at once: no remount, no entry timeout
+	run t ls "$M/t"
+	assert_output $'r1\nr2\nr3\nr4\nr5'
+	run tags 5
+	assert_output $'old 1\nold 2\nold 3\nold 4\nold 5'
+	run t ls "$M/t/later"
+	assert_failure
+	run t diff -r "$M/t" "$M/$S/t/s"
+	assert_success
+	# a clone made through the daemon is listed at once
+	run t ls "$M/c"
+	assert_failure
+	run ctl clone_snapshot t s c
+	assert_success
+	run t ls "$M"
+	assert_output $'c\nt'
+	run t diff -r "$M/c" "$M/$S/t/s"
+	assert_success
+}
