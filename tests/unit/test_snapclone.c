@@ -355,6 +355,74 @@ static void test_restore(void)
 	et_str_free(&got);
 }
 
+/* ---- restores while writers write ------------------------------------------------ */
+
+typedef struct busy_writer {
+	hr_server *s;
+	int id;
+	atomic_int *stop;
+	int errors, writes;
+} busy_writer;
+
+static void *restore_writer(void *arg)
+{
+	busy_writer *w = arg;
+	for (int v = 0; !atomic_load(w->stop); v++) {
+		char val[32];
+		snprintf(val, sizeof(val), "w%d-%d", w->id, v);
+		/* put() retries busy and moved answers, as a front end does */
+		if (put(w->s, "t", w->id * 100 + v % 50, "a", val) != 0)
+			w->errors++;
+		else
+			w->writes++;
+	}
+	return NULL;
+}
+
+static void test_restore_under_writes(void)
+{
+	char dir[PATH_MAX];
+	fresh(dir, sizeof(dir), "restore-busy");
+	hr_server *s = et_open(dir);
+	CHECK(s);
+	CHECK_RC(et_table(s, "t", "a", "b", NULL), 0);
+	CHECK_RC(fill(s, "t", 100, "v1"), 0);
+	CHECK_RC(hr_snapshot_create(s, "t", "s"), 0);
+	atomic_int stop = 0;
+	busy_writer w[2];
+	pthread_t th[2];
+	for (int i = 0; i < 2; i++) {
+		w[i] = (busy_writer){.s = s, .id = i + 1, .stop = &stop};
+		CHECK(pthread_create(&th[i], NULL, restore_writer, &w[i]) == 0);
+	}
+	int restores = 0;
+	for (int k = 0; k < 5; k++) {
+		CHECK_RC(hr_flush(s, "t"), 0);
+		restores += hr_snapshot_restore(s, "t", "s") == 0;
+	}
+	atomic_store(&stop, 1);
+	for (int i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+	CHECK(restores == 5);
+	CHECK(w[0].errors == 0 && w[1].errors == 0);
+	/* a final restore with nobody writing: exactly the snapshot */
+	CHECK_RC(hr_snapshot_restore(s, "t", "s"), 0);
+	et_str snap = {0}, got = {0};
+	CHECK_RC(dump_snap(s, "t", "s", &snap), 0);
+	CHECK_RC(dump_scan(s, "t", NULL, &got), 0);
+	CHECK_STREQ(et_cstr(&got), et_cstr(&snap));
+	CHECK(verify_clean(s, dir));
+	hr_server_close(s);
+	s = et_open(dir);
+	CHECK(s);
+	et_str_free(&got);
+	CHECK_RC(dump_scan(s, "t", NULL, &got), 0);
+	CHECK_STREQ(et_cstr(&got), et_cstr(&snap));
+	hr_server_close(s);
+	et_str_free(&snap);
+	et_str_free(&got);
+}
+
 /* ---- a writer held back by the gate: bounded ------------------------------------ */
 
 typedef struct gate_probe {
@@ -703,6 +771,7 @@ int main(void)
 	RUN(test_clone_refs);
 	RUN(test_clone_independent);
 	RUN(test_restore);
+	RUN(test_restore_under_writes);
 	RUN(test_gate_timeout);
 	RUN(test_export_import);
 	RUN(test_missing_archive);
