@@ -396,7 +396,7 @@ typedef struct hr_snapshot_info {
 	uint64_t seq;		/* the sequence id it holds everything up to */
 	uint32_t regions;
 	uint64_t files, bytes;	/* store files referenced and their size */
-	uint64_t shared_bytes;	/* ... of which still in some table's stores */
+	uint64_t shared_bytes;	/* ... of which still in some table's stores (a clone's too) */
 } hr_snapshot_info;
 
 /* -EINVAL bad name, -ENOENT no such table, -EEXIST name taken, -EIO an

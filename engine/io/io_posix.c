@@ -201,6 +201,8 @@ static int px_stat(hr_io *io, const char *path, hr_io_attr *out)
 	out->size = (uint64_t)st.st_size;
 	out->is_dir = S_ISDIR(st.st_mode);
 	out->mtime_ms = (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
+	out->ino = (uint64_t)st.st_ino;
+	out->nlink = (uint32_t)st.st_nlink;
 	return 0;
 }
 

@@ -52,6 +52,8 @@ typedef struct hr_io_attr {
 	uint64_t size;
 	int is_dir;
 	int64_t mtime_ms;	/* last modification, ms since the epoch */
+	uint64_t ino;		/* the file's identity, and how many names it has */
+	uint32_t nlink;		/* (a backend without hard links: 0 and 1) */
 } hr_io_attr;
 
 /* Open flags (a subset of open(2)'s, mapped by each implementation). */

@@ -187,6 +187,23 @@ static void clone_refs_order(int o)
 			CHECK(0);
 		}
 		CHECK(verify_clean(s, dir));
+		/* the snapshot's bytes count as shared while a table (the
+		 * source, or the clone under another id) still names the file */
+		hr_snapshot_info *info;
+		size_t ni;
+		if (hr_snapshot_list(s, "t", &info, &ni) == 0 && ni == 1) {
+			int held = names_of(dir, ino) > 1;
+			if ((info[0].shared_bytes == info[0].bytes) != held || info[0].bytes == 0) {
+				fprintf(stdout, "# order %d after %s: shared %" PRIu64 " of %" PRIu64
+					", held by a table %d\n", o, what[step], info[0].shared_bytes,
+					info[0].bytes, held);
+				CHECK(0);
+			}
+			hr_stats stt;
+			CHECK_RC(hr_stats_get(s, &stt), 0);
+			CHECK(stt.archive_own_bytes == (held ? 0 : info[0].bytes));
+			free(info);
+		}
 		/* whoever still holds the file still reads it */
 		et_str got = {0};
 		if (k < 2 && step != 0 && dump_snap(s, "t", "s", &got) == 0)
