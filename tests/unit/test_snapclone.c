@@ -531,6 +531,11 @@ static void test_export_import(void)
 	hr_server *s = et_open(dir);
 	CHECK(s);
 	CHECK_RC(et_table(s, "t", "a", "b:2", NULL), 0);
+	/* compressed blocks travel as they are */
+	hr_family_schema zf;
+	hr_family_defaults(&zf, "a");
+	zf.compression = HR_COMPRESSION_ZSTD;
+	CHECK_RC(hr_family_alter(s, "t", "a", HR_ALTER_COMPRESSION, &zf), 0);
 	CHECK_RC(fill(s, "t", 300, "v1"), 0);
 	CHECK_RC(hr_flush(s, "t"), 0);
 	CHECK_RC(fill(s, "t", 150, "v2"), 0);
@@ -552,6 +557,7 @@ static void test_export_import(void)
 	hr_table_schema sc;
 	CHECK_RC(hr_table_schema_get(s, "u", &sc), 0);
 	CHECK(sc.nfamilies == 2 && sc.families[1].max_versions == 2);
+	CHECK(sc.families[0].compression == HR_COMPRESSION_ZSTD);
 	CHECK(verify_clean(s, dir2));
 	int regions = store_regions(dir2);
 	/* damaged copies of the export: refused, nothing created */
