@@ -459,6 +459,9 @@ int main(int argc, char *argv[])
 			hr_strerror(rc));
 		goto out;
 	}
+	/* a restore made through the engine (not the mount) drops what the
+	 * kernel caches of the table (events.c) */
+	hr_server_set_table_events(fs->srv, hrfs_table_event, fs);
 
 	if (fuse_set_signal_handlers(fs->se) != 0) {
 		fprintf(stderr, "hregionfs: cannot install signal handlers\n");

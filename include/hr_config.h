@@ -63,6 +63,7 @@ typedef struct hr_config {
 	/* [limits] */
 	uint64_t max_cell_size;
 	uint32_t row_lock_timeout_ms;
+	uint32_t snapshot_gate_timeout_ms; /* a write held back by a snapshot or restore */
 	/* [log] */
 	int log_level;			/* HR_LOG_* from hr_log.h */
 	/* [fs] — read by the front end only */

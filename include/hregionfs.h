@@ -409,7 +409,8 @@ void hr_scan_close(hr_scan *sc);
  * name, time, the table schema, each region's key range and per family the
  * store files that held its data, and the sequence id it was taken at. It
  * copies no data. Consistency: hr_snapshot_create blocks the table's writes
- * (a writer waits; HBase takes the table lock for a flush snapshot) while it
+ * (a writer waits, at most snapshot_gate_timeout_ms and then -EBUSY; HBase
+ * takes the table lock for a flush snapshot) while it
  * flushes every region and collects the file lists, so the files hold every
  * mutation acknowledged before it and none after: every row, and the table
  * as a whole, as of one moment. Writes go on as soon as the lists are taken
@@ -431,7 +432,7 @@ typedef struct hr_snapshot_info {
 	uint64_t seq;		/* the sequence id it holds everything up to */
 	uint32_t regions;
 	uint64_t files, bytes;	/* store files referenced and their size */
-	uint64_t shared_bytes;	/* ... of which still in some table's stores */
+	uint64_t shared_bytes;	/* ... of which still in some table's stores (a clone's too) */
 } hr_snapshot_info;
 
 /* -EINVAL bad name, -ENOENT no such table, -EEXIST name taken, -EIO an
@@ -455,6 +456,58 @@ void hr_snapshot_schema(const hr_snap *s, hr_table_schema *out);
  * cell is absent (or the family unknown). */
 int hr_snapshot_get(hr_snap *s, const void *row, size_t row_len, const char *family,
 		    const void *qual, size_t qual_len, unsigned flags, hr_value *out);
+
+/* Clone, restore, export, import (HBase's clone_snapshot, restore_snapshot,
+ * ExportSnapshot). Each is crash-safe the way a flush is: every file it
+ * makes is synced before ONE LMDB transaction references it, and what a
+ * crash leaves unreferenced is removed at the next open.
+ *
+ * hr_snapshot_clone: a new table new_table from snapshot (table, snap),
+ * without copying data: its stores hold hard links of the archived files
+ * (under new file ids), so clone, snapshot and source share the blocks,
+ * which go with the last name (a store's or archive/'s). The clone is a
+ * table like any other: writes, compactions, splits and drops of it, of the
+ * source or of the snapshot never affect the others. -ENOENT no such
+ * snapshot, -EEXIST new_table exists, -EINVAL bad name, -EIO a missing
+ * archived file. */
+int hr_snapshot_clone(hr_server *srv, const char *table, const char *snap, const char *new_table);
+/* hr_snapshot_restore: table brought back to its snapshot snap: regions,
+ * key ranges, schema and files of the snapshot. The table's writes are held
+ * back meanwhile (a writer waits at most snapshot_gate_timeout_ms, then
+ * -EBUSY); what its memstores and the WAL held that the snapshot does not
+ * is discarded, also across a crash (the table gets new region ids; replay
+ * skips edits of ids LMDB no longer has). A crash leaves the old table or
+ * the restored one. Readers of the old table finish on what they hold.
+ * -ENOENT: no such table or snapshot (a dropped table is brought back with
+ * hr_snapshot_clone under its name). */
+int hr_snapshot_restore(hr_server *srv, const char *table, const char *snap);
+/* hr_snapshot_export: the snapshot as a self-contained, checksummed
+ * directory dir (hr_format.h "Snapshot exports": its store files copied
+ * whole, and a MANIFEST with the schema, regions and each file's CRC32C),
+ * written beside it under a temporary name, synced, and renamed to dir at
+ * the end: dir exists only once complete. -EEXIST if dir exists, -ENOENT
+ * no such snapshot. */
+int hr_snapshot_export(hr_server *srv, const char *table, const char *snap, const char *dir);
+/* hr_snapshot_import: an export directory made a new table new_table (new
+ * regions and file ids, the export's schema, key ranges and cells). Every
+ * file is verified (size, CRC32C) while it is copied in; a damaged or
+ * incomplete export is refused with -EIO (logged with the file) and nothing
+ * is created. A crash leaves no table or the whole table. -EEXIST if
+ * new_table exists. */
+int hr_snapshot_import(hr_server *srv, const char *dir, const char *new_table);
+
+/* ---- table events ------------------------------------------------------------
+ * A front end that caches what it showed (the FUSE layer: names, attributes,
+ * listings, pages) learns here of changes to a table that are not row
+ * mutations made through it: HR_TABLE_RESTORED (hr_snapshot_restore replaced
+ * the table's contents), HR_TABLE_CREATED (hr_snapshot_clone or
+ * hr_snapshot_import made it). fn runs on the thread that made the change, after
+ * it is visible, with no engine lock held; it must not call back into the
+ * engine for that table's changes. Set it once, before the server is used
+ * by other threads (NULL: none). */
+enum { HR_TABLE_RESTORED = 1, HR_TABLE_CREATED = 2 };
+typedef void (*hr_table_event_fn)(void *ctx, const char *table, int event);
+void hr_server_set_table_events(hr_server *srv, hr_table_event_fn fn, void *ctx);
 
 /* ---- admin ----------------------------------------------------------------- */
 

@@ -149,6 +149,9 @@ static const struct cfg_key keys[] = {
 	 "largest value of one cell; larger puts fail with EFBIG"},
 	{"limits", "row_lock_timeout_ms", T_UINT, FLD(row_lock_timeout_ms), "5000", 1, 3600 * SEC_,
 	 NULL, NULL, "longest wait (ms) for a row lock before ETIMEDOUT"},
+	{"limits", "snapshot_gate_timeout_ms", T_UINT, FLD(snapshot_gate_timeout_ms), "10000", 1,
+	 3600 * SEC_, NULL, NULL,
+	 "longest wait (ms) of a write held back by a snapshot or a restore before EBUSY"},
 
 	{"log", "log_level", T_ENUM, FLD(log_level), "info", 0, 0, log_level_names, NULL,
 	 "error, warn, info or debug"},

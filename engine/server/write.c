@@ -6,9 +6,11 @@
  * of one: the read point passes a seq only once every cell of it is in the
  * memstores. */
 #include <errno.h>
+#include <inttypes.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "engine/hr_read.h"
 #include "engine/hr_server.h"
@@ -151,6 +153,30 @@ static int check_resources(hr_server *srv, hr_region *r)
 	}
 }
 
+/* The table's write gate, shared, waiting at most snapshot_gate_timeout_ms
+ * for a snapshot or restore that holds it exclusive. */
+static int gate_enter(hr_server *srv, hr_table *t)
+{
+	if (pthread_rwlock_tryrdlock(&t->gate) == 0)
+		return 0;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	uint64_t ms = srv->cfg.snapshot_gate_timeout_ms ? srv->cfg.snapshot_gate_timeout_ms : 10000;
+	ts.tv_sec += (time_t)(ms / 1000);
+	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	int rc = pthread_rwlock_clockrdlock(&t->gate, CLOCK_MONOTONIC, &ts);
+	if (rc == 0)
+		return 0;
+	atomic_fetch_add(&srv->st.gate_timeouts, 1);
+	hr_log_warn("write", "table '%s': writes held back by a snapshot or restore for %" PRIu64
+		    " ms: busy", t->schema.name, ms);
+	return -EBUSY;
+}
+
 static int mutate_once(hr_server *srv, const char *table, const void *row, size_t row_len,
 		       const hr_check *checks, size_t nchecks, const hr_mcell *cells, size_t n,
 		       unsigned flags, hr_stamp *stamp)
@@ -176,8 +202,10 @@ static int mutate_once(hr_server *srv, const char *table, const void *row, size_
 		rc = -ENOMEM;
 		goto out;
 	}
-	/* a snapshot being taken of the table holds its writes here */
-	pthread_rwlock_rdlock(&r->table->gate);
+	/* a snapshot being taken of the table (or a restore) holds its writes
+	 * here, for at most snapshot_gate_timeout_ms: then busy */
+	if ((rc = gate_enter(srv, r->table)) < 0)
+		goto out;
 	gated = 1;
 	pthread_rwlock_rdlock(&r->updates_lock);
 	locked = 1;

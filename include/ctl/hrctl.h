@@ -132,6 +132,14 @@ int hrctl_cmd_regions(hrctl *c, int argc, char **argv);
 int hrctl_cmd_flush(hrctl *c, int argc, char **argv);
 int hrctl_cmd_compact(hrctl *c, int argc, char **argv);
 int hrctl_cmd_split(hrctl *c, int argc, char **argv);
+/* cmd_snapshot.c */
+int hrctl_cmd_snapshot(hrctl *c, int argc, char **argv);
+int hrctl_cmd_list_snapshots(hrctl *c, int argc, char **argv);
+int hrctl_cmd_delete_snapshot(hrctl *c, int argc, char **argv);
+int hrctl_cmd_clone_snapshot(hrctl *c, int argc, char **argv);
+int hrctl_cmd_restore_snapshot(hrctl *c, int argc, char **argv);
+int hrctl_cmd_export_snapshot(hrctl *c, int argc, char **argv);
+int hrctl_cmd_import_snapshot(hrctl *c, int argc, char **argv);
 /* cmd_verify.c */
 int hrctl_cmd_verify(hrctl *c, int argc, char **argv);
 /* cmd_dump.c */

@@ -339,7 +339,16 @@ struct hr_server {
 		atomic_uint_fast64_t compactions, compaction_bytes_in, compaction_bytes_out;
 		/* found by the WAL replay at open (hr_wal.h) */
 		atomic_uint_fast64_t wal_torn_tails, wal_corrupt_records, wal_corrupt_segments;
+		/* writes refused after snapshot_gate_timeout_ms at a table's gate */
+		atomic_uint_fast64_t gate_timeouts;
 	} st;
+	/* test hook: called by a snapshot or a restore while it holds a table's
+	 * gate exclusive (so a test can prove a writer's bounded wait) */
+	void (*test_gate_hook)(void *ctx);
+	void *test_gate_ctx;
+	/* hr_server_set_table_events: set before other threads use the server */
+	hr_table_event_fn table_events;
+	void *table_events_ctx;
 };
 
 /* Finds the region holding row and references it; -ENOENT no table. */

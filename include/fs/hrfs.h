@@ -412,6 +412,16 @@ void hrfs_inval_stop(struct hrfs *fs);
 /* Queues the invalidation of ino's pages and attributes (dropped if the
  * queue is full). */
 void hrfs_inval_queue(struct hrfs *fs, uint64_t ino);
+/* Queues the invalidation of the entry name in directory parent: the kernel
+ * forgets it and every name it cached below it (negative ones too). */
+void hrfs_inval_entry_queue(struct hrfs *fs, uint64_t parent, const char *name);
+
+/* ---- events.c ------------------------------------------------------------ */
+/* The engine's table events (hr_server_set_table_events): a table whose
+ * contents changed behind the mount (a restore) loses every listing, page
+ * and name the kernel or this layer keeps of it; a table made behind it
+ * (clone, import) changes the root's listing. */
+void hrfs_table_event(void *fs, const char *table, int event);
 
 /* ---- attr.c -------------------------------------------------------------- */
 void hrfs_attr_dir(const struct hrfs *fs, uint64_t ino, struct stat *st);
