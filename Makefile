@@ -8,9 +8,9 @@ CC ?= cc
 WERROR ?=
 SAN ?=
 
-PKGS := fuse3 lmdb inih
+PKGS := fuse3 lmdb inih libmicrohttpd
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lfuse3 -llmdb -linih)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lfuse3 -llmdb -linih -lmicrohttpd)
 
 OPT ?= -O2 -g
 CFLAGS ?=

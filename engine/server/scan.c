@@ -23,6 +23,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "engine/hr_metrics.h"
 #include "engine/hr_server.h"
 #include "engine/hr_snapshot.h"
 #include "engine/hr_util.h"
@@ -466,10 +467,13 @@ void hr_scan_lease_tick(hr_server *srv)
 
 int hr_scan_next(hr_scan *sc, hr_scan_entry *e)
 {
+	uint64_t t0 = hr_mx_begin(sc->srv->mx.on);
 	pthread_mutex_lock(&sc->mu);
 	int rc = scan_next(sc, e);
 	sc->last_used_ms = atomic_load_explicit(&sc->srv->lease_clock_ms, memory_order_relaxed);
 	pthread_mutex_unlock(&sc->mu);
+	if (rc == 1)
+		hr_mx_end(sc->srv->mx.scan_next, t0);
 	return rc;
 }
 
@@ -630,6 +634,8 @@ int hr_scan_open(hr_server *srv, const char *table, const hr_scan_opts *o, hr_sc
 	if ((rc = open_region(sc)) < 0)
 		goto fail;
 	atomic_fetch_add(&srv->st.scans, 1);
+	if (sc->r && !sc->snap && sc->r->table)
+		atomic_fetch_add_explicit(&sc->r->table->scans, 1, memory_order_relaxed);
 	sc->last_used_ms = atomic_load_explicit(&srv->lease_clock_ms, memory_order_relaxed);
 	pthread_mutex_lock(&srv->scan_mu);
 	sc->next = srv->scanners;

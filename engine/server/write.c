@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/hr_metrics.h"
 #include "engine/hr_read.h"
 #include "engine/hr_server.h"
 #include "engine/hr_tags.h"
@@ -177,7 +178,10 @@ static int mutate_once(hr_server *srv, const char *table, const void *row, size_
 		goto out;
 	}
 	/* a snapshot being taken of the table holds its writes here */
-	pthread_rwlock_rdlock(&r->table->gate);
+	if (pthread_rwlock_tryrdlock(&r->table->gate) != 0) {
+		atomic_fetch_add_explicit(&srv->st.blocked_gate, 1, memory_order_relaxed);
+		pthread_rwlock_rdlock(&r->table->gate);
+	}
 	gated = 1;
 	pthread_rwlock_rdlock(&r->updates_lock);
 	locked = 1;
@@ -261,6 +265,7 @@ static int mutate_once(hr_server *srv, const char *table, const void *row, size_
 	}
 	hr_mvcc_complete(&r->mvcc, &we);
 	atomic_fetch_add(&srv->st.puts, 1);
+	atomic_fetch_add_explicit(&r->table->puts, 1, memory_order_relaxed);
 	done.seq = we.seq;
 out:
 	if (rc == 0 && stamp)
@@ -294,12 +299,15 @@ int hr_mutate_stamped(hr_server *srv, const char *table, const void *row, size_t
 	/* a region that closed under us (a split) has been replaced in the map
 	 * by the time its writers see it closed: look again, a few times */
 	int rc;
+	uint64_t t0 = hr_mx_begin(srv->mx.on);
 	for (int tries = 0; tries < 8; tries++) {
 		if ((rc = mutate_once(srv, table, row, row_len, NULL, 0, cells, n, flags,
 				      stamp)) != -ESTALE)
 			break;
 		sched_yield();
 	}
+	if (rc == 0)
+		hr_mx_end(srv->mx.put, t0);
 	return rc;
 }
 
@@ -317,12 +325,15 @@ int hr_check_and_mutate_stamped(hr_server *srv, const char *table, const void *r
 {
 	/* -ESTALE is decided before the checks run: nothing was written */
 	int rc;
+	uint64_t t0 = hr_mx_begin(srv->mx.on);
 	for (int tries = 0; tries < 8; tries++) {
 		if ((rc = mutate_once(srv, table, row, row_len, checks, nchecks, cells, n, flags,
 				      stamp)) != -ESTALE)
 			break;
 		sched_yield();
 	}
+	if (rc == 0)
+		hr_mx_end(srv->mx.put, t0);
 	return rc;
 }
 

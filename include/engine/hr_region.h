@@ -234,6 +234,8 @@ struct hr_table {
 	 * from before its region's updates_lock to after; a snapshot holds it
 	 * exclusive while it flushes the table and takes its file lists */
 	pthread_rwlock_t gate;
+	/* row mutations, gets and scans of the table (its metrics) */
+	atomic_uint_fast64_t puts, gets, scans;
 };
 
 void hr_region_ref(hr_region *r);
@@ -330,7 +332,17 @@ struct hr_server {
 		atomic_uint_fast64_t compactions, compaction_bytes_in, compaction_bytes_out;
 		/* found by the WAL replay at open (hr_wal.h) */
 		atomic_uint_fast64_t wal_torn_tails, wal_corrupt_records, wal_corrupt_segments;
+		atomic_uint_fast64_t blocked_gate; /* writes that waited for a snapshot */
 	} st;
+
+	/* metrics (hr_metrics.h): the registry, and the latency histograms of
+	 * the hot paths (NULL series when metrics_histograms is off: no clock
+	 * is read for them) */
+	struct hr_metrics *metrics;
+	struct {
+		int on;
+		struct hr_series *put, *get, *scan_next, *wal_sync, *flush, *compaction;
+	} mx;
 };
 
 /* Finds the region holding row and references it; -ENOENT no table. */
