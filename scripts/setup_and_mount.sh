@@ -8,6 +8,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 PKGS=(build-essential pkg-config libfuse3-dev fuse3 liblmdb-dev libinih-dev)
+PKGS+=(libmicrohttpd-dev) # the metrics endpoint (metrics_listen)
 
 sudo_cmd=()
 if [[ $(id -u) -ne 0 ]]; then

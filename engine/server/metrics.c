@@ -246,7 +246,8 @@ int hr_server_metrics_init(hr_server *srv)
 			     &srv->mx.get)) < 0 ||
 	     (rc = histogram(srv, "hregionfs_scan_next_seconds",
 			     "Latency of one cursor step that returned an entry (a row, a row's "
-			     "family or a cell, by the cursor's mode).",
+			     "family or a cell, by the cursor's mode); sampled: a cursor's first "
+			     "step and every 16th are timed.",
 			     &srv->mx.scan_next)) < 0 ||
 	     (rc = histogram(srv, "hregionfs_wal_sync_seconds",
 			     "Latency of one fdatasync of a WAL segment.", &srv->mx.wal_sync)) < 0 ||

@@ -241,7 +241,8 @@ static void t_engine(void)
 	CHECK(value_of(t, "hregionfs_table_store_files{table=\"t\"}", &v) && v == 1);
 	CHECK(value_of(t, "hregionfs_put_seconds_count", &v) && v == 50);
 	CHECK(value_of(t, "hregionfs_get_seconds_count", &v) && v == 30);
-	CHECK(value_of(t, "hregionfs_scan_next_seconds_count", &v) && v == 50);
+	/* one step in 16 is timed: 0, 16, 32, 48 */
+	CHECK(value_of(t, "hregionfs_scan_next_seconds_count", &v) && v == 4);
 	CHECK(value_of(t, "hregionfs_flush_seconds_count", &v) && v == 1);
 	CHECK(value_of(t, "hregionfs_flushes_total", &v) && v == 1);
 	CHECK(value_of(t, "hregionfs_region_memstore_bytes{table=\"t\",region=\"1\"}", &v) &&
