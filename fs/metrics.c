@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "fs/hrfs.h"
 #include "fs/hrfs_retry.h"
@@ -51,6 +52,14 @@ struct hrfs_mx {
 
 static _Thread_local int cur_op;
 
+/* durations: the monotonic clock (hrfs_now_ns is the wall clock, for mtimes) */
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 static struct hrfs_mx *mx_of(fuse_req_t req) { return ((struct hrfs *)fuse_req_userdata(req))->mx; }
 
 static uint64_t enter(struct hrfs_mx *mx, int op)
@@ -58,7 +67,7 @@ static uint64_t enter(struct hrfs_mx *mx, int op)
 	cur_op = op;
 	if (mx->req[op])
 		hr_series_add(mx->req[op], 1);
-	return mx->timing ? hrfs_now_ns() : 0;
+	return mx->timing ? mono_ns() : 0;
 }
 
 static void leave(struct hrfs_mx *mx, int op, uint64_t t0)
@@ -74,8 +83,7 @@ static void leave(struct hrfs_mx *mx, int op, uint64_t t0)
 			return;
 		atomic_store_explicit(&mx->lat[op], s, memory_order_release);
 	}
-	uint64_t now = (uint64_t)hrfs_now_ns();
-	hr_series_observe_ns(s, now > t0 ? now - t0 : 0);
+	hr_series_observe_ns(s, mono_ns() - t0);
 }
 
 #define WRAP(op, OP, params, args)                             \
