@@ -157,6 +157,13 @@ static void engine_collect(void *ctx, hr_metrics_writer *w)
 	hr_server *srv = ctx;
 	hr_stats s;
 	uint64_t hits, misses, cache_bytes;
+	hr_mw_family(w, "hregionfs_build_info", "The engine's version (always 1).", HR_METRIC_GAUGE);
+	hr_mw_sample(w, 1, "version", HR_VERSION_STRING, (char *)NULL);
+	hr_mw_family(w, "hregionfs_start_time_seconds",
+		     "When the engine was opened (seconds since the epoch): a restart resets the "
+		     "counters.",
+		     HR_METRIC_GAUGE);
+	hr_mw_sample(w, (double)srv->mx.start_ms / 1000.0, (char *)NULL);
 	hr_stats_get(srv, &s);
 	for (size_t i = 0; i < sizeof(stat_families) / sizeof(stat_families[0]); i++) {
 		hr_mw_family(w, stat_families[i].name, stat_families[i].help, stat_families[i].type);
@@ -236,6 +243,7 @@ int hr_server_metrics_init(hr_server *srv)
 	if (!(srv->metrics = hr_metrics_new()))
 		return -ENOMEM;
 	srv->mx.on = srv->cfg.metrics_histograms;
+	srv->mx.start_ms = hr_now_ms();
 	if (srv->mx.on &&
 	    ((rc = histogram(srv, "hregionfs_put_seconds",
 			     "Latency of row mutations that succeeded (hr_mutate, check-and-mutate), "

@@ -341,6 +341,7 @@ struct hr_server {
 	struct hr_metrics *metrics;
 	struct {
 		int on;
+		int64_t start_ms;	/* when the server was opened (wall clock) */
 		struct hr_series *put, *get, *scan_next, *wal_sync, *flush, *compaction;
 	} mx;
 };
