@@ -177,6 +177,6 @@ import json, sys; sys.stdout.write(json.load(sys.stdin)[\"metrics\"])" >"$3" &&
 	run metrics hregionfs_puts_total
 	assert_success
 	refute_output 0
-	run grep -c '_seconds' "$HR_TMP/metrics.txt"
+	run grep -c '_seconds_bucket' "$HR_TMP/metrics.txt"
 	assert_output 0
 }
