@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/hr_compact.h"
 #include "engine/hr_metrics.h"
 #include "engine/hr_server.h"
 #include "hr_log.h"
@@ -178,6 +179,17 @@ static void engine_collect(void *ctx, hr_metrics_writer *w)
 		     HR_METRIC_COUNTER);
 	hr_mw_sample(w, (double)s.blocked_writes, "reason", "memstore", (char *)NULL);
 	hr_mw_sample(w, (double)s.snapshot_blocked_writes, "reason", "snapshot", (char *)NULL);
+
+	pthread_mutex_lock(&srv->flush_mu);
+	size_t fq = srv->fq_len;
+	pthread_mutex_unlock(&srv->flush_mu);
+	hr_mw_family(w, "hregionfs_flush_queue_length", "Regions queued for a flush (HBase's "
+		     "flushQueueLength).", HR_METRIC_GAUGE);
+	hr_mw_sample(w, (double)fq, (char *)NULL);
+	hr_mw_family(w, "hregionfs_compaction_queue_length",
+		     "Store compactions queued or running (HBase's compactionQueueLength).",
+		     HR_METRIC_GAUGE);
+	hr_mw_sample(w, (double)hr_compact_pending(srv), (char *)NULL);
 
 	hr_bcache_stats(srv->bc, &hits, &misses, &cache_bytes);
 	hr_mw_family(w, "hregionfs_block_cache_bytes", "Bytes of blocks in the block cache.",
