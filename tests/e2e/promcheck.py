@@ -18,6 +18,9 @@ Exits 1 with one line per problem if the text is not well formed:
   counts, the last le="+Inf" and equal to _count, and a _sum.
 Then prints the value of each SERIES given, written as in the text (name or
 name{labels}): a missing one is an error too. Used by tests/e2e/metrics.bats.
+When Prometheus's own Python client is importable (Debian's
+python3-prometheus-client, installed by .ci/run), its parser must accept
+the text as well.
 """
 import math
 import re
@@ -200,6 +203,16 @@ def main():
         print('promcheck: %s: empty' % src, file=sys.stderr)
         return 1
     errors, series = check(text)
+    try:
+        from prometheus_client.parser import text_string_to_metric_families
+    except ImportError:
+        pass
+    else:
+        try:
+            for _ in text_string_to_metric_families(text):
+                pass
+        except Exception as e:  # whatever it rejects, say why
+            errors.append('prometheus_client rejects it: %s' % e)
     for want in sys.argv[2:]:
         if want in series:
             print(series[want])
