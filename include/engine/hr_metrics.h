@@ -43,7 +43,7 @@ static inline void hr_mx_end(hr_series *h, uint64_t t0)
 		hr_series_observe_ns(h, hr_mono_ns() - t0);
 }
 
-/* engine/metrics/http.c: parses metrics_listen's "HOST:PORT" (an IPv4
+/* engine/metrics/listen.c: parses metrics_listen's "HOST:PORT" (an IPv4
  * address or a bracketed IPv6 one, a port 0..65535) into *sa (when not
  * NULL); -EINVAL if it is not one. */
 struct sockaddr_storage;

@@ -6,7 +6,10 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sched.h>
+#include <sys/socket.h>
 
 #include "engine/hr_metrics.h"
 #include "engine/hr_server.h"
@@ -268,6 +271,26 @@ static void t_engine(void)
 	hr_test_rmrf(dir);
 }
 
+static void t_listen(void)
+{
+	struct sockaddr_storage sa;
+	unsigned len = 0;
+	CHECK_RC(hr_metrics_listen_parse("127.0.0.1:9110", &sa, &len), 0);
+	CHECK(sa.ss_family == AF_INET && len == sizeof(struct sockaddr_in));
+	CHECK_RC(ntohs(((struct sockaddr_in *)&sa)->sin_port), 9110);
+	CHECK_RC(hr_metrics_listen_parse("[::1]:0", &sa, &len), 0);
+	CHECK(sa.ss_family == AF_INET6 && len == sizeof(struct sockaddr_in6));
+	CHECK_RC(hr_metrics_listen_parse("0.0.0.0:65535", NULL, NULL), 0);
+	const char *bad[] = {"localhost:9110", "1.2.3.4",     "1.2.3.4:",  "1.2.3.4:65536",
+			     "[::1]9110",      ":80",	      "1.2.3.4:80x", "[::1:80",
+			     "1.2.3:80",       "1.2.3.4:-1", "off",	  ""};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (hr_metrics_listen_parse(bad[i], NULL, NULL) != -EINVAL)
+			printf("# accepted '%s'\n", bad[i]);
+		CHECK_RC(hr_metrics_listen_parse(bad[i], NULL, NULL), -EINVAL);
+	}
+}
+
 struct gate_writer {
 	hr_server *s;
 	int rc;
@@ -328,6 +351,7 @@ int main(void)
 	RUN(t_kinds);
 	RUN(t_names);
 	RUN(t_collectors);
+	RUN(t_listen);
 	RUN(t_concurrent);
 	RUN(t_engine);
 	RUN(t_blocked_gate);
