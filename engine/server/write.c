@@ -177,7 +177,8 @@ static int mutate_once(hr_server *srv, const char *table, const void *row, size_
 		rc = -ENOMEM;
 		goto out;
 	}
-	/* a snapshot being taken of the table holds its writes here */
+	/* a snapshot being taken of the table holds its writes here (each
+	 * write it holds is counted: the snapshot_blocked_writes stat) */
 	if (pthread_rwlock_tryrdlock(&r->table->gate) != 0) {
 		atomic_fetch_add_explicit(&srv->st.blocked_gate, 1, memory_order_relaxed);
 		pthread_rwlock_rdlock(&r->table->gate);
