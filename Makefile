@@ -8,9 +8,11 @@ CC ?= cc
 WERROR ?=
 SAN ?=
 
-PKGS := fuse3 lmdb inih libmicrohttpd
+# liblz4, libzstd: store-file block compression (hr_format.h); libmicrohttpd:
+# the metrics endpoint (metrics_listen)
+PKGS := fuse3 lmdb inih liblz4 libzstd libmicrohttpd
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lfuse3 -llmdb -linih -lmicrohttpd)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lfuse3 -llmdb -linih -llz4 -lzstd -lmicrohttpd)
 
 OPT ?= -O2 -g
 CFLAGS ?=
