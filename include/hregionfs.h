@@ -581,12 +581,92 @@ typedef struct hr_stats {
 	 * of those, the bytes no table's store holds any more (what the
 	 * snapshots alone keep on disk) */
 	uint64_t snapshots, archive_files, archive_bytes, archive_own_bytes;
+	/* writes that waited while a snapshot held their table's write gate
+	 * (blocked_writes: those that waited for memstore flushes) */
+	uint64_t snapshot_blocked_writes;
+	/* of those, the writes refused with -EBUSY after snapshot_gate_timeout_ms */
+	uint64_t snapshot_gate_timeouts;
 } hr_stats;
 
 int hr_stats_get(hr_server *srv, hr_stats *out);
 
 /* Renders the stats as "key value\n" lines into a malloc'd string. */
 int hr_stats_format(hr_server *srv, char **text, size_t *len);
+
+/* ---- metrics (the Prometheus text exposition format, version 0.0.4) -------
+ * Each server has one registry (hr_server_metrics) of metric families: a
+ * name ([a-zA-Z_:][a-zA-Z0-9_:]*), a help line, a type and up to
+ * HR_METRIC_MAX_LABELS label names. The engine registers its own (README,
+ * "Metrics"); a front end adds its families the same way.
+ * - Recorded families hold their values: a series (one set of label
+ *   values, hr_metric_series) is created at first use under the family's
+ *   mutex and lives as long as the registry, so a caller looks it up once
+ *   and records on the pointer: hr_series_add/set/observe are lock-free
+ *   (relaxed atomics) and safe from any thread.
+ * - Histograms have fixed buckets for latencies (seconds): 1, 2, 5 x 10^k
+ *   from 1 us to 100 s (HR_METRIC_BUCKETS bounds, then +Inf). An
+ *   observation is given in nanoseconds and rendered in seconds.
+ * - Collectors are functions run at every render that emit values kept
+ *   elsewhere (gauges read from the engine, counters of a front end): in
+ *   one call, hr_mw_family starts a family and hr_mw_sample adds its
+ *   samples. A collector runs on the rendering thread, with no engine lock
+ *   held, and must not render the registry itself.
+ * - hr_metrics_render writes every family in registration order (a
+ *   collector's where it was added): "# HELP", "# TYPE", then the samples,
+ *   a histogram as cumulative name_bucket{le="..."} lines ending in
+ *   le="+Inf", then name_sum and name_count. A family name rendered twice
+ *   (two collectors) is rendered once, the second is dropped and logged.
+ * Registration and collectors are added once at start-up (not on hot
+ * paths); the registry is freed by hr_server_close, so a collector's ctx
+ * must outlive the server, or the server be closed first. */
+typedef struct hr_metrics hr_metrics;
+typedef struct hr_metric hr_metric;		/* a family */
+typedef struct hr_series hr_series;		/* one labelled series of a family */
+typedef struct hr_metrics_writer hr_metrics_writer; /* a render in progress */
+
+enum { HR_METRIC_COUNTER = 1, HR_METRIC_GAUGE = 2, HR_METRIC_HISTOGRAM = 3 };
+#define HR_METRIC_MAX_LABELS 4
+#define HR_METRIC_BUCKETS 25
+
+hr_metrics *hr_server_metrics(hr_server *srv);
+
+/* A new family (-EINVAL: bad name, type or label name; -EEXIST: the name
+ * is taken). *out lives as long as the registry. */
+int hr_metric_register(hr_metrics *m, const char *name, const char *help, int type,
+		       const char *const *labels, unsigned nlabels, hr_metric **out);
+/* The series of these label values (one per label name, in order), made
+ * at first use; NULL only without memory. */
+hr_series *hr_metric_series(hr_metric *f, const char *const *values);
+void hr_series_add(hr_series *s, uint64_t n);		/* counter (or gauge) += n */
+void hr_series_set(hr_series *s, int64_t v);		/* gauge */
+void hr_series_observe_ns(hr_series *s, uint64_t ns);	/* histogram */
+/* A counter's or gauge's value; a histogram's observation count. */
+uint64_t hr_series_value(const hr_series *s);
+
+typedef void (*hr_metrics_collect_fn)(void *ctx, hr_metrics_writer *w);
+int hr_metrics_add_collector(hr_metrics *m, hr_metrics_collect_fn fn, void *ctx);
+/* In a collector: starts a family (type COUNTER or GAUGE) ... */
+void hr_mw_family(hr_metrics_writer *w, const char *name, const char *help, int type);
+/* ... and adds a sample: the value, then label name and value pairs (C
+ * strings; values are escaped as the format says), then NULL. */
+void hr_mw_sample(hr_metrics_writer *w, double v, ...) __attribute__((sentinel));
+
+/* The whole exposition text (malloc'd, *len bytes, NUL-terminated). */
+int hr_metrics_render(hr_metrics *m, char **text, size_t *len);
+
+/* The HTTP endpoint: GET /metrics on listen ("HOST:PORT", an IPv4 address
+ * or [IPv6]; port 0 = any free port) answers the registry's text with
+ * Content-Type text/plain; version=0.0.4; any other path or method is 404
+ * (405 for other methods on /metrics). Served by one thread of
+ * libmicrohttpd, a few connections at a time, each with a timeout. *bound
+ * (when not NULL) gets the address it listens on ("127.0.0.1:9110").
+ * -EINVAL: a bad address; else the errno of socket/bind/listen. */
+typedef struct hr_metrics_http hr_metrics_http;
+int hr_metrics_http_start(hr_server *srv, const char *listen, hr_metrics_http **out,
+			  char *bound, size_t boundlen);
+/* Stops serving (waits for a request in progress). NULL is a no-op. Call
+ * before hr_server_close. */
+void hr_metrics_http_stop(hr_metrics_http *h);
 
 const char *hr_strerror(int err); /* like strerror(-err), for log lines */
 

@@ -65,6 +65,10 @@ static const hrctl_cmd cmds[] = {
 	 "FILE [--cells]", "a store file's trailer, index, bloom, keys, counts (and cells)"},
 	{"wal dump", HRCTL_NEED_NONE, 1, 1, 0, hrctl_cmd_wal_dump, "SEGMENT",
 	 "a WAL segment's records: sequence id, table, row, cells"},
+	{"metrics", HRCTL_NEED_SERVER, 0, 0, 0, hrctl_cmd_metrics, "",
+	 "the engine's metrics, Prometheus text format (offline: of the engine hregionctl\n"
+	 "      opened, counters from zero; a live daemon's need the control socket, or\n"
+	 "      /.hregionfs/metrics and metrics_listen)"},
 };
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
 
