@@ -1,13 +1,16 @@
 /* events.c — a table changed behind the mount (the engine's table events,
- * hregionfs.h): today a restore (hr_snapshot_restore, run by hregionctl
- * through a live daemon), which replaces every cell of the table at once.
+ * hregionfs.h): a table made (hregionctl create, clone, import) or dropped
+ * (hregionctl drop), a family altered, or a restore (hr_snapshot_restore, run by hregionctl through a live
+ * daemon), which replaces every cell of the table at once.
  *
- * What could show the old table afterwards, and what is done about it:
+ * What could show the old table after a restore, and what is done about it:
  * - listings the kernel keeps (dircache.c): every directory of the table
  *   gets a new list generation, so the next opendir drops them;
  * - pages the kernel keeps of a cell: its inode forgets the version they
  *   hold (pc_valid), so an open never lets the kernel keep them, and its
  *   pages and attributes are invalidated (inval.c, bounded queue);
+ * - whether the table has a TTL family (attr.c remembers it for a few
+ *   seconds): asked again;
  * - names and attributes the kernel caches for entry_timeout_s (negative
  *   ones included: a restored row that was absent): the table's own entry
  *   in the root is invalidated, which makes the kernel forget every name
@@ -16,15 +19,13 @@
  * (one per cell while open) until its last close, as a file replaced under
  * an open descriptor keeps its content on a local file system.
  *
+ * A family altered (hr_family_alter, e.g. by hregionctl: a TTL set or
+ * changed decides whether the kernel may cache the table's names at all):
+ * the table's cached names and listings go as after a restore, and the TTL
+ * question is asked again; pages stay (the cells did not change).
  *
- * A family altered (hr_family_alter: a TTL set or changed decides whether
- * the kernel may cache the table's names at all): the table's cached names
- * and listings go as above, and the TTL-table cache asks again; pages stay
- * (the cells did not change).
- *
- * A table created or dropped by someone else (hregionctl through the
- * control socket; the mount's own mkdir and rmdir mark their engine call
- * with hrfs_ev_own and do their bookkeeping in ops_dir.c): the root's
+ * A table created (hr_table_create by hregionctl through the control
+ * socket, a clone, an import) or dropped by someone else: the root's
  * listing gets a new generation, the table's name in the root is
  * invalidated in the kernel (a negative entry from an earlier lookup would
  * hide a new table for entry_timeout_s; a dropped one's positive entry and
@@ -32,7 +33,8 @@
  * marked removed (as rmdir does), so a later table of that name gets a
  * fresh inode tree, and its memory-only rows, families and scratch files
  * go (descriptors open on a scratch file keep its data, nameless). The
- * TTL-table cache forgets the table (a new one may have other families).
+ * mount's own mkdir and rmdir of a table mark their engine call
+ * (hrfs_ev_own) and do their bookkeeping in ops_dir.c.
  *
  * Runs on the engine's calling thread with no engine lock held; takes
  * fs->lock briefly and never waits for the kernel (inval.c's thread does). */
@@ -52,7 +54,13 @@ static int under(const struct hrfs_inode *in, const struct hrfs_inode *table)
 
 static _Thread_local int own_call;
 
-/* The TTL-table cache (attr.c) asks the schema again. */
+void hrfs_ev_own(int on)
+{
+	own_call = on;
+}
+
+/* The schema may have changed: whether the table has a TTL family is asked
+ * again (attr.c). */
 static void ttl_forget_locked(struct hrfs *fs, const char *table)
 {
 	for (unsigned i = 0; i < sizeof(fs->ttl) / sizeof(fs->ttl[0]); i++)
@@ -60,12 +68,7 @@ static void ttl_forget_locked(struct hrfs *fs, const char *table)
 			fs->ttl[i].checked_ms = 0;
 }
 
-void hrfs_ev_own(int on)
-{
-	own_call = on;
-}
-
-/* A table created or dropped outside the mount. */
+/* A new name in the root, or one gone. */
 static void table_came_or_went(struct hrfs *fs, const char *table, int event)
 {
 	pthread_mutex_lock(&fs->lock);
@@ -97,6 +100,7 @@ void hrfs_table_event(void *arg, const char *table, int event)
 		return;
 	}
 	pthread_mutex_lock(&fs->lock);
+	ttl_forget_locked(fs, table);
 	struct hrfs_inode *t = hrfs_ino_peek_locked(fs, fs->root, table);
 	for (size_t b = 0; t && b < fs->itab.nbuckets; b++)
 		for (struct hrfs_inode *in = fs->itab.by_ino[b]; in; in = in->next_ino) {
@@ -110,7 +114,6 @@ void hrfs_table_event(void *arg, const char *table, int event)
 			if (n < MAX_INODES)
 				inos[n++] = in->ino;
 		}
-	ttl_forget_locked(fs, table);
 	pthread_mutex_unlock(&fs->lock);
 	hrfs_inval_entry_queue(fs, FUSE_ROOT_ID, table);
 	for (size_t i = 0; i < n; i++)

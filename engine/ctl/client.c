@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,8 @@
 #include "ctl/hrctl.h"
 #include "ctl/hrctl_proto.h"
 #include "engine/hr_fname.h"
+#include "engine/hr_io_fault.h"
+#include "engine/hr_server.h"
 #include "hr_log.h"
 
 static int g_json; /* --json, for the printer made on the first failure */
@@ -165,17 +168,52 @@ static int apply_o(hr_config *cfg, char *arg, int *log_set)
 }
 
 
+/* The command's words with its path arguments made absolute (malloc'd
+ * array; the new strings are in *owned, to free). */
+static char **abs_words(const hrctl_parsed *p, int nwords, char **words, char ***owned)
+{
+	char **w = calloc((size_t)nwords + 1, sizeof(char *));
+	char **own = calloc((size_t)p->nargs + 1, sizeof(char *));
+	char cwd[PATH_MAX];
+	if (!w || !own) {
+		free(w);
+		free(own);
+		return NULL;
+	}
+	memcpy(w, words, (size_t)nwords * sizeof(char *));
+	*owned = own;
+	if (!p->cmd->path_args || !getcwd(cwd, sizeof(cwd)))
+		return w;
+	for (int i = 0, k = 0; i < p->nargs && i < 32; i++) {
+		if (!(p->cmd->path_args & (1u << i)) || p->args[i][0] == '/')
+			continue;
+		char *abs;
+		if (asprintf(&abs, "%s/%s", cwd, p->args[i]) < 0)
+			continue; /* sent as typed */
+		own[k++] = abs;
+		for (int j = 0; j < nwords; j++)
+			if (words[j] == p->args[i])
+				w[j] = abs;
+	}
+	return w;
+}
+
 /* Sends the command's words to the daemon at sock and prints its answer;
  * the command's exit code. */
-static int forward(hrctl *c, const char *sock, const char *lock, int nwords, char **words,
-		   int timeout_s)
+static int forward(hrctl *c, const hrctl_parsed *p, const char *sock, const char *lock,
+		   int nwords, char **words, int timeout_s)
 {
 	uint8_t *req = NULL, *frame = NULL, *resp = NULL, type;
 	const uint8_t *payload, *o, *e;
 	size_t reqn, framen, respn, pn, on, en;
 	struct sockaddr_un a;
 	int fd = -1, dirfd = -1, code;
-	int rc = hrctl_req_encode(g_json, nwords, words, &req, &reqn);
+	char **owned = NULL, **fw = abs_words(p, nwords, words, &owned);
+	int rc = fw ? hrctl_req_encode(g_json, nwords, fw, &req, &reqn) : -ENOMEM;
+	free(fw);
+	for (int i = 0; owned && owned[i]; i++)
+		free(owned[i]);
+	free(owned);
 	if (rc == 0)
 		rc = hrctl_frame_encode(HRCTL_MSG_REQUEST, req, reqn, &frame, &framen);
 	if (rc < 0) {
@@ -261,7 +299,7 @@ static int run(hrctl *c, const hrctl_parsed *p, const char *sock, int nwords, ch
 		return cmd->fn(c, p->nargs, p->args);
 	}
 	if (sock && cmd->needs == HRCTL_NEED_SERVER)
-		return forward(c, sock, NULL, nwords, words, timeout_s);
+		return forward(c, p, sock, NULL, nwords, words, timeout_s);
 	if (sock) {
 		ensure_out(c);
 		return hrctl_fail(c, HRCTL_BUSY, "%s runs offline only, not through a daemon's socket",
@@ -280,19 +318,37 @@ static int run(hrctl *c, const hrctl_parsed *p, const char *sock, int nwords, ch
 		if (cmd->needs == HRCTL_NEED_DIR)
 			return busy_fail(c, lock, "; this command needs it offline (unmount first)");
 		hr_fname_ctl_sock(c->cfg.data_dir, sockbuf, sizeof(sockbuf));
-		return forward(c, sockbuf, lock, nwords, words, timeout_s);
+		return forward(c, p, sockbuf, lock, nwords, words, timeout_s);
 	}
 	ensure_out(c);
 	if (cmd->needs == HRCTL_NEED_SERVER) {
-		int rc = hr_server_open(&c->cfg, &c->srv);
+		/* test hook: the disk freezes after N durable points of the
+		 * command, and the process then dies by SIGKILL (a kill -9 at
+		 * exactly that point, without a timing race) */
+		const char *crash = getenv("HREGIONCTL_TEST_CRASH_AFTER");
+		hr_io *fio = NULL;
+		if (crash && *crash && hr_io_fault_new(hr_io_posix(), &fio) < 0)
+			return hrctl_fail(c, HRCTL_ERROR, "out of memory");
+		int rc = hr_server_open_io(&c->cfg, fio, &c->srv);
+		if (rc < 0)
+			hr_io_destroy(fio);
 		if (rc == -EBUSY)
 			return busy_fail(c, lock, "");
 		if (rc < 0)
 			return hrctl_fail(c, HRCTL_ERROR, "cannot open %s: %s", c->cfg.data_dir,
 					  strerror(-rc));
+		if (fio)
+			hr_io_fault_crash_after(fio, strtoull(crash, NULL, 10));
 		code = cmd->fn(c, p->nargs, p->args);
+		if (fio && hr_io_fault_crashed(fio)) {
+			fprintf(stderr, "hregionctl: test hook: crashed after %s durable points\n",
+				crash);
+			fflush(NULL);
+			kill(getpid(), SIGKILL);
+		}
 		rc = hr_server_close(c->srv);
 		c->srv = NULL;
+		hr_io_destroy(fio);
 		if (rc < 0 && code == HRCTL_OK)
 			code = hrctl_fail(c, HRCTL_ERROR, "closing %s: %s", c->cfg.data_dir,
 					  strerror(-rc));

@@ -40,6 +40,10 @@ void hr_table_unref(hr_table *t);
 /* The map lets the table go (close, drop): its regions lose the map's
  * references, its region list empties, and the map's reference goes. */
 void hr_table_release(hr_table *t);
+/* After the commit that took t out of LMDB and out of the map (drop,
+ * restore): closes its regions, retires their files, removes their
+ * directories, and releases the map's reference (table.c). */
+void hr_table_retire(hr_server *srv, hr_table *t);
 
 int hr_region_new(hr_server *srv, hr_table *t, uint64_t id, const uint8_t *start,
 		  size_t start_len, const uint8_t *end, size_t end_len, hr_region **out);
