@@ -395,3 +395,30 @@ EOF
 	run ctl alter t nosuch max_versions=2
 	assert_failure 1
 }
+
+@test "live: snapshot, export and import with paths relative to the caller, seen in the mount" {
+	fill 5 a
+	run ctl snapshot t s
+	assert_success
+	run ctl list_snapshots t
+	assert_success
+	assert_output --partial "name=s"
+	# a relative DIR is the caller's, not the daemon's (which runs in $HR_TMP)
+	mkdir "$HR_TMP/here"
+	run tsh 'cd "$1" && exec "$2" -o "data_dir=$3" export_snapshot t s exp' \
+		"$HR_TMP/here" "$HRCTL_BIN" "$HR_DATA"
+	assert_success
+	[[ -f $HR_TMP/here/exp/MANIFEST && ! -e $HR_TMP/exp ]]
+	run tsh 'cd "$1" && exec "$2" -o "data_dir=$3" import_snapshot exp t2' \
+		"$HR_TMP/here" "$HRCTL_BIN" "$HR_DATA"
+	assert_success
+	run t ls "$M"
+	assert_output $'t\nt2'
+	run t diff -r "$M/t" "$M/t2"
+	assert_success
+	run ctl delete_snapshot t s
+	assert_success
+	run ctl export_snapshot t s exp2
+	assert_failure 1
+	[[ ! -e $HR_TMP/exp2 ]]
+}
