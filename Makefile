@@ -27,11 +27,14 @@ CFLAGS += $(OPT) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-param
 LDFLAGS += -pthread $(SAN)
 LDLIBS := $(PKG_LIBS) -lm
 
-# engine/ctl/ is hregionctl, the operator's tool: a program beside the
-# engine, not part of the library.
+# engine/ctl/ is hregionctl, the operator's tool: beside the engine, not
+# part of its library. Its commands are a library of their own (libhrctl.a:
+# everything but client.c) that the program and the daemon (its control
+# socket) both link.
 ENGINE_SRC := $(sort $(filter-out engine/ctl/%,$(wildcard engine/*/*.c)))
 FS_SRC := $(sort $(wildcard fs/*.c))
 CTL_SRC := $(sort $(wildcard engine/ctl/*.c))
+CTL_LIB_SRC := $(filter-out engine/ctl/client.c,$(CTL_SRC))
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 BENCH_SRC := $(sort $(wildcard scripts/bench_*.c))
 FSX_BIN := $(BUILD)/hrfs_fsx $(BUILD)/hrfs_ftool $(BUILD)/libhrfs_synclog.so
@@ -42,6 +45,7 @@ CTL_OBJ := $(CTL_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_BIN := $(BENCH_SRC:scripts/%.c=$(BUILD)/%)
 LIB := $(BUILD)/libhrengine.a
+CTL_LIB := $(BUILD)/libhrctl.a
 
 .PHONY: all test check unit install clean soak
 all: $(BUILD)/hregionfs $(BUILD)/hregionctl $(UNIT_BIN) $(BENCH_BIN) $(FSX_BIN)
@@ -54,10 +58,19 @@ $(LIB): $(ENGINE_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/hregionfs: $(FS_OBJ) $(LIB)
+$(CTL_LIB): $(CTL_LIB_SRC:%.c=$(BUILD)/%.o)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/hregionfs: $(FS_OBJ) $(CTL_LIB) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/hregionctl: $(CTL_OBJ) $(LIB)
+$(BUILD)/hregionctl: $(BUILD)/engine/ctl/client.o $(CTL_LIB) $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# Unit tests of hregionctl's library (test_hrctl_*.c)
+$(BUILD)/tests/test_hrctl_%: $(BUILD)/tests/unit/test_hrctl_%.o $(CTL_LIB) $(LIB)
+	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIB)

@@ -24,6 +24,12 @@
  * failure to listen refuses the mount (an operator who asked for the
  * endpoint learns at once that it is not there). It stops before the engine
  * closes.
+ *
+ * hregionctl: once mounted, the daemon serves hregionctl's commands on
+ * <data_dir>/ctl.sock (hrctl_server.h) for root and the user who mounted;
+ * the engine's table events (events.c) make the tables they create, drop,
+ * alter and restore show in the mount at once. The socket goes before the
+ * engine closes.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -36,6 +42,7 @@
 #include <unistd.h>
 
 #include "fs/hrfs.h"
+#include "hrctl_server.h"
 
 struct hrfs_cmdline {
 	char *config;
@@ -327,6 +334,7 @@ int main(int argc, char *argv[])
 	struct hrfs_cmdline cl;
 	struct hrfs *fs = NULL;
 	struct fuse_loop_config *lc = NULL;
+	hrctl_server *ctl = NULL;
 	struct fuse_lowlevel_ops ops;
 	hr_metrics_http *http = NULL;
 	char err[1024], mnt[PATH_MAX], bound[80];
@@ -507,6 +515,22 @@ int main(int argc, char *argv[])
 		goto out;
 	}
 	hr_log_info("fs", "mounted %s on %s", fs->cfg.data_dir, mnt);
+	{
+		/* Test-only: HREGIONFS_TEST_CTL_SOCKET_MODE (octal, e.g. 0666) lets
+		 * other users reach the socket, so that the peer check is what
+		 * refuses them. */
+		hrctl_server_opts co = {.owner = fs->uid};
+		const char *m = getenv("HREGIONFS_TEST_CTL_SOCKET_MODE");
+		if (m && *m) {
+			co.mode = (unsigned)strtoul(m, NULL, 8) & 0777;
+			hr_log_warn("fs", "test knob: control socket mode %04o", co.mode);
+		}
+		rc = hrctl_server_start(fs->srv, &fs->cfg, &co, &ctl);
+		if (rc < 0)
+			hr_log_error("fs", "no control socket for hregionctl in %s: %s (live "
+				     "hregionctl commands are refused)",
+				     fs->cfg.data_dir, strerror(-rc));
+	}
 	if (!cl.foreground) {
 		hr_log_use_syslog(1);
 		detach_stdio();
@@ -529,6 +553,9 @@ int main(int argc, char *argv[])
 	hr_log_info("fs", "unmounting %s", mnt);
 
 out:
+	/* A command in progress finishes first; its events may queue
+	 * invalidations, so before that thread stops. */
+	hrctl_server_stop(ctl);
 	/* Before the session goes: the thread may be sending to it. */
 	if (fs)
 		hrfs_inval_stop(fs);

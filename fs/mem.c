@@ -204,6 +204,29 @@ void hrfs_mem_del_locked(struct hrfs *fs, const char *path)
 	hrfs_mem_unref_locked(fs, m);
 }
 
+void hrfs_mem_drop_table_locked(struct hrfs *fs, const char *table)
+{
+	size_t tl = strlen(table);
+	for (size_t i = 0; i < fs->mem.nbuckets; i++) {
+		struct hrfs_mem **pp = &fs->mem.b[i];
+		while (*pp) {
+			struct hrfs_mem *m = *pp;
+			if (strncmp(m->path, table, tl) != 0 || m->path[tl] != '/') {
+				pp = &m->next;
+				continue;
+			}
+			*pp = m->next;
+			m->next = NULL;
+			m->listed = 0;
+			fs->mem.count--;
+			pc_adjust(fs, m, -1);
+			if (m->of)
+				m->of->orphan = 1;
+			hrfs_mem_unref_locked(fs, m);
+		}
+	}
+}
+
 struct hrfs_mem *hrfs_mem_add_scratch_locked(struct hrfs *fs, const char *path,
 					     const hr_file_attr *attr)
 {

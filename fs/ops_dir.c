@@ -434,8 +434,11 @@ void hrfs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t m
 			return;
 		}
 		rc = hr_table_name_valid(name) ? default_schema(fs, name, sc) : -EINVAL;
-		if (rc == 0)
+		if (rc == 0) {
+			hrfs_ev_own(1); /* ours: bookkeeping below */
 			HRFS_RETRY(fs, rc, "mkdir table", hr_table_create(fs->srv, sc));
+			hrfs_ev_own(0);
+		}
 		free(sc);
 		if (rc < 0)
 			goto fail;
@@ -609,8 +612,11 @@ void hrfs_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 		rc = table_nonempty(fs, name);
 		if (rc > 0)
 			rc = -ENOTEMPTY;
-		if (rc == 0)
+		if (rc == 0) {
+			hrfs_ev_own(1); /* ours: bookkeeping below */
 			HRFS_RETRY(fs, rc, "rmdir table", hr_table_drop(fs->srv, name));
+			hrfs_ev_own(0);
+		}
 		if (rc < 0)
 			goto fail;
 		hr_log_info("fs", "dropped table %s", name);

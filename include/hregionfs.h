@@ -508,6 +508,12 @@ int hr_snapshot_import(hr_server *srv, const char *dir, const char *new_table);
 enum { HR_TABLE_RESTORED = 1, HR_TABLE_CREATED = 2 };
 typedef void (*hr_table_event_fn)(void *ctx, const char *table, int event);
 void hr_server_set_table_events(hr_server *srv, hr_table_event_fn fn, void *ctx);
+/* Also HR_TABLE_CREATED from hr_table_create, HR_TABLE_DROPPED
+ * (hr_table_drop) and HR_TABLE_ALTERED (hr_family_alter changed a family's
+ * settings): by anyone, the front end's own calls included; those of
+ * hregionctl through the daemon's control socket are what the front end
+ * cannot see otherwise. */
+enum { HR_TABLE_DROPPED = 3, HR_TABLE_ALTERED = 4 };
 
 /* ---- admin ----------------------------------------------------------------- */
 

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ctl/hrctl.h"
 
@@ -46,7 +47,9 @@ int hrctl_cmd_status(hrctl *c, int argc, char **argv)
 	if (rc < 0)
 		return hrctl_fail(c, HRCTL_ERROR, "status: %s", strerror(-rc));
 	hrctl_out_str(c->out, "data_dir", c->cfg.data_dir);
-	hrctl_out_str(c->out, "mode", "offline");
+	hrctl_out_str(c->out, "mode", c->live ? "live" : "offline");
+	if (c->live)
+		hrctl_out_u64(c->out, "daemon_pid", (uint64_t)getpid());
 	hrctl_out_u64(c->out, "tables", n);
 	hrctl_out_u64(c->out, "regions", t.regions);
 	hrctl_out_u64(c->out, "regions_offline", t.offline);

@@ -448,7 +448,7 @@ static uint64_t repair(vstate *v)
 		if (rc < 0) {
 			/* reported in place: the report goes on */
 			failed++;
-			fprintf(stderr, "hregionctl: %s: cannot move to %s: %s\n", from, lost,
+			fprintf(c->err, "hregionctl: %s: cannot move to %s: %s\n", from, lost,
 				strerror(-rc));
 			hrctl_out_begin(c->out, NULL, "not_moved");
 			hrctl_out_name(c->out, "from", from);

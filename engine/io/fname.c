@@ -26,6 +26,7 @@ int hr_fname_meta_dir(const char *d, char *buf, size_t len) { return fmt(buf, le
 int hr_fname_wal_dir(const char *d, char *buf, size_t len) { return fmt(buf, len, "%s/wal", d); }
 int hr_fname_store_dir(const char *d, char *buf, size_t len) { return fmt(buf, len, "%s/store", d); }
 int hr_fname_lost_dir(const char *d, char *buf, size_t len) { return fmt(buf, len, "%s/lost", d); }
+int hr_fname_ctl_sock(const char *d, char *buf, size_t len) { return fmt(buf, len, "%s/ctl.sock", d); }
 
 int hr_fname_archive_dir(const char *d, char *buf, size_t len)
 {

@@ -157,6 +157,7 @@ int hr_table_create(hr_server *srv, const hr_table_schema *schema)
 	pthread_rwlock_unlock(&srv->map_lock);
 	hr_log_info("table", "created '%s' (%u families, region %" PRIu64 ")", schema->name,
 		    schema->nfamilies, rid);
+	hr_server_notify_table(srv, schema->name, HR_TABLE_CREATED);
 	return 0;
 fail:
 	pthread_rwlock_unlock(&srv->map_lock);
@@ -240,6 +241,7 @@ int hr_table_drop(hr_server *srv, const char *name)
 	pthread_rwlock_unlock(&srv->map_lock);
 	hr_table_retire(srv, t);
 	hr_log_info("table", "dropped '%s'", name);
+	hr_server_notify_table(srv, name, HR_TABLE_DROPPED);
 	return 0;
 fail:
 	hr_meta_abort(txn);
@@ -408,6 +410,8 @@ out:
 	hr_meta_abort(txn);
 	pthread_rwlock_unlock(&srv->map_lock);
 	free(ns);
+	if (rc == 0)
+		hr_server_notify_table(srv, table, HR_TABLE_ALTERED);
 	return rc;
 }
 

@@ -1,26 +1,34 @@
 /*
  * hrctl.h — hregionctl, the operator's tool (engine/ctl/): HBase shell's
- * admin commands, hbck (verify) and the HFile / WAL pretty-printers, on a
- * data directory that no daemon is serving.
+ * admin commands, hbck (verify) and the HFile / WAL pretty-printers, run
+ * offline on a data directory no daemon serves, or live inside the daemon
+ * that serves it (its control socket: hrctl_proto.h, hrctl_server.h).
  *
- * Shape (so that a control socket can be added without touching the
- * commands): main.c parses the command line and the configuration, picks
- * the command from one table (hrctl_cmds), gives it what it says it needs
- * (HRCTL_NEED_SERVER: an open hr_server; HRCTL_NEED_DIR: the data directory
- * locked and its LMDB open, without the recovery an hr_server_open makes;
- * HRCTL_NEED_NONE: nothing, the command reads the files it is given), runs
- * it and maps its result to the exit code. A command writes everything
- * through one printer (hrctl_out), which renders text for people or JSON
- * for scripts; a daemon answering over a socket would hand the command its
- * own hr_server and a printer writing to the connection.
+ * Shape: one command table (hrctl_cmds, main.c) and one parser of a
+ * command's words (hrctl_cmd_parse) serve both sides. A command is a plain
+ * function that gets what its table entry says it needs (HRCTL_NEED_SERVER:
+ * an open hr_server; HRCTL_NEED_DIR: the data directory locked and its LMDB
+ * open, without the recovery an hr_server_open makes; HRCTL_NEED_NONE:
+ * nothing, the command reads the files it is given) and writes everything
+ * through one printer (hrctl_out: text for people or JSON for scripts) and
+ * its errors to c->err. The program (client.c) gives it stdout and stderr
+ * and its own hr_server (offline); the daemon (server.c) gives it its
+ * hr_server and two memory streams whose bytes go back to the client.
+ * Where each command runs: NEED_SERVER live (forwarded to the daemon) or
+ * offline; NEED_DIR offline only (verify must not run beside a daemon:
+ * exit 3); NEED_NONE in the client, with or without a daemon.
  *
  * Exit codes (README, "hregionctl"): HRCTL_OK 0; HRCTL_PROBLEM 1 (verify
  * found problems, or the command was refused: a non-empty drop without
  * --force, an existing or missing table); HRCTL_USAGE 2; HRCTL_BUSY 3 (a
- * daemon holds the data directory's lock); HRCTL_ERROR 4 (the data
- * directory is missing or unreadable, or the engine failed).
+ * daemon holds the data directory's lock and the command needs it
+ * offline, or its control socket does not answer); HRCTL_ERROR 4 (the data
+ * directory is missing or unreadable, or the engine failed); HRCTL_DENIED 5
+ * (the daemon's control socket refused this user).
  *
- * Single-threaded: one command per process.
+ * Threads: a command and its hrctl belong to one thread; nothing in
+ * engine/ctl/ keeps global state, so the daemon can run commands on its
+ * own thread (one at a time) while FUSE requests are served.
  */
 #ifndef HRCTL_H
 #define HRCTL_H
@@ -35,7 +43,14 @@
 #include "hr_config.h"
 #include "hregionfs.h"
 
-enum { HRCTL_OK = 0, HRCTL_PROBLEM = 1, HRCTL_USAGE = 2, HRCTL_BUSY = 3, HRCTL_ERROR = 4 };
+enum {
+	HRCTL_OK = 0,
+	HRCTL_PROBLEM = 1,
+	HRCTL_USAGE = 2,
+	HRCTL_BUSY = 3,
+	HRCTL_ERROR = 4,
+	HRCTL_DENIED = 5,
+};
 
 /* ---- the printer (out.c) ---------------------------------------------------
  * One document per command. JSON: a root object; objects, lists and fields
@@ -87,6 +102,8 @@ int hrctl_parse_binary(const char *s, uint8_t **out, size_t *len);
 typedef struct hrctl {
 	hr_config cfg;
 	hrctl_out *out;
+	FILE *err;		/* error messages ("hregionctl: ..." lines) */
+	int live;		/* run by the daemon, beside the mount */
 	hr_server *srv;		/* HRCTL_NEED_SERVER */
 	hr_meta *meta;		/* HRCTL_NEED_DIR */
 	hr_io *io;		/* HRCTL_NEED_DIR: the seam the checks read through */
@@ -97,7 +114,7 @@ typedef struct hrctl {
 	int cells;		/* --cells */
 } hrctl;
 
-/* Reports an error: "hregionctl: ..." on stderr, and the "error" field of
+/* Reports an error: "hregionctl: ..." on c->err, and the "error" field of
  * the JSON document. Returns code, for `return hrctl_fail(...)`. */
 int hrctl_fail(hrctl *c, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* The exit code for an engine error (-ENOENT: PROBLEM, ...). */
@@ -121,7 +138,30 @@ typedef struct hrctl_cmd {
 	int (*fn)(hrctl *c, int argc, char **argv);
 	const char *usage;	/* arguments, for --help */
 	const char *help;	/* one line */
+	/* bit i: argument i is a path, made absolute before the command goes
+	 * to a daemon (whose working directory is not the caller's) */
+	unsigned path_args;
 } hrctl_cmd;
+
+/* main.c: the command table, and the words of a command line after the
+ * options (-c, -o, --json, ... are the program's): the command's name (one
+ * or two words), its arguments and its flags, in any order ("--" ends the
+ * flags). On a mistake writes the usage line to err and returns
+ * HRCTL_USAGE. args points into words. */
+extern const hrctl_cmd *const hrctl_cmds;
+extern const size_t hrctl_ncmds;
+typedef struct hrctl_parsed {
+	const hrctl_cmd *cmd;
+	char **args;		/* malloc'd array (hrctl_parsed_free), strings of words */
+	int nargs;
+	unsigned flags;		/* HRCTL_F_* */
+} hrctl_parsed;
+int hrctl_cmd_parse(int nwords, char **words, FILE *err, hrctl_parsed *p);
+void hrctl_parsed_free(hrctl_parsed *p);
+/* Sets c's flag fields from HRCTL_F_* bits. */
+void hrctl_set_flags(hrctl *c, unsigned flags);
+/* "live, offline" / "offline" / "anywhere": where a command runs (--help). */
+const char *hrctl_cmd_modes(const hrctl_cmd *cmd);
 
 /* cmd_schema.c */
 int hrctl_cmd_list(hrctl *c, int argc, char **argv);

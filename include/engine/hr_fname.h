@@ -72,6 +72,8 @@ int hr_fname_wal_dir(const char *data_dir, char *buf, size_t len);
 int hr_fname_store_dir(const char *data_dir, char *buf, size_t len);
 int hr_fname_lost_dir(const char *data_dir, char *buf, size_t len);
 int hr_fname_archive_dir(const char *data_dir, char *buf, size_t len);
+/* <data_dir>/ctl.sock: the daemon's control socket (hrctl_proto.h) */
+int hr_fname_ctl_sock(const char *data_dir, char *buf, size_t len);
 /* <archive_dir>/<file>.hsf */
 int hr_fname_archive_file(const char *archive_dir, uint64_t file_id, char *buf, size_t len);
 /* A snapshot export directory (hr_format.h, "Snapshot exports"), outside

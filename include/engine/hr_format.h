@@ -255,4 +255,11 @@
 #define HR_EXPORT_VERSION 1u
 #define HR_EXPORT_MANIFEST_MAX (256u << 20)
 
+/* ======================================================================
+ * The control socket (engine/ctl, hregionctl <-> the daemon)
+ * ======================================================================
+ * Not on disk but on <data>/ctl.sock: length-prefixed frames with a
+ * version byte and a CRC32C, described with their payloads in
+ * include/ctl/hrctl_proto.h (HRCTL_PROTO_VERSION). */
+
 #endif

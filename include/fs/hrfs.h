@@ -297,6 +297,8 @@ struct hrfs_mem *hrfs_mem_find_locked(struct hrfs *fs, const char *path);
 /* Adds (or returns the existing) entry; NULL on ENOMEM. */
 struct hrfs_mem *hrfs_mem_add_locked(struct hrfs *fs, const char *path, int kind);
 void hrfs_mem_del_locked(struct hrfs *fs, const char *path);
+/* Removes every entry under a table (dropped by someone else). */
+void hrfs_mem_drop_table_locked(struct hrfs *fs, const char *table);
 /* Renames a listed entry (the new path must be free). */
 int hrfs_mem_rename_locked(struct hrfs *fs, struct hrfs_mem *m, const char *newpath);
 void hrfs_mem_ref_locked(struct hrfs_mem *m);
@@ -424,6 +426,11 @@ void hrfs_inval_entry_queue(struct hrfs *fs, uint64_t parent, const char *name);
  * and name the kernel or this layer keeps of it; a table made behind it
  * (clone, import) changes the root's listing. */
 void hrfs_table_event(void *fs, const char *table, int event);
+/* Tables created and dropped and families altered too (by hregionctl: the
+ * mount sees them at once). The mount's own engine calls that create or
+ * drop a table are marked (1 before, 0 after) and left to the caller's
+ * bookkeeping. */
+void hrfs_ev_own(int on);
 
 /* ---- attr.c -------------------------------------------------------------- */
 void hrfs_attr_dir(const struct hrfs *fs, uint64_t ino, struct stat *st);

@@ -192,9 +192,6 @@ tags() {
 	tsh 'echo later > "$1"' "$M/t/gone/cf/q"
 	t rm "$M/t/gone/cf/q"
 	run ctl snapshot t s
-	if [[ $status == 3 ]]; then
-		skip "hregionctl does not reach a running daemon yet (no control socket)"
-	fi
 	assert_success
 	# after the snapshot: overwrites, a new row, a removed row; everything
 	# read once, so the kernel caches names, attributes, pages and listings

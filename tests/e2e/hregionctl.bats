@@ -1,8 +1,9 @@
 #!/usr/bin/env bats
 # hregionctl, the operator's tool, on a data directory made through the
 # mount and then unmounted (its offline mode): every command, its --json
-# output parsed, and its refusals (a daemon serving the directory, a drop of
-# a table with rows, damage found by verify).
+# output parsed, and its refusals (verify beside a daemon, a drop of a
+# table with rows, damage found by verify). Live mode, through the daemon's
+# control socket: hregionctl_live.bats.
 
 # The tsh snippets are single-quoted on purpose: they expand their own $1...
 # shellcheck disable=SC2016
@@ -54,19 +55,17 @@ check_cells() {
 
 store_files() { find "$HR_DATA/store" -name '*.hsf' | sort; }
 
-@test "hregionctl refuses a data directory a daemon serves: exit 3 with the pid" {
+@test "hregionctl offline: verify refused beside a daemon; a directory that is not one" {
 	put r1 q v
-	run ctl status
-	assert_failure 3
-	assert_output --partial "a daemon is serving $HR_DATA (pid $HR_PID)"
+	# (live commands: hregionctl_live.bats)
 	run ctl verify
 	assert_failure 3
-	run ctl --json list
-	assert_failure 3
+	assert_output --partial "a daemon is serving $HR_DATA (pid $HR_PID)"
 	unmount_fs
 	run ctl status
 	assert_success
 	assert_line "tables 1"
+	assert_line "mode offline"
 	# a directory that is not one is not created
 	run tsh 'cd "$1" && exec "$2" -o "data_dir=$1/nothing" status' "$HR_TMP" "$HRCTL_BIN"
 	assert_failure 4

@@ -170,6 +170,23 @@ import json, sys; sys.stdout.write(json.load(sys.stdin)[\"metrics\"])" >"$3" &&
 	assert_output 1
 }
 
+@test "hregionctl metrics against a mounted directory: the daemon's figures" {
+	put_cells 5
+	run t "$HRCTL_BIN" -o "data_dir=$HR_DATA" metrics
+	assert_success
+	printf '%s\n' "$output" >"$HR_TMP/live.txt"
+	t cat "$M/.hregionfs/metrics" >"$HR_TMP/mount.txt"
+	# the daemon's own counters, the mount's families included; nothing
+	# was written in between, so both renderings agree
+	run python3 "$PROMCHECK" "$HR_TMP/live.txt" hregionfs_puts_total hregionfs_fs_commits_total
+	assert_success
+	local live=$output
+	[[ ${live%%$'\n'*} -ge 5 ]]
+	run python3 "$PROMCHECK" "$HR_TMP/mount.txt" hregionfs_puts_total hregionfs_fs_commits_total
+	assert_success
+	assert_output "$live"
+}
+
 @test "metrics_histograms=false leaves the histograms out, counters stay" {
 	unmount_fs
 	mount_fs metrics_histograms=false
