@@ -11,7 +11,8 @@
 #     hregionfs(8)'s CONFIGURATION, with the same default when the line is
 #     not commented, and no other key is;
 #   - `make install DESTDIR=...` puts the pages, the completion and the
-#     programs where they belong.
+#     programs where they belong;
+#   - the bash completion offers every command of --help.
 # The pages are read from their source (tests/e2e/roff_tags.py), so no
 # groff is needed; only the rendering test uses it, when it is installed.
 
@@ -108,16 +109,16 @@ ini_keys() {
 	local flag missing=()
 	t "$HRCTL_BIN" --help >"$HR_TMP/help"
 	$ROFF text "$CTL_MAN" >"$HR_TMP/man.txt"
-	for flag in $(grep -oE -- '--[a-z][a-z-]*' "$HR_TMP/help" | sort -u); do
+	while read -r flag; do
 		grep -qF -- "$flag" "$HR_TMP/man.txt" || missing+=("$flag")
-	done
+	done < <(grep -oE -- '--[a-z][a-z-]*' "$HR_TMP/help" | sort -u)
 	[[ $(grep -coE -- '--[a-z]' "$HR_TMP/help") -ge 5 ]]
 	run echo "${missing[*]}"
 	assert_output ''
 }
 
 @test "every option of hregionfs --help and hregionctl --help is in the OPTIONS of its page" {
-	local prog page opt missing=()
+	local prog bin page opt missing=()
 	for prog in hregionfs hregionctl; do
 		if [[ $prog == hregionfs ]]; then
 			bin=$HREGIONFS_BIN page=$FS_MAN
@@ -192,4 +193,19 @@ ini_keys() {
 		assert_success
 		assert_output ''
 	done
+}
+
+@test "the bash completion offers every command of hregionctl --help" {
+	local cmd missing=() words
+	# the words completed in first position: the "''" case of _hregionctl
+	words=$(awk "/^\t'')/ { c = 1; next } c && /;;/ { exit } c" \
+		"$HR_REPO/scripts/hregionctl.bash-completion")
+	words=${words//words=/}
+	words=" $(tr -d '"' <<<"$words" | tr -s '[:space:]' ' ') "
+	[[ $words == *" status "* ]]
+	while read -r cmd; do
+		[[ $words == *" ${cmd%% *} "* ]] || missing+=("$cmd")
+	done < <(help_commands)
+	run echo "${missing[*]}"
+	assert_output ''
 }
