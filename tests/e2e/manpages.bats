@@ -41,9 +41,9 @@ lead_words() {
 }
 
 # help_commands — the commands listed by hregionctl --help (the lines under
-# "commands:" indented by two spaces; their descriptions are indented more).
+# "commands" heading, indented by two spaces; descriptions are indented more).
 help_commands() {
-	t "$HRCTL_BIN" --help | awk '/^commands:/ { c = 1; next } /^[^ ]/ { c = 0 } c && /^  [^ ]/' |
+	t "$HRCTL_BIN" --help | awk '/^commands/ { c = 1; next } /^[^ ]/ { c = 0 } c && /^  [^ ]/' |
 		lead_words | sort -u
 }
 
