@@ -40,7 +40,7 @@ lead_words() {
 	awk '{ n = ""; for (i = 1; i <= NF && $i ~ /^[a-z][a-z0-9_-]*$/; i++) n = n (n == "" ? "" : " ") $i; print n }'
 }
 
-# help_commands — the commands listed by hregionctl --help (the lines under
+# help_commands — the commands listed by hregionctl --help (the lines under the
 # "commands" heading, indented by two spaces; descriptions are indented more).
 help_commands() {
 	t "$HRCTL_BIN" --help | awk '/^commands/ { c = 1; next } /^[^ ]/ { c = 0 } c && /^  [^ ]/' |
