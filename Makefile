@@ -8,9 +8,10 @@ CC ?= cc
 WERROR ?=
 SAN ?=
 
-PKGS := fuse3 lmdb inih
+# liblz4, libzstd: store-file block compression (hr_format.h)
+PKGS := fuse3 lmdb inih liblz4 libzstd
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lfuse3 -llmdb -linih)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lfuse3 -llmdb -linih -llz4 -lzstd)
 
 OPT ?= -O2 -g
 CFLAGS ?=

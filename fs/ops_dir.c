@@ -332,14 +332,15 @@ void hrfs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 }
 
 /* A family made through the mount: the engine's defaults, with the
- * history settings of the configuration (default_max_versions,
- * default_keep_deleted_cells). */
+ * history and compression settings of the configuration
+ * (default_max_versions, default_keep_deleted_cells, default_compression). */
 static void mount_family(const struct hrfs *fs, hr_family_schema *f, const char *name)
 {
 	hr_family_defaults(f, name);
 	if (fs->cfg.default_max_versions)
 		f->max_versions = fs->cfg.default_max_versions;
 	f->keep_deleted_cells = fs->cfg.default_keep_deleted_cells ? 1 : 0;
+	f->compression = (uint8_t)fs->cfg.default_compression;
 }
 
 /* Parses cfg.default_families ("cf,meta") into a schema. */

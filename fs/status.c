@@ -85,7 +85,8 @@ static int render_schema(struct hrfs *fs, const char *table, struct sbuf *b)
 				  " block_size=%" PRIu32 " bloom=%s compression=%s"
 				  " keep_deleted_cells=%s\n",
 				  f->name, f->max_versions, f->ttl_ms, f->block_size,
-				  f->bloom == HR_BLOOM_ROW ? "row" : "none", "none",
+				  f->bloom == HR_BLOOM_ROW ? "row" : "none",
+				  hr_compression_name(f->compression),
 				  f->keep_deleted_cells ? "true" : "false");
 		}
 	}

@@ -29,6 +29,7 @@ typedef struct hr_config {
 	/* [storage] */
 	char data_dir[PATH_MAX];
 	uint32_t open_files;		/* bound on cached store-file descriptors */
+	uint32_t zstd_level;		/* of compression=zstd store-file blocks */
 	/* [wal] */
 	int durability;			/* HR_DURABILITY_* */
 	uint32_t sync_interval_ms;
@@ -69,6 +70,7 @@ typedef struct hr_config {
 	int auto_create_families;
 	uint32_t default_max_versions;	/* of families made by mkdir */
 	int default_keep_deleted_cells;
+	int default_compression;	/* HR_COMPRESSION_* of families made by mkdir */
 	uint32_t entry_timeout_s;
 	uint32_t retries;
 	uint32_t retry_pause_ms;

@@ -90,7 +90,7 @@ typedef struct hr_family_schema {
 	int64_t ttl_ms;		/* 0 = forever (the default) */
 	uint32_t block_size;	/* default 64 KiB */
 	uint8_t bloom;		/* HR_BLOOM_NONE or HR_BLOOM_ROW (default) */
-	uint8_t compression;	/* HR_COMPRESSION_NONE (only value so far) */
+	uint8_t compression;	/* HR_COMPRESSION_*: store-file blocks (default none) */
 	/* HBase's KEEP_DELETED_CELLS (default 0): 1 = deleted cells stay
 	 * readable by time-range reads that end before their delete marker,
 	 * and compactions keep them (and their markers), still subject to
@@ -99,7 +99,14 @@ typedef struct hr_family_schema {
 } hr_family_schema;
 
 enum { HR_BLOOM_NONE = 0, HR_BLOOM_ROW = 1 };
-enum { HR_COMPRESSION_NONE = 0 };
+/* Per data block of the store files a flush or compaction writes (the
+ * WAL and memstores are never compressed; hr_format.h). A block that does
+ * not shrink is stored raw. zstd uses the zstd_level of the configuration. */
+enum { HR_COMPRESSION_NONE = 0, HR_COMPRESSION_LZ4 = 1, HR_COMPRESSION_ZSTD = 2 };
+/* "none", "lz4", "zstd" ("unknown" for anything else) */
+const char *hr_compression_name(int c);
+/* The HR_COMPRESSION_* value of a name, or -EINVAL. */
+int hr_compression_parse(const char *name);
 
 typedef struct hr_table_schema {
 	char name[HR_MAX_NAME + 1];
@@ -119,6 +126,35 @@ int hr_table_create(hr_server *srv, const hr_table_schema *schema); /* -EEXIST, 
 int hr_table_drop(hr_server *srv, const char *table);		      /* removes all its data */
 int hr_table_schema_get(hr_server *srv, const char *table, hr_table_schema *out); /* -ENOENT */
 int hr_family_add(hr_server *srv, const char *table, const hr_family_schema *f); /* -EEXIST */
+
+/* ---- schema changes (HBase's alter) -----------------------------------------
+ * hr_family_alter sets the fields of a family that `mask` names to those of
+ * *v (v->name is ignored), in ONE LMDB transaction (the table record, so a
+ * crash keeps the old settings or the new ones, never a mix) and then in
+ * the running server, under map_lock (write) and each store's mutex:
+ * - reads (gets, scans, versions/, asof/) use the new max_versions, ttl_ms
+ *   and keep_deleted_cells at once, as HBase does: raising max_versions
+ *   shows versions a major compaction has not dropped yet, lowering it or
+ *   setting a TTL hides the surplus at once;
+ * - block_size, bloom and compression apply to the files written from then
+ *   on (the next flush, compaction or split); files already written are
+ *   read as they are, so a store may hold files of both kinds until a major
+ *   compaction (hr_compact(srv, table, 1)) rewrites them all;
+ * - a flush or compaction that started before keeps the settings it
+ *   started with; a split that started before gives its daughters the new
+ *   ones.
+ * Returns 0; -ENOENT no such table or family; -EINVAL a value out of range
+ * (as hr_table_create checks them) or a bit of mask unknown. */
+enum {
+	HR_ALTER_MAX_VERSIONS = 1u << 0,
+	HR_ALTER_TTL = 1u << 1,
+	HR_ALTER_BLOCK_SIZE = 1u << 2,
+	HR_ALTER_BLOOM = 1u << 3,
+	HR_ALTER_COMPRESSION = 1u << 4,
+	HR_ALTER_KEEP_DELETED_CELLS = 1u << 5,
+};
+int hr_family_alter(hr_server *srv, const char *table, const char *family, unsigned mask,
+		    const hr_family_schema *v);
 
 /* The tables in name order; *names is a malloc'd array of malloc'd
  * strings, released with hr_names_free. */

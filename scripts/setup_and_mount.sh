@@ -7,7 +7,8 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-PKGS=(build-essential pkg-config libfuse3-dev fuse3 liblmdb-dev libinih-dev)
+PKGS=(build-essential pkg-config libfuse3-dev fuse3 liblmdb-dev libinih-dev
+	liblz4-dev libzstd-dev)
 
 sudo_cmd=()
 if [[ $(id -u) -ne 0 ]]; then

@@ -45,10 +45,16 @@ static int write_output(compaction *c)
 	hr_resolver res;
 	uint64_t rows = 0, max_seq = 0, paced = 0;
 	int rc;
-	int64_t oldest = st->fam.ttl_ms > 0 ? hr_now_ms() - st->fam.ttl_ms : INT64_MIN;
+	/* the settings now (an alter takes effect at the next compaction) */
+	hr_family_schema *fc = malloc(sizeof(*fc));
+	if (!fc)
+		return -ENOMEM;
+	hr_store_conf(st, fc);
+	int64_t oldest = fc->ttl_ms > 0 ? hr_now_ms() - fc->ttl_ms : INT64_MIN;
 
 	/* every cell in a file is below every read point: see all of them */
-	hr_resolver_init(&res, &st->fam, UINT64_MAX);
+	hr_resolver_init(&res, fc, UINT64_MAX);
+	free(fc);
 	/* Reads never show versions beyond max_versions (hregionfs.h,
 	 * "Versions and time ranges"); a minor compaction keeps them anyway
 	 * (HBase's minor compactions keep what major ones drop), a major one

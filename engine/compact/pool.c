@@ -211,6 +211,7 @@ static int major_due(hr_store *st, uint64_t interval, int64_t now_ms)
 	char path[PATH_MAX];
 	pthread_mutex_lock(&st->mu);
 	uint32_t n = st->nfiles;
+	/* under st->mu: the settings as alter leaves them */
 	int idle = n == 0 || (n == 1 && st->fam.ttl_ms <= 0 &&
 			      (hr_sfile_get_info(st->files[0])->delete_count == 0 ||
 			       st->fam.keep_deleted_cells));

@@ -69,6 +69,9 @@ static const char *const log_level_names[] = {
 	[HR_LOG_DEBUG] = "debug", NULL,
 };
 
+/* the values of hregionfs.h's HR_COMPRESSION_* */
+static const char *const compression_names[] = {"none", "lz4", "zstd", NULL};
+
 static int check_families(const char *value, char *why, size_t whylen);
 static int check_ratio(const char *value, char *why, size_t whylen);
 
@@ -84,6 +87,8 @@ static const struct cfg_key keys[] = {
 	 "directory holding the WAL, store files and LMDB metadata"},
 	{"storage", "open_files", T_UINT, FLD(open_files), "1024", 16, 16384, NULL, NULL,
 	 "most store-file descriptors kept open at once"},
+	{"storage", "zstd_level", T_UINT, FLD(zstd_level), "3", 1, 19, NULL, NULL,
+	 "zstd level of store-file blocks in families with compression=zstd"},
 
 	{"wal", "durability", T_ENUM, FLD(durability), "os", 0, 0, durability_names, NULL,
 	 "os: a put returns after write(2) to the log; fsync: after the log is synced"},
@@ -156,6 +161,8 @@ static const struct cfg_key keys[] = {
 	 NULL, "versions per cell kept by families made by mkdir (HBase's default: 1)"},
 	{"fs", "default_keep_deleted_cells", T_BOOL, FLD(default_keep_deleted_cells), "false", 0, 1,
 	 NULL, NULL, "families made by mkdir keep deleted cells for time travel (HBase: false)"},
+	{"fs", "default_compression", T_ENUM, FLD(default_compression), "none", 0, 0,
+	 compression_names, NULL, "store-file compression of families made by mkdir: none, lz4, zstd"},
 	{"fs", "entry_timeout_s", T_UINT, FLD(entry_timeout_s), "60", 0, 86400, NULL, NULL,
 	 "seconds the kernel may cache names and attributes"},
 	{"fs", "retries", T_UINT, FLD(retries), "10", 0, 1000, NULL, NULL,

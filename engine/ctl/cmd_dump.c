@@ -152,21 +152,51 @@ int hrctl_cmd_sfile_dump(hrctl *c, int argc, char **argv)
 		hrctl_out_u64(c->out, "bits", l.bloom_nbits);
 	}
 	hrctl_out_end(c->out);
+	/* each block's codec and sizes: its header, read (and CRC-checked) */
+	uint64_t stored = 0, raw = 0;
+	int damaged = 0;
 	hrctl_out_list(c->out, "index");
 	for (uint32_t i = 0; i < l.nblocks; i++) {
 		uint64_t off;
 		uint32_t len;
 		const hr_kv *first;
+		hr_sfile_block_desc d;
 		if (hr_sfile_block_at(f, i, &off, &len, &first) < 0)
 			break;
+		int drc = hr_sfile_block_describe(f, i, &d);
 		hrctl_out_begin(c->out, NULL, "block");
 		hrctl_out_u64(c->out, "offset", off);
 		hrctl_out_u64(c->out, "length", len);
 		hrctl_out_bytes(c->out, "first_row", first->row, first->row_len);
 		hrctl_out_bytes(c->out, "first_qualifier", first->qual, first->qual_len);
+		if (drc == 0) {
+			hrctl_out_str(c->out, "codec", hr_compression_name(d.codec));
+			hrctl_out_u64(c->out, "raw_len", d.raw_len);
+			if (d.incompressible)
+				hrctl_out_bool(c->out, "incompressible", 1);
+			stored += len;
+			raw += d.raw_len + 8 + (in->version >= 3 ? HR_SFILE_BLK_HDR : 0);
+		} else {
+			hrctl_out_str(c->out, "codec", "damaged");
+			damaged++;
+		}
 		hrctl_out_end(c->out);
 	}
 	hrctl_out_list_end(c->out);
+	/* the data blocks' bytes on disk against what they hold decoded
+	 * (framing included in both) */
+	hrctl_out_begin(c->out, "compression", "compression");
+	hrctl_out_u64(c->out, "stored_bytes", stored);
+	hrctl_out_u64(c->out, "raw_bytes", raw);
+	if (raw) {
+		char ratio[32];
+		snprintf(ratio, sizeof(ratio), "%.3f", (double)stored / (double)raw);
+		hrctl_out_str(c->out, "ratio", ratio);
+	}
+	hrctl_out_end(c->out);
+	if (damaged)
+		code = hrctl_fail(c, HRCTL_PROBLEM, "%s: %d data block%s damaged", path, damaged,
+				  damaged == 1 ? " is" : "s are");
 	if (c->cells && (rc = dump_cells(c, f)) < 0)
 		code = hrctl_fail(c, HRCTL_PROBLEM, "%s: a data block is unreadable: %s", path,
 				  strerror(-rc));

@@ -1,4 +1,4 @@
-/* cmd_schema.c — list, describe, create, drop (HBase shell's DDL). */
+/* cmd_schema.c — list, describe, create, alter, drop (HBase shell's DDL). */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -14,7 +14,7 @@ static void out_family(hrctl_out *o, const hr_family_schema *f)
 	hrctl_out_i64(o, "ttl_ms", f->ttl_ms);
 	hrctl_out_u64(o, "block_size", f->block_size);
 	hrctl_out_str(o, "bloom", f->bloom == HR_BLOOM_ROW ? "row" : "none");
-	hrctl_out_str(o, "compression", "none");
+	hrctl_out_str(o, "compression", hr_compression_name(f->compression));
 	hrctl_out_bool(o, "keep_deleted_cells", f->keep_deleted_cells);
 	hrctl_out_end(o);
 }
@@ -104,6 +104,60 @@ static int parse_bool(const char *v, uint8_t *out)
 	return 0;
 }
 
+/* KEY=VALUE onto f; *mask gets the HR_ALTER_* bit of the key. arg is what
+ * the user typed, for messages. "ttl" and "ttl_ms" are one key (ms). */
+static int parse_setting(hrctl *c, int bad, hr_family_schema *f, const char *key, const char *v,
+			 const char *arg, unsigned *mask)
+{
+	uint64_t x = 0;
+	int rc = 0;
+	if (!strcmp(key, "max_versions")) {
+		rc = parse_u64(v, 0, &x);
+		if (rc == 0 && (x == 0 || x > UINT32_MAX))
+			rc = -EINVAL;
+		f->max_versions = (uint32_t)x;
+		*mask |= HR_ALTER_MAX_VERSIONS;
+	} else if (!strcmp(key, "ttl_ms") || !strcmp(key, "ttl")) {
+		rc = parse_u64(v, 0, &x);
+		if (rc == 0 && x > INT64_MAX)
+			rc = -EINVAL;
+		f->ttl_ms = (int64_t)x;
+		*mask |= HR_ALTER_TTL;
+	} else if (!strcmp(key, "block_size")) {
+		rc = parse_u64(v, 1, &x);
+		if (rc == 0 && (x < 512 || x > (64u << 20)))
+			rc = -EINVAL;
+		f->block_size = (uint32_t)x;
+		*mask |= HR_ALTER_BLOCK_SIZE;
+	} else if (!strcmp(key, "bloom")) {
+		if (!strcmp(v, "row"))
+			f->bloom = HR_BLOOM_ROW;
+		else if (!strcmp(v, "none"))
+			f->bloom = HR_BLOOM_NONE;
+		else
+			return hrctl_fail(c, bad, "'%s': bloom is row or none", arg);
+		*mask |= HR_ALTER_BLOOM;
+	} else if (!strcmp(key, "keep_deleted_cells")) {
+		rc = parse_bool(v, &f->keep_deleted_cells);
+		*mask |= HR_ALTER_KEEP_DELETED_CELLS;
+	} else if (!strcmp(key, "compression")) {
+		int codec = hr_compression_parse(v);
+		if (codec < 0)
+			return hrctl_fail(c, bad, "'%s': compression is none, lz4 or zstd",
+					  arg);
+		f->compression = (uint8_t)codec;
+		*mask |= HR_ALTER_COMPRESSION;
+	} else {
+		return hrctl_fail(c, bad,
+				  "'%s': unknown key (max_versions, ttl_ms, block_size, bloom, "
+				  "keep_deleted_cells, compression)",
+				  arg);
+	}
+	if (rc < 0)
+		return hrctl_fail(c, bad, "'%s': bad value", arg);
+	return HRCTL_OK;
+}
+
 /* FAMILY:KEY=VALUE onto the family of s it names. */
 static int apply_setting(hrctl *c, hr_table_schema *s, const char *arg)
 {
@@ -118,47 +172,69 @@ static int apply_setting(hrctl *c, hr_table_schema *s, const char *arg)
 	if (!f)
 		return hrctl_fail(c, HRCTL_USAGE, "'%s': not one of the table's families", arg);
 	char key[64];
+	unsigned mask = 0;
 	snprintf(key, sizeof(key), "%.*s", (int)(eq - colon - 1), colon + 1);
-	const char *v = eq + 1;
-	uint64_t x = 0;
-	int rc = 0;
-	if (!strcmp(key, "max_versions")) {
-		rc = parse_u64(v, 0, &x);
-		if (rc == 0 && (x == 0 || x > UINT32_MAX))
-			rc = -EINVAL;
-		f->max_versions = (uint32_t)x;
-	} else if (!strcmp(key, "ttl_ms")) {
-		rc = parse_u64(v, 0, &x);
-		if (rc == 0 && x > INT64_MAX)
-			rc = -EINVAL;
-		f->ttl_ms = (int64_t)x;
-	} else if (!strcmp(key, "block_size")) {
-		rc = parse_u64(v, 1, &x);
-		if (rc == 0 && (x < 512 || x > (64u << 20)))
-			rc = -EINVAL;
-		f->block_size = (uint32_t)x;
-	} else if (!strcmp(key, "bloom")) {
-		if (!strcmp(v, "row"))
-			f->bloom = HR_BLOOM_ROW;
-		else if (!strcmp(v, "none"))
-			f->bloom = HR_BLOOM_NONE;
-		else
-			rc = -EINVAL;
-	} else if (!strcmp(key, "keep_deleted_cells")) {
-		rc = parse_bool(v, &f->keep_deleted_cells);
-	} else if (!strcmp(key, "compression")) {
-		if (strcmp(v, "none"))
-			return hrctl_fail(c, HRCTL_USAGE, "'%s': only compression=none exists so far",
-					  arg);
-	} else {
-		return hrctl_fail(c, HRCTL_USAGE,
-				  "'%s': unknown key (max_versions, ttl_ms, block_size, bloom, "
-				  "keep_deleted_cells, compression)",
-				  arg);
+	return parse_setting(c, HRCTL_USAGE, f, key, eq + 1, arg, &mask);
+}
+
+/* alter TABLE FAMILY KEY=VALUE...: every key in one hr_family_alter (one
+ * LMDB transaction); nothing changes if any argument is bad. A bad key or
+ * value is a refusal (exit 1), like an unknown table or family. */
+int hrctl_cmd_alter(hrctl *c, int argc, char **argv)
+{
+	const char *table = argv[0], *family = argv[1];
+	hr_table_schema *s = malloc(sizeof(*s));
+	int code = HRCTL_OK;
+	if (!s)
+		return hrctl_fail(c, HRCTL_ERROR, "out of memory");
+	int rc = hr_table_schema_get(c->srv, table, s);
+	if (rc < 0) {
+		code = hrctl_fail(c, hrctl_code(rc), "alter %s: %s", table,
+				  rc == -ENOENT ? "no such table" : strerror(-rc));
+		goto out;
 	}
-	if (rc < 0)
-		return hrctl_fail(c, HRCTL_USAGE, "'%s': bad value", arg);
-	return HRCTL_OK;
+	hr_family_schema *f = NULL;
+	for (uint32_t i = 0; i < s->nfamilies && !f; i++)
+		if (!strcmp(s->families[i].name, family))
+			f = &s->families[i];
+	if (!f) {
+		code = hrctl_fail(c, HRCTL_PROBLEM, "alter %s: no family '%s'", table, family);
+		goto out;
+	}
+	unsigned mask = 0;
+	for (int i = 2; i < argc; i++) {
+		const char *eq = strchr(argv[i], '=');
+		char key[64];
+		if (!eq || eq == argv[i] || (size_t)(eq - argv[i]) >= sizeof(key)) {
+			code = hrctl_fail(c, HRCTL_PROBLEM, "'%s': expected KEY=VALUE", argv[i]);
+			goto out;
+		}
+		snprintf(key, sizeof(key), "%.*s", (int)(eq - argv[i]), argv[i]);
+		if ((code = parse_setting(c, HRCTL_PROBLEM, f, key, eq + 1, argv[i], &mask)) !=
+		    HRCTL_OK)
+			goto out;
+	}
+	if ((rc = hr_family_alter(c->srv, table, family, mask, f)) < 0) {
+		code = hrctl_fail(c, hrctl_code(rc), "alter %s %s: %s", table, family,
+				  rc == -ENOENT ? "no such table or family"
+				  : rc == -EINVAL ? "value out of range" : strerror(-rc));
+		goto out;
+	}
+	if ((rc = hr_table_schema_get(c->srv, table, s)) < 0) {
+		code = hrctl_fail(c, hrctl_code(rc), "alter %s: %s", table, strerror(-rc));
+		goto out;
+	}
+	hrctl_out_begin(c->out, "altered", "altered");
+	hrctl_out_name(c->out, "table", table);
+	hrctl_out_list(c->out, "families");
+	for (uint32_t i = 0; i < s->nfamilies; i++)
+		if (!strcmp(s->families[i].name, family))
+			out_family(c->out, &s->families[i]);
+	hrctl_out_list_end(c->out);
+	hrctl_out_end(c->out);
+out:
+	free(s);
+	return code;
 }
 
 int hrctl_cmd_create(hrctl *c, int argc, char **argv)
@@ -191,6 +267,7 @@ int hrctl_cmd_create(hrctl *c, int argc, char **argv)
 		hr_family_defaults(fs, f);
 		fs->max_versions = c->cfg.default_max_versions;
 		fs->keep_deleted_cells = (uint8_t)c->cfg.default_keep_deleted_cells;
+		fs->compression = (uint8_t)c->cfg.default_compression;
 	}
 	if (!s->nfamilies) {
 		code = hrctl_fail(c, HRCTL_USAGE, "no family given");

@@ -27,7 +27,11 @@ static const hrctl_cmd cmds[] = {
 	 "a table's families and their settings"},
 	{"create", HRCTL_NEED_SERVER, 2, -1, 0, hrctl_cmd_create,
 	 "TABLE FAMILY[,FAMILY...] [FAMILY:KEY=VALUE...]",
-	 "create a table (keys: max_versions ttl_ms block_size bloom keep_deleted_cells)"},
+	 "create a table (keys: max_versions ttl_ms block_size bloom keep_deleted_cells "
+	 "compression)"},
+	{"alter", HRCTL_NEED_SERVER, 3, -1, 0, hrctl_cmd_alter, "TABLE FAMILY KEY=VALUE...",
+	 "change a family's settings (max_versions ttl_ms block_size bloom compression "
+	 "keep_deleted_cells); new files use them from the next flush or compaction"},
 	{"drop", HRCTL_NEED_SERVER, 1, 1, HRCTL_F_FORCE, hrctl_cmd_drop, "TABLE [--force]",
 	 "drop a table and its data (a table with rows only with --force)"},
 	{"regions", HRCTL_NEED_SERVER, 1, 1, 0, hrctl_cmd_regions, "TABLE",

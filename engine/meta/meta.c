@@ -10,7 +10,10 @@
 #include "hr_log.h"
 
 /* 1: families without flags; 2: + u8 flags per family (bit 0 =
- * keep_deleted_cells). Both are read; 2 is written. */
+ * keep_deleted_cells). Both are read; 2 is written. Every setting
+ * hr_family_alter changes has its field in version 2 (compression was
+ * recorded from the start, as 0 = none; 1 = lz4 and 2 = zstd came with
+ * alter), so alter needs no new version. */
 #define META_SCHEMA_VERSION 2
 #define META_FAM_KEEP_DELETED 0x1u
 
@@ -269,6 +272,8 @@ static int decode_table(const MDB_val *k, const MDB_val *v, hr_table_schema *s)
 		f->block_size = hr_get32(p + 12);
 		f->bloom = p[16];
 		f->compression = p[17];
+		if (f->compression > HR_COMPRESSION_ZSTD)
+			return -EIO; /* a codec this build does not know */
 		if (version >= 2) {
 			if (p[18] & ~META_FAM_KEEP_DELETED)
 				return -EIO; /* a flag this build does not know */

@@ -3,14 +3,28 @@
  * files), so the merge keeps the current minimum by a linear pass rather
  * than a heap. */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "engine/hr_region.h"
 
+/* The settings of st->fam (st->mu held), not its 256-byte name: a view is
+ * taken per get, and the name is never read from it. */
+static void copy_conf(hr_family_schema *dst, const hr_family_schema *src)
+{
+	dst->name[0] = '\0';
+	dst->max_versions = src->max_versions;
+	dst->ttl_ms = src->ttl_ms;
+	dst->block_size = src->block_size;
+	dst->bloom = src->bloom;
+	dst->compression = src->compression;
+	dst->keep_deleted_cells = src->keep_deleted_cells;
+}
+
 int hr_store_view(hr_store *st, hr_view *v)
 {
-	memset(v, 0, sizeof(*v));
+	memset(v, 0, offsetof(hr_view, fam));
 	pthread_mutex_lock(&st->mu);
 	v->files = st->nfiles ? malloc(st->nfiles * sizeof(*v->files)) : NULL;
 	if (st->nfiles && !v->files) {
@@ -29,8 +43,28 @@ int hr_store_view(hr_store *st, hr_view *v)
 	}
 	v->nfiles = st->nfiles;
 	v->gen = atomic_load(&st->gen);
+	copy_conf(&v->fam, &st->fam);
 	pthread_mutex_unlock(&st->mu);
 	return 0;
+}
+
+void hr_store_conf(hr_store *st, hr_family_schema *out)
+{
+	pthread_mutex_lock(&st->mu);
+	*out = st->fam;
+	pthread_mutex_unlock(&st->mu);
+}
+
+void hr_store_set_conf(hr_store *st, const hr_family_schema *f)
+{
+	pthread_mutex_lock(&st->mu);
+	st->fam.max_versions = f->max_versions;
+	st->fam.ttl_ms = f->ttl_ms;
+	st->fam.block_size = f->block_size;
+	st->fam.bloom = f->bloom;
+	st->fam.compression = f->compression;
+	st->fam.keep_deleted_cells = f->keep_deleted_cells;
+	pthread_mutex_unlock(&st->mu);
 }
 
 void hr_view_release(hr_view *v)
@@ -40,7 +74,7 @@ void hr_view_release(hr_view *v)
 	for (uint32_t i = 0; i < v->nfiles; i++)
 		hr_sfile_unref(v->files[i]);
 	free(v->files);
-	memset(v, 0, sizeof(*v));
+	memset(v, 0, offsetof(hr_view, fam)); /* the settings need no clearing */
 }
 
 typedef struct msrc {

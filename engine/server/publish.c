@@ -19,10 +19,19 @@ int hr_newfile_begin(hr_store *st, uint64_t expected_rows, hr_newfile *nf)
 	nf->st = st;
 	nf->w = NULL;
 	nf->id = atomic_fetch_add(&srv->next_file_id, 1);
+	/* the settings now: an alter takes effect at the next file written */
+	uint32_t block_size;
+	int bloom, codec;
+	pthread_mutex_lock(&st->mu);
+	block_size = st->fam.block_size;
+	bloom = st->fam.bloom == HR_BLOOM_ROW;
+	codec = st->fam.compression;
+	pthread_mutex_unlock(&st->mu);
 	int rc = hr_store_file_path(st, nf->id, 1, tmp, sizeof(tmp));
 	if (rc == 0)
-		rc = hr_sfile_write_open(srv->io, tmp, st->fam.block_size,
-					 st->fam.bloom == HR_BLOOM_ROW, expected_rows, &nf->w);
+		rc = hr_sfile_write_open(srv->io, tmp, block_size, bloom, expected_rows, &nf->w);
+	if (rc == 0 && (rc = hr_sfile_write_compression(nf->w, codec, (int)srv->cfg.zstd_level)) < 0)
+		hr_sfile_write_abort(nf->w);
 	if (rc < 0) {
 		nf->w = NULL;
 		hr_log_error("publish", "%s: cannot start a store file: %s", st->dir, strerror(-rc));

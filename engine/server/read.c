@@ -50,12 +50,13 @@ int hr_store_get(hr_store *st, hr_mvcc *mvcc, const uint8_t *row, size_t row_len
 			break;
 		hr_view_release(&v);
 	}
-	hr_resolver_init(&res, &st->fam, read_point);
+	/* the settings of the view: an alter applies to reads at once */
+	hr_resolver_init(&res, &v.fam, read_point);
 	res.min_ts = min_ts;
 	res.max_ts = max_ts;
 	res.history = history;
 	/* HBase caps a request at the family's VERSIONS */
-	if (max > res.max_versions)
+	if (max == 0 || max > res.max_versions)
 		max = res.max_versions;
 	if ((rc = hr_miter_open(&v, &m)) < 0)
 		goto out;
@@ -155,7 +156,9 @@ int hr_get_versions(hr_server *srv, const char *table, const void *row, size_t r
 	int rc = locate_store(srv, table, row, row_len, family, &r, &st);
 	if (rc < 0)
 		return rc;
-	uint32_t max = opts && opts->max_versions ? opts->max_versions : st->fam.max_versions;
+	hr_family_schema fc;
+	hr_store_conf(st, &fc);
+	uint32_t max = opts && opts->max_versions ? opts->max_versions : fc.max_versions;
 	if (max == 0)
 		max = 1;
 	hr_value *v = calloc(max, sizeof(*v));

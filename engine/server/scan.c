@@ -54,6 +54,7 @@ struct hr_scan {
 	size_t nlease_files;
 	char table[HR_MAX_NAME + 1];
 	char family[HR_MAX_NAME + 1];
+	hr_family_schema conf;	/* scratch: a store's settings, copied under its mu */
 	int has_family, mode, with_values;
 	int64_t max_ts;		/* the time bound (0 = none) */
 	int history;
@@ -166,7 +167,8 @@ static int open_region(hr_scan *sc)
 		if (sc->has_family && strcmp(r->stores[i]->fam.name, sc->family) != 0)
 			continue;
 		sc->ss[sc->nss].st = r->stores[i];
-		hr_resolver_init(&sc->ss[sc->nss].res, &r->stores[i]->fam, 0);
+		hr_store_conf(r->stores[i], &sc->conf);
+		hr_resolver_init(&sc->ss[sc->nss].res, &sc->conf, 0);
 		sc->ss[sc->nss].res.max_ts = sc->max_ts;
 		sc->ss[sc->nss].res.history = sc->history;
 		sc->nss++;

@@ -238,6 +238,15 @@ int hr_region_split(hr_region *p, const uint8_t *key, size_t klen)
 		rc = -ESTALE;
 		goto fail;
 	}
+	/* an alter since the daughters were made: they serve with the table's
+	 * settings of now (their first files were written with the old ones) */
+	for (int k = 0; k < 2; k++)
+		for (unsigned s = 0; s < ns; s++)
+			for (uint32_t i = 0; i < p->table->schema.nfamilies; i++)
+				if (!strcmp(p->table->schema.families[i].name,
+					    d[k].r->stores[s]->fam.name))
+					hr_store_set_conf(d[k].r->stores[s],
+							  &p->table->schema.families[i]);
 	if ((rc = commit_split(srv, p, d, ns, seq)) < 0) {
 		pthread_rwlock_unlock(&srv->map_lock);
 		goto fail;

@@ -23,6 +23,28 @@ void hr_family_defaults(hr_family_schema *f, const char *name)
 	f->compression = HR_COMPRESSION_NONE;
 }
 
+const char *hr_compression_name(int c)
+{
+	switch (c) {
+	case HR_COMPRESSION_NONE:
+		return "none";
+	case HR_COMPRESSION_LZ4:
+		return "lz4";
+	case HR_COMPRESSION_ZSTD:
+		return "zstd";
+	default:
+		return "unknown";
+	}
+}
+
+int hr_compression_parse(const char *name)
+{
+	for (int c = HR_COMPRESSION_NONE; c <= HR_COMPRESSION_ZSTD; c++)
+		if (name && strcmp(name, hr_compression_name(c)) == 0)
+			return c;
+	return -EINVAL;
+}
+
 static int name_char(int c) { return isalnum(c) || c == '_' || c == '-' || c == '.'; }
 
 int hr_table_name_valid(const char *name)
@@ -59,14 +81,20 @@ int hr_family_name_valid(const char *name)
 	return 1;
 }
 
+static int family_valid(const hr_family_schema *f)
+{
+	return hr_family_name_valid(f->name) && f->max_versions != 0 && f->ttl_ms >= 0 &&
+	       f->block_size >= 512 && f->block_size <= (64u << 20) && f->keep_deleted_cells <= 1 &&
+	       f->bloom <= HR_BLOOM_ROW && f->compression <= HR_COMPRESSION_ZSTD;
+}
+
 static int schema_valid(const hr_table_schema *s)
 {
 	if (!hr_table_name_valid(s->name) || s->nfamilies == 0 || s->nfamilies > HR_MAX_FAMILIES)
 		return 0;
 	for (uint32_t i = 0; i < s->nfamilies; i++) {
 		const hr_family_schema *f = &s->families[i];
-		if (!hr_family_name_valid(f->name) || f->max_versions == 0 || f->ttl_ms < 0 ||
-		    f->block_size < 512 || f->block_size > (64u << 20) || f->keep_deleted_cells > 1)
+		if (!family_valid(f))
 			return 0;
 		for (uint32_t j = 0; j < i; j++)
 			if (strcmp(s->families[j].name, f->name) == 0)
@@ -290,6 +318,90 @@ out:
 	}
 	pthread_rwlock_unlock(&srv->map_lock);
 	free(fresh);
+	free(ns);
+	return rc;
+}
+
+#define ALTER_ALL                                                                            \
+	(HR_ALTER_MAX_VERSIONS | HR_ALTER_TTL | HR_ALTER_BLOCK_SIZE | HR_ALTER_BLOOM |          \
+	 HR_ALTER_COMPRESSION | HR_ALTER_KEEP_DELETED_CELLS)
+
+int hr_family_alter(hr_server *srv, const char *table, const char *family, unsigned mask,
+		    const hr_family_schema *v)
+{
+	hr_meta_txn *txn = NULL;
+	hr_table_schema *ns = malloc(sizeof(*ns));
+	int rc;
+	if (!ns)
+		return -ENOMEM;
+	if ((mask & ~(unsigned)ALTER_ALL) || !family) {
+		free(ns);
+		return -EINVAL;
+	}
+	pthread_rwlock_wrlock(&srv->map_lock);
+	hr_table *t = hr_server_table(srv, table);
+	hr_family_schema *f = NULL;
+	if (t) {
+		*ns = t->schema;
+		for (uint32_t i = 0; i < ns->nfamilies && !f; i++)
+			if (strcmp(ns->families[i].name, family) == 0)
+				f = &ns->families[i];
+	}
+	if (!f) {
+		rc = -ENOENT;
+		goto out;
+	}
+	if (mask & HR_ALTER_MAX_VERSIONS)
+		f->max_versions = v->max_versions;
+	if (mask & HR_ALTER_TTL)
+		f->ttl_ms = v->ttl_ms;
+	if (mask & HR_ALTER_BLOCK_SIZE)
+		f->block_size = v->block_size;
+	if (mask & HR_ALTER_BLOOM)
+		f->bloom = v->bloom;
+	if (mask & HR_ALTER_COMPRESSION)
+		f->compression = v->compression;
+	if (mask & HR_ALTER_KEEP_DELETED_CELLS)
+		f->keep_deleted_cells = v->keep_deleted_cells;
+	if (!family_valid(f)) {
+		rc = -EINVAL;
+		goto out;
+	}
+	/* LMDB first: memory changes only once the new settings are durable */
+	if ((rc = hr_meta_begin(srv->meta, 1, &txn)) < 0 || (rc = hr_meta_table_put(txn, ns)) < 0)
+		goto out;
+	rc = hr_meta_commit(txn);
+	txn = NULL;
+	if (rc < 0)
+		goto out;
+	/* Every region of the table is in t->regions (a split's daughters
+	 * join under map_lock and take the table's schema then: split.c). */
+	for (size_t i = 0; i < t->nregions; i++) {
+		hr_store *st = hr_region_store(t->regions[i], family);
+		if (st)
+			hr_store_set_conf(st, f);
+	}
+	/* the settings only: names are read without map_lock (log lines of
+	 * flushes and compactions), so they are never rewritten */
+	for (uint32_t i = 0; i < t->schema.nfamilies; i++) {
+		hr_family_schema *tf = &t->schema.families[i];
+		if (strcmp(tf->name, family) == 0) {
+			tf->max_versions = f->max_versions;
+			tf->ttl_ms = f->ttl_ms;
+			tf->block_size = f->block_size;
+			tf->bloom = f->bloom;
+			tf->compression = f->compression;
+			tf->keep_deleted_cells = f->keep_deleted_cells;
+		}
+	}
+	hr_log_info("table", "altered '%s' family '%s': max_versions=%" PRIu32 " ttl_ms=%" PRId64
+		    " block_size=%" PRIu32 " bloom=%s compression=%s keep_deleted_cells=%d",
+		    table, family, f->max_versions, f->ttl_ms, f->block_size,
+		    f->bloom == HR_BLOOM_ROW ? "row" : "none", hr_compression_name(f->compression),
+		    f->keep_deleted_cells);
+out:
+	hr_meta_abort(txn);
+	pthread_rwlock_unlock(&srv->map_lock);
 	free(ns);
 	return rc;
 }

@@ -23,6 +23,7 @@ struct hr_sfile {
 	atomic_int deleted;
 	int kv_fmt;		/* entry encoding: HR_KV_FMT_1 (version 1) or _2 */
 	uint32_t kv_hdr;	/* its header size: the smallest entry */
+	uint32_t blk_hdr;	/* data-block header bytes: HR_SFILE_BLK_HDR (version 3) or 0 */
 	hr_sfile_info info;	/* keys point into info_buf */
 	uint8_t *info_buf, *index_buf, *bloom_buf;	/* framed blocks */
 	hr_sfile_idx *idx;
@@ -36,5 +37,15 @@ struct hr_sfile {
 /* Reads the framed block [off, off+disk_len) and verifies length and CRC
  * (logging file and offset on failure). *out: malloc'd, framing included. */
 int hr_sfile_read_block(const hr_sfile *f, uint64_t off, uint64_t disk_len, uint8_t **out);
+
+/* Reads data block e (CRC checked) and decodes it: *out (malloc'd) is the
+ * block as a raw one of this file is framed, u32 len | [blk_hdr bytes] |
+ * payload | u32, whatever its codec on disk, so the block cache and the
+ * iterator see one shape: the payload is at *out + 4 + f->blk_hdr and is
+ * *len - 8 - f->blk_hdr bytes long (*len = the buffer's length). A block
+ * whose header or body does not decode to exactly its raw_len is -EIO
+ * (logged). */
+int hr_sfile_load_data_block(const hr_sfile *f, const hr_sfile_idx *e, uint8_t **out,
+			     size_t *len);
 
 #endif

@@ -25,10 +25,9 @@ struct hr_sfile_iter {
 /* Checks a data block's layout so iteration can decode it blindly: the
  * offset array, every entry's exact extent, and that the first key is the
  * one the index promised. The CRC is already verified. */
-static int check_data_block(const hr_sfile *f, const hr_sfile_idx *e, const uint8_t *blk)
+static int check_data_block(const hr_sfile *f, const hr_sfile_idx *e, const uint8_t *pl,
+			    size_t plen)
 {
-	const uint8_t *pl = blk + 4;
-	size_t plen = e->len - 8;
 	const char *why = NULL;
 	if (plen < 8) {
 		why = "too short";
@@ -90,20 +89,23 @@ static int load_block(hr_sfile_iter *it, uint32_t bi)
 	const hr_sfile_idx *e = &f->idx[bi];
 	hr_block *b = hr_bcache_lookup(f->bc, f->file_id, e->off);
 	if (!b) {
+		/* the cache holds blocks decoded: a hit costs no decompression,
+		 * and a block read by many gets is decoded once */
 		uint8_t *p;
-		int rc = hr_sfile_read_block(f, e->off, e->len, &p);
+		size_t len;
+		int rc = hr_sfile_load_data_block(f, e, &p, &len);
 		if (rc < 0)
 			return rc;
-		if ((rc = check_data_block(f, e, p)) < 0) {
+		if ((rc = check_data_block(f, e, p + 4 + f->blk_hdr, len - 8 - f->blk_hdr)) < 0) {
 			free(p);
 			return rc;
 		}
-		b = hr_bcache_insert(f->bc, f->file_id, e->off, p, e->len);
+		b = hr_bcache_insert(f->bc, f->file_id, e->off, p, len);
 		if (!b)
 			return -ENOMEM;
 	}
-	const uint8_t *pl = hr_block_data(b) + 4;
-	size_t plen = hr_block_len(b) - 8;
+	const uint8_t *pl = hr_block_data(b) + 4 + f->blk_hdr;
+	size_t plen = hr_block_len(b) - 8 - f->blk_hdr;
 	it->blk = b;
 	it->bi = bi;
 	it->n = hr_get32(pl + plen - 4);

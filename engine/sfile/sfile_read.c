@@ -1,9 +1,13 @@
 /* sfile_read.c — opening a store file, its meta blocks, the bloom filter
  * and the file's lifetime (contract in hr_sfile.h, format in hr_format.h). */
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <lz4.h>
+#include <zstd.h>
 
 #include "engine/hr_format.h"
 #include "engine/hr_util.h"
@@ -84,6 +88,147 @@ static int bad(const hr_sfile *f, const char *what)
 	return -EIO;
 }
 
+static int bad_block(const hr_sfile *f, uint64_t off, const char *what)
+{
+	hr_log_error("sfile", "%s: block at offset %llu: %s", f->path, (unsigned long long)off,
+		     what);
+	return -EIO;
+}
+
+/* The block header of a version-3 data block p (framed, disk_len bytes,
+ * CRC checked), checked against the block's length. */
+static int parse_blk_hdr(const hr_sfile *f, uint64_t off, const uint8_t *p, size_t disk_len,
+			 hr_sfile_block_desc *d)
+{
+	memset(d, 0, sizeof(*d));
+	d->stored_len = (uint32_t)disk_len;
+	if (!f->blk_hdr) {
+		d->codec = HR_SFILE_CODEC_NONE;
+		d->raw_len = (uint32_t)(disk_len - 8);
+		return 0;
+	}
+	if (disk_len < 8 + HR_SFILE_BLK_HDR)
+		return bad_block(f, off, "too short for its header");
+	const uint8_t *h = p + 4;
+	d->codec = h[0];
+	d->incompressible = (h[1] & HR_SFILE_BLK_INCOMPRESSIBLE) != 0;
+	d->raw_len = hr_get32(h + 4);
+	size_t body = disk_len - 8 - HR_SFILE_BLK_HDR;
+	if ((h[1] & ~HR_SFILE_BLK_INCOMPRESSIBLE) || h[2] || h[3])
+		return bad_block(f, off, "unknown block header flags");
+	switch (d->codec) {
+	case HR_SFILE_CODEC_NONE:
+		if (d->raw_len != body)
+			return bad_block(f, off, "raw length disagrees with the block");
+		return 0;
+	case HR_SFILE_CODEC_LZ4:
+	case HR_SFILE_CODEC_ZSTD:
+		if (d->incompressible || d->raw_len > HR_SFILE_MAX_RAW_BLOCK || d->raw_len <= body)
+			return bad_block(f, off, "bad compressed block header");
+		return 0;
+	default:
+		return bad_block(f, off, "unknown compression codec");
+	}
+}
+
+/* One zstd decoding context per thread, kept: ZSTD_decompress would make
+ * (and free) one per block, a large allocation on every cache miss. Freed
+ * by the key's destructor when the thread exits. */
+static pthread_key_t dctx_key;
+static pthread_once_t dctx_once = PTHREAD_ONCE_INIT;
+
+static void dctx_free(void *p) { ZSTD_freeDCtx(p); }
+static void dctx_init(void) { pthread_key_create(&dctx_key, dctx_free); }
+
+static ZSTD_DCtx *thread_dctx(void)
+{
+	pthread_once(&dctx_once, dctx_init);
+	ZSTD_DCtx *d = pthread_getspecific(dctx_key);
+	if (!d && (d = ZSTD_createDCtx()) && pthread_setspecific(dctx_key, d) != 0) {
+		ZSTD_freeDCtx(d);
+		d = NULL;
+	}
+	return d;
+}
+
+int hr_sfile_load_data_block(const hr_sfile *f, const hr_sfile_idx *e, uint8_t **out,
+			     size_t *len)
+{
+	uint8_t *p;
+	hr_sfile_block_desc d;
+	int rc = hr_sfile_read_block(f, e->off, e->len, &p);
+	if (rc < 0)
+		return rc;
+	if ((rc = parse_blk_hdr(f, e->off, p, e->len, &d)) < 0)
+		goto fail;
+	if (d.codec == HR_SFILE_CODEC_NONE) {
+		*out = p;
+		*len = e->len;
+		return 0;
+	}
+	/* decoded into the shape of a raw block: u32 len | header | payload | u32 */
+	size_t n = 4 + HR_SFILE_BLK_HDR + (size_t)d.raw_len + 4;
+	uint8_t *q = malloc(n);
+	if (!q) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	const uint8_t *src = p + 4 + HR_SFILE_BLK_HDR;
+	size_t srclen = e->len - 8 - HR_SFILE_BLK_HDR;
+	uint8_t *dst = q + 4 + HR_SFILE_BLK_HDR;
+	size_t got;
+	if (d.codec == HR_SFILE_CODEC_LZ4) {
+		int r = LZ4_decompress_safe((const char *)src, (char *)dst, (int)srclen,
+					    (int)d.raw_len);
+		got = r < 0 ? SIZE_MAX : (size_t)r;
+	} else {
+		/* one frame whose declared size is raw_len, and nothing after it */
+		unsigned long long fcs = ZSTD_getFrameContentSize(src, srclen);
+		size_t fl = ZSTD_findFrameCompressedSize(src, srclen);
+		got = SIZE_MAX;
+		ZSTD_DCtx *dc = thread_dctx();
+		if (!dc) {
+			free(q);
+			rc = -ENOMEM;
+			goto fail;
+		}
+		if (fcs == d.raw_len && !ZSTD_isError(fl) && fl == srclen) {
+			size_t r = ZSTD_decompressDCtx(dc, dst, d.raw_len, src, srclen);
+			got = ZSTD_isError(r) ? SIZE_MAX : r;
+		}
+	}
+	if (got != d.raw_len) {
+		free(q);
+		rc = bad_block(f, e->off, d.codec == HR_SFILE_CODEC_LZ4 ? "lz4 body does not decode"
+									  : "zstd body does not decode");
+		goto fail;
+	}
+	hr_put32(q, (uint32_t)(HR_SFILE_BLK_HDR + d.raw_len));
+	memset(q + 4, 0, HR_SFILE_BLK_HDR);
+	hr_put32(q + 8, d.raw_len);
+	hr_put32(q + n - 4, 0);	/* no CRC: checked on the stored bytes */
+	free(p);
+	*out = q;
+	*len = n;
+	return 0;
+fail:
+	free(p);
+	return rc;
+}
+
+int hr_sfile_block_describe(const hr_sfile *f, uint32_t i, hr_sfile_block_desc *out)
+{
+	if (i >= f->nblocks)
+		return -ERANGE;
+	uint8_t *p;
+	int rc = hr_sfile_read_block(f, f->idx[i].off, f->idx[i].len, &p);
+	if (rc < 0)
+		return rc;
+	rc = parse_blk_hdr(f, f->idx[i].off, p, f->idx[i].len, out);
+	free(p);
+	return rc;
+}
+
 /* Decodes a key (value_len and tags_len must be 0) at p, at most avail
  * bytes, in the file's entry encoding. */
 static int decode_key(const hr_sfile *f, const uint8_t *p, size_t avail, hr_kv *k)
@@ -108,6 +253,7 @@ static int parse_trailer(hr_sfile *f, const uint8_t *t, uint64_t size, uint64_t 
 	f->info.version = version;
 	f->kv_fmt = version >= 2 ? HR_KV_FMT_2 : HR_KV_FMT_1;
 	f->kv_hdr = version >= 2 ? HR_KV_HDR : HR_KV_HDR_V1;
+	f->blk_hdr = version >= 3 ? HR_SFILE_BLK_HDR : 0;
 	uint64_t meta_end = size - HR_SFILE_TRAILER_LEN;
 	for (int i = 0; i < 3; i++) {
 		uint64_t off = hr_get64(t + 16 + 16 * i), len = hr_get64(t + 24 + 16 * i);
@@ -183,7 +329,7 @@ static int parse_index(hr_sfile *f, uint64_t data_end)
 			return bad(f, "index block: bad key");
 		pos += 12 + (size_t)kn;
 		/* Blocks tile [0, data_end): no gaps, no overlaps. */
-		if (e->off != expect_off || e->len < 16 || e->len > data_end - e->off)
+		if (e->off != expect_off || e->len < 16 + f->blk_hdr || e->len > data_end - e->off)
 			return bad(f, "index block: bad block range");
 		if (i && hr_kv_cmp(&f->idx[i - 1].first, &e->first) > 0)
 			return bad(f, "index block: keys out of order");

@@ -5,6 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <lz4.h>
+#include <zstd.h>
+
 #include "engine/hr_format.h"
 #include "engine/hr_sfile.h"
 #include "engine/hr_util.h"
@@ -106,12 +109,18 @@ struct hr_sfile_writer {
 	int fd;
 	char *path;
 	uint32_t version;	/* the format written (HR_SFILE_VERSION) */
+	uint32_t hdr;		/* bytes before the entries in blk: u32 len [+ block header] */
+	int codec;		/* HR_SFILE_CODEC_* asked for (version 3 only) */
+	int level;		/* zstd level */
+	buf cbuf;		/* a compressed block being framed */
+	ZSTD_CCtx *zc;		/* reused across blocks (zstd only) */
+	uint64_t raw_bytes;	/* data-block payloads before compression */
 	uint32_t block_size;
 	int bloom;
 	int err;		/* first error; the writer is dead after it */
 	uint64_t file_off;
 
-	buf blk;		/* u32 len placeholder | entries of the open block */
+	buf blk;		/* hdr placeholder bytes | entries of the open block */
 	buf offs;		/* u32 offsets of the open block's entries */
 	uint32_t blk_n;
 	buf index;		/* index payload after its u32 count */
@@ -156,8 +165,11 @@ int hr_sfile_write_open(hr_io *io, const char *tmp_path, uint32_t block_size, in
 		if (!w->row_hashes)
 			goto fail;
 	}
-	if (buf_add32(&w->blk, 0) < 0)
+	w->hdr = 4 + (w->version >= 3 ? HR_SFILE_BLK_HDR : 0);
+	if (buf_reserve(&w->blk, w->hdr) < 0)
 		goto fail;
+	memset(w->blk.p, 0, w->hdr);
+	w->blk.len = w->hdr;
 	w->fd = hr_io_open(io, tmp_path, HR_IO_WRONLY | HR_IO_CREATE | HR_IO_TRUNC);
 	if (w->fd < 0) {
 		rc = w->fd;
@@ -174,6 +186,18 @@ fail:
 	return rc;
 }
 
+int hr_sfile_write_compression(hr_sfile_writer *w, int codec, int level)
+{
+	if (w->entries || (codec != (int)HR_SFILE_CODEC_NONE && codec != (int)HR_SFILE_CODEC_LZ4 &&
+			   codec != (int)HR_SFILE_CODEC_ZSTD))
+		return -EINVAL;
+	/* older formats have no block header: their blocks stay raw */
+	w->codec = w->version >= 3 ? codec : (int)HR_SFILE_CODEC_NONE;
+	w->level = level > 0 && level <= ZSTD_maxCLevel() ? level : 3;
+	return 0;
+}
+
+uint64_t hr_sfile_write_raw_bytes(const hr_sfile_writer *w) { return w->raw_bytes; }
 uint64_t hr_sfile_write_entries(const hr_sfile_writer *w) { return w->entries; }
 uint64_t hr_sfile_write_bytes(const hr_sfile_writer *w) { return w->file_off; }
 
@@ -204,28 +228,87 @@ static int write_framed(hr_sfile_writer *w, buf *b, uint32_t *disk_len)
  * u32 lcp | u32 n (see hr_format.h). */
 static int add_block_tail(hr_sfile_writer *w)
 {
-	const uint8_t *ents = w->blk.p + 4;
+	const uint8_t *ents = w->blk.p + w->hdr;
 	hr_kv first, last;
-	ent_decode(w->version, ents, w->blk.len - 4, &first);
+	ent_decode(w->version, ents, w->blk.len - w->hdr, &first);
 	uint32_t lo = hr_get32(w->offs.p + w->offs.len - 4);
-	ent_decode(w->version, ents + lo, w->blk.len - 4 - lo, &last);
+	ent_decode(w->version, ents + lo, w->blk.len - w->hdr - lo, &last);
 	uint32_t lcp = 0;
 	while (lcp < first.row_len && lcp < last.row_len && first.row[lcp] == last.row[lcp])
 		lcp++;
 	int rc = buf_reserve(&w->blk, 8 * (size_t)w->blk_n + 8);
 	if (rc < 0)
 		return rc;
-	ents = w->blk.p + 4;	/* may have moved */
+	ents = w->blk.p + w->hdr;	/* may have moved */
 	buf_add(&w->blk, w->offs.p, w->offs.len);
 	for (uint32_t i = 0; i < w->blk_n; i++) {
 		hr_kv kv;
 		uint32_t o = hr_get32(w->offs.p + 4 * (size_t)i);
-		ent_decode(w->version, ents + o, w->blk.len - 4 - o, &kv);
+		ent_decode(w->version, ents + o, w->blk.len - w->hdr - o, &kv);
 		buf_add32(&w->blk, hr_sfile_row_prefix(kv.row + lcp, kv.row_len - lcp));
 	}
 	buf_add32(&w->blk, lcp);
 	buf_add32(&w->blk, w->blk_n);
 	return 0;
+}
+
+/* Compresses the block body of blk (raw_len bytes after the header) into
+ * w->cbuf, framed the same way; 0 and cbuf.len 0 if it would not shrink. */
+static int compress_block(hr_sfile_writer *w, size_t raw_len)
+{
+	const uint8_t *raw = w->blk.p + w->hdr;
+	size_t bound = w->codec == HR_SFILE_CODEC_LZ4 ? (size_t)LZ4_compressBound((int)raw_len)
+						      : ZSTD_compressBound(raw_len);
+	w->cbuf.len = 0;
+	int rc = buf_reserve(&w->cbuf, w->hdr + bound + 4);
+	if (rc < 0)
+		return rc;
+	uint8_t *dst = w->cbuf.p + w->hdr;
+	size_t clen;
+	if (w->codec == HR_SFILE_CODEC_LZ4) {
+		int n = LZ4_compress_default((const char *)raw, (char *)dst, (int)raw_len,
+					     (int)bound);
+		if (n <= 0)
+			return 0;	/* lz4 gave up: store it raw */
+		clen = (size_t)n;
+	} else {
+		if (!w->zc && !(w->zc = ZSTD_createCCtx()))
+			return -ENOMEM;
+		clen = ZSTD_compressCCtx(w->zc, dst, bound, raw, raw_len, w->level);
+		if (ZSTD_isError(clen))
+			return 0;
+	}
+	if (clen >= raw_len)
+		return 0;
+	w->cbuf.len = w->hdr + clen;
+	return 0;
+}
+
+/* A version-3 block: header, then the body raw or compressed. */
+static int write_data_block(hr_sfile_writer *w, uint32_t *disk_len)
+{
+	size_t raw_len = w->blk.len - w->hdr;
+	w->raw_bytes += raw_len;
+	if (w->version < 3)
+		return write_framed(w, &w->blk, disk_len);
+	buf *out = &w->blk;
+	uint8_t flags = 0;
+	if (w->codec != HR_SFILE_CODEC_NONE) {
+		w->cbuf.len = 0;
+		int rc = raw_len <= HR_SFILE_MAX_RAW_BLOCK ? compress_block(w, raw_len) : 0;
+		if (rc < 0)
+			return rc;
+		if (w->cbuf.len)
+			out = &w->cbuf;
+		else
+			flags = HR_SFILE_BLK_INCOMPRESSIBLE;
+	}
+	uint8_t *h = out->p + 4;
+	h[0] = out == &w->cbuf ? (uint8_t)w->codec : HR_SFILE_CODEC_NONE;
+	h[1] = flags;
+	h[2] = h[3] = 0;
+	hr_put32(h + 4, (uint32_t)raw_len);
+	return write_framed(w, out, disk_len);
 }
 
 static int flush_block(hr_sfile_writer *w)
@@ -235,10 +318,10 @@ static int flush_block(hr_sfile_writer *w)
 	int rc = add_block_tail(w);
 	uint32_t disk_len = 0;
 	if (rc == 0)
-		rc = write_framed(w, &w->blk, &disk_len);
+		rc = write_data_block(w, &disk_len);
 	if (rc < 0)
 		return rc;
-	w->blk.len = 4;
+	w->blk.len = w->hdr;
 	w->offs.len = 0;
 	w->blk_n = 0;
 	return 0;
@@ -303,13 +386,13 @@ int hr_sfile_write_add(hr_sfile_writer *w, const hr_kv *kv)
 				       kv->row_len) != 0;
 	}
 	size_t elen = ent_len(w->version, kv);
-	size_t cur = w->blk.len - 4 + 2 * w->offs.len + 8;
+	size_t cur = w->blk.len - w->hdr + 2 * w->offs.len + 8;
 	if (w->blk_n && cur + elen + 8 > w->block_size) {
 		rc = flush_block(w);
 		if (rc < 0)
 			goto fail;
 	}
-	if (w->blk.len - 4 + elen > UINT32_MAX - 64) {
+	if (w->blk.len - w->hdr + elen > UINT32_MAX - 64) {
 		rc = -EFBIG;
 		goto fail;
 	}
@@ -322,7 +405,7 @@ int hr_sfile_write_add(hr_sfile_writer *w, const hr_kv *kv)
 			goto fail;
 		w->nblocks++;
 	}
-	if ((rc = buf_add32(&w->offs, (uint32_t)(w->blk.len - 4))) < 0 ||
+	if ((rc = buf_add32(&w->offs, (uint32_t)(w->blk.len - w->hdr))) < 0 ||
 	    (rc = buf_reserve(&w->blk, elen)) < 0)
 		goto fail;
 	ent_encode(w->version, w->blk.p + w->blk.len, kv);
@@ -472,6 +555,8 @@ static void writer_free(hr_sfile_writer *w)
 	if (w->fd >= 0)
 		hr_io_close(w->io, w->fd);
 	free(w->blk.p);
+	free(w->cbuf.p);
+	ZSTD_freeCCtx(w->zc);
 	free(w->offs.p);
 	free(w->index.p);
 	free(w->last.p);

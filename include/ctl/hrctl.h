@@ -124,6 +124,7 @@ typedef struct hrctl_cmd {
 int hrctl_cmd_list(hrctl *c, int argc, char **argv);
 int hrctl_cmd_describe(hrctl *c, int argc, char **argv);
 int hrctl_cmd_create(hrctl *c, int argc, char **argv);
+int hrctl_cmd_alter(hrctl *c, int argc, char **argv);
 int hrctl_cmd_drop(hrctl *c, int argc, char **argv);
 /* cmd_admin.c */
 int hrctl_cmd_status(hrctl *c, int argc, char **argv);

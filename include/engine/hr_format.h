@@ -32,11 +32,35 @@
  *        | u8 type | u16 tags_len | row | qualifier | value | tags
  *      tags = the cell's tag area (hregionfs.h, "Cell tags"; tag payloads
  *      below), tags_len <= 65535.
+ *   3  (compression) entries as version 2; every DATA block's payload
+ *      starts with an 8-byte block header, then the block body:
+ *        0 u8 codec (HR_SFILE_CODEC_*: 0 none, 1 lz4, 2 zstd)
+ *        1 u8 flags (bit 0 HR_SFILE_BLK_INCOMPRESSIBLE: the family asked
+ *               for a codec, the block did not shrink, so it is stored raw)
+ *        2 u16 reserved (0)
+ *        4 u32 raw_len: the length of the block's data-block payload
+ *               (entries | off[] | pfx[] | lcp | n, below) once decoded
+ *        8 body: codec 0 = those raw_len bytes as they are (raw_len must
+ *               equal payload_len - 8); lz4 = one LZ4 block (the raw block
+ *               format, LZ4_compress_default); zstd = one zstd frame with
+ *               its content size (ZSTD_compress, level zstd_level).
+ *      The frame's CRC32C covers the stored (compressed) bytes, header
+ *      included, so a damaged block is found before any decoder runs; a
+ *      decoder is then bounded by raw_len (at most HR_SFILE_MAX_RAW_BLOCK
+ *      for a compressed block) and must produce exactly raw_len bytes,
+ *      else the block is corrupt (-EIO). A block is stored compressed only
+ *      when that makes the frame smaller. Index, bloom and info blocks are
+ *      never compressed (they are read once, at open, and kept in memory),
+ *      and have no block header. The block cache holds decoded blocks.
  * Readers accept HR_SFILE_VERSION_MIN..HR_SFILE_VERSION, so a store may
- * hold files of both versions (a version-1 cell reads with no tags);
- * writers (flush, compaction, split) always write HR_SFILE_VERSION.
+ * hold files of every version (a version-1 cell reads with no tags; a
+ * store of uncompressed version-2 files goes on reading them after its
+ * family turns compression on, and its compactions rewrite them as
+ * version 3); writers (flush, compaction, split) always write
+ * HR_SFILE_VERSION, whatever the family's compression (codec 0 blocks).
  *
- * Data block payload (target size: the family's block size; one entry
+ * Data block payload (in version 3: the decoded body; target size: the
+ * family's block size; one entry
  * larger than that makes one larger block):
  *   entry 0 | ... | entry n-1 | u32 off[n] | u32 pfx[n] | u32 lcp | u32 n
  * An entry is one cell in the file version's encoding. off[i] is entry i's byte
@@ -81,12 +105,18 @@
  * that overlaps the trailer or runs past the file.
  */
 #define HR_SFILE_MAGIC "HRSTORE1"
-#define HR_SFILE_VERSION 2u     /* written */
+#define HR_SFILE_VERSION 3u     /* written */
 #define HR_SFILE_VERSION_MIN 1u /* oldest still read */
 #define HR_SFILE_TRAILER_LEN 72u
 #define HR_SFILE_BLOOM_HASH_VERSION 1u
 #define HR_SFILE_INFO_FIXED 72u
 #define HR_SFILE_INFO_HAS_BLOOM 1u
+#define HR_SFILE_BLK_HDR 8u	 /* version 3 data-block header */
+#define HR_SFILE_CODEC_NONE 0u
+#define HR_SFILE_CODEC_LZ4 1u
+#define HR_SFILE_CODEC_ZSTD 2u
+#define HR_SFILE_BLK_INCOMPRESSIBLE 1u
+#define HR_SFILE_MAX_RAW_BLOCK (64u << 20) /* larger blocks are stored raw */
 
 /* ======================================================================
  * Cell tags (hregionfs.h "Cell tags", engine/util/tags.c, hr_tags.h)
@@ -109,6 +139,10 @@
 /* ======================================================================
  * WAL segments (engine/wal, hr_wal.h)
  * ======================================================================
+ * Never compressed: a record is small (one row mutation), written once and
+ * read only by replay, and group commit's latency is the write path's;
+ * compressing it would cost every put for no lasting saving (the WAL is
+ * deleted once flushed; store files are where the bytes stay).
  * One file per segment: <wal dir>/<segment id as %016llx>.wal, created as
  * "<name>.tmp" with its header, fdatasynced, renamed, directory fsynced; then
  * only appended to. A new process never appends to an old segment.
@@ -167,6 +201,18 @@
 #define HR_WAL_CTL_LIMITS 1u
 #define HR_WAL_CTL_FIXED 8u
 #define HR_WAL_CTL_ENTRY 16u
+
+/* Table records (the value of an LMDB "tables" record, key = the table
+ * name; engine/meta/meta.c, hr_meta.h):
+ *   u32 version (1 or 2) | u32 nfamilies | nfamilies x ( u8 len | name
+ *   | u32 max_versions | i64 ttl_ms | u32 block_size | u8 bloom
+ *   | u8 compression | [version 2: u8 flags (bit 0 = keep_deleted_cells)] )
+ * compression: 0 none, 1 lz4, 2 zstd (hregionfs.h HR_COMPRESSION_*; the
+ * field was there from version 1, always 0 until hr_family_alter and
+ * create could set it, so no new version came with it). A reader refuses a
+ * codec or flag it does not know (-EIO) rather than serve the family with
+ * the wrong settings. hr_family_alter rewrites the record in one write
+ * transaction. Version 2 is written. */
 
 /* Snapshot manifests (the value of an LMDB "snapshots" record, key
  * table | 0x00 | name; engine/server/snapmanifest.c, hr_snapshot.h):

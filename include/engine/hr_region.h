@@ -31,8 +31,8 @@
  *   One exception: a split takes map_lock while holding the parent's
  *   flush_mu (and, for its commit, its updates_lock); safe because no thread
  *   waits for either of those while holding map_lock.
- * Fields: store->active/snapshot/files/nfiles/flushed_seq/gen are guarded by
- * store->mu; region->stores[] is append-only (published by nstores);
+ * Fields: store->active/snapshot/files/nfiles/flushed_seq/gen and the
+ * settings in store->fam (not its name) are guarded by store->mu; region->stores[] is append-only (published by nstores);
  * counters are atomics.
  */
 #ifndef HR_REGION_H
@@ -108,6 +108,9 @@ void hr_rowlock_release(hr_rowlocks *l, hr_rowlock_held *token);
 
 typedef struct hr_store {
 	hr_region *region;
+	/* The family's settings: the name never changes; everything else may
+	 * (hr_family_alter), under mu. Read them through a copy taken under mu:
+	 * hr_store_conf, or the one every view carries. */
 	hr_family_schema fam;
 	pthread_mutex_t mu;
 	hr_memstore *active;
@@ -127,9 +130,15 @@ typedef struct hr_view {
 	hr_sfile **files;
 	uint32_t nfiles;
 	uint64_t gen;
+	hr_family_schema fam;	/* the store's settings when the view was taken
+				 * (hr_store_view: settings only, name empty) */
 } hr_view;
 
 int hr_store_view(hr_store *st, hr_view *v);
+/* A copy of the store's family settings (taken under st->mu). */
+void hr_store_conf(hr_store *st, hr_family_schema *out);
+/* Sets the store's settings to f's (not its name), under st->mu. */
+void hr_store_set_conf(hr_store *st, const hr_family_schema *f);
 void hr_view_release(hr_view *v);
 
 /* A merge of a view's sources in hr_kv_cmp order. */

@@ -8,7 +8,11 @@
  *
  * Versions: files of every version from HR_SFILE_VERSION_MIN are read (a
  * store may mix them); new files are written as HR_SFILE_VERSION. Entries
- * of a version-1 file have no tags (hr_kv.tags_len 0).
+ * of a version-1 file have no tags (hr_kv.tags_len 0). Version 3 data
+ * blocks may be compressed (lz4, zstd; hr_format.h): the reader decodes a
+ * block when it loads it, and the block cache keeps it decoded (a cache
+ * hit, the common case of a hot get, then costs no decompression; the
+ * price is that the cache's bytes hold the raw size of each block).
  *
  * Writer: single-threaded object. Entries are added in non-decreasing
  * hr_kv_cmp order (an out-of-order add is -EINVAL and poisons the writer).
@@ -83,6 +87,14 @@ int hr_sfile_write_open(hr_io *io, const char *tmp_path, uint32_t block_size, in
  * from the write. After an error the writer only accepts abort (finish then
  * fails and unlinks). */
 int hr_sfile_write_add(hr_sfile_writer *w, const hr_kv *kv);
+/* Before the first add: compress data blocks with codec (HR_SFILE_CODEC_*,
+ * hr_format.h; the values of hregionfs.h's HR_COMPRESSION_*) at zstd level
+ * `level` (zstd only; out of range = 3). A block that does not shrink is
+ * stored raw. A writer of an older format (the test seam below) keeps its
+ * blocks raw. -EINVAL for an unknown codec or after the first add. */
+int hr_sfile_write_compression(hr_sfile_writer *w, int codec, int level);
+/* Data-block payload bytes written so far, before compression. */
+uint64_t hr_sfile_write_raw_bytes(const hr_sfile_writer *w);
 /* Entries added so far / bytes written so far (for a flush's progress). */
 uint64_t hr_sfile_write_entries(const hr_sfile_writer *w);
 uint64_t hr_sfile_write_bytes(const hr_sfile_writer *w);
@@ -130,6 +142,18 @@ void hr_sfile_get_layout(const hr_sfile *f, hr_sfile_layout *out);
  * included) and first key (owned by the file). -ERANGE past the end. */
 int hr_sfile_block_at(const hr_sfile *f, uint32_t i, uint64_t *off, uint32_t *len,
 		      const hr_kv **first);
+
+/* Data block i as stored (for sfile dump and tests): its codec, whether it
+ * was stored raw because it did not shrink, its decoded payload length and
+ * its on-disk length (framing included). Reads the block and checks its
+ * CRC and header: -EIO if damaged, -ERANGE past the end. */
+typedef struct hr_sfile_block_desc {
+	int codec;		/* HR_SFILE_CODEC_* */
+	int incompressible;
+	uint32_t raw_len;
+	uint32_t stored_len;
+} hr_sfile_block_desc;
+int hr_sfile_block_describe(const hr_sfile *f, uint32_t i, hr_sfile_block_desc *out);
 
 /* 0 if the row is certainly absent (outside [first row, last row] or not in
  * the bloom filter), 1 if it may be present. */

@@ -220,13 +220,13 @@ print("ok")' regions t
 	run ctl sfile dump "$f"
 	assert_success
 	assert_line "file $f"
-	assert_line --regexp '^trailer version=2 index_off=[0-9]+ index_len=[0-9]+ bloom_off=[0-9]+ bloom_len=[0-9]+ '
+	assert_line --regexp '^trailer version=3 index_off=[0-9]+ index_len=[0-9]+ bloom_off=[0-9]+ bloom_len=[0-9]+ '
 	# each cell: its empty O_TRUNC put and its value (one ms apart or one version)
 	assert_line --regexp '^info file_size=[0-9]+ entries=[36] rows=3 deletes=0 '
 	assert_line --regexp '^first_key row=a\\x00b qualifier=bin '
 	assert_line --regexp '^last_key row=r2 qualifier=q2 '
 	assert_line --regexp '^bloom present=true hashes=7 bits=[0-9]+$'
-	assert_line --regexp '^block offset=0 length=[0-9]+ first_row=a\\x00b first_qualifier=bin$'
+	assert_line --regexp '^block offset=0 length=[0-9]+ first_row=a\\x00b first_qualifier=bin codec=none raw_len=[0-9]+$'
 	refute_line --partial "cell "
 	run ctl sfile dump "$f" --cells
 	assert_success
@@ -235,7 +235,7 @@ print("ok")' regions t
 	run ctl_json 'cells = [c for c in d["cells"] if c["value_len"]]
 got = {(c["row"].encode("latin-1"), c["qualifier"]): c["value"].encode("latin-1") for c in cells}
 assert got == {(b"r1", "q1"): b"v1", (b"r2", "q2"): b"v2", (b"a\x00b", "bin"): b"x\x01y"}, got
-assert d["info"]["rows"] == 3 and d["trailer"]["version"] == 2, d
+assert d["info"]["rows"] == 3 and d["trailer"]["version"] == 3, d
 print("ok")' sfile dump "$f" --cells
 	assert_output ok
 	# not a store file
@@ -388,7 +388,7 @@ print("ok")' wal dump "$seg"
 	run "$HRCTL_BIN" --help
 	assert_success
 	local c
-	for c in status list describe create drop regions flush compact split verify "sfile dump" "wal dump"; do
+	for c in status list describe create alter drop regions flush compact split verify "sfile dump" "wal dump"; do
 		assert_line --partial "  $c "
 	done
 	assert_output --partial "exit codes:"

@@ -141,16 +141,21 @@ static void sfile_seeds(void)
 	if (fd < 0)
 		die("mkstemp", errno);
 	close(fd);
+	/* codec: compressed data blocks (version 3), so the fuzzer mutates
+	 * lz4 and zstd bodies and block headers too */
 	struct {
 		uint32_t block;
-		int bloom, rows;
-	} kinds[] = {{256, 1, 40}, {4096, 0, 40}, {64, 1, 5}, {1024, 1, 0}};
+		int bloom, rows, codec;
+	} kinds[] = {{256, 1, 40, 0}, {4096, 0, 40, 0}, {64, 1, 5, 0},  {1024, 1, 0, 0},
+		     {512, 1, 40, 1}, {512, 1, 40, 2}, {4096, 0, 60, 2}};
 	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
 		hr_sfile_writer *w;
 		int rc = hr_sfile_write_open(hr_io_posix(), path, kinds[k].block, kinds[k].bloom, 16,
 					     &w);
 		if (rc < 0)
 			die("sfile write", rc);
+		if ((rc = hr_sfile_write_compression(w, kinds[k].codec, 3)) < 0)
+			die("sfile compression", rc);
 		for (int i = 0; i < kinds[k].rows; i++) {
 			char row[16], val[64];
 			snprintf(row, sizeof(row), "row%03d", i);

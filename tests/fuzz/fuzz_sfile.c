@@ -1,5 +1,7 @@
 /* fuzz_sfile.c — libFuzzer target: the store-file reader (trailer, info,
- * index and bloom blocks at open; data blocks on reads).
+ * index and bloom blocks at open; data blocks on reads, compressed ones
+ * (lz4, zstd: version 3) decoded through the bounded decoders, whose output
+ * must be exactly the block header's raw_len; fuzz_seeds makes such files).
  *
  * Input: byte 0 = flags (bit 0: recompute the trailer CRC and the length
  * and CRC of every block the trailer and the data-block chain point to, so

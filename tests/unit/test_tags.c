@@ -220,7 +220,7 @@ static int check_scan(hr_server *s, const char *t)
 /* ---- what the store files on disk hold ------------------------------------- */
 
 typedef struct disk {
-	size_t files, v1_files, v2_files;
+	size_t files, v1_files, v2_files; /* v2_files: version >= 2, cells with tags */
 	size_t puts, tagged, bad;
 	size_t max_tags;
 	/* found[i][q]: the newest generation of (i, q) found (-1: none) */
@@ -251,7 +251,7 @@ static int disk_cb(const char *path, const struct stat *sb, int flag, struct FTW
 	d->files++;
 	uint32_t ver = hr_sfile_get_info(sf)->version;
 	d->v1_files += ver == 1;
-	d->v2_files += ver == 2;
+	d->v2_files += ver >= 2;	/* with tags: version 2 and later (3: compression) */
 	/* the region directory: <store>/<region>/<family>/<file> */
 	const char *st = strstr(path, "/store/");
 	if (st) {
