@@ -59,13 +59,15 @@ help_options() {
 # man_tags PAGE SECTION — the tags of the entries of SECTION, plain text.
 man_tags() { $ROFF tags "$1" "$2" | cut -f1; }
 
-# ini_keys [--set] — every key of hregionfs.ini (a `key =` line, commented
-# or not); with --set only the uncommented ones, as "key = value".
+# ini_keys [--set] — every key of hregionfs.ini (a `key = value` line,
+# commented or not: "; metrics_listen = 127.0.0.1:9110" is a key, prose such
+# as "; compression=zstd (...)" is not); with --set only the uncommented
+# ones, as "key = value".
 ini_keys() {
 	if [[ ${1:-} == --set ]]; then
 		sed -nE 's/^([a-z_][a-z0-9_]*)[ \t]*=[ \t]*(.*[^ \t])[ \t]*$/\1 = \2/p' "$INI"
 	else
-		sed -nE 's/^[;#]?[ \t]*([a-z_][a-z0-9_]*)[ \t]*=.*/\1/p' "$INI" | sort -u
+		sed -nE 's/^[;#]?[ \t]*([a-z_][a-z0-9_]*) = .*/\1/p' "$INI" | sort -u
 	fi
 }
 
