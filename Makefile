@@ -8,10 +8,11 @@ CC ?= cc
 WERROR ?=
 SAN ?=
 
-# liblz4, libzstd: store-file block compression (hr_format.h)
-PKGS := fuse3 lmdb inih liblz4 libzstd
+# liblz4, libzstd: store-file block compression (hr_format.h); libmicrohttpd:
+# the metrics endpoint (metrics_listen)
+PKGS := fuse3 lmdb inih liblz4 libzstd libmicrohttpd
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lfuse3 -llmdb -linih -llz4 -lzstd)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lfuse3 -llmdb -linih -llz4 -lzstd -lmicrohttpd)
 
 OPT ?= -O2 -g
 CFLAGS ?=

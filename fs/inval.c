@@ -39,7 +39,12 @@ struct hrfs_inval {
 	pthread_t thr;
 	int stop;
 	int busy;		/* inside a notification call */
-	uint64_t q[HRFS_INVAL_Q];
+	/* an inode's pages and attributes (name NULL), or the entry name
+	 * (malloc'd) in directory ino */
+	struct {
+		uint64_t ino;
+		char *name;
+	} q[HRFS_INVAL_Q];
 	size_t head, n;
 	uint64_t sent, dropped;
 };
@@ -55,7 +60,9 @@ static void *inval_main(void *arg)
 			pthread_cond_wait(&iv->cv, &iv->mu);
 		if (iv->stop)
 			break;
-		uint64_t ino = iv->q[iv->head];
+		uint64_t ino = iv->q[iv->head].ino;
+		char *name = iv->q[iv->head].name;
+		iv->q[iv->head].name = NULL;
 		iv->head = (iv->head + 1) % HRFS_INVAL_Q;
 		iv->n--;
 		iv->busy = 1;
@@ -63,8 +70,12 @@ static void *inval_main(void *arg)
 		atomic_fetch_add(&fs->ctr.inval_sent, 1);
 		pthread_mutex_unlock(&iv->mu);
 		/* offset 0, length 0: every page, and the attributes. -ENOENT:
-		 * the kernel no longer has the inode, nothing to drop. */
-		int rc = fuse_lowlevel_notify_inval_inode(se, ino, 0, 0);
+		 * the kernel no longer has the inode, nothing to drop. An entry:
+		 * the kernel forgets the name, and below a directory every name
+		 * it cached there, negative ones included. */
+		int rc = name ? fuse_lowlevel_notify_inval_entry(se, ino, name, strlen(name))
+			      : fuse_lowlevel_notify_inval_inode(se, ino, 0, 0);
+		free(name);
 		pthread_mutex_lock(&iv->mu);
 		iv->busy = 0;
 		if (iv->stop)
@@ -117,28 +128,43 @@ void hrfs_inval_stop(struct hrfs *fs)
 		return;
 	}
 	pthread_join(iv->thr, NULL);
+	for (size_t i = 0; i < iv->n; i++)
+		free(iv->q[(iv->head + i) % HRFS_INVAL_Q].name);
 	pthread_cond_destroy(&iv->cv);
 	pthread_mutex_destroy(&iv->mu);
 	free(iv);
 }
 
-void hrfs_inval_queue(struct hrfs *fs, uint64_t ino)
+static void queue(struct hrfs *fs, uint64_t ino, const char *name)
 {
 	struct hrfs_inval *iv = fs->inval;
 	if (!iv)
 		return; /* not mounted (yet): the kernel caches nothing */
 	pthread_mutex_lock(&iv->mu);
-	for (size_t i = 0; i < iv->n; i++)
-		if (iv->q[(iv->head + i) % HRFS_INVAL_Q] == ino)
+	for (size_t i = 0; i < iv->n; i++) {
+		size_t k = (iv->head + i) % HRFS_INVAL_Q;
+		if (iv->q[k].ino == ino && (name ? iv->q[k].name && strcmp(iv->q[k].name, name) == 0
+					       : !iv->q[k].name))
 			goto out; /* already queued */
-	if (iv->n == HRFS_INVAL_Q) {
+	}
+	char *copy = name ? strdup(name) : NULL;
+	if (iv->n == HRFS_INVAL_Q || (name && !copy)) {
+		free(copy);
 		iv->dropped++;
 		atomic_fetch_add(&fs->ctr.inval_dropped, 1);
 		goto out;
 	}
-	iv->q[(iv->head + iv->n) % HRFS_INVAL_Q] = ino;
+	iv->q[(iv->head + iv->n) % HRFS_INVAL_Q].ino = ino;
+	iv->q[(iv->head + iv->n) % HRFS_INVAL_Q].name = copy;
 	iv->n++;
 	pthread_cond_signal(&iv->cv);
 out:
 	pthread_mutex_unlock(&iv->mu);
+}
+
+void hrfs_inval_queue(struct hrfs *fs, uint64_t ino) { queue(fs, ino, NULL); }
+
+void hrfs_inval_entry_queue(struct hrfs *fs, uint64_t parent, const char *name)
+{
+	queue(fs, parent, name);
 }

@@ -18,6 +18,12 @@
  * child reports that the mount is ready (0) or failed (1). SIGTERM, SIGINT
  * and fusermount3 -u end the FUSE loop; in-flight operations finish (the
  * loop joins its workers), then the engine closes cleanly and we exit 0.
+ *
+ * Metrics: the mount's families join the engine's registry once it is open;
+ * with metrics_listen set, the HTTP endpoint starts before the mount, and a
+ * failure to listen refuses the mount (an operator who asked for the
+ * endpoint learns at once that it is not there). It stops before the engine
+ * closes.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -321,7 +327,9 @@ int main(int argc, char *argv[])
 	struct hrfs_cmdline cl;
 	struct hrfs *fs = NULL;
 	struct fuse_loop_config *lc = NULL;
-	char err[1024], mnt[PATH_MAX];
+	struct fuse_lowlevel_ops ops;
+	hr_metrics_http *http = NULL;
+	char err[1024], mnt[PATH_MAX], bound[80];
 	int rc, status = 1, report_fd = -1, mounted = 0, handlers = 0;
 	int data_dir_set = 0;
 
@@ -435,8 +443,12 @@ int main(int argc, char *argv[])
 			goto out;
 	}
 
+	if (hrfs_metrics_ops(fs, &hrfs_ops, &ops) < 0) {
+		fprintf(stderr, "hregionfs: out of memory\n");
+		goto out;
+	}
 	/* FUSE options are checked here, before anything is opened. */
-	fs->se = fuse_session_new(&args, &hrfs_ops, sizeof(hrfs_ops), fs);
+	fs->se = fuse_session_new(&args, &ops, sizeof(ops), fs);
 	if (!fs->se)
 		goto out; /* libfuse printed why (e.g. an unknown option) */
 
@@ -458,6 +470,26 @@ int main(int argc, char *argv[])
 		fprintf(stderr, "hregionfs: cannot open data directory %s: %s\n", fs->cfg.data_dir,
 			hr_strerror(rc));
 		goto out;
+	}
+	/* a restore made through the engine (not the mount) drops what the
+	 * kernel caches of the table (events.c) */
+	hr_server_set_table_events(fs->srv, hrfs_table_event, fs);
+
+	rc = hrfs_metrics_register(fs);
+	if (rc < 0) {
+		fprintf(stderr, "hregionfs: cannot register the metrics: %s\n", hr_strerror(rc));
+		goto out;
+	}
+	if (strcmp(fs->cfg.metrics_listen, "off") != 0) {
+		rc = hr_metrics_http_start(fs->srv, fs->cfg.metrics_listen, &http, bound,
+					   sizeof(bound));
+		if (rc < 0) {
+			fprintf(stderr, "hregionfs: metrics_listen = %s: cannot listen: %s; not "
+					"mounting\n",
+				fs->cfg.metrics_listen, hr_strerror(rc));
+			goto out;
+		}
+		hr_log_info("metrics", "serving http://%s/metrics", bound);
 	}
 
 	if (fuse_set_signal_handlers(fs->se) != 0) {
@@ -509,6 +541,8 @@ out:
 			fuse_remove_signal_handlers(fs->se);
 		fuse_session_destroy(fs->se);
 	}
+	/* before the engine: a scrape in progress renders its registry */
+	hr_metrics_http_stop(http);
 	if (fs && fs->srv) {
 		rc = hr_server_close(fs->srv);
 		if (rc < 0) {
@@ -522,6 +556,7 @@ out:
 		hrfs_mem_destroy(fs);
 		pthread_mutex_unlock(&fs->lock);
 		pthread_mutex_destroy(&fs->lock);
+		hrfs_metrics_free(fs);
 		free(fs);
 	}
 	report_start(&report_fd, (char)(status ? 1 : 0));

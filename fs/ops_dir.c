@@ -71,6 +71,7 @@ static void reply_negative(fuse_req_t req, struct hrfs *fs)
 	struct fuse_entry_param e;
 	memset(&e, 0, sizeof(e));
 	e.entry_timeout = fs->timeout;
+	hrfs_metrics_error(req, ENOENT); /* what the caller gets */
 	fuse_reply_entry(req, &e);
 }
 

@@ -2,6 +2,7 @@
  * status.c — the read-only /.hregionfs tree:
  *   /.hregionfs/stats                  engine counters (hr_stats_format)
  *   /.hregionfs/config                 the running configuration
+ *   /.hregionfs/metrics                every metric, Prometheus text format 0.0.4
  *   /.hregionfs/tables/<t>/schema      the table's families and settings
  *   /.hregionfs/tables/<t>/regions     one line per region (hr_region_list)
  *   /.hregionfs/tables/<t>/snapshots   one line per snapshot of the table
@@ -176,6 +177,8 @@ int hrfs_status_render(struct hrfs *fs, const struct hrfs_path *p, char **text, 
 		break;
 	case HRFS_ST_CONFIG:
 		return hr_config_format(&fs->cfg, text, len);
+	case HRFS_ST_METRICS:
+		return hr_metrics_render(hr_server_metrics(fs->srv), text, len);
 	case HRFS_ST_SCHEMA:
 		rc = render_schema(fs, p->table, &b);
 		break;
@@ -240,6 +243,8 @@ int hrfs_status_lookup(struct hrfs *fs, struct hrfs_inode *dir, const char *name
 			in = child(fs, dir, HRFS_ST_FILE, HRFS_ST_STATS, name);
 		else if (strcmp(name, "config") == 0)
 			in = child(fs, dir, HRFS_ST_FILE, HRFS_ST_CONFIG, name);
+		else if (strcmp(name, "metrics") == 0)
+			in = child(fs, dir, HRFS_ST_FILE, HRFS_ST_METRICS, name);
 		else if (strcmp(name, "versions") == 0)
 			in = child(fs, dir, HRFS_ST_VERSIONS, 0, name);
 		else if (strcmp(name, "asof") == 0)
@@ -304,6 +309,7 @@ int hrfs_status_list(struct hrfs *fs, const struct hrfs_path *p, char ***names, 
 	case HRFS_ST_ROOT:
 		if ((rc = add_name(names, kinds, n, "asof", HRFS_ST_ASOF)) < 0 ||
 		    (rc = add_name(names, kinds, n, "config", HRFS_ST_FILE)) < 0 ||
+		    (rc = add_name(names, kinds, n, "metrics", HRFS_ST_FILE)) < 0 ||
 		    (rc = add_name(names, kinds, n, "snapshots", HRFS_ST_SNAPS)) < 0 ||
 		    (rc = add_name(names, kinds, n, "stats", HRFS_ST_FILE)) < 0 ||
 		    (rc = add_name(names, kinds, n, "tables", HRFS_ST_TABLES)) < 0 ||

@@ -63,8 +63,12 @@ typedef struct hr_config {
 	/* [limits] */
 	uint64_t max_cell_size;
 	uint32_t row_lock_timeout_ms;
+	uint32_t snapshot_gate_timeout_ms; /* a write held back by a snapshot or restore */
 	/* [log] */
 	int log_level;			/* HR_LOG_* from hr_log.h */
+	/* [metrics] */
+	char metrics_listen[128];	/* "HOST:PORT" of the HTTP endpoint, or "off" */
+	int metrics_histograms;		/* record the latency histograms */
 	/* [fs] — read by the front end only */
 	char default_families[1024];	/* comma-separated */
 	int auto_create_families;

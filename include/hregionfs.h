@@ -409,7 +409,8 @@ void hr_scan_close(hr_scan *sc);
  * name, time, the table schema, each region's key range and per family the
  * store files that held its data, and the sequence id it was taken at. It
  * copies no data. Consistency: hr_snapshot_create blocks the table's writes
- * (a writer waits; HBase takes the table lock for a flush snapshot) while it
+ * (a writer waits, at most snapshot_gate_timeout_ms and then -EBUSY; HBase
+ * takes the table lock for a flush snapshot) while it
  * flushes every region and collects the file lists, so the files hold every
  * mutation acknowledged before it and none after: every row, and the table
  * as a whole, as of one moment. Writes go on as soon as the lists are taken
@@ -431,7 +432,7 @@ typedef struct hr_snapshot_info {
 	uint64_t seq;		/* the sequence id it holds everything up to */
 	uint32_t regions;
 	uint64_t files, bytes;	/* store files referenced and their size */
-	uint64_t shared_bytes;	/* ... of which still in some table's stores */
+	uint64_t shared_bytes;	/* ... of which still in some table's stores (a clone's too) */
 } hr_snapshot_info;
 
 /* -EINVAL bad name, -ENOENT no such table, -EEXIST name taken, -EIO an
@@ -455,6 +456,58 @@ void hr_snapshot_schema(const hr_snap *s, hr_table_schema *out);
  * cell is absent (or the family unknown). */
 int hr_snapshot_get(hr_snap *s, const void *row, size_t row_len, const char *family,
 		    const void *qual, size_t qual_len, unsigned flags, hr_value *out);
+
+/* Clone, restore, export, import (HBase's clone_snapshot, restore_snapshot,
+ * ExportSnapshot). Each is crash-safe the way a flush is: every file it
+ * makes is synced before ONE LMDB transaction references it, and what a
+ * crash leaves unreferenced is removed at the next open.
+ *
+ * hr_snapshot_clone: a new table new_table from snapshot (table, snap),
+ * without copying data: its stores hold hard links of the archived files
+ * (under new file ids), so clone, snapshot and source share the blocks,
+ * which go with the last name (a store's or archive/'s). The clone is a
+ * table like any other: writes, compactions, splits and drops of it, of the
+ * source or of the snapshot never affect the others. -ENOENT no such
+ * snapshot, -EEXIST new_table exists, -EINVAL bad name, -EIO a missing
+ * archived file. */
+int hr_snapshot_clone(hr_server *srv, const char *table, const char *snap, const char *new_table);
+/* hr_snapshot_restore: table brought back to its snapshot snap: regions,
+ * key ranges, schema and files of the snapshot. The table's writes are held
+ * back meanwhile (a writer waits at most snapshot_gate_timeout_ms, then
+ * -EBUSY); what its memstores and the WAL held that the snapshot does not
+ * is discarded, also across a crash (the table gets new region ids; replay
+ * skips edits of ids LMDB no longer has). A crash leaves the old table or
+ * the restored one. Readers of the old table finish on what they hold.
+ * -ENOENT: no such table or snapshot (a dropped table is brought back with
+ * hr_snapshot_clone under its name). */
+int hr_snapshot_restore(hr_server *srv, const char *table, const char *snap);
+/* hr_snapshot_export: the snapshot as a self-contained, checksummed
+ * directory dir (hr_format.h "Snapshot exports": its store files copied
+ * whole, and a MANIFEST with the schema, regions and each file's CRC32C),
+ * written beside it under a temporary name, synced, and renamed to dir at
+ * the end: dir exists only once complete. -EEXIST if dir exists, -ENOENT
+ * no such snapshot. */
+int hr_snapshot_export(hr_server *srv, const char *table, const char *snap, const char *dir);
+/* hr_snapshot_import: an export directory made a new table new_table (new
+ * regions and file ids, the export's schema, key ranges and cells). Every
+ * file is verified (size, CRC32C) while it is copied in; a damaged or
+ * incomplete export is refused with -EIO (logged with the file) and nothing
+ * is created. A crash leaves no table or the whole table. -EEXIST if
+ * new_table exists. */
+int hr_snapshot_import(hr_server *srv, const char *dir, const char *new_table);
+
+/* ---- table events ------------------------------------------------------------
+ * A front end that caches what it showed (the FUSE layer: names, attributes,
+ * listings, pages) learns here of changes to a table that are not row
+ * mutations made through it: HR_TABLE_RESTORED (hr_snapshot_restore replaced
+ * the table's contents), HR_TABLE_CREATED (hr_snapshot_clone or
+ * hr_snapshot_import made it). fn runs on the thread that made the change, after
+ * it is visible, with no engine lock held; it must not call back into the
+ * engine for that table's changes. Set it once, before the server is used
+ * by other threads (NULL: none). */
+enum { HR_TABLE_RESTORED = 1, HR_TABLE_CREATED = 2 };
+typedef void (*hr_table_event_fn)(void *ctx, const char *table, int event);
+void hr_server_set_table_events(hr_server *srv, hr_table_event_fn fn, void *ctx);
 
 /* ---- admin ----------------------------------------------------------------- */
 
@@ -528,12 +581,92 @@ typedef struct hr_stats {
 	 * of those, the bytes no table's store holds any more (what the
 	 * snapshots alone keep on disk) */
 	uint64_t snapshots, archive_files, archive_bytes, archive_own_bytes;
+	/* writes that waited while a snapshot held their table's write gate
+	 * (blocked_writes: those that waited for memstore flushes) */
+	uint64_t snapshot_blocked_writes;
+	/* of those, the writes refused with -EBUSY after snapshot_gate_timeout_ms */
+	uint64_t snapshot_gate_timeouts;
 } hr_stats;
 
 int hr_stats_get(hr_server *srv, hr_stats *out);
 
 /* Renders the stats as "key value\n" lines into a malloc'd string. */
 int hr_stats_format(hr_server *srv, char **text, size_t *len);
+
+/* ---- metrics (the Prometheus text exposition format, version 0.0.4) -------
+ * Each server has one registry (hr_server_metrics) of metric families: a
+ * name ([a-zA-Z_:][a-zA-Z0-9_:]*), a help line, a type and up to
+ * HR_METRIC_MAX_LABELS label names. The engine registers its own (README,
+ * "Metrics"); a front end adds its families the same way.
+ * - Recorded families hold their values: a series (one set of label
+ *   values, hr_metric_series) is created at first use under the family's
+ *   mutex and lives as long as the registry, so a caller looks it up once
+ *   and records on the pointer: hr_series_add/set/observe are lock-free
+ *   (relaxed atomics) and safe from any thread.
+ * - Histograms have fixed buckets for latencies (seconds): 1, 2, 5 x 10^k
+ *   from 1 us to 100 s (HR_METRIC_BUCKETS bounds, then +Inf). An
+ *   observation is given in nanoseconds and rendered in seconds.
+ * - Collectors are functions run at every render that emit values kept
+ *   elsewhere (gauges read from the engine, counters of a front end): in
+ *   one call, hr_mw_family starts a family and hr_mw_sample adds its
+ *   samples. A collector runs on the rendering thread, with no engine lock
+ *   held, and must not render the registry itself.
+ * - hr_metrics_render writes every family in registration order (a
+ *   collector's where it was added): "# HELP", "# TYPE", then the samples,
+ *   a histogram as cumulative name_bucket{le="..."} lines ending in
+ *   le="+Inf", then name_sum and name_count. A family name rendered twice
+ *   (two collectors) is rendered once, the second is dropped and logged.
+ * Registration and collectors are added once at start-up (not on hot
+ * paths); the registry is freed by hr_server_close, so a collector's ctx
+ * must outlive the server, or the server be closed first. */
+typedef struct hr_metrics hr_metrics;
+typedef struct hr_metric hr_metric;		/* a family */
+typedef struct hr_series hr_series;		/* one labelled series of a family */
+typedef struct hr_metrics_writer hr_metrics_writer; /* a render in progress */
+
+enum { HR_METRIC_COUNTER = 1, HR_METRIC_GAUGE = 2, HR_METRIC_HISTOGRAM = 3 };
+#define HR_METRIC_MAX_LABELS 4
+#define HR_METRIC_BUCKETS 25
+
+hr_metrics *hr_server_metrics(hr_server *srv);
+
+/* A new family (-EINVAL: bad name, type or label name; -EEXIST: the name
+ * is taken). *out lives as long as the registry. */
+int hr_metric_register(hr_metrics *m, const char *name, const char *help, int type,
+		       const char *const *labels, unsigned nlabels, hr_metric **out);
+/* The series of these label values (one per label name, in order), made
+ * at first use; NULL only without memory. */
+hr_series *hr_metric_series(hr_metric *f, const char *const *values);
+void hr_series_add(hr_series *s, uint64_t n);		/* counter (or gauge) += n */
+void hr_series_set(hr_series *s, int64_t v);		/* gauge */
+void hr_series_observe_ns(hr_series *s, uint64_t ns);	/* histogram */
+/* A counter's or gauge's value; a histogram's observation count. */
+uint64_t hr_series_value(const hr_series *s);
+
+typedef void (*hr_metrics_collect_fn)(void *ctx, hr_metrics_writer *w);
+int hr_metrics_add_collector(hr_metrics *m, hr_metrics_collect_fn fn, void *ctx);
+/* In a collector: starts a family (type COUNTER or GAUGE) ... */
+void hr_mw_family(hr_metrics_writer *w, const char *name, const char *help, int type);
+/* ... and adds a sample: the value, then label name and value pairs (C
+ * strings; values are escaped as the format says), then NULL. */
+void hr_mw_sample(hr_metrics_writer *w, double v, ...) __attribute__((sentinel));
+
+/* The whole exposition text (malloc'd, *len bytes, NUL-terminated). */
+int hr_metrics_render(hr_metrics *m, char **text, size_t *len);
+
+/* The HTTP endpoint: GET /metrics on listen ("HOST:PORT", an IPv4 address
+ * or [IPv6]; port 0 = any free port) answers the registry's text with
+ * Content-Type text/plain; version=0.0.4; any other path or method is 404
+ * (405 for other methods on /metrics). Served by one thread of
+ * libmicrohttpd, a few connections at a time, each with a timeout. *bound
+ * (when not NULL) gets the address it listens on ("127.0.0.1:9110").
+ * -EINVAL: a bad address; else the errno of socket/bind/listen. */
+typedef struct hr_metrics_http hr_metrics_http;
+int hr_metrics_http_start(hr_server *srv, const char *listen, hr_metrics_http **out,
+			  char *bound, size_t boundlen);
+/* Stops serving (waits for a request in progress). NULL is a no-op. Call
+ * before hr_server_close. */
+void hr_metrics_http_stop(hr_metrics_http *h);
 
 const char *hr_strerror(int err); /* like strerror(-err), for log lines */
 

@@ -37,7 +37,8 @@ static struct {
 	size_t key_size, value_size;
 	const char *only; /* comma-separated phase names (prefix match), NULL = all */
 	int keep;
-} opt = {NULL, 200000, 100000, 2000, 16, 100, NULL, 0};
+	int no_histograms; /* -H: metrics_histograms = false (the A/B of bench_metrics.sh) */
+} opt = {NULL, 200000, 100000, 2000, 16, 100, NULL, 0, 0};
 
 static uint8_t *value_buf;
 static int failed;
@@ -140,6 +141,7 @@ static int srv_open(bench_srv *b, int durability)
 	hr_config_defaults(&c);
 	snprintf(c.data_dir, sizeof(c.data_dir), "%s", b->dir);
 	c.durability = durability;
+	c.metrics_histograms = !opt.no_histograms;
 	int rc = hr_server_open(&c, &b->srv);
 	if (rc < 0) {
 		fprintf(stderr, "bench_engine: hr_server_open %s: %s\n", b->dir, hr_strerror(rc));
@@ -385,7 +387,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: bench_engine [-d DIR] [-n PUTS] [-g GETS] [-s SYNC_OPS] [-k KEY_SIZE]\n"
-		"                    [-v VALUE_SIZE] [-o PHASES] [-K]\n"
+		"                    [-v VALUE_SIZE] [-o PHASES] [-K] [-H]\n"
 		"  -d DIR        base for the per-phase temp data dirs ($TMPDIR or /tmp)\n"
 		"  -n PUTS       puts in the os-durability put phases (200000)\n"
 		"  -g GETS       rows loaded and gets per get phase; scans read them (100000)\n"
@@ -394,7 +396,8 @@ static void usage(FILE *f)
 		"  -o PHASES     comma-separated phase name prefixes, e.g. put_os,get_files\n"
 		"                (put_os_1t put_os_2t put_fsync_1w put_fsync_4w put_fsync_16w\n"
 		"                 get_memstore scan_memstore get_files get_miss scan_files)\n"
-		"  -K            keep the data dirs (for inspection)\n");
+		"  -K            keep the data dirs (for inspection)\n"
+		"  -H            no latency histograms (metrics_histograms = false)\n");
 }
 
 static uint64_t num_arg(const char *s, const char *what)
@@ -412,7 +415,7 @@ static uint64_t num_arg(const char *s, const char *what)
 int main(int argc, char **argv)
 {
 	int c;
-	while ((c = getopt(argc, argv, "d:n:g:s:k:v:o:Kh")) != -1) {
+	while ((c = getopt(argc, argv, "d:n:g:s:k:v:o:KHh")) != -1) {
 		switch (c) {
 		case 'd': opt.base = optarg; break;
 		case 'n': opt.puts = num_arg(optarg, "-n"); break;
@@ -422,6 +425,7 @@ int main(int argc, char **argv)
 		case 'v': opt.value_size = num_arg(optarg, "-v"); break;
 		case 'o': opt.only = optarg; break;
 		case 'K': opt.keep = 1; break;
+		case 'H': opt.no_histograms = 1; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}

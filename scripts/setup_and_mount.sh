@@ -9,6 +9,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 PKGS=(build-essential pkg-config libfuse3-dev fuse3 liblmdb-dev libinih-dev
 	liblz4-dev libzstd-dev)
+PKGS+=(libmicrohttpd-dev) # the metrics endpoint (metrics_listen)
 
 sudo_cmd=()
 if [[ $(id -u) -ne 0 ]]; then

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "compact_int.h"
+#include "engine/hr_metrics.h"
 #include "engine/hr_publish.h"
 #include "engine/hr_util.h"
 #include "hr_log.h"
@@ -216,6 +217,9 @@ int hr_compact_store(hr_store *st, int mode, hr_compact_result *res)
 	if ((rc = publish(&c, table, sizeof(table))) < 0)
 		goto out;
 	rc = 1;
+	uint64_t dt = hr_mono_ns() - t0;
+	if (srv->mx.compaction)
+		hr_series_observe_ns(srv->mx.compaction, dt);
 	atomic_fetch_add(&srv->st.compactions, 1);
 	atomic_fetch_add(&srv->st.compaction_bytes_in, c.res.bytes_in);
 	atomic_fetch_add(&srv->st.compaction_bytes_out, c.res.bytes_out);
@@ -224,7 +228,7 @@ int hr_compact_store(hr_store *st, int mode, hr_compact_result *res)
 		    table, r->id, st->fam.name,
 		    mode == HR_COMPACT_MAJOR ? "major" : c.gc ? "minor (all files)" : "minor",
 		    c.nin, c.nsnap, c.res.bytes_in, c.res.bytes_out, c.res.cells_in,
-		    c.res.cells_out, (double)(hr_mono_ns() - t0) / 1e6);
+		    c.res.cells_out, (double)dt / 1e6);
 	if (res)
 		*res = c.res;
 out:

@@ -25,6 +25,7 @@
 
 #include <ini.h>
 
+#include "engine/hr_metrics.h"
 #include "hr_config.h"
 #include "hr_log.h"
 
@@ -74,6 +75,7 @@ static const char *const compression_names[] = {"none", "lz4", "zstd", NULL};
 
 static int check_families(const char *value, char *why, size_t whylen);
 static int check_ratio(const char *value, char *why, size_t whylen);
+static int check_listen(const char *value, char *why, size_t whylen);
 
 #define K_ 1024ULL
 #define M_ (1024ULL * K_)
@@ -149,9 +151,17 @@ static const struct cfg_key keys[] = {
 	 "largest value of one cell; larger puts fail with EFBIG"},
 	{"limits", "row_lock_timeout_ms", T_UINT, FLD(row_lock_timeout_ms), "5000", 1, 3600 * SEC_,
 	 NULL, NULL, "longest wait (ms) for a row lock before ETIMEDOUT"},
+	{"limits", "snapshot_gate_timeout_ms", T_UINT, FLD(snapshot_gate_timeout_ms), "10000", 1,
+	 3600 * SEC_, NULL, NULL,
+	 "longest wait (ms) of a write held back by a snapshot or a restore before EBUSY"},
 
 	{"log", "log_level", T_ENUM, FLD(log_level), "info", 0, 0, log_level_names, NULL,
 	 "error, warn, info or debug"},
+
+	{"metrics", "metrics_listen", T_STRING, FLD(metrics_listen), "off", 0, 0, NULL, check_listen,
+	 "HOST:PORT of the Prometheus endpoint (GET /metrics), or off"},
+	{"metrics", "metrics_histograms", T_BOOL, FLD(metrics_histograms), "true", 0, 1, NULL, NULL,
+	 "record latency histograms (two clock reads per put, get and scan step)"},
 
 	{"fs", "default_families", T_STRING, FLD(default_families), "cf", 0, 0, NULL,
 	 check_families, "comma-separated families of a table created by mkdir"},
@@ -187,6 +197,14 @@ static void errf(char *err, size_t errlen, const char *fmt, ...)
 }
 
 /* ---- value syntax ---------------------------------------------------- */
+
+static int check_listen(const char *value, char *why, size_t whylen)
+{
+	if (strcmp(value, "off") == 0 || hr_metrics_listen_parse(value, NULL, NULL) == 0)
+		return 0;
+	errf(why, whylen, "off, or HOST:PORT with an IPv4 address or [IPv6] and a port 0..65535");
+	return -EINVAL;
+}
 
 static int check_families(const char *value, char *why, size_t whylen)
 {

@@ -5,6 +5,7 @@
  *   hregionctl [-c CONFIG] [-o KEY=VALUE[,...]] [--json] COMMAND [ARGS] [FLAGS]
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,8 @@
 
 #include "ctl/hrctl.h"
 #include "engine/hr_fname.h"
+#include "engine/hr_io_fault.h"
+#include "engine/hr_server.h"
 #include "hr_log.h"
 
 static const hrctl_cmd cmds[] = {
@@ -42,12 +45,30 @@ static const hrctl_cmd cmds[] = {
 	 "[--major] TABLE", "compact every store of the table (--major: into one file each)"},
 	{"split", HRCTL_NEED_SERVER, 1, 2, 0, hrctl_cmd_split, "TABLE [ROW]",
 	 "split the region holding ROW at ROW (without ROW: every region at its middle row)"},
+	{"snapshot", HRCTL_NEED_SERVER, 2, 2, 0, hrctl_cmd_snapshot, "TABLE NAME",
+	 "take a snapshot of the table (flushes it; no data is copied)"},
+	{"list_snapshots", HRCTL_NEED_SERVER, 0, 1, 0, hrctl_cmd_list_snapshots, "[TABLE]",
+	 "the snapshots (of one table): time, regions, files, bytes"},
+	{"delete_snapshot", HRCTL_NEED_SERVER, 2, 2, 0, hrctl_cmd_delete_snapshot, "TABLE NAME",
+	 "delete a snapshot (its archived files go unless another one uses them)"},
+	{"clone_snapshot", HRCTL_NEED_SERVER, 3, 3, 0, hrctl_cmd_clone_snapshot,
+	 "TABLE SNAPSHOT NEW_TABLE", "a new table from a snapshot, sharing its files (no copy)"},
+	{"restore_snapshot", HRCTL_NEED_SERVER, 2, 2, 0, hrctl_cmd_restore_snapshot,
+	 "TABLE SNAPSHOT", "bring the table back to its snapshot (later writes are discarded)"},
+	{"export_snapshot", HRCTL_NEED_SERVER, 3, 3, 0, hrctl_cmd_export_snapshot,
+	 "TABLE SNAPSHOT DIR", "write the snapshot to a new directory: store files and a checksummed manifest"},
+	{"import_snapshot", HRCTL_NEED_SERVER, 2, 2, 0, hrctl_cmd_import_snapshot, "DIR NEW_TABLE",
+	 "a new table from an exported snapshot (every checksum verified)"},
 	{"verify", HRCTL_NEED_DIR, 0, 0, HRCTL_F_REPAIR, hrctl_cmd_verify, "[--repair]",
 	 "check LMDB against the disk, every CRC, region coverage (--repair: move orphans to lost/)"},
 	{"sfile dump", HRCTL_NEED_NONE, 1, 1, HRCTL_F_CELLS, hrctl_cmd_sfile_dump,
 	 "FILE [--cells]", "a store file's trailer, index, bloom, keys, counts (and cells)"},
 	{"wal dump", HRCTL_NEED_NONE, 1, 1, 0, hrctl_cmd_wal_dump, "SEGMENT",
 	 "a WAL segment's records: sequence id, table, row, cells"},
+	{"metrics", HRCTL_NEED_SERVER, 0, 0, 0, hrctl_cmd_metrics, "",
+	 "the engine's metrics, Prometheus text format (offline: of the engine hregionctl\n"
+	 "      opened, counters from zero; a live daemon's need the control socket, or\n"
+	 "      /.hregionfs/metrics and metrics_listen)"},
 };
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
 
@@ -216,15 +237,33 @@ static int run(hrctl *c, const hrctl_cmd *cmd, int argc, char **argv)
 	if (busy_check(c, lock) < 0)
 		return busy_fail(c, lock);
 	if (cmd->needs == HRCTL_NEED_SERVER) {
-		int rc = hr_server_open(&c->cfg, &c->srv);
+		/* test hook: the disk freezes after N durable points of the
+		 * command, and the process then dies by SIGKILL (a kill -9 at
+		 * exactly that point, without a timing race) */
+		const char *crash = getenv("HREGIONCTL_TEST_CRASH_AFTER");
+		hr_io *fio = NULL;
+		if (crash && *crash && hr_io_fault_new(hr_io_posix(), &fio) < 0)
+			return hrctl_fail(c, HRCTL_ERROR, "out of memory");
+		int rc = hr_server_open_io(&c->cfg, fio, &c->srv);
+		if (rc < 0)
+			hr_io_destroy(fio);
 		if (rc == -EBUSY)
 			return busy_fail(c, lock);
 		if (rc < 0)
 			return hrctl_fail(c, HRCTL_ERROR, "cannot open %s: %s", c->cfg.data_dir,
 					  strerror(-rc));
+		if (fio)
+			hr_io_fault_crash_after(fio, strtoull(crash, NULL, 10));
 		code = cmd->fn(c, argc, argv);
+		if (fio && hr_io_fault_crashed(fio)) {
+			fprintf(stderr, "hregionctl: test hook: crashed after %s durable points\n",
+				crash);
+			fflush(NULL);
+			kill(getpid(), SIGKILL);
+		}
 		rc = hr_server_close(c->srv);
 		c->srv = NULL;
+		hr_io_destroy(fio);
 		if (rc < 0 && code == HRCTL_OK)
 			code = hrctl_fail(c, HRCTL_ERROR, "closing %s: %s", c->cfg.data_dir,
 					  strerror(-rc));

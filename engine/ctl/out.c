@@ -174,6 +174,17 @@ void hrctl_out_str(hrctl_out *o, const char *key, const char *s)
 	t_str(o->f, s);
 }
 
+void hrctl_out_text(hrctl_out *o, const char *key, const char *text, size_t len)
+{
+	if (o->json) {
+		j_key(o, key);
+		j_str(o->f, text, len, 0);
+		return;
+	}
+	t_newline(o);
+	fwrite(text, 1, len, o->f);
+}
+
 void hrctl_out_name(hrctl_out *o, const char *key, const char *s)
 {
 	if (o->json) {

@@ -37,6 +37,32 @@ int hr_fname_archive_file(const char *archive_dir, uint64_t file_id, char *buf, 
 	return fmt(buf, len, "%s/%016" PRIx64 ".hsf", archive_dir, file_id);
 }
 
+int hr_fname_export_manifest(const char *dir, char *buf, size_t len)
+{
+	return fmt(buf, len, "%s/MANIFEST", dir);
+}
+
+int hr_fname_export_file(const char *dir, uint64_t file_id, char *buf, size_t len)
+{
+	return fmt(buf, len, "%s/%016" PRIx64 ".hsf", dir, file_id);
+}
+
+int hr_fname_export_tmp(const char *dir, long pid, char *buf, size_t len)
+{
+	size_t n = strlen(dir);
+	while (n > 1 && dir[n - 1] == '/')
+		n--;
+	const char *slash = memrchr(dir, '/', n);
+	const char *base = slash ? slash + 1 : dir;
+	int plen = slash ? (int)(slash - dir) : 1;
+	const char *parent = slash ? dir : ".";
+	if (slash == dir)
+		plen = 0; /* "/x": the parent is the root */
+	if ((size_t)(dir + n - base) == 0)
+		return -EINVAL;
+	return fmt(buf, len, "%.*s/.tmp-%.*s.%ld", plen, parent, (int)(dir + n - base), base, pid);
+}
+
 int hr_fname_wal_segment(const char *wal_dir, uint64_t seg, int tmp, char *buf, size_t len)
 {
 	return fmt(buf, len, "%s/%016" PRIx64 ".wal%s", wal_dir, seg, tmp ? ".tmp" : "");

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "engine/hr_io.h"
+#include "engine/hr_util.h"
 
 void hr_io_list_free(hr_io_dirent *ents, size_t n)
 {
@@ -43,6 +44,65 @@ int hr_io_pread_all(hr_io *io, int fd, void *buf, size_t len, uint64_t off)
 		len -= (size_t)n;
 	}
 	return 0;
+}
+
+/* 4 MiB: large enough that a copy runs at the disk's sequential speed,
+ * small enough to sit in memory beside everything else */
+#define COPY_CHUNK (4u << 20)
+
+/* The kernel copies (no trip through memory here); 1 if it cannot. */
+static int copy_in_kernel(hr_io *io, int src, int dst, uint64_t from, size_t len, int *rc)
+{
+	for (uint64_t off = from; off < from + len;) {
+		ssize_t k = io->ops->copy_range(io, src, dst, &off, (size_t)(from + len - off));
+		if (k < 0 && off == 0 && (k == -EXDEV || k == -EOPNOTSUPP || k == -ENOSYS ||
+					  k == -EINVAL))
+			return 1;
+		if (k < 0) {
+			*rc = (int)k;
+			return 0;
+		}
+	}
+	*rc = 0;
+	return 0;
+}
+
+int hr_io_copy(hr_io *io, int src, int dst, uint64_t len, uint32_t *crc)
+{
+	uint8_t *buf = malloc(len < COPY_CHUNK ? (len ? len : 1) : COPY_CHUNK);
+	uint32_t c = 0;
+	int rc = 0, through_memory = 1;
+	if (!buf)
+		return -ENOMEM;
+	/* with an in-kernel copy, the checksum costs one read of the source
+	 * instead of a write through memory; chunk by chunk, so the kernel
+	 * copies from pages just read and writes back one chunk while the
+	 * next is read */
+	if (io->ops->copy_range) {
+		through_memory = 0;
+		for (uint64_t off = 0; rc == 0 && !through_memory && off < len;) {
+			size_t n = len - off < COPY_CHUNK ? (size_t)(len - off) : COPY_CHUNK;
+			if ((rc = hr_io_pread_all(io, src, buf, n, off)) < 0)
+				break;
+			c = hr_crc32c(c, buf, n);
+			through_memory = copy_in_kernel(io, src, dst, off, n, &rc);
+			off += n;
+		}
+		if (through_memory && rc == 0)
+			c = 0; /* the first chunk could not be copied: all through memory */
+	}
+	for (uint64_t off = 0; through_memory && rc == 0 && off < len;) {
+		size_t n = len - off < COPY_CHUNK ? (size_t)(len - off) : COPY_CHUNK;
+		if ((rc = hr_io_pread_all(io, src, buf, n, off)) < 0)
+			break;
+		c = hr_crc32c(c, buf, n);
+		rc = hr_io_pwrite_all(io, dst, buf, n, off);
+		off += n;
+	}
+	free(buf);
+	if (rc == 0 && crc)
+		*crc = c;
+	return rc;
 }
 
 int hr_io_mkdirs(hr_io *io, const char *path)

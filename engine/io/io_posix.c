@@ -201,6 +201,8 @@ static int px_stat(hr_io *io, const char *path, hr_io_attr *out)
 	out->size = (uint64_t)st.st_size;
 	out->is_dir = S_ISDIR(st.st_mode);
 	out->mtime_ms = (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
+	out->ino = (uint64_t)st.st_ino;
+	out->nlink = (uint32_t)st.st_nlink;
 	return 0;
 }
 
@@ -223,6 +225,22 @@ static void px_unlock(hr_io *io, int token)
 	(void)io;
 	if (token >= 0)
 		close(token);
+}
+
+static ssize_t px_copy_range(hr_io *io, int src, int dst, uint64_t *off, size_t len)
+{
+	(void)io;
+	loff_t in = (loff_t)*off, out = (loff_t)*off;
+	ssize_t n;
+	do
+		n = copy_file_range(src, &in, dst, &out, len, 0);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	if (n == 0)
+		return -ENODATA;
+	*off = (uint64_t)in;
+	return n;
 }
 
 static int px_private_dir(hr_io *io, const char *path)
@@ -250,6 +268,7 @@ static const hr_io_ops posix_ops = {
 	.lock = px_lock,
 	.unlock = px_unlock,
 	.meta_commit = NULL,
+	.copy_range = px_copy_range,
 	.private_dir = px_private_dir,
 	.destroy = NULL,
 };

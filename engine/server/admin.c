@@ -124,6 +124,8 @@ int hr_stats_get(hr_server *srv, hr_stats *o)
 	o->wal_torn_tails = atomic_load(&srv->st.wal_torn_tails);
 	o->wal_corrupt_records = atomic_load(&srv->st.wal_corrupt_records);
 	o->wal_corrupt_segments = atomic_load(&srv->st.wal_corrupt_segments);
+	o->snapshot_blocked_writes = atomic_load(&srv->st.blocked_gate);
+	o->snapshot_gate_timeouts = atomic_load(&srv->st.gate_timeouts);
 	hr_snapshot_stats(srv, o);
 	uint64_t bytes;
 	hr_bcache_stats(srv->bc, &o->cache_hits, &o->cache_misses, &bytes);
@@ -167,6 +169,8 @@ int hr_stats_format(hr_server *srv, char **text, size_t *len)
 	S(archive_files);
 	S(archive_bytes);
 	S(archive_own_bytes);
+	S(snapshot_blocked_writes);
+	S(snapshot_gate_timeouts);
 #undef S
 	if (fclose(f) != 0) {
 		free(buf);

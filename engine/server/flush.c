@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "engine/hr_compact.h"
+#include "engine/hr_metrics.h"
 #include "engine/hr_publish.h"
 #include "engine/hr_server.h"
 #include "engine/hr_util.h"
@@ -162,11 +163,14 @@ int hr_region_flush(hr_region *r)
 	if (atomic_exchange(&r->flush_failures, 0))
 		hr_log_info("flush", "region %" PRIu64 ": flushing works again", r->id);
 	if (n) {
+		uint64_t dt = hr_mono_ns() - t0;
 		atomic_fetch_add(&srv->st.flushes, 1);
 		atomic_fetch_add(&srv->st.flush_bytes, bytes);
+		if (srv->mx.flush)
+			hr_series_observe_ns(srv->mx.flush, dt);
 		hr_log_info("flush", "region %" PRIu64 " of '%s': %d stores, %" PRIu64
 			    " bytes, seq %" PRIu64 ", %.1f ms", r->id, r->table->schema.name, n,
-			    bytes, flush_seq, (double)(hr_mono_ns() - t0) / 1e6);
+			    bytes, flush_seq, (double)dt / 1e6);
 		hr_compact_request(srv, r, HR_COMPACT_MINOR);
 	}
 	hr_wal_maintain(srv);

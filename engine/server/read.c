@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/hr_metrics.h"
 #include "engine/hr_read.h"
 #include "engine/hr_server.h"
 #include "engine/hr_util.h"
@@ -136,13 +137,17 @@ int hr_get(hr_server *srv, const char *table, const void *row, size_t row_len,
 	hr_region *r;
 	hr_store *st;
 	memset(out, 0, sizeof(*out));
+	uint64_t t0 = hr_mx_begin(srv->mx.on);
 	int rc = locate_store(srv, table, row, row_len, family, &r, &st);
 	if (rc < 0)
 		return rc;
 	atomic_fetch_add(&srv->st.gets, 1);
+	atomic_fetch_add_explicit(&r->table->gets, 1, memory_order_relaxed);
 	rc = hr_store_get(st, &r->mvcc, row, row_len, qual, qual_len,
 			  flags & (HR_GET_VALUE | HR_GET_TAGS), out, 1, 0, 0, 0);
 	hr_region_unref(r);
+	if (rc >= 0)
+		hr_mx_end(srv->mx.get, t0);
 	return rc < 0 ? rc : rc == 0 ? -ENOENT : 0;
 }
 
@@ -153,6 +158,7 @@ int hr_get_versions(hr_server *srv, const char *table, const void *row, size_t r
 	hr_region *r;
 	hr_store *st;
 	*out = NULL;
+	uint64_t t0 = hr_mx_begin(srv->mx.on);
 	int rc = locate_store(srv, table, row, row_len, family, &r, &st);
 	if (rc < 0)
 		return rc;
@@ -171,6 +177,8 @@ int hr_get_versions(hr_server *srv, const char *table, const void *row, size_t r
 			  opts ? opts->min_ts : 0, opts ? opts->max_ts : 0,
 			  opts && (opts->flags & HR_GET_HISTORY));
 	hr_region_unref(r);
+	if (rc >= 0)
+		hr_mx_end(srv->mx.get, t0);
 	if (rc <= 0) {
 		free(v);
 		return rc;

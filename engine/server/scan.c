@@ -23,6 +23,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "engine/hr_metrics.h"
 #include "engine/hr_server.h"
 #include "engine/hr_snapshot.h"
 #include "engine/hr_util.h"
@@ -80,7 +81,14 @@ struct hr_scan {
 	uint64_t row_rp;	/* the read point of the current row */
 	buf qual, value, tags;
 	buf key;		/* scratch for seek keys (no allocation per row) */
+	uint64_t steps;		/* hr_scan_next calls, under mu (SCAN_TIME_EVERY) */
 };
+
+/* One step in this many (the first of a cursor, then every 16th) is timed
+ * for hregionfs_scan_next_seconds: a step takes 100-200 ns and two clock
+ * reads 60 ns, which timing every step would add to each of them
+ * (scripts/bench_metrics.sh). A power of two. */
+#define SCAN_TIME_EVERY 16
 
 static int buf_set(buf *b, const void *p, size_t n)
 {
@@ -468,10 +476,15 @@ void hr_scan_lease_tick(hr_server *srv)
 
 int hr_scan_next(hr_scan *sc, hr_scan_entry *e)
 {
+	uint64_t t0 = 0;
 	pthread_mutex_lock(&sc->mu);
+	if ((sc->steps++ & (SCAN_TIME_EVERY - 1)) == 0)
+		t0 = hr_mx_begin(sc->srv->mx.on);
 	int rc = scan_next(sc, e);
 	sc->last_used_ms = atomic_load_explicit(&sc->srv->lease_clock_ms, memory_order_relaxed);
 	pthread_mutex_unlock(&sc->mu);
+	if (rc == 1)
+		hr_mx_end(sc->srv->mx.scan_next, t0);
 	return rc;
 }
 
@@ -632,6 +645,8 @@ int hr_scan_open(hr_server *srv, const char *table, const hr_scan_opts *o, hr_sc
 	if ((rc = open_region(sc)) < 0)
 		goto fail;
 	atomic_fetch_add(&srv->st.scans, 1);
+	if (sc->r && !sc->snap && sc->r->table)
+		atomic_fetch_add_explicit(&sc->r->table->scans, 1, memory_order_relaxed);
 	sc->last_used_ms = atomic_load_explicit(&srv->lease_clock_ms, memory_order_relaxed);
 	pthread_mutex_lock(&srv->scan_mu);
 	sc->next = srv->scanners;

@@ -8,6 +8,7 @@
 
 #include "engine/hr_compact.h"
 #include "engine/hr_fname.h"
+#include "engine/hr_metrics.h"
 #include "engine/hr_region.h"
 #include "engine/hr_server.h"
 #include "engine/hr_snapshot.h"
@@ -1008,6 +1009,8 @@ int hr_server_open_io(const hr_config *cfg, hr_io *io, hr_server **out)
 	atomic_init(&srv->next_file_id, 1);
 	atomic_init(&srv->lease_clock_ms, hr_scan_clock_ms());
 	atomic_init(&srv->next_region_id, 1);
+	if ((rc = hr_server_metrics_init(srv)) < 0)
+		goto fail;
 	hr_fname_meta_dir(cfg->data_dir, srv->meta_dir, sizeof(srv->meta_dir));
 	hr_fname_wal_dir(cfg->data_dir, srv->wal_dir, sizeof(srv->wal_dir));
 	hr_fname_store_dir(cfg->data_dir, srv->store_dir, sizeof(srv->store_dir));
@@ -1069,6 +1072,7 @@ int hr_server_open_io(const hr_config *cfg, hr_io *io, hr_server **out)
 		.ctx = srv,
 		.adopt = srv->old_segs,
 		.nadopt = srv->nold,
+		.sync_hist = srv->mx.wal_sync,
 	};
 	if ((rc = hr_wal_open(&wo, &srv->wal)) < 0)
 		goto fail;
@@ -1125,6 +1129,7 @@ int hr_server_close(hr_server *srv)
 	pthread_cond_destroy(&srv->flush_done);
 	pthread_cond_destroy(&srv->chore_cond);
 	pthread_cond_destroy(&srv->chore_done);
+	hr_metrics_free(srv->metrics);
 	free(srv);
 	return rc;
 }

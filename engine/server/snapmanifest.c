@@ -280,3 +280,97 @@ int hr_snap_manifest_decode(const char *table, const char *name, const void *v, 
 	*out = m;
 	return 0;
 }
+
+/* ---- the export manifest (hr_format.h, "Snapshot exports") ----------------- */
+
+int hr_snap_export_encode(const hr_snap_export *x, uint8_t **out, size_t *len)
+{
+	uint8_t *man = NULL;
+	size_t mlen = 0;
+	int rc = hr_snap_manifest_encode(x->m, &man, &mlen);
+	if (rc < 0)
+		return rc;
+	wbuf b = {0};
+	wbytes(&b, HR_EXPORT_MAGIC, 8);
+	w32(&b, HR_EXPORT_VERSION);
+	w32(&b, 0);
+	size_t tl = strlen(x->m->table), nl = strlen(x->m->name);
+	w16(&b, (uint16_t)tl);
+	wbytes(&b, x->m->table, tl);
+	w16(&b, (uint16_t)nl);
+	wbytes(&b, x->m->name, nl);
+	w32(&b, (uint32_t)mlen);
+	wbytes(&b, man, mlen);
+	w32(&b, x->nfiles);
+	for (uint32_t i = 0; i < x->nfiles; i++) {
+		w64(&b, x->files[i].id);
+		w64(&b, x->files[i].size);
+		w32(&b, x->files[i].crc);
+	}
+	if (!b.err)
+		w32(&b, hr_crc32c(0, b.p, b.len));
+	free(man);
+	if (b.err) {
+		free(b.p);
+		return b.err;
+	}
+	*out = b.p;
+	*len = b.len;
+	return 0;
+}
+
+void hr_snap_export_free(hr_snap_export *x)
+{
+	if (!x)
+		return;
+	hr_snap_manifest_free(x->m);
+	free(x->files);
+	free(x);
+}
+
+int hr_snap_export_decode(const void *v, size_t len, hr_snap_export **out)
+{
+	const uint8_t *base = v;
+	char table[HR_MAX_NAME + 1], name[HR_MAX_NAME + 1];
+	if (len < 32 || memcmp(base, HR_EXPORT_MAGIC, 8) != 0 ||
+	    hr_get32(base + 8) != HR_EXPORT_VERSION ||
+	    hr_crc32c(0, base, len - 4) != hr_get32(base + len - 4))
+		return -EIO;
+	hr_snap_export *x = calloc(1, sizeof(*x));
+	if (!x)
+		return -ENOMEM;
+	rbuf b = {base + 16, base + len - 4, 0};
+	uint16_t tl = r16(&b);
+	const uint8_t *tp = take(&b, tl);
+	uint16_t nl = r16(&b);
+	const uint8_t *np = take(&b, nl);
+	uint32_t mlen = r32(&b);
+	const uint8_t *mp = take(&b, mlen);
+	uint32_t nf = r32(&b);
+	int rc = -EIO;
+	if (b.bad || tl > HR_MAX_NAME || nl > HR_MAX_NAME || nf > (size_t)(b.end - b.p) / 20)
+		goto fail;
+	memcpy(table, tp, tl);
+	table[tl] = 0;
+	memcpy(name, np, nl);
+	name[nl] = 0;
+	if ((rc = hr_snap_manifest_decode(table, name, mp, mlen, &x->m)) < 0)
+		goto fail;
+	rc = -ENOMEM;
+	if (nf && !(x->files = calloc(nf, sizeof(*x->files))))
+		goto fail;
+	x->nfiles = nf;
+	for (uint32_t i = 0; i < nf; i++) {
+		x->files[i].id = r64(&b);
+		x->files[i].size = r64(&b);
+		x->files[i].crc = r32(&b);
+	}
+	rc = -EIO;
+	if (b.bad || b.p != b.end)
+		goto fail;
+	*out = x;
+	return 0;
+fail:
+	hr_snap_export_free(x);
+	return rc;
+}

@@ -39,6 +39,12 @@ static long cat_find(hr_server *srv, const char *table, const char *name, size_t
 	return -1;
 }
 
+const hr_snap_manifest *hr_snap_catalog_find(hr_server *srv, const char *table, const char *name)
+{
+	long i = cat_find(srv, table, name, NULL);
+	return i < 0 ? NULL : srv->snaps[i];
+}
+
 static int cat_add(hr_server *srv, hr_snap_manifest *m)
 {
 	size_t at;
@@ -216,6 +222,8 @@ static int freeze(hr_server *srv, const char *table, hr_snap_manifest *m, held *
 		return -ENOENT;
 	int rc = 0;
 	pthread_rwlock_wrlock(&t->gate);
+	if (srv->test_gate_hook)
+		srv->test_gate_hook(srv->test_gate_ctx);
 	/* A store whose earlier flush failed keeps that snapshot and leaves
 	 * its active memstore alone: flush until nothing is left in memory. */
 	for (int tries = 0;; tries++) {
@@ -394,31 +402,91 @@ static int idset_has(const idset *s, uint64_t id)
 	return s->n && bsearch(&id, s->v, s->n, sizeof(*s->v), u64_cmp) != NULL;
 }
 
-/* the ids of every file in every store of every table, sorted */
-static int live_files(hr_server *srv, idset *s)
+/* snap_mu held: whether each distinct archived file is still named by a
+ * store of some table (its own under the same id, or a clone's under
+ * another: clones link the same file), i.e. has more names than archive/
+ * gives it. By link counts, so that clones count as sharing. */
+typedef struct arch_link {
+	uint64_t id, ino;
+	uint32_t nlink, names; /* names: archive/ entries of that inode */
+	int present, counted;
+} arch_link;
+
+static int arch_by_id(const void *a, const void *b)
 {
-	int rc = 0;
-	pthread_rwlock_rdlock(&srv->map_lock);
-	for (size_t i = 0; rc == 0 && i < srv->ntables; i++) {
-		hr_table *t = srv->tables[i];
-		for (size_t j = 0; rc == 0 && j < t->nregions; j++) {
-			hr_region *r = t->regions[j];
-			unsigned ns = atomic_load(&r->nstores);
-			for (unsigned k = 0; rc == 0 && k < ns; k++) {
-				hr_store *st = r->stores[k];
-				pthread_mutex_lock(&st->mu);
-				for (uint32_t f = 0; rc == 0 && f < st->nfiles; f++)
-					rc = idset_add(s, hr_sfile_id(st->files[f]));
-				pthread_mutex_unlock(&st->mu);
-			}
-		}
-	}
-	pthread_rwlock_unlock(&srv->map_lock);
-	idset_sort(s);
-	return rc;
+	uint64_t x = ((const arch_link *)a)->id, y = ((const arch_link *)b)->id;
+	return x < y ? -1 : x > y;
 }
 
-static void info_of(const hr_snap_manifest *m, const idset *live, hr_snapshot_info *o)
+static int arch_by_ino(const void *a, const void *b)
+{
+	uint64_t x = ((const arch_link *)a)->ino, y = ((const arch_link *)b)->ino;
+	return x < y ? -1 : x > y;
+}
+
+static int archive_links(hr_server *srv, arch_link **out, size_t *nout)
+{
+	idset ids = {0};
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < srv->nsnaps; i++) {
+		const hr_snap_manifest *m = srv->snaps[i];
+		for (uint32_t r = 0; rc == 0 && r < m->nregions; r++)
+			for (uint32_t s = 0; rc == 0 && s < m->regions[r].nstores; s++)
+				for (uint32_t f = 0; rc == 0 && f < m->regions[r].stores[s].nfiles; f++)
+					rc = idset_add(&ids, m->regions[r].stores[s].files[f].id);
+	}
+	idset_sort(&ids);
+	arch_link *v = calloc(ids.n ? ids.n : 1, sizeof(*v));
+	size_t n = 0;
+	if (rc == 0 && !v)
+		rc = -ENOMEM;
+	for (size_t i = 0; rc == 0 && i < ids.n; i++) {
+		if (i && ids.v[i] == ids.v[i - 1])
+			continue;
+		char path[PATH_MAX];
+		hr_io_attr at;
+		v[n].id = ids.v[i];
+		if (archive_path(srv, v[n].id, path, sizeof(path)) == 0 &&
+		    hr_io_stat(srv->io, path, &at) == 0) {
+			v[n].present = 1;
+			v[n].ino = at.ino;
+			v[n].nlink = at.nlink;
+		}
+		n++;
+	}
+	free(ids.v);
+	if (rc < 0) {
+		free(v);
+		return rc;
+	}
+	/* count the archive names of each inode */
+	if (n)
+		qsort(v, n, sizeof(*v), arch_by_ino);
+	for (size_t i = 0; i < n;) {
+		size_t j = i;
+		while (j < n && v[j].ino == v[i].ino && v[j].present == v[i].present)
+			j++;
+		for (size_t k = i; k < j; k++)
+			v[k].names = v[i].present ? (uint32_t)(j - i) : 1;
+		i = j;
+	}
+	if (n)
+		qsort(v, n, sizeof(*v), arch_by_id);
+	*out = v;
+	*nout = n;
+	return 0;
+}
+
+/* 1 if a table's store still names archived file id */
+static int arch_shared(const arch_link *v, size_t n, uint64_t id)
+{
+	arch_link key = {.id = id};
+	const arch_link *a = n ? bsearch(&key, v, n, sizeof(*v), arch_by_id) : NULL;
+	return a && a->present && a->nlink > a->names;
+}
+
+static void info_of(const hr_snap_manifest *m, const arch_link *links, size_t nlinks,
+		    hr_snapshot_info *o)
 {
 	memset(o, 0, sizeof(*o));
 	snprintf(o->table, sizeof(o->table), "%s", m->table);
@@ -432,7 +500,7 @@ static void info_of(const hr_snap_manifest *m, const idset *live, hr_snapshot_in
 			for (uint32_t f = 0; f < st->nfiles; f++) {
 				o->files++;
 				o->bytes += st->files[f].size;
-				if (idset_has(live, st->files[f].id))
+				if (arch_shared(links, nlinks, st->files[f].id))
 					o->shared_bytes += st->files[f].size;
 			}
 		}
@@ -440,20 +508,21 @@ static void info_of(const hr_snap_manifest *m, const idset *live, hr_snapshot_in
 
 int hr_snapshot_list(hr_server *srv, const char *table, hr_snapshot_info **out, size_t *n)
 {
-	idset live = {0};
+	arch_link *links = NULL;
+	size_t nlinks = 0;
 	*out = NULL;
 	*n = 0;
 	pthread_mutex_lock(&srv->snap_mu);
-	int rc = live_files(srv, &live);
+	int rc = archive_links(srv, &links, &nlinks);
 	hr_snapshot_info *v = NULL;
 	size_t k = 0;
 	if (rc == 0 && srv->nsnaps && !(v = calloc(srv->nsnaps, sizeof(*v))))
 		rc = -ENOMEM;
 	for (size_t i = 0; rc == 0 && i < srv->nsnaps; i++)
 		if (!table || strcmp(srv->snaps[i]->table, table) == 0)
-			info_of(srv->snaps[i], &live, &v[k++]);
+			info_of(srv->snaps[i], links, nlinks, &v[k++]);
 	pthread_mutex_unlock(&srv->snap_mu);
-	free(live.v);
+	free(links);
 	if (rc < 0) {
 		free(v);
 		return rc;
@@ -466,33 +535,34 @@ int hr_snapshot_list(hr_server *srv, const char *table, hr_snapshot_info **out, 
 /* admin.c's share of hr_stats: snapshots, archived files and bytes */
 void hr_snapshot_stats(hr_server *srv, hr_stats *o)
 {
-	idset live = {0}, seen = {0};
+	arch_link *links = NULL;
+	size_t nlinks = 0;
 	pthread_mutex_lock(&srv->snap_mu);
 	o->snapshots = srv->nsnaps;
-	if (live_files(srv, &live) == 0) {
+	if (archive_links(srv, &links, &nlinks) == 0) {
+		/* every distinct file once, with its size from a manifest */
 		for (size_t i = 0; i < srv->nsnaps; i++) {
 			const hr_snap_manifest *m = srv->snaps[i];
 			for (uint32_t r = 0; r < m->nregions; r++)
 				for (uint32_t s = 0; s < m->regions[r].nstores; s++) {
 					const hr_snap_store *st = &m->regions[r].stores[s];
 					for (uint32_t f = 0; f < st->nfiles; f++) {
-						uint64_t id = st->files[f].id;
-						int dup = 0;
-						for (size_t q = 0; q < seen.n && !dup; q++)
-							dup = seen.v[q] == id;
-						if (dup || idset_add(&seen, id) < 0)
+						arch_link key = {.id = st->files[f].id};
+						arch_link *a = bsearch(&key, links, nlinks, sizeof(*links),
+								       arch_by_id);
+						if (!a || a->counted)
 							continue;
+						a->counted = 1;
 						o->archive_files++;
 						o->archive_bytes += st->files[f].size;
-						if (!idset_has(&live, id))
+						if (!arch_shared(a, 1, a->id))
 							o->archive_own_bytes += st->files[f].size;
 					}
 				}
 		}
 	}
 	pthread_mutex_unlock(&srv->snap_mu);
-	free(live.v);
-	free(seen.v);
+	free(links);
 }
 
 /* ---- open and close ------------------------------------------------------------ */

@@ -166,20 +166,55 @@ fail:
 	return rc;
 }
 
+/* After a commit that took t out of LMDB and the map (a drop, or a restore
+ * that replaced it): closes its regions, retires their files and removes
+ * their directories. In-flight writers finish under the updates lock before
+ * a region is marked closed; later ones see the state and retry (-ESTALE)
+ * into whatever the map holds now. Takes the map's reference. */
+void hr_table_retire(hr_server *srv, hr_table *t)
+{
+	size_t n = t->nregions;
+	char (*dirs)[PATH_MAX] = malloc((n ? n : 1) * sizeof(*dirs));
+	for (size_t i = 0; i < n; i++) {
+		hr_region *r = t->regions[i];
+		pthread_mutex_lock(&r->flush_mu);
+		pthread_rwlock_wrlock(&r->updates_lock);
+		atomic_store(&r->state, HR_REGION_CLOSED);
+		pthread_rwlock_unlock(&r->updates_lock);
+		pthread_mutex_unlock(&r->flush_mu);
+		/* Every file goes with its last reference: that closes its cached
+		 * descriptor, drops its cached blocks and unlinks it, now or when
+		 * a reader still holding it lets go. */
+		unsigned ns = atomic_load(&r->nstores);
+		for (unsigned j = 0; j < ns; j++) {
+			hr_store *st = r->stores[j];
+			pthread_mutex_lock(&st->mu);
+			for (uint32_t f = 0; f < st->nfiles; f++)
+				hr_sfile_mark_deleted(st->files[f]);
+			pthread_mutex_unlock(&st->mu);
+		}
+		if (dirs)
+			snprintf(dirs[i], sizeof(dirs[i]), "%s", r->dir);
+	}
+	/* the map's references: the regions (memstores, files) go now unless
+	 * something still holds them, and then when it lets go */
+	hr_table_release(t);
+	/* without memory for the names, the next open removes the directories */
+	for (size_t i = 0; dirs && i < n; i++)
+		hr_io_rmrf(srv->io, dirs[i]);
+	hr_io_sync_dir(srv->io, srv->store_dir);
+	free(dirs);
+}
+
 int hr_table_drop(hr_server *srv, const char *name)
 {
 	hr_meta_txn *txn = NULL;
-	char (*dirs)[PATH_MAX] = NULL;
 	int rc;
 	pthread_rwlock_wrlock(&srv->map_lock);
 	hr_table *t = hr_server_table(srv, name);
 	if (!t) {
 		pthread_rwlock_unlock(&srv->map_lock);
 		return -ENOENT;
-	}
-	if (!(dirs = malloc((t->nregions ? t->nregions : 1) * sizeof(*dirs)))) {
-		rc = -ENOMEM;
-		goto fail;
 	}
 	if ((rc = hr_meta_begin(srv->meta, 1, &txn)) < 0)
 		goto fail;
@@ -203,42 +238,12 @@ int hr_table_drop(hr_server *srv, const char *name)
 	memmove(&srv->tables[k], &srv->tables[k + 1], (srv->ntables - k - 1) * sizeof(t));
 	srv->ntables--;
 	pthread_rwlock_unlock(&srv->map_lock);
-	/* In-flight writers finish under the updates lock before the region is
-	 * marked closed; later ones see the state and retry into -ENOENT. */
-	size_t n = t->nregions;
-	for (size_t i = 0; i < n; i++) {
-		hr_region *r = t->regions[i];
-		pthread_mutex_lock(&r->flush_mu);
-		pthread_rwlock_wrlock(&r->updates_lock);
-		atomic_store(&r->state, HR_REGION_CLOSED);
-		pthread_rwlock_unlock(&r->updates_lock);
-		pthread_mutex_unlock(&r->flush_mu);
-		/* Every file goes with its last reference: that closes its cached
-		 * descriptor, drops its cached blocks and unlinks it, now or when
-		 * a reader still holding it lets go. */
-		unsigned ns = atomic_load(&r->nstores);
-		for (unsigned j = 0; j < ns; j++) {
-			hr_store *st = r->stores[j];
-			pthread_mutex_lock(&st->mu);
-			for (uint32_t f = 0; f < st->nfiles; f++)
-				hr_sfile_mark_deleted(st->files[f]);
-			pthread_mutex_unlock(&st->mu);
-		}
-		snprintf(dirs[i], sizeof(dirs[i]), "%s", r->dir);
-	}
-	/* the map's references: the regions (memstores, files) go now unless
-	 * something still holds them, and then when it lets go */
-	hr_table_release(t);
-	for (size_t i = 0; i < n; i++)
-		hr_io_rmrf(srv->io, dirs[i]);
-	hr_io_sync_dir(srv->io, srv->store_dir);
-	free(dirs);
+	hr_table_retire(srv, t);
 	hr_log_info("table", "dropped '%s'", name);
 	return 0;
 fail:
 	hr_meta_abort(txn);
 	pthread_rwlock_unlock(&srv->map_lock);
-	free(dirs);
 	return rc;
 }
 

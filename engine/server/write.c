@@ -6,10 +6,13 @@
  * of one: the read point passes a seq only once every cell of it is in the
  * memstores. */
 #include <errno.h>
+#include <inttypes.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "engine/hr_metrics.h"
 #include "engine/hr_read.h"
 #include "engine/hr_server.h"
 #include "engine/hr_tags.h"
@@ -151,6 +154,26 @@ static int check_resources(hr_server *srv, hr_region *r)
 	}
 }
 
+/* The table's write gate, shared, waiting at most snapshot_gate_timeout_ms
+ * for a snapshot or restore that holds it exclusive. */
+static int gate_enter(hr_server *srv, hr_table *t)
+{
+	if (pthread_rwlock_tryrdlock(&t->gate) == 0)
+		return 0;
+	/* each write held here is counted (the snapshot_blocked_writes stat) */
+	atomic_fetch_add_explicit(&srv->st.blocked_gate, 1, memory_order_relaxed);
+	uint64_t ms = srv->cfg.snapshot_gate_timeout_ms ? srv->cfg.snapshot_gate_timeout_ms : 10000;
+	struct timespec ts;
+	hr_deadline(CLOCK_MONOTONIC, ms * 1000000ull, &ts);
+	int rc = pthread_rwlock_clockrdlock(&t->gate, CLOCK_MONOTONIC, &ts);
+	if (rc == 0)
+		return 0;
+	atomic_fetch_add(&srv->st.gate_timeouts, 1);
+	hr_log_warn("write", "table '%s': writes held back by a snapshot or restore for %" PRIu64
+		    " ms: busy", t->schema.name, ms);
+	return -EBUSY;
+}
+
 static int mutate_once(hr_server *srv, const char *table, const void *row, size_t row_len,
 		       const hr_check *checks, size_t nchecks, const hr_mcell *cells, size_t n,
 		       unsigned flags, hr_stamp *stamp)
@@ -176,8 +199,11 @@ static int mutate_once(hr_server *srv, const char *table, const void *row, size_
 		rc = -ENOMEM;
 		goto out;
 	}
-	/* a snapshot being taken of the table holds its writes here */
-	pthread_rwlock_rdlock(&r->table->gate);
+	/* a snapshot being taken of the table (or a restore) holds its writes
+	 * here, for at most snapshot_gate_timeout_ms: then busy; each write it
+	 * holds is counted */
+	if ((rc = gate_enter(srv, r->table)) < 0)
+		goto out;
 	gated = 1;
 	pthread_rwlock_rdlock(&r->updates_lock);
 	locked = 1;
@@ -261,6 +287,7 @@ static int mutate_once(hr_server *srv, const char *table, const void *row, size_
 	}
 	hr_mvcc_complete(&r->mvcc, &we);
 	atomic_fetch_add(&srv->st.puts, 1);
+	atomic_fetch_add_explicit(&r->table->puts, 1, memory_order_relaxed);
 	done.seq = we.seq;
 out:
 	if (rc == 0 && stamp)
@@ -294,12 +321,15 @@ int hr_mutate_stamped(hr_server *srv, const char *table, const void *row, size_t
 	/* a region that closed under us (a split) has been replaced in the map
 	 * by the time its writers see it closed: look again, a few times */
 	int rc;
+	uint64_t t0 = hr_mx_begin(srv->mx.on);
 	for (int tries = 0; tries < 8; tries++) {
 		if ((rc = mutate_once(srv, table, row, row_len, NULL, 0, cells, n, flags,
 				      stamp)) != -ESTALE)
 			break;
 		sched_yield();
 	}
+	if (rc == 0)
+		hr_mx_end(srv->mx.put, t0);
 	return rc;
 }
 
@@ -317,12 +347,15 @@ int hr_check_and_mutate_stamped(hr_server *srv, const char *table, const void *r
 {
 	/* -ESTALE is decided before the checks run: nothing was written */
 	int rc;
+	uint64_t t0 = hr_mx_begin(srv->mx.on);
 	for (int tries = 0; tries < 8; tries++) {
 		if ((rc = mutate_once(srv, table, row, row_len, checks, nchecks, cells, n, flags,
 				      stamp)) != -ESTALE)
 			break;
 		sched_yield();
 	}
+	if (rc == 0)
+		hr_mx_end(srv->mx.put, t0);
 	return rc;
 }
 

@@ -9,6 +9,7 @@
 
 #include "engine/hr_format.h"
 #include "engine/hr_io.h"
+#include "engine/hr_metrics.h"
 #include "engine/hr_util.h"
 #include "engine/hr_wal.h"
 #include "hr_config.h"
@@ -127,6 +128,8 @@ static int wal_sync_locked(hr_wal *w, const char *what)
 	uint64_t t0 = hr_mono_ns();
 	int rc = hr_io_sync(w->io, fd, 1);
 	uint64_t dt = hr_mono_ns() - t0;
+	if (w->sync_hist)
+		hr_series_observe_ns(w->sync_hist, dt);
 	pthread_mutex_lock(&w->mu);
 	w->st_syncs++;
 	w->sync_ns_avg = w->sync_ns_avg ? (w->sync_ns_avg * 7 + dt) / 8 : dt;
@@ -536,6 +539,7 @@ int hr_wal_open(const hr_wal_opts *o, hr_wal **out)
 	w->lead_target = 1;
 	w->segment_size = o->segment_size ? o->segment_size : WAL_DEFAULT_SEGMENT;
 	w->fsync_mode = o->durability == HR_DURABILITY_FSYNC;
+	w->sync_hist = o->sync_hist;
 	w->sync_interval_ms = o->sync_interval_ms;
 	w->on_new_segment = o->on_new_segment;
 	w->ctx = o->ctx;

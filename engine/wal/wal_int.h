@@ -31,6 +31,7 @@ typedef struct wal_closed {
 
 struct hr_wal {
 	pthread_mutex_t mu;
+	struct hr_series *sync_hist;	/* set at open, read-only after */
 	/* Targeted wake-ups (a broadcast to every waiter per batch costs a
 	 * context switch each on a small machine): waiters whose record is in
 	 * buffer generation g sleep on cv_gen[g & 1], broadcast when that batch

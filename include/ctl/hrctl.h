@@ -69,6 +69,9 @@ void hrctl_out_bytes(hrctl_out *o, const char *key, const void *p, size_t n);
 void hrctl_out_u64(hrctl_out *o, const char *key, uint64_t v);
 void hrctl_out_i64(hrctl_out *o, const char *key, int64_t v);
 void hrctl_out_bool(hrctl_out *o, const char *key, int v);
+/* A document of its own: text, the bytes as they are (on lines of their
+ * own); JSON, the string field key. */
+void hrctl_out_text(hrctl_out *o, const char *key, const char *text, size_t len);
 /* A string element of a list (JSON) / a word on the current line (text). */
 void hrctl_out_item(hrctl_out *o, const char *s);
 
@@ -132,6 +135,16 @@ int hrctl_cmd_regions(hrctl *c, int argc, char **argv);
 int hrctl_cmd_flush(hrctl *c, int argc, char **argv);
 int hrctl_cmd_compact(hrctl *c, int argc, char **argv);
 int hrctl_cmd_split(hrctl *c, int argc, char **argv);
+/* cmd_snapshot.c */
+int hrctl_cmd_snapshot(hrctl *c, int argc, char **argv);
+int hrctl_cmd_list_snapshots(hrctl *c, int argc, char **argv);
+int hrctl_cmd_delete_snapshot(hrctl *c, int argc, char **argv);
+int hrctl_cmd_clone_snapshot(hrctl *c, int argc, char **argv);
+int hrctl_cmd_restore_snapshot(hrctl *c, int argc, char **argv);
+int hrctl_cmd_export_snapshot(hrctl *c, int argc, char **argv);
+int hrctl_cmd_import_snapshot(hrctl *c, int argc, char **argv);
+/* cmd_metrics.c */
+int hrctl_cmd_metrics(hrctl *c, int argc, char **argv);
 /* cmd_verify.c */
 int hrctl_cmd_verify(hrctl *c, int argc, char **argv);
 /* cmd_dump.c */

@@ -74,6 +74,12 @@ int hr_fname_lost_dir(const char *data_dir, char *buf, size_t len);
 int hr_fname_archive_dir(const char *data_dir, char *buf, size_t len);
 /* <archive_dir>/<file>.hsf */
 int hr_fname_archive_file(const char *archive_dir, uint64_t file_id, char *buf, size_t len);
+/* A snapshot export directory (hr_format.h, "Snapshot exports"), outside
+ * the data directory: <dir>/MANIFEST, <dir>/<file>.hsf, and the temporary
+ * directory an export is written in, <parent of dir>/.tmp-<base>.<pid>. */
+int hr_fname_export_manifest(const char *dir, char *buf, size_t len);
+int hr_fname_export_file(const char *dir, uint64_t file_id, char *buf, size_t len);
+int hr_fname_export_tmp(const char *dir, long pid, char *buf, size_t len);
 /* <wal_dir>/<seg>.wal, or .wal.tmp when tmp */
 int hr_fname_wal_segment(const char *wal_dir, uint64_t seg, int tmp, char *buf, size_t len);
 int hr_fname_wal_corrupt_dir(const char *wal_dir, char *buf, size_t len);

@@ -229,4 +229,30 @@
 #define HR_SNAP_MAGIC 0x4e535248u /* "HRSN" */
 #define HR_SNAP_VERSION 1u
 
+/* Snapshot exports (hr_snapshot_export / hr_snapshot_import;
+ * engine/server/snapexport.c, snapimport.c, the codec in snapmanifest.c):
+ * a plain directory, self-contained (nothing else is needed to import it):
+ *   <dir>/MANIFEST            the export manifest, below
+ *   <dir>/<file id>.hsf       each store file the snapshot references, a
+ *                             byte-for-byte copy of archive/<file id>.hsf
+ *                             (store-file format above; ids as in hr_fname.h)
+ * MANIFEST:
+ *   0  char magic[8] "HREXPRT1"
+ *   8  u32 version (HR_EXPORT_VERSION)
+ *   12 u32 reserved (0)
+ *   16 u16 table_len | table | u16 name_len | name   (the snapshot's)
+ *   | u32 manifest_len | manifest (the "Snapshot manifests" encoding above,
+ *     with its own magic, version and CRC)
+ *   | u32 nfiles | nfiles x ( u64 file id | u64 size | u32 crc32c of the
+ *     file's bytes )       (each distinct file the manifest names, once)
+ *   | u32 crc = CRC32C of everything before it
+ * Export writes everything into <parent>/.tmp-<name>.<pid>/, fsyncs each
+ * file and the directory, then renames it to <dir> and fsyncs <parent>: a
+ * directory named <dir> is always a whole export. Import refuses (-EIO) a
+ * MANIFEST with a bad magic, version, length or CRC, a file missing, of
+ * another size, or whose bytes fail their CRC32C. */
+#define HR_EXPORT_MAGIC "HREXPRT1"
+#define HR_EXPORT_VERSION 1u
+#define HR_EXPORT_MANIFEST_MAX (256u << 20)
+
 #endif

@@ -52,6 +52,8 @@ typedef struct hr_io_attr {
 	uint64_t size;
 	int is_dir;
 	int64_t mtime_ms;	/* last modification, ms since the epoch */
+	uint64_t ino;		/* the file's identity, and how many names it has */
+	uint32_t nlink;		/* (a backend without hard links: 0 and 1) */
 } hr_io_attr;
 
 /* Open flags (a subset of open(2)'s, mapped by each implementation). */
@@ -91,6 +93,11 @@ typedef struct hr_io_ops {
 	/* Called just before an LMDB write transaction commits; non-zero
 	 * fails the commit (the caller aborts the transaction). May be NULL. */
 	int (*meta_commit)(hr_io *io);
+	/* Copies len bytes of src at *off to dst at the same offset inside
+	 * the kernel (copy_file_range), advancing *off; returns the bytes
+	 * copied (> 0), or a negative errno (-EXDEV, -EOPNOTSUPP, -ENOSYS:
+	 * the caller copies through memory instead). May be NULL. */
+	ssize_t (*copy_range)(hr_io *io, int src, int dst, uint64_t *off, size_t len);
 	/* Makes an existing directory owner-only (mode 0700): the data
 	 * directory holds user data. May be NULL (a backend without modes). */
 	int (*private_dir)(hr_io *io, const char *path);
@@ -176,6 +183,10 @@ void hr_io_list_free(hr_io_dirent *ents, size_t n);
 int hr_io_pwrite_all(hr_io *io, int fd, const void *buf, size_t len, uint64_t off);
 /* Reads exactly len bytes; -ENODATA if the file ends first. */
 int hr_io_pread_all(hr_io *io, int fd, void *buf, size_t len, uint64_t off);
+/* Copies len bytes from src (offset 0) to dst (offset 0) in large
+ * sequential reads and writes, and gives the CRC32C of the bytes (crc may
+ * be NULL). -ENODATA if src ends first. Syncs nothing. */
+int hr_io_copy(hr_io *io, int src, int dst, uint64_t len, uint32_t *crc);
 /* mkdir -p: creates each missing directory (mode 0700) and syncs its
  * parent, so the whole path is durable when this returns 0. */
 int hr_io_mkdirs(hr_io *io, const char *path);

@@ -243,6 +243,8 @@ struct hr_table {
 	 * from before its region's updates_lock to after; a snapshot holds it
 	 * exclusive while it flushes the table and takes its file lists */
 	pthread_rwlock_t gate;
+	/* row mutations, gets and scans of the table (its metrics) */
+	atomic_uint_fast64_t puts, gets, scans;
 };
 
 void hr_region_ref(hr_region *r);
@@ -339,7 +341,27 @@ struct hr_server {
 		atomic_uint_fast64_t compactions, compaction_bytes_in, compaction_bytes_out;
 		/* found by the WAL replay at open (hr_wal.h) */
 		atomic_uint_fast64_t wal_torn_tails, wal_corrupt_records, wal_corrupt_segments;
+		/* writes refused after snapshot_gate_timeout_ms at a table's gate */
+		atomic_uint_fast64_t gate_timeouts;
+		atomic_uint_fast64_t blocked_gate; /* writes that waited for a snapshot */
 	} st;
+	/* test hook: called by a snapshot or a restore while it holds a table's
+	 * gate exclusive (so a test can prove a writer's bounded wait) */
+	void (*test_gate_hook)(void *ctx);
+	void *test_gate_ctx;
+	/* hr_server_set_table_events: set before other threads use the server */
+	hr_table_event_fn table_events;
+	void *table_events_ctx;
+
+	/* metrics (hr_metrics.h): the registry, and the latency histograms of
+	 * the hot paths (NULL series when metrics_histograms is off: no clock
+	 * is read for them) */
+	struct hr_metrics *metrics;
+	struct {
+		int on;
+		int64_t start_ms;	/* when the server was opened (wall clock) */
+		struct hr_series *put, *get, *scan_next, *wal_sync, *flush, *compaction;
+	} mx;
 };
 
 /* Finds the region holding row and references it; -ENOENT no table. */

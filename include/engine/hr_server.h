@@ -40,6 +40,10 @@ void hr_table_unref(hr_table *t);
 /* The map lets the table go (close, drop): its regions lose the map's
  * references, its region list empties, and the map's reference goes. */
 void hr_table_release(hr_table *t);
+/* After the commit that took t out of LMDB and out of the map (drop,
+ * restore): closes its regions, retires their files, removes their
+ * directories, and releases the map's reference (table.c). */
+void hr_table_retire(hr_server *srv, hr_table *t);
 
 int hr_region_new(hr_server *srv, hr_table *t, uint64_t id, const uint8_t *start,
 		  size_t start_len, const uint8_t *end, size_t end_len, hr_region **out);
@@ -59,6 +63,10 @@ int hr_region_ids_reserve(hr_server *srv, unsigned n, uint64_t *first);
 /* Moves path (rel: its path below the data directory) into lost/ with a
  * warning; 0 if moved. Recovery never deletes what it does not understand. */
 int hr_server_move_aside(hr_server *srv, const char *path, const char *rel, const char *why);
+
+/* Tells the front end's table-event callback (if any) that table changed
+ * (event.c; call with no engine lock held). */
+void hr_server_notify_table(hr_server *srv, const char *table, int event);
 
 /* hr_wal_purge's on_delete: drops a segment from LMDB */
 int hr_server_wal_forget(void *srv, uint64_t seg_id);

@@ -14,7 +14,9 @@
  * instead would not do: a major compaction that runs between a region's
  * flush and the manifest can drop a version that was the newest at the cut
  * because a newer one (above the cut) exists. Writers wait for the flush of
- * the table (HBase's flush snapshot takes the table lock for as long).
+ * the table (HBase's flush snapshot takes the table lock for as long), at
+ * most snapshot_gate_timeout_ms, then -EBUSY (write.c); a restore holds the
+ * gate the same way (snaprestore.c).
  *
  * Archive: store files are unique by id (one server-wide counter, raised at
  * open over every id a store or a manifest names), so the archive is flat:
@@ -75,6 +77,25 @@ int hr_snap_manifest_encode(const hr_snap_manifest *m, uint8_t **out, size_t *le
 int hr_snap_manifest_decode(const char *table, const char *name, const void *v, size_t len,
 			    hr_snap_manifest **out);
 
+/* An export (hr_format.h, "Snapshot exports"): the manifest and, per
+ * distinct file it names, its size and the CRC32C of its bytes. */
+typedef struct hr_snap_export_file {
+	uint64_t id, size;
+	uint32_t crc;
+} hr_snap_export_file;
+
+typedef struct hr_snap_export {
+	hr_snap_manifest *m;
+	uint32_t nfiles;
+	hr_snap_export_file *files;
+} hr_snap_export;
+
+/* The MANIFEST file's bytes, malloc'd (x->m is not taken). */
+int hr_snap_export_encode(const hr_snap_export *x, uint8_t **out, size_t *len);
+/* -EIO on a bad magic, version, CRC or length; frees with _free. */
+int hr_snap_export_decode(const void *v, size_t len, hr_snap_export **out);
+void hr_snap_export_free(hr_snap_export *x);
+
 /* Open: loads every manifest into srv's catalog, raises next_file_id over
  * their files, and cleans archive/ (unreferenced names removed, names the
  * engine does not make moved to lost/, missing files logged). */
@@ -92,5 +113,36 @@ void hr_snap_cache_drop(hr_server *srv, uint64_t snap_id);
 void hr_snap_cache_clear(hr_server *srv);
 /* hr_stats_get's share: snapshots, archive files and bytes */
 void hr_snapshot_stats(hr_server *srv, hr_stats *o);
+
+/* snap_mu held: the catalog's manifest of (table, name), or NULL. */
+const hr_snap_manifest *hr_snap_catalog_find(hr_server *srv, const char *table,
+					     const char *name);
+
+/* ---- a manifest made into a table (snapbuild.c: clone, restore, import) ----
+ * hr_snap_build makes a new table named `name` (not yet in LMDB or the map)
+ * with m's schema, and one new region per manifest region (new ids,
+ * reserved in LMDB first, so that a crash leaves directories the next open
+ * removes), whose stores get m's files under NEW file ids: `place` puts the
+ * bytes of src at the store's path for new_id (a hard link from archive/ for
+ * clone and restore, a verified copy for import); the stores' directories
+ * are synced before it returns. So every name a later commit references is
+ * durable first, as for a flush. hr_snap_build_commit then records the
+ * table, its regions and stores in ONE LMDB transaction (replacing
+ * `replace`'s records when given: a restore) and puts it in the map;
+ * hr_snap_build_discard takes back everything a build made. */
+typedef int (*hr_snap_place_fn)(void *ctx, hr_store *st, const hr_snap_file *src,
+				uint64_t new_id);
+int hr_snap_build(hr_server *srv, const hr_snap_manifest *m, const char *name,
+		  hr_snap_place_fn place, void *ctx, hr_table **out);
+void hr_snap_build_discard(hr_server *srv, hr_table *nt);
+/* Takes nt (its reference becomes the map's, or is released on failure).
+ * -EEXIST: a table of that name exists (replace NULL); -ENOENT: replace is
+ * no longer the table of that name. With replace, the old table is retired
+ * after the commit (hr_table_retire). */
+int hr_snap_build_commit(hr_server *srv, hr_table *nt, hr_table *replace);
+/* snapclone.c: hr_snap_build placing m's archived files by hard links
+ * (snap_mu held: m is the catalog's). */
+int hr_snap_materialise(hr_server *srv, const hr_snap_manifest *m, const char *name,
+			hr_table **out);
 
 #endif

@@ -96,6 +96,9 @@ typedef struct hr_wal_opts {
 	 * their valid ends. May be NULL. */
 	const struct hr_wal_seg *adopt;
 	size_t nadopt;
+	/* Every fdatasync of a segment is timed into this histogram (NULL:
+	 * none); see hregionfs.h "metrics". */
+	struct hr_series *sync_hist;
 } hr_wal_opts;
 
 /* A closed segment (or, from hr_wal_replay's callers, an adopted one). */

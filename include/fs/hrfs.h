@@ -85,6 +85,7 @@ enum hrfs_st_sub {
 	HRFS_ST_SCHEMA,
 	HRFS_ST_REGIONS,
 	HRFS_ST_SNAPSHOTS,
+	HRFS_ST_METRICS,
 };
 
 #define HRFS_STATUS_DIR ".hregionfs"
@@ -222,6 +223,7 @@ struct hrfs {
 	unsigned ttl_next;
 	uint64_t list_gen;	/* fs->lock: the last listing generation handed out */
 	struct hrfs_inval *inval; /* inval.c: the kernel-invalidation thread */
+	struct hrfs_mx *mx;	/* metrics.c: FUSE request counters (set before the session) */
 	/* Since the mount, for /.hregionfs/stats. */
 	struct {
 		atomic_uint_fast64_t reads;	/* READ requests (page-cache misses) */
@@ -412,6 +414,16 @@ void hrfs_inval_stop(struct hrfs *fs);
 /* Queues the invalidation of ino's pages and attributes (dropped if the
  * queue is full). */
 void hrfs_inval_queue(struct hrfs *fs, uint64_t ino);
+/* Queues the invalidation of the entry name in directory parent: the kernel
+ * forgets it and every name it cached below it (negative ones too). */
+void hrfs_inval_entry_queue(struct hrfs *fs, uint64_t parent, const char *name);
+
+/* ---- events.c ------------------------------------------------------------ */
+/* The engine's table events (hr_server_set_table_events): a table whose
+ * contents changed behind the mount (a restore) loses every listing, page
+ * and name the kernel or this layer keeps of it; a table made behind it
+ * (clone, import) changes the root's listing. */
+void hrfs_table_event(void *fs, const char *table, int event);
 
 /* ---- attr.c -------------------------------------------------------------- */
 void hrfs_attr_dir(const struct hrfs *fs, uint64_t ino, struct stat *st);
@@ -429,6 +441,24 @@ int hrfs_errno(int rc); /* negative engine rc -> positive errno for FUSE */
  * tree of a table with a TTL family). */
 double hrfs_timeout_of(struct hrfs *fs, struct hrfs_inode *in);
 int64_t hrfs_now_ms(void);
+
+/* ---- metrics.c ------------------------------------------------------------ */
+/* *out = the operation table inner with every handler wrapped to count its
+ * requests (hregionfs_fuse_requests_total) and time them; sets fs->mx. */
+int hrfs_metrics_ops(struct hrfs *fs, const struct fuse_lowlevel_ops *inner,
+		     struct fuse_lowlevel_ops *out);
+/* Registers the mount's families on the engine's registry (fs->srv open). */
+int hrfs_metrics_register(struct hrfs *fs);
+void hrfs_metrics_free(struct hrfs *fs);
+/* fuse_reply_err that counts an error reply (err > 0) under the operation
+ * being handled and the errno's name (hregionfs_fuse_errors_total). Every
+ * fuse_reply_err in fs/ is this one (the macro below), so a new handler's
+ * errors are counted without anyone remembering to. */
+int hrfs_reply_err_counted(fuse_req_t req, int err);
+/* Counts an error the kernel reports without an error reply (a negative
+ * lookup entry is ENOENT to the caller). */
+void hrfs_metrics_error(fuse_req_t req, int err);
+#define fuse_reply_err(req, err) hrfs_reply_err_counted((req), (err))
 
 /* ---- ops_dir.c / ops_file.c / status.c ----------------------------------- */
 void hrfs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);

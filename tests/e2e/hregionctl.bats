@@ -388,7 +388,7 @@ print("ok")' wal dump "$seg"
 	run "$HRCTL_BIN" --help
 	assert_success
 	local c
-	for c in status list describe create alter drop regions flush compact split verify "sfile dump" "wal dump"; do
+	for c in status list describe create alter drop regions flush compact split verify "sfile dump" "wal dump" metrics; do
 		assert_line --partial "  $c "
 	done
 	assert_output --partial "exit codes:"

@@ -46,6 +46,20 @@ static void t_builders(void)
 	CHECK(strcmp(b, "/d/lost/store~0000000000000005~odd") == 0);
 	CHECK_RC(hr_fname_lost("/d", "store/x", 3, b, sizeof(b)), 0);
 	CHECK(strcmp(b, "/d/lost/store~x.3") == 0);
+	/* snapshot exports: the files, and the temporary directory beside the target */
+	CHECK_RC(hr_fname_export_manifest("/b/e", b, sizeof(b)), 0);
+	CHECK(strcmp(b, "/b/e/MANIFEST") == 0);
+	CHECK_RC(hr_fname_export_file("/b/e", 0x12, b, sizeof(b)), 0);
+	CHECK(strcmp(b, "/b/e/0000000000000012.hsf") == 0);
+	CHECK_RC(hr_fname_export_tmp("/b/e", 42, b, sizeof(b)), 0);
+	CHECK(strcmp(b, "/b/.tmp-e.42") == 0);
+	CHECK_RC(hr_fname_export_tmp("/b/e//", 42, b, sizeof(b)), 0);
+	CHECK(strcmp(b, "/b/.tmp-e.42") == 0);
+	CHECK_RC(hr_fname_export_tmp("/e", 7, b, sizeof(b)), 0);
+	CHECK(strcmp(b, "/.tmp-e.7") == 0);
+	CHECK_RC(hr_fname_export_tmp("e", 7, b, sizeof(b)), 0);
+	CHECK(strcmp(b, "./.tmp-e.7") == 0);
+	CHECK_RC(hr_fname_export_tmp("/", 7, b, sizeof(b)), -EINVAL);
 	char small[12];
 	CHECK_RC(hr_fname_store_file("/x/cf", 1, 0, small, sizeof(small)), -ENAMETOOLONG);
 	CHECK_RC(hr_fname_lost("/d", "a/b", 0, small, 8), -ENAMETOOLONG);

@@ -1,5 +1,5 @@
 /* test_sweep.c — the crash-point sweep (issue 8): a workload with flushes, a
- * compaction, a split, a family add and snapshots taken and deleted runs on
+ * compaction, a split, a family add, snapshots taken and deleted and a clone runs on
  * the fault-injecting I/O seam. A dry run counts its durable points (sync,
  * sync_dir, rename, link, unlink, mkdir, rmdir, LMDB commit); then, for each point in turn, the
  * workload runs again with the disk frozen at that point, the power loss is
@@ -148,6 +148,10 @@ static void workload(run *w)
 	/* a snapshot of both daughters, and the first one deleted */
 	STOP_IF_CRASHED(w);
 	hr_snapshot_create(w->s, "t", "s2");
+	/* a clone of it (links into new regions), written to and kept */
+	STOP_IF_CRASHED(w);
+	if (hr_snapshot_clone(w->s, "t", "s2", "c") == 0)
+		et_put(w->s, "c", "x", 1, "a", "q", HR_TS_NOW, "clone's own");
 	STOP_IF_CRASHED(w);
 	hr_snapshot_delete(w->s, "t", "s1");
 	/* a table made, flushed and dropped */
@@ -352,6 +356,23 @@ static int sweep_one(uint64_t crash_at, int point, outcome *o)
 				o->failures++;
 				break;
 			}
+	}
+	/* the clone, when it exists, is whole: every row of its snapshot reads */
+	if (hr_table_schema_get(s, "c", &sc) == 0) {
+		hr_scan_opts so = {.mode = HR_SCAN_ROWS};
+		hr_scan *sc2;
+		hr_scan_entry e;
+		uint64_t rows = 0;
+		int src = hr_scan_open(s, "c", &so, &sc2);
+		if (src == 0) {
+			while ((src = hr_scan_next(sc2, &e)) == 1)
+				rows++;
+			hr_scan_close(sc2);
+		}
+		if (src < 0 || rows < 40) {
+			snprintf(why, sizeof(why), "clone: scan %d after %" PRIu64 " rows", src, rows);
+			o->failures++;
+		}
 	}
 	hr_verify_report r;
 	rc = hr_verify_store_files(s->meta, s->io, dir, 3, &r);
