@@ -149,6 +149,11 @@ $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_common.h $(LIB) $(BUIL
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -fsanitize=fuzzer $(LDFLAGS) -o $@ $< $(BUILD)/fs/names.o $(LIB) $(LDLIBS)
 
+# Man pages go to MANDIR/man8; MAN_GZIP=1 compresses them (as packages do).
+MANDIR ?= $(PREFIX)/share/man
+MANPAGES := scripts/hregionfs.8 scripts/hregionctl.8
+MAN_GZIP ?=
+
 install: $(BUILD)/hregionfs $(BUILD)/hregionctl
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/doc/hregionfs
 	install -m 0755 $(BUILD)/hregionfs $(DESTDIR)$(PREFIX)/bin/hregionfs
@@ -158,6 +163,9 @@ install: $(BUILD)/hregionfs $(BUILD)/hregionctl
 		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/hregionctl
 	ln -sf ../bin/hregionfs $(DESTDIR)$(PREFIX)/sbin/mount.hregionfs
 	install -m 0644 hregionfs.ini README.md $(DESTDIR)$(PREFIX)/share/doc/hregionfs/
+	install -d $(DESTDIR)$(MANDIR)/man8
+	install -m 0644 $(MANPAGES) $(DESTDIR)$(MANDIR)/man8/
+	$(if $(filter 1,$(MAN_GZIP)),gzip -9nf $(addprefix $(DESTDIR)$(MANDIR)/man8/,$(notdir $(MANPAGES))))
 
 clean:
 	rm -rf build build-san $(FUZZ_BUILD)
