@@ -1,9 +1,9 @@
 #!/usr/bin/env bats
 # Metrics in the Prometheus text format: /.hregionfs/metrics, the HTTP
-# endpoint (metrics_listen) and `hregionctl metrics`, each checked by
-# promcheck.py (the format, histograms' buckets, +Inf = _count); counters
-# and histograms grow by what a workload did; FUSE errors are counted by op
-# and errno; a port in use refuses the mount.
+# endpoint (metrics_listen) and `hregionctl metrics` (live and offline),
+# each checked by promcheck.py (the format, histograms' buckets, +Inf =
+# _count); counters and histograms grow by what a workload did; FUSE errors
+# are counted by op and errno; a port in use refuses the mount.
 
 # The tsh snippets are single-quoted on purpose: they expand their own $1...
 # shellcheck disable=SC2016
