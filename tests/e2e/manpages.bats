@@ -211,3 +211,28 @@ ini_keys() {
 	run echo "${missing[*]}"
 	assert_output ''
 }
+
+# help_modes — "NAME<TAB>MODES" for each command of hregionctl --help, MODES
+# being the "[live, offline]" that ends its description.
+help_modes() {
+	t "$HRCTL_BIN" --help | awk '
+		/^commands/ { c = 1; next }
+		/^[^ ]/ { c = 0 }
+		c && /^  [^ ]/ { name = ""; for (i = 1; i <= NF && $i ~ /^[a-z][a-z0-9_-]*$/; i++) name = name (name == "" ? "" : " ") $i }
+		c && /^      / && match($0, /\[[a-z, ]+\]$/) { print name "\t" substr($0, RSTART + 1, RLENGTH - 2) }' |
+		sort
+}
+
+@test "where each command runs is the same in hregionctl --help and hregionctl(8)" {
+	help_modes >"$HR_TMP/help"
+	[[ $(wc -l <"$HR_TMP/help") -eq $(help_commands | wc -l) ]]
+	# the man page's paragraph starts "Live or offline.", "Offline only ...",
+	# "Anywhere."; --help says "live, offline", "offline", "anywhere"
+	$ROFF tags "$CTL_MAN" COMMANDS | awk -F '\t' '{
+		n = split($1, w, " "); name = ""
+		for (i = 1; i <= n && w[i] ~ /^[a-z][a-z0-9_-]*$/; i++) name = name (name == "" ? "" : " ") w[i]
+		m = tolower($2); sub(/[.;:(].*/, "", m); sub(/ +$/, "", m); sub(/ only$/, "", m); gsub(/ or /, ", ", m)
+		print name "\t" m }' | sort >"$HR_TMP/man"
+	run diff "$HR_TMP/help" "$HR_TMP/man"
+	assert_output ''
+}
