@@ -3,8 +3,11 @@
  * export and import (the engine's hregionfs.h, "snapshots"). Plain
  * commands on the server they are given: no state of their own. */
 #include <errno.h>
+#include <libgen.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "ctl/hrctl.h"
 
@@ -110,15 +113,30 @@ int hrctl_cmd_restore_snapshot(hrctl *c, int argc, char **argv)
 	return HRCTL_OK;
 }
 
+/* The engine's -ENOENT of an export means a missing snapshot or a missing
+ * parent of the target; the operator needs to know which. */
+static int parent_exists(const char *dir)
+{
+	char buf[PATH_MAX];
+	struct stat st;
+	if (strlen(dir) >= sizeof(buf))
+		return 1;
+	strcpy(buf, dir);
+	return stat(dirname(buf), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
 int hrctl_cmd_export_snapshot(hrctl *c, int argc, char **argv)
 {
 	(void)argc;
 	int rc = hr_snapshot_export(c->srv, argv[0], argv[1], argv[2]);
 	if (rc < 0) {
 		char what[PATH_MAX + 600];
+		int no_parent = rc == -ENOENT && !parent_exists(argv[2]);
 		snprintf(what, sizeof(what), "export_snapshot %s %s %s%s", argv[0], argv[1], argv[2],
 			 rc == -EEXIST ? " (the directory)" : "");
-		return snap_fail(c, what, rc, "no such snapshot");
+		return snap_fail(c, what, rc,
+				 no_parent ? "the directory's parent does not exist"
+					   : "no such snapshot");
 	}
 	hrctl_out_begin(c->out, "exported", "exported");
 	hrctl_out_name(c->out, "dir", argv[2]);

@@ -155,6 +155,13 @@ tags() {
 	run ctl export_snapshot t s "$HR_TMP/export"
 	assert_failure 1
 	[[ -z $(find "$HR_TMP" -maxdepth 1 -name '.tmp-*') ]] || fail "a temporary export was left"
+	# a missing parent and a missing snapshot are told apart
+	run ctl export_snapshot t s "$HR_TMP/no/such/dir"
+	assert_failure 1
+	assert_output --partial "parent does not exist"
+	run ctl export_snapshot t nosnap "$HR_TMP/export2"
+	assert_failure 1
+	assert_output --partial "no such snapshot"
 	# a fresh data directory, made by a mount of its own
 	local orig=$HR_DATA
 	HR_DATA=$HR_TMP/data2
