@@ -289,3 +289,35 @@ fill_table() {
 	((rounds > 0)) || fail "no writer got past round 0"
 	echo "# 5 snapshots x 4 writers: $rounds rounds seen in all, $mixed caught mid-round" >&3
 }
+
+@test "a write held back by a snapshot longer than snapshot_gate_timeout_ms fails with EAGAIN, and the snapshot completes" {
+	# every flush takes 3 s (the engine's test hook), so the snapshot holds
+	# the table's writes for at least that long; a write gives up after
+	# 100 ms at the gate and one retry of the mount
+	unmount_fs
+	HREGIONFS_TEST_FLUSH_DELAY_MS=3000 mount_fs snapshot_gate_timeout_ms=100 retries=1 \
+		retry_pause_ms=1
+	t mkdir -p "$M/t/r/cf"
+	tsh 'echo before > "$1/t/r/cf/q"' "$M"
+	timeout -k 5 60 mkdir "$M/$S/t/held" &
+	local mk=$! out=""
+	bg_track "$mk"
+	# writes succeed until the snapshot takes the gate, then one is refused
+	while kill -0 "$mk" 2>/dev/null; do
+		if ! out=$(t truncate -s 3 "$M/t/r/cf/q" 2>&1); then
+			break
+		fi
+		out=""
+	done
+	[[ $out == *"Resource temporarily unavailable"* ]] ||
+		fail "no write was refused while the snapshot held the table (last: '$out')"
+	wait "$mk" || fail "the snapshot failed"
+	run t cat "$M/.hregionfs/stats"
+	assert_output --regexp $'snapshot_gate_timeouts [1-9]'
+	# the table takes writes again, and the snapshot is whole
+	tsh 'echo after > "$1/t/r/cf/q"' "$M"
+	run t cat "$M/t/r/cf/q"
+	assert_output "after"
+	run t ls "$M/$S/t/held/r/cf"
+	assert_output "q"
+}
