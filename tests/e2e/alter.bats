@@ -11,13 +11,6 @@
 # shellcheck disable=SC2016
 load helpers
 
-: "${HRCTL_BIN:=$HR_REPO/build/hregionctl}"
-[[ $HRCTL_BIN == */* && $HRCTL_BIN != /* ]] && HRCTL_BIN=$PWD/$HRCTL_BIN
-
-ctl() {
-	(cd "$HR_TMP" && exec timeout -k 5 "$HR_TIMEOUT" "$HRCTL_BIN" -o "data_dir=$HR_DATA" "$@")
-}
-
 store_bytes() { find "$HR_DATA/store" -name '*.hsf' -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }'; }
 store_files() { find "$HR_DATA/store" -name '*.hsf' | sort; }
 

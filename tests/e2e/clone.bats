@@ -13,18 +13,10 @@
 # shellcheck disable=SC2016
 load helpers
 
-: "${HRCTL_BIN:=$HR_REPO/build/hregionctl}"
-[[ $HRCTL_BIN == */* && $HRCTL_BIN != /* ]] && HRCTL_BIN=$PWD/$HRCTL_BIN
-
 S=.hregionfs/snapshots
 
 setup() { hr_setup; }
 teardown() { hr_teardown; }
-
-# ctl ARGS... — hregionctl on HR_DATA, from the test's directory.
-ctl() {
-	(cd "$HR_TMP" && exec timeout -k 5 "$HR_TIMEOUT" "$HRCTL_BIN" -o "data_dir=$HR_DATA" "$@")
-}
 
 # fill N TAG — rows r1..rN of table t, family cf: a 100 KB cell (random,
 # so it does not compress) and a small one holding TAG.

@@ -27,6 +27,8 @@ HR_REPO=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
 # The daemon runs in the test's own directory (so that it never picks up a
 # ./hregionfs.ini from wherever bats was started): make the path absolute.
 [[ $HREGIONFS_BIN == */* && $HREGIONFS_BIN != /* ]] && HREGIONFS_BIN=$PWD/$HREGIONFS_BIN
+: "${HRCTL_BIN:=$HR_REPO/build/hregionctl}"
+[[ $HRCTL_BIN == */* && $HRCTL_BIN != /* ]] && HRCTL_BIN=$PWD/$HRCTL_BIN
 : "${HR_TIMEOUT:=20}"		# seconds, one command
 : "${HR_LONG_TIMEOUT:=120}"	# seconds, one long workload
 : "${HR_MOUNT_WAIT:=10}"	# seconds until the mount must show
@@ -405,3 +407,22 @@ assert_same() {
 
 # file_size PATH — st_size as the mount reports it.
 file_size() { t stat -c %s "$1"; }
+
+# ctl ARGS... — hregionctl on the test's data directory (so its daemon, when
+# one is mounted), from the test's directory (no stray ./hregionfs.ini),
+# under timeout.
+ctl() {
+	(cd "$HR_TMP" && exec timeout -k 5 "$HR_TIMEOUT" "$HRCTL_BIN" -o "data_dir=$HR_DATA" "$@")
+}
+
+# ctl_json PYTHON ARGS... — runs hregionctl --json ARGS, parses its stdout
+# as JSON into `d` and runs the python statements (asserts) on it; prints
+# what they print. Values for the statements go through the environment.
+ctl_json() {
+	local py=$1
+	shift
+	ctl --json "$@" 2>/dev/null >"$HR_TMP/out.json" || true
+	python3 -c "import json,os,sys
+d = json.load(open(sys.argv[1]))
+$py" "$HR_TMP/out.json"
+}

@@ -9,34 +9,13 @@
 # shellcheck disable=SC2016
 load helpers
 
-: "${HRCTL_BIN:=$HR_REPO/build/hregionctl}"
-[[ $HRCTL_BIN == */* && $HRCTL_BIN != /* ]] && HRCTL_BIN=$PWD/$HRCTL_BIN
-
-# ctl ARGS... — hregionctl on the test's data directory, from the test's
-# directory (no stray ./hregionfs.ini), under timeout.
-ctl() {
-	(cd "$HR_TMP" && exec timeout -k 5 "$HR_TIMEOUT" "$HRCTL_BIN" -o "data_dir=$HR_DATA" "$@")
-}
-
-# ctl_json PYTHON ARGS... — runs hregionctl --json ARGS, parses its stdout
-# as JSON into `d` and runs the python statements (asserts) on it; prints
-# what they print. Values for the statements go through the environment.
-ctl_json() {
-	local py=$1
-	shift
-	ctl --json "$@" 2>/dev/null >"$HR_TMP/out.json" || true
-	python3 -c "import json,os,sys
-d = json.load(open(sys.argv[1]))
-$py" "$HR_TMP/out.json"
-}
-
 # put ROW QUAL VALUE — one cell of table t, family cf, through the mount.
 put() {
 	t mkdir -p "$M/t/$1/cf"
 	tsh 'printf "%s" "$2" > "$1"' "$M/t/$1/cf/$2" "$3"
 }
 
-# check_cells — every cell written by fill reads back through the mount.
+# fill N [TAG] — rows r1..rN of table t, family cf, cell q = "value I TAG".
 fill() {
 	local i
 	t mkdir -p "$M/t"
@@ -45,6 +24,7 @@ fill() {
 		tsh 'printf "value %s %s" "$2" "$3" > "$1"' "$M/t/r$i/cf/q" "$i" "${2:-a}"
 	done
 }
+# check_cells N [TAG] — every cell written by fill reads back through the mount.
 check_cells() {
 	local i
 	for i in $(seq 1 "$1"); do

@@ -9,26 +9,6 @@
 # shellcheck disable=SC2016
 load helpers
 
-: "${HRCTL_BIN:=$HR_REPO/build/hregionctl}"
-[[ $HRCTL_BIN == */* && $HRCTL_BIN != /* ]] && HRCTL_BIN=$PWD/$HRCTL_BIN
-
-# ctl ARGS... — hregionctl on the test's data directory (so its daemon),
-# from the test's directory (no stray ./hregionfs.ini), under timeout.
-ctl() {
-	(cd "$HR_TMP" && exec timeout -k 5 "$HR_TIMEOUT" "$HRCTL_BIN" -o "data_dir=$HR_DATA" "$@")
-}
-
-# ctl_json PYTHON ARGS... — hregionctl --json ARGS; its stdout parsed into
-# `d` for the python statements, which print what the test compares.
-ctl_json() {
-	local py=$1
-	shift
-	ctl --json "$@" 2>/dev/null >"$HR_TMP/out.json" || true
-	python3 -c "import json,os,sys
-d = json.load(open(sys.argv[1]))
-$py" "$HR_TMP/out.json"
-}
-
 fill() {
 	local i
 	t mkdir -p "$M/t"

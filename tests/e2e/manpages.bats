@@ -18,9 +18,6 @@
 
 load helpers
 
-: "${HRCTL_BIN:=$HR_REPO/build/hregionctl}"
-[[ $HRCTL_BIN == */* && $HRCTL_BIN != /* ]] && HRCTL_BIN=$PWD/$HRCTL_BIN
-
 FS_MAN=$HR_REPO/scripts/hregionfs.8
 CTL_MAN=$HR_REPO/scripts/hregionctl.8
 INI=$HR_REPO/hregionfs.ini

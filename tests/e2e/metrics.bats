@@ -13,8 +13,6 @@ load helpers
 # shellcheck disable=SC2034 # read by mount_fs (helpers.bash)
 HR_OPTS=(metrics_listen=127.0.0.1:0)
 
-: "${HRCTL_BIN:=$HR_REPO/build/hregionctl}"
-[[ $HRCTL_BIN == */* && $HRCTL_BIN != /* ]] && HRCTL_BIN=$PWD/$HRCTL_BIN
 PROMCHECK=$HR_REPO/tests/e2e/promcheck.py
 N=40
 
