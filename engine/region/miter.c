@@ -9,11 +9,8 @@
 
 #include "engine/hr_region.h"
 
-/* The settings of st->fam (st->mu held), not its 256-byte name: a view is
- * taken per get, and the name is never read from it. */
-static void copy_conf(hr_family_schema *dst, const hr_family_schema *src)
+void hr_family_copy_settings(hr_family_schema *dst, const hr_family_schema *src)
 {
-	dst->name[0] = '\0';
 	dst->max_versions = src->max_versions;
 	dst->ttl_ms = src->ttl_ms;
 	dst->block_size = src->block_size;
@@ -43,7 +40,9 @@ int hr_store_view(hr_store *st, hr_view *v)
 	}
 	v->nfiles = st->nfiles;
 	v->gen = atomic_load(&st->gen);
-	copy_conf(&v->fam, &st->fam);
+	/* settings only, not the 256-byte name: a view is taken per get */
+	v->fam.name[0] = '\0';
+	hr_family_copy_settings(&v->fam, &st->fam);
 	pthread_mutex_unlock(&st->mu);
 	return 0;
 }
@@ -58,12 +57,7 @@ void hr_store_conf(hr_store *st, hr_family_schema *out)
 void hr_store_set_conf(hr_store *st, const hr_family_schema *f)
 {
 	pthread_mutex_lock(&st->mu);
-	st->fam.max_versions = f->max_versions;
-	st->fam.ttl_ms = f->ttl_ms;
-	st->fam.block_size = f->block_size;
-	st->fam.bloom = f->bloom;
-	st->fam.compression = f->compression;
-	st->fam.keep_deleted_cells = f->keep_deleted_cells;
+	hr_family_copy_settings(&st->fam, f);
 	pthread_mutex_unlock(&st->mu);
 }
 

@@ -392,14 +392,8 @@ int hr_family_alter(hr_server *srv, const char *table, const char *family, unsig
 	 * flushes and compactions), so they are never rewritten */
 	for (uint32_t i = 0; i < t->schema.nfamilies; i++) {
 		hr_family_schema *tf = &t->schema.families[i];
-		if (strcmp(tf->name, family) == 0) {
-			tf->max_versions = f->max_versions;
-			tf->ttl_ms = f->ttl_ms;
-			tf->block_size = f->block_size;
-			tf->bloom = f->bloom;
-			tf->compression = f->compression;
-			tf->keep_deleted_cells = f->keep_deleted_cells;
-		}
+		if (strcmp(tf->name, family) == 0)
+			hr_family_copy_settings(tf, f);
 	}
 	hr_log_info("table", "altered '%s' family '%s': max_versions=%" PRIu32 " ttl_ms=%" PRId64
 		    " block_size=%" PRIu32 " bloom=%s compression=%s keep_deleted_cells=%d",

@@ -139,6 +139,9 @@ int hr_store_view(hr_store *st, hr_view *v);
 void hr_store_conf(hr_store *st, hr_family_schema *out);
 /* Sets the store's settings to f's (not its name), under st->mu. */
 void hr_store_set_conf(hr_store *st, const hr_family_schema *f);
+/* Copies a family's settings, never its name: names are read without
+ * locks (log lines of flushes and compactions), and a view needs no name. */
+void hr_family_copy_settings(hr_family_schema *dst, const hr_family_schema *src);
 void hr_view_release(hr_view *v);
 
 /* A merge of a view's sources in hr_kv_cmp order. */
