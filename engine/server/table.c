@@ -314,7 +314,11 @@ int hr_family_add(hr_server *srv, const char *table, const hr_family_schema *f)
 	for (size_t i = 0; i < t->nregions; i++)
 		hr_region_attach_store(t->regions[i], fresh[i]);
 	nfresh = 0;
-	t->schema = *ns;
+	/* the new entry only: the names already there are read without
+	 * map_lock (log lines of flushes and compactions), so they are never
+	 * rewritten, even with the same bytes */
+	t->schema.families[t->schema.nfamilies] = *f;
+	t->schema.nfamilies++;
 out:
 	hr_meta_abort(txn);
 	/* a failed add takes back the directories it made (empty: nothing
