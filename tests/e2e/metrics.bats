@@ -14,12 +14,20 @@ load helpers
 HR_OPTS=(metrics_listen=127.0.0.1:0)
 
 PROMCHECK=$HR_REPO/tests/e2e/promcheck.py
+# the python that has Prometheus's own parser (python3-prometheus-client
+# goes to Debian's python3, which may not be the first python3 on PATH), so
+# promcheck.py runs it too
+PROMPY=python3
+if ! python3 -c 'import prometheus_client' 2>/dev/null &&
+	/usr/bin/python3 -c 'import prometheus_client' 2>/dev/null; then
+	PROMPY=/usr/bin/python3
+fi
 N=40
 
 # metrics [SERIES...] — checks /.hregionfs/metrics; prints each series' value
 metrics() {
 	t cat "$M/.hregionfs/metrics" >"$HR_TMP/metrics.txt" || return 1
-	python3 "$PROMCHECK" "$HR_TMP/metrics.txt" "$@"
+	"$PROMPY" "$PROMCHECK" "$HR_TMP/metrics.txt" "$@"
 }
 
 # the address the daemon's endpoint listens on (from its log)
@@ -118,7 +126,7 @@ put_cells() {
 	run http GET /metrics
 	assert_success
 	assert_output "200 text/plain; version=0.0.4; charset=utf-8"
-	run python3 "$PROMCHECK" "$HR_TMP/body" 'hregionfs_table_regions{table="t"}'
+	run "$PROMPY" "$PROMCHECK" "$HR_TMP/body" 'hregionfs_table_regions{table="t"}'
 	assert_success
 	assert_output 1
 	run http HEAD /metrics
@@ -156,14 +164,15 @@ put_cells() {
 	run t "$HRCTL_BIN" -o "data_dir=$HR_DATA" metrics
 	assert_success
 	printf '%s\n' "$output" >"$HR_TMP/ctl.txt"
-	run python3 "$PROMCHECK" "$HR_TMP/ctl.txt" 'hregionfs_table_regions{table="t"}' \
+	run "$PROMPY" "$PROMCHECK" "$HR_TMP/ctl.txt" 'hregionfs_table_regions{table="t"}' \
 		hregionfs_tables hregionfs_puts_total
 	assert_success
 	# its own run's counters: nothing was put through it
 	assert_output $'1\n1\n0'
 	run bash -c '"$1" -o "data_dir=$2" --json metrics | python3 -c "
 import json, sys; sys.stdout.write(json.load(sys.stdin)[\"metrics\"])" >"$3" &&
-		python3 "$4" "$3" hregionfs_tables' _ "$HRCTL_BIN" "$HR_DATA" "$HR_TMP/j.txt" "$PROMCHECK"
+		"$5" "$4" "$3" hregionfs_tables' _ "$HRCTL_BIN" "$HR_DATA" "$HR_TMP/j.txt" "$PROMCHECK" \
+		"$PROMPY"
 	assert_success
 	assert_output 1
 }
@@ -176,11 +185,11 @@ import json, sys; sys.stdout.write(json.load(sys.stdin)[\"metrics\"])" >"$3" &&
 	t cat "$M/.hregionfs/metrics" >"$HR_TMP/mount.txt"
 	# the daemon's own counters, the mount's families included; nothing
 	# was written in between, so both renderings agree
-	run python3 "$PROMCHECK" "$HR_TMP/live.txt" hregionfs_puts_total hregionfs_fs_commits_total
+	run "$PROMPY" "$PROMCHECK" "$HR_TMP/live.txt" hregionfs_puts_total hregionfs_fs_commits_total
 	assert_success
 	local live=$output
 	[[ ${live%%$'\n'*} -ge 5 ]]
-	run python3 "$PROMCHECK" "$HR_TMP/mount.txt" hregionfs_puts_total hregionfs_fs_commits_total
+	run "$PROMPY" "$PROMCHECK" "$HR_TMP/mount.txt" hregionfs_puts_total hregionfs_fs_commits_total
 	assert_success
 	assert_output "$live"
 }
