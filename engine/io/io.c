@@ -30,6 +30,18 @@ int hr_io_pwrite_all(hr_io *io, int fd, const void *buf, size_t len, uint64_t of
 	return 0;
 }
 
+int hr_io_write_file(hr_io *io, const char *path, unsigned flags, const void *p, size_t len)
+{
+	int fd = hr_io_open(io, path, HR_IO_WRONLY | HR_IO_CREATE | flags);
+	if (fd < 0)
+		return fd;
+	int rc = hr_io_pwrite_all(io, fd, p, len, 0);
+	if (rc == 0)
+		rc = hr_io_sync(io, fd, 0);
+	hr_io_close(io, fd);
+	return rc;
+}
+
 int hr_io_pread_all(hr_io *io, int fd, void *buf, size_t len, uint64_t off)
 {
 	uint8_t *p = buf;

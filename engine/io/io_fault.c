@@ -307,17 +307,6 @@ static int save_file(fault_io *f, nsop *o, const char *path)
 	return rc;
 }
 
-static int write_file(hr_io *b, const char *path, const uint8_t *data, size_t len)
-{
-	int fd = hr_io_open(b, path, HR_IO_WRONLY | HR_IO_CREATE | HR_IO_TRUNC);
-	if (fd < 0)
-		return fd;
-	int rc = hr_io_pwrite_all(b, fd, data, len, 0);
-	if (rc == 0)
-		rc = hr_io_sync(b, fd, 0);
-	hr_io_close(b, fd);
-	return rc;
-}
 
 /* ---- operations ------------------------------------------------------------ */
 
@@ -829,7 +818,7 @@ static int undo(fault_io *f, nsop *o)
 		rc = hr_io_mkdir(b, o->path);
 		break;
 	case NS_UNLINK:
-		rc = write_file(b, o->path, o->data, o->len);
+		rc = hr_io_write_file(b, o->path, HR_IO_TRUNC, o->data, o->len);
 		if (rc == 0 && !tfile_add(f, o->path, o->len))
 			rc = -ENOMEM;
 		break;
@@ -840,7 +829,7 @@ static int undo(fault_io *f, nsop *o)
 			tfile_move(f, o->path, o->from);
 		}
 		if (rc == 0 && o->saved) {
-			rc = write_file(b, o->path, o->data, o->len);
+			rc = hr_io_write_file(b, o->path, HR_IO_TRUNC, o->data, o->len);
 			if (rc == 0 && !tfile_add(f, o->path, o->len))
 				rc = -ENOMEM;
 		}

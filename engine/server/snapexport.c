@@ -76,18 +76,6 @@ static int open_sources(hr_server *srv, const hr_snap_manifest *m, src **out, si
 	return 0;
 }
 
-static int write_file(hr_io *io, const char *path, const void *p, size_t len)
-{
-	int fd = hr_io_open(io, path, HR_IO_WRONLY | HR_IO_CREATE | HR_IO_EXCL);
-	if (fd < 0)
-		return fd;
-	int rc = hr_io_pwrite_all(io, fd, p, len, 0);
-	if (rc == 0)
-		rc = hr_io_sync(io, fd, 0);
-	hr_io_close(io, fd);
-	return rc;
-}
-
 static int sync_file(hr_io *io, const char *tmp, uint64_t id)
 {
 	char path[PATH_MAX];
@@ -187,7 +175,7 @@ int hr_snapshot_export(hr_server *srv, const char *table, const char *snap, cons
 			goto out;
 	if ((rc = hr_snap_export_encode(&x, &man, &mlen)) < 0 ||
 	    (rc = hr_fname_export_manifest(tmp, path, sizeof(path))) < 0 ||
-	    (rc = write_file(io, path, man, mlen)) < 0 || (rc = hr_io_sync_dir(io, tmp)) < 0)
+	    (rc = hr_io_write_file(io, path, HR_IO_EXCL, man, mlen)) < 0 || (rc = hr_io_sync_dir(io, tmp)) < 0)
 		goto out;
 	/* published whole, at once */
 	if ((rc = hr_io_rename(io, tmp, dir)) < 0) {

@@ -181,6 +181,9 @@ static inline void hr_io_destroy(hr_io *io)
 void hr_io_list_free(hr_io_dirent *ents, size_t n);
 /* Loops over short writes; -EIO if a write makes no progress. */
 int hr_io_pwrite_all(hr_io *io, int fd, const void *buf, size_t len, uint64_t off);
+/* Creates path (HR_IO_EXCL or HR_IO_TRUNC in flags), writes len bytes
+ * from p and syncs the file (not its directory). */
+int hr_io_write_file(hr_io *io, const char *path, unsigned flags, const void *p, size_t len);
 /* Reads exactly len bytes; -ENODATA if the file ends first. */
 int hr_io_pread_all(hr_io *io, int fd, void *buf, size_t len, uint64_t off);
 /* Copies len bytes from src (offset 0) to dst (offset 0) in large
