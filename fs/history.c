@@ -299,23 +299,6 @@ int hrfs_hist_lookup(struct hrfs *fs, struct hrfs_inode *dir, const char *name,
 	return 0;
 }
 
-static int add_name(char ***names, int **kinds, size_t *n, const char *name, int kind)
-{
-	char **nn = realloc(*names, (*n + 1) * sizeof(char *));
-	if (!nn)
-		return -ENOMEM;
-	*names = nn;
-	int *nk = realloc(*kinds, (*n + 1) * sizeof(int));
-	if (!nk)
-		return -ENOMEM;
-	*kinds = nk;
-	if (!(nn[*n] = strdup(name)))
-		return -ENOMEM;
-	nk[*n] = kind;
-	(*n)++;
-	return 0;
-}
-
 static int name_cmp(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -342,7 +325,7 @@ static int snap_tables(struct hrfs *fs, char ***names, int **kinds, size_t *n)
 		qsort(all, na, sizeof(*all), name_cmp);
 		for (size_t i = 0; rc == 0 && i < na; i++)
 			if (i == 0 || strcmp(all[i], all[i - 1]) != 0)
-				rc = add_name(names, kinds, n, all[i], HRFS_ST_SNAP_TABLE);
+				rc = hrfs_status_add_name(names, kinds, n, all[i], HRFS_ST_SNAP_TABLE);
 	}
 	free(all);
 	free(si);
@@ -407,7 +390,7 @@ int hrfs_hist_list(struct hrfs *fs, const struct hrfs_path *p, char ***names, in
 		size_t nt = 0;
 		HRFS_RETRY(fs, rc, "history tables", hr_table_list(fs->srv, &t, &nt));
 		for (size_t i = 0; rc == 0 && i < nt; i++)
-			rc = add_name(names, kinds, n, t[i], HRFS_HV_TABLE);
+			rc = hrfs_status_add_name(names, kinds, n, t[i], HRFS_HV_TABLE);
 		if (t)
 			hr_names_free(t, nt);
 		break;
@@ -420,7 +403,7 @@ int hrfs_hist_list(struct hrfs *fs, const struct hrfs_path *p, char ***names, in
 		size_t ns = 0;
 		HRFS_RETRY(fs, rc, "snapshot list", hr_snapshot_list(fs->srv, p->table, &si, &ns));
 		for (size_t i = 0; rc == 0 && i < ns; i++)
-			rc = add_name(names, kinds, n, si[i].name, HRFS_HV_TABLE);
+			rc = hrfs_status_add_name(names, kinds, n, si[i].name, HRFS_HV_TABLE);
 		free(si);
 		break;
 	}
@@ -441,7 +424,7 @@ int hrfs_hist_list(struct hrfs *fs, const struct hrfs_path *p, char ***names, in
 		char name[32];
 		for (int i = 0; rc == 0 && i < nv; i++) {
 			snprintf(name, sizeof(name), "%" PRId64, v[i].ts);
-			rc = add_name(names, kinds, n, name, HRFS_HV_VERSION);
+			rc = hrfs_status_add_name(names, kinds, n, name, HRFS_HV_VERSION);
 		}
 		if (nv > 0)
 			hr_values_free(v, (size_t)nv);

@@ -280,7 +280,7 @@ int hrfs_status_lookup(struct hrfs *fs, struct hrfs_inode *dir, const char *name
 	return 0;
 }
 
-static int add_name(char ***names, int **kinds, size_t *n, const char *name, int kind)
+int hrfs_status_add_name(char ***names, int **kinds, size_t *n, const char *name, int kind)
 {
 	char **nn = realloc(*names, (*n + 1) * sizeof(char *));
 	if (!nn)
@@ -307,13 +307,13 @@ int hrfs_status_list(struct hrfs *fs, const struct hrfs_path *p, char ***names, 
 	*n = 0;
 	switch (p->kind) {
 	case HRFS_ST_ROOT:
-		if ((rc = add_name(names, kinds, n, "asof", HRFS_ST_ASOF)) < 0 ||
-		    (rc = add_name(names, kinds, n, "config", HRFS_ST_FILE)) < 0 ||
-		    (rc = add_name(names, kinds, n, "metrics", HRFS_ST_FILE)) < 0 ||
-		    (rc = add_name(names, kinds, n, "snapshots", HRFS_ST_SNAPS)) < 0 ||
-		    (rc = add_name(names, kinds, n, "stats", HRFS_ST_FILE)) < 0 ||
-		    (rc = add_name(names, kinds, n, "tables", HRFS_ST_TABLES)) < 0 ||
-		    (rc = add_name(names, kinds, n, "versions", HRFS_ST_VERSIONS)) < 0)
+		if ((rc = hrfs_status_add_name(names, kinds, n, "asof", HRFS_ST_ASOF)) < 0 ||
+		    (rc = hrfs_status_add_name(names, kinds, n, "config", HRFS_ST_FILE)) < 0 ||
+		    (rc = hrfs_status_add_name(names, kinds, n, "metrics", HRFS_ST_FILE)) < 0 ||
+		    (rc = hrfs_status_add_name(names, kinds, n, "snapshots", HRFS_ST_SNAPS)) < 0 ||
+		    (rc = hrfs_status_add_name(names, kinds, n, "stats", HRFS_ST_FILE)) < 0 ||
+		    (rc = hrfs_status_add_name(names, kinds, n, "tables", HRFS_ST_TABLES)) < 0 ||
+		    (rc = hrfs_status_add_name(names, kinds, n, "versions", HRFS_ST_VERSIONS)) < 0)
 			break;
 		break;
 	case HRFS_ST_TABLES: {
@@ -321,15 +321,15 @@ int hrfs_status_list(struct hrfs *fs, const struct hrfs_path *p, char ***names, 
 		size_t nt = 0;
 		HRFS_RETRY(fs, rc, "status tables", hr_table_list(fs->srv, &t, &nt));
 		for (size_t i = 0; rc == 0 && i < nt; i++)
-			rc = add_name(names, kinds, n, t[i], HRFS_ST_TABLE);
+			rc = hrfs_status_add_name(names, kinds, n, t[i], HRFS_ST_TABLE);
 		if (t)
 			hr_names_free(t, nt);
 		break;
 	}
 	case HRFS_ST_TABLE:
-		if ((rc = add_name(names, kinds, n, "regions", HRFS_ST_FILE)) < 0 ||
-		    (rc = add_name(names, kinds, n, "schema", HRFS_ST_FILE)) < 0 ||
-		    (rc = add_name(names, kinds, n, "snapshots", HRFS_ST_FILE)) < 0)
+		if ((rc = hrfs_status_add_name(names, kinds, n, "regions", HRFS_ST_FILE)) < 0 ||
+		    (rc = hrfs_status_add_name(names, kinds, n, "schema", HRFS_ST_FILE)) < 0 ||
+		    (rc = hrfs_status_add_name(names, kinds, n, "snapshots", HRFS_ST_FILE)) < 0)
 			break;
 		break;
 	default:

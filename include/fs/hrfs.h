@@ -541,5 +541,8 @@ int hrfs_status_render(struct hrfs *fs, const struct hrfs_path *p, char **text, 
 /* Names of a status dir (malloc'd array of malloc'd strings + kinds). */
 int hrfs_status_list(struct hrfs *fs, const struct hrfs_path *p, char ***names, int **kinds,
 		     size_t *n);
+/* Appends a copy of name and its kind to such a listing (the status and
+ * history trees build theirs with it); -ENOMEM leaves what is there. */
+int hrfs_status_add_name(char ***names, int **kinds, size_t *n, const char *name, int kind);
 
 #endif
