@@ -13,6 +13,11 @@ SAN ?=
 PKGS := fuse3 lmdb inih liblz4 libzstd libmicrohttpd
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lfuse3 -llmdb -linih -llz4 -lzstd -lmicrohttpd)
+# librados: storage=rados and cluster mode (shared storage); libzookeeper_mt:
+# cluster mode's coordination. The ZooKeeper C client ships no pkg-config
+# file and needs THREADED for its multi-threaded API.
+PKG_CFLAGS += -DTHREADED
+PKG_LIBS += -lrados -lzookeeper_mt
 
 OPT ?= -O2 -g
 CFLAGS ?=

@@ -10,6 +10,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PKGS=(build-essential pkg-config libfuse3-dev fuse3 liblmdb-dev libinih-dev
 	liblz4-dev libzstd-dev)
 PKGS+=(libmicrohttpd-dev) # the metrics endpoint (metrics_listen)
+PKGS+=(librados-dev libzookeeper-mt-dev ceph-mon ceph-osd ceph-mgr ceph-common zookeeper) # storage=rados, cluster mode and their one-host test cluster (scripts/cluster_up.sh)
 
 sudo_cmd=()
 if [[ $(id -u) -ne 0 ]]; then
