@@ -1228,7 +1228,7 @@ int hr_io_rados_new(hr_rados *rad, const char *root, hr_io **out)
 {
 	*out = NULL;
 	size_t l = strlen(root);
-	if (root[0] != '/' || l >= PATH_MAX)
+	if (!l || l >= PATH_MAX)
 		return -EINVAL;
 	while (l > 1 && root[l - 1] == '/')
 		l--;
@@ -1265,5 +1265,32 @@ int hr_io_rados_new(hr_rados *rad, const char *root, hr_io **out)
 		return rc;
 	}
 	*out = &r->io;
+	return 0;
+}
+
+int hr_io_rados_open(const hr_config *cfg, hr_rados **rad, hr_io **io)
+{
+	*rad = NULL;
+	*io = NULL;
+	char ns[PATH_MAX];
+	/* the local directory first: the default namespace is its real path */
+	int rc = hr_io_mkdirs(hr_io_posix(), cfg->data_dir);
+	if (rc < 0) {
+		hr_log_error("io_rados", "%s: cannot create: %s", cfg->data_dir, strerror(-rc));
+		return rc;
+	}
+	if (cfg->rados_namespace[0])
+		snprintf(ns, sizeof(ns), "%s", cfg->rados_namespace);
+	else
+		hr_rados_default_namespace(cfg->data_dir, ns, sizeof(ns));
+	if ((rc = hr_rados_connect(cfg->ceph_conf, cfg->rados_pool, ns, rad)) < 0)
+		return rc;
+	if ((rc = hr_io_rados_new(*rad, cfg->data_dir, io)) < 0) {
+		hr_rados_close(*rad);
+		*rad = NULL;
+		return rc;
+	}
+	hr_log_info("io_rados", "%s: storage=rados, pool %s, namespace '%s' (%s)", cfg->data_dir,
+		    cfg->rados_pool, ns, cfg->ceph_conf);
 	return 0;
 }

@@ -31,12 +31,20 @@
 
 #include "engine/hr_io.h"
 #include "engine/hr_rados.h"
+#include "hr_config.h"
 
 /* Queued (not yet acknowledged) writes per open file before pwrite waits. */
 #define HR_IO_RADOS_INFLIGHT 64
 
-/* root: an absolute path, no trailing '/'. Creates the root directory
+/* root: the data directory exactly as the engine spells it in its paths
+ * (hr_fname.h builds them from cfg->data_dir). Creates the root directory
  * object if missing and the local directory root. */
 int hr_io_rados_new(hr_rados *r, const char *root, hr_io **out);
+
+/* storage=rados for one data directory: the local directory, the
+ * connection (cfg's ceph_conf, rados_pool, and rados_namespace or the
+ * default one of data_dir) and the hr_io over it. The caller destroys
+ * *io, then closes *rad. */
+int hr_io_rados_open(const hr_config *cfg, hr_rados **rad, hr_io **io);
 
 #endif
