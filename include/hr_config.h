@@ -78,6 +78,10 @@ typedef struct hr_config {
 	uint32_t entry_timeout_s;
 	uint32_t retries;
 	uint32_t retry_pause_ms;
+	/* [server mode] — not an ini key: set by code (the hregionfs-server
+	 * program) after hr_config_defaults/load; empty = single-node. The
+	 * region server's name, "host,port,startcode" (include/engine/hr_host.h). */
+	char server_name[256];
 } hr_config;
 
 void hr_config_defaults(hr_config *c);
