@@ -10,7 +10,10 @@
  * close never flushes, so its WAL holds every acknowledged edit not yet in
  * a store file, as after a kill.
  */
+#include <pthread.h>
+#include <sched.h>
 #include <spawn.h>
+#include <stdatomic.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -299,6 +302,72 @@ static void t_wal_split(void)
 	hr_test_rmrf(dir);
 }
 
+typedef struct writer {
+	hr_server *s;
+	int id;
+	int acked;		/* puts acknowledged, rows w<id>-0 .. w<id>-(acked-1) */
+	int last_rc;		/* the answer that stopped it */
+	atomic_int *total;
+} writer;
+
+static void *writer_main(void *arg)
+{
+	writer *w = arg;
+	char row[32];
+	for (;;) {
+		snprintf(row, sizeof(row), "w%d-%06d", w->id, w->acked);
+		int rc = put1(w->s, "t", row, row, NULL);
+		if (rc < 0) {
+			w->last_rc = rc;
+			return NULL;
+		}
+		w->acked++;
+		atomic_fetch_add(w->total, 1);
+	}
+}
+
+/* Writers racing a close: every put acknowledged before the region closed
+ * is on the next server; the others were told -EREMOTE, never lost. */
+static void t_close_under_writes(void)
+{
+	char dir[256];
+	uint64_t rid;
+	atomic_int total = 0;
+	writer w[2];
+	pthread_t th[2];
+	hr_test_tmpdir(dir, sizeof(dir), "host");
+	hr_server *a = host_open(dir, "a,1,1", NULL);
+	CHECK(a);
+	CHECK_RC(create_table(a, "t", &rid), 0);
+	CHECK_RC(hr_host_open_region(a, rid, NULL, 0), 0);
+	for (int i = 0; i < 2; i++) {
+		w[i] = (writer){.s = a, .id = i, .total = &total};
+		CHECK(pthread_create(&th[i], NULL, writer_main, &w[i]) == 0);
+	}
+	while (atomic_load(&total) < 2000)
+		sched_yield();
+	int rc = hr_host_close_region(a, rid);
+	for (int i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+	CHECK_RC(rc, 0);
+	CHECK_RC(w[0].last_rc, -EREMOTE);
+	CHECK_RC(w[1].last_rc, -EREMOTE);
+	hr_server_close(a);
+	hr_server *b = host_open(dir, "b,1,2", NULL);
+	CHECK(b);
+	CHECK_RC(hr_host_open_region(b, rid, NULL, 0), 0);
+	for (int i = 0; i < 2; i++)
+		for (int k = 0; k < w[i].acked; k++) {
+			char row[32], buf[32];
+			snprintf(row, sizeof(row), "w%d-%06d", i, k);
+			CHECK_RC(et_get(b, "t", row, strlen(row), "f", "q", buf, sizeof(buf), NULL), 0);
+			CHECK(strcmp(buf, row) == 0);
+		}
+	fprintf(stdout, "# %d + %d puts acknowledged before the close\n", w[0].acked, w[1].acked);
+	hr_server_close(b);
+	hr_test_rmrf(dir);
+}
+
 static int before_calls, after_calls, refuse;
 static uint64_t after_a, after_b, after_parent;
 static int after_err;
@@ -526,6 +595,7 @@ int main(int argc, char **argv)
 	RUN(t_modes);
 	RUN(t_move);
 	RUN(t_wal_split);
+	RUN(t_close_under_writes);
 	RUN(t_remote_split);
 	RUN(t_other_server);
 	RUN(t_crash_in_recovery);
