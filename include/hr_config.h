@@ -90,6 +90,10 @@ typedef struct hr_config {
 	char cluster[1024];		/* ZooKeeper connect string [/chroot]; "" = single node */
 	char server_listen[128];	/* hregionfs-server's RPC "HOST:PORT" (port 0 = any) */
 	uint32_t zk_session_timeout_ms;
+	/* [server mode] — not an ini key: set by code (the hregionfs-server
+	 * program) after hr_config_defaults/load; empty = single-node. The
+	 * region server's name, "host,port,startcode" (include/engine/hr_host.h). */
+	char server_name[256];
 } hr_config;
 
 void hr_config_defaults(hr_config *c);
