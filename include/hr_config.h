@@ -78,6 +78,10 @@ typedef struct hr_config {
 	uint32_t entry_timeout_s;
 	uint32_t retries;
 	uint32_t retry_pause_ms;
+	/* [cluster] — issue 11 */
+	char cluster[1024];		/* ZooKeeper connect string [/chroot]; "" = single node */
+	char server_listen[128];	/* hregionfs-server's RPC "HOST:PORT" (port 0 = any) */
+	uint32_t zk_session_timeout_ms;
 } hr_config;
 
 void hr_config_defaults(hr_config *c);

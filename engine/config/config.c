@@ -76,6 +76,7 @@ static const char *const compression_names[] = {"none", "lz4", "zstd", NULL};
 static int check_families(const char *value, char *why, size_t whylen);
 static int check_ratio(const char *value, char *why, size_t whylen);
 static int check_listen(const char *value, char *why, size_t whylen);
+static int check_server_listen(const char *value, char *why, size_t whylen);
 
 #define K_ 1024ULL
 #define M_ (1024ULL * K_)
@@ -179,6 +180,14 @@ static const struct cfg_key keys[] = {
 	 "tries of a request the engine answers busy before EAGAIN"},
 	{"fs", "retry_pause_ms", T_UINT, FLD(retry_pause_ms), "20", 0, 60 * SEC_, NULL, NULL,
 	 "first pause (ms) between tries; it doubles each try"},
+
+	/* cluster mode (issue 11): empty cluster = single node */
+	{"cluster", "cluster", T_STRING, FLD(cluster), "", 0, 0, NULL, NULL,
+	 "ZooKeeper connect string HOST:PORT[,HOST:PORT...][/chroot]; empty = single node"},
+	{"cluster", "server_listen", T_STRING, FLD(server_listen), "127.0.0.1:0", 0, 0, NULL,
+	 check_server_listen, "HOST:PORT the region server's RPC listens on (port 0 = any free)"},
+	{"cluster", "zk_session_timeout_ms", T_UINT, FLD(zk_session_timeout_ms), "6000", 100,
+	 600 * SEC_, NULL, NULL, "ZooKeeper session timeout (ms): a silent server is dead after it"},
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -203,6 +212,14 @@ static int check_listen(const char *value, char *why, size_t whylen)
 	if (strcmp(value, "off") == 0 || hr_metrics_listen_parse(value, NULL, NULL) == 0)
 		return 0;
 	errf(why, whylen, "off, or HOST:PORT with an IPv4 address or [IPv6] and a port 0..65535");
+	return -EINVAL;
+}
+
+static int check_server_listen(const char *value, char *why, size_t whylen)
+{
+	if (hr_metrics_listen_parse(value, NULL, NULL) == 0)
+		return 0;
+	errf(why, whylen, "HOST:PORT with an IPv4 address or [IPv6] and a port 0..65535");
 	return -EINVAL;
 }
 
@@ -457,7 +474,8 @@ static int apply(hr_config *c, const struct cfg_key *k, const char *value, char 
 	switch (k->type) {
 	case T_PATH:
 	case T_STRING:
-		if (!*value) {
+		/* a key whose default is empty (cluster) is off when empty */
+		if (!*value && *k->def) {
 			errf(why, whylen, "(want %s)", k->type == T_PATH ? "a non-empty path" : "a value");
 			return -EINVAL;
 		}
@@ -733,12 +751,12 @@ int hr_config_validate(const hr_config *c, char *err, size_t errlen)
 			}
 		} else if (k->type == T_PATH || k->type == T_STRING) {
 			const char *s = cfield(c, k);
-			if (!memchr(s, '\0', k->width) || !*s) {
+			if (!memchr(s, '\0', k->width) || (!*s && *k->def)) {
 				errf(err, errlen, "%s is empty or unterminated", k->key);
 				return -EINVAL;
 			}
 			char why[128];
-			if (k->check && k->check(s, why, sizeof(why))) {
+			if (*s && k->check && k->check(s, why, sizeof(why))) {
 				errf(err, errlen, "%s = %s: %s", k->key, s, why);
 				return -EINVAL;
 			}
@@ -846,7 +864,8 @@ int hr_config_format(const hr_config *c, char **text, size_t *len)
 		/* a value that fills a line of a file (load_reader's limit) only
 		 * fits back without the spaces around '=' */
 		int tight = strlen(k->key) + 3 + strlen(v) > CFG_LINE_MAX;
-		sb_printf(&b, tight ? "%s=%s\n" : "%s = %s\n", k->key, v);
+		/* an empty value: "key =", no trailing blank */
+		sb_printf(&b, tight ? "%s=%s\n" : *v ? "%s = %s\n" : "%s =%s\n", k->key, v);
 	}
 	if (b.failed || !b.p) {
 		free(b.p);
