@@ -82,6 +82,8 @@ typedef struct hr_config {
 	char cluster[1024];		/* ZooKeeper connect string [/chroot]; "" = single node */
 	char server_listen[128];	/* hregionfs-server's RPC "HOST:PORT" (port 0 = any) */
 	uint32_t zk_session_timeout_ms;
+	/* [cluster] — the RPC (h-rpc) */
+	uint32_t rpc_timeout_ms;	/* deadline of one RPC frame / call */
 } hr_config;
 
 void hr_config_defaults(hr_config *c);
