@@ -174,6 +174,7 @@ typedef struct hr_rpc_resp {
 	const uint8_t *text;		/* STATS */
 	size_t text_len;
 	hr_rpc_location loc;		/* LOCATE (start/end malloc'd) */
+	char *fam_;			/* NUL-terminated copies of the entries' families */
 } hr_rpc_resp;
 
 /* Response frames. The server builds them with a writer (codec.c); the
