@@ -94,6 +94,8 @@ typedef struct hr_config {
 	 * program) after hr_config_defaults/load; empty = single-node. The
 	 * region server's name, "host,port,startcode" (include/engine/hr_host.h). */
 	char server_name[256];
+	/* [cluster] — the RPC (h-rpc) */
+	uint32_t rpc_timeout_ms;	/* deadline of one RPC frame / call */
 } hr_config;
 
 void hr_config_defaults(hr_config *c);

@@ -199,6 +199,8 @@ static const struct cfg_key keys[] = {
 	 check_server_listen, "HOST:PORT the region server's RPC listens on (port 0 = any free)"},
 	{"cluster", "zk_session_timeout_ms", T_UINT, FLD(zk_session_timeout_ms), "6000", 100,
 	 600 * SEC_, NULL, NULL, "ZooKeeper session timeout (ms): a silent server is dead after it"},
+	{"cluster", "rpc_timeout_ms", T_UINT, FLD(rpc_timeout_ms), "10000", 10, 3600 * SEC_, NULL,
+	 NULL, "longest wait (ms) for an RPC answer (and per frame at the server) before a retry"},
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
