@@ -1,0 +1,103 @@
+# shellcheck shell=bash
+# tests/e2e/cluster_helpers.bash — what a cluster-mode .bats file loads
+# instead of helpers.bash (it loads helpers.bash itself).
+#
+# One cluster per file: setup_file starts ZooKeeper, a one-node Ceph and
+# HR_CLUSTER_SERVERS hregionfs servers (default 3) with scripts/cluster_up.sh
+# under the file's temporary directory; teardown_file always runs
+# scripts/cluster_down.sh, also when setup_file failed half-way. Every test
+# mounts the cluster in client mode (HR_OPTS gets cluster=...) through
+# helpers.bash's hr_setup, and its teardown (hr_teardown) always unmounts:
+# fusermount3 -u, then -uz, for the test's own and every extra mount.
+#
+# A file that needs something else defines its own setup_file and calls
+# cluster_setup_file / cluster_teardown_file from it. A file that starts
+# no servers (HR_CLUSTER_SERVERS=0) gets ZooKeeper and Ceph only.
+#
+# Exported to the tests: HR_CLUSTER_DIR, HR_CLUSTER_OPT (cluster=...), and
+# from DIR/env HR_ZK, HR_ZK_CHROOT, HR_CEPH_CONF, HR_RADOS_POOL.
+
+load helpers
+
+: "${HR_CLUSTER_UP_TIMEOUT:=180}" # seconds for cluster_up.sh as a whole
+: "${HR_CLUSTER_SERVERS:=3}"
+
+# cluster_up_into DIR N — starts a cluster under DIR and prints its
+# cluster= option. fd 3 (bats' TAP channel) is closed for the daemons: a
+# daemon that held it would keep bats waiting after the last test.
+cluster_up_into() {
+	local out rc=0
+	out=$(timeout -k 10 "$HR_CLUSTER_UP_TIMEOUT" "$HR_REPO/scripts/cluster_up.sh" "$1" "$2" 3>&- 2>"$1.up.err") || rc=$?
+	if ((rc != 0)); then
+		echo "cluster_up.sh $1 $2 failed (exit $rc):" >&2
+		cat "$1.up.err" >&2
+		tail -n 30 "$1"/log/*.log "$1"/log/*.out 2>/dev/null >&2
+		return 1
+	fi
+	printf '%s\n' "$out" | tail -n 1
+}
+
+cluster_setup_file() {
+	export HR_CLUSTER_DIR=$BATS_FILE_TMPDIR/cluster
+	local last
+	last=$(cluster_up_into "$HR_CLUSTER_DIR" "$HR_CLUSTER_SERVERS") || return 1
+	[[ $last == cluster=* ]] || {
+		echo "cluster_up.sh did not end with cluster=...: '$last'" >&2
+		return 1
+	}
+	export HR_CLUSTER_OPT=$last
+	set -a
+	# shellcheck disable=SC1091
+	source "$HR_CLUSTER_DIR/env"
+	set +a
+}
+
+cluster_teardown_file() {
+	[[ -n ${HR_CLUSTER_DIR:-} ]] || return 0
+	timeout -k 5 60 "$HR_REPO/scripts/cluster_down.sh" "$HR_CLUSTER_DIR"
+}
+
+setup_file() { cluster_setup_file; }
+teardown_file() { cluster_teardown_file; }
+
+# The test's mount is a client of the file's cluster.
+setup() {
+	HR_OPTS+=("$HR_CLUSTER_OPT")
+	hr_setup
+}
+teardown() { hr_teardown; }
+
+# mount_client MNT [KEY=VALUE...] — a further client mount of the cluster
+# (own data directory, log appended to the test's log); teardown unmounts
+# it. Sets HR_LAST_PID.
+mount_client() {
+	local mnt=$1 opts o
+	shift
+	mkdir -p "$mnt" "$mnt.data"
+	opts="data_dir=$mnt.data,$HR_CLUSTER_OPT"
+	for o in "$@"; do opts+=",$o"; done
+	HR_EXTRA_MNTS+=("$mnt")
+	start_daemon "$mnt" "$opts" "$HR_LOG"
+	wait_mounted "$mnt" "$HR_LAST_PID"
+}
+
+# cluster_server_pids — the PIDs of the cluster's live servers, one a line.
+cluster_server_pids() {
+	local f
+	for f in "$HR_CLUSTER_DIR"/servers/*.pid; do
+		[[ -f $f ]] && pid_alive "$(<"$f")" && cat "$f"
+	done
+	return 0
+}
+
+# wait_until SECONDS CMD... — polls CMD (every 0.1 s) until it succeeds;
+# fails after SECONDS. For conditions no hook reports (a znode, a process).
+wait_until() {
+	local secs=$1 end
+	shift
+	end=$((SECONDS + secs))
+	until "$@"; do
+		((SECONDS < end)) || return 1
+		sleep 0.1
+	done
+}
