@@ -19,7 +19,7 @@ WAIT=${HR_CLUSTER_STOP_WAIT:-5}
 ours() {
 	local args
 	[[ $1 =~ ^[0-9]+$ ]] || return 1
-	args=$(tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null) || return 1
+	args=$(tr "\\0" " " 2>/dev/null <"/proc/$1/cmdline") || return 1
 	[[ $args == *"$DIR/"* ]]
 }
 

@@ -37,7 +37,7 @@ shopt -s nullglob
 for f in "$DIR/zk.pid" "$DIR"/ceph/*.pid "$DIR"/servers/*.pid; do
 	[[ -f $f ]] || continue
 	pid=$(<"$f")
-	if [[ $pid =~ ^[0-9]+$ ]] && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "$DIR/"; then
+	if [[ $pid =~ ^[0-9]+$ ]] && tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -qF "$DIR/"; then
 		die "$DIR already holds a running cluster (${f#"$DIR"/}: pid $pid); run cluster_down.sh $DIR first"
 	fi
 done

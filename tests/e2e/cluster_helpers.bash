@@ -101,3 +101,96 @@ wait_until() {
 		sleep 0.1
 	done
 }
+
+# ---- ZooKeeper, read from the tests (tests/e2e/zkread.py) -----------------
+
+ZKREAD="$BATS_TEST_DIRNAME/zkread.py"
+zk() { timeout 10 python3 "$ZKREAD" "${HR_CLUSTER_OPT#cluster=}" "$@"; }
+
+# regions_by_server — "COUNT server_name" of OPEN regions, most first.
+regions_by_server() {
+	zk dump /regions | awk '$2 == "OPEN" { n[$3]++ } END { for (s in n) print n[s], s }' | sort -rn
+}
+
+# all_open_without SERVER — every region is OPEN on a live server other
+# than SERVER (empty: any live server).
+all_open_without() {
+	local dead=$1 live
+	live=$(zk ls /rs) || return 1
+	zk dump /regions | awk -v dead="$dead" -v live="$live" '
+		BEGIN { split(live, l, "\n"); for (i in l) ok[l[i]] = 1 }
+		{ n++; if ($2 != "OPEN" || $3 == dead || !($3 in ok)) bad++ }
+		END { exit !(n > 0 && bad == 0) }'
+}
+
+# pid_of_server SERVER_NAME — the PID listening on the server's port.
+pid_of_server() {
+	local port
+	port=$(cut -d, -f2 <<<"$1")
+	ss -Hltnp "sport = :$port" | grep -o 'pid=[0-9]*' | head -n 1 | cut -d= -f2
+}
+
+# ---- writers -------------------------------------------------------------
+
+# writer DIR TAG LOG [PAD] — writes cells DIR/<TAG>-<i>/cf/q = "<TAG>-<i>"
+# followed by PAD dots (0) until LOG's directory holds a file "stop"; after
+# each close that returned 0 it reads the cell back. Logs "ack i",
+# "eagain i" or "bad i ERROR" a line each.
+writer() {
+	python3 - "$@" <<'PY'
+import errno, os, sys
+d, tag, log = sys.argv[1:4]
+pad = int(sys.argv[4]) if len(sys.argv) > 4 else 0
+stop = os.path.join(os.path.dirname(log), "stop")
+out = open(log, "w", buffering=1)
+i = 0
+while not os.path.exists(stop):
+    i += 1
+    row = os.path.join(d, f"{tag}-{i:06d}")
+    val = f"{tag}-{i}".encode() + b"." * pad
+    try:
+        os.makedirs(os.path.join(row, "cf"), exist_ok=True)
+        fd = os.open(os.path.join(row, "cf", "q"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            os.write(fd, val)
+        finally:
+            os.close(fd)
+    except OSError as e:
+        out.write(("eagain %d\n" if e.errno == errno.EAGAIN else "bad %d " + str(e) + "\n") % i)
+        continue
+    try:
+        with open(os.path.join(row, "cf", "q"), "rb") as f:
+            got = f.read()
+    except OSError as e:
+        out.write(("ack %d\neagain-read %d\n" if e.errno == errno.EAGAIN else "ack %d\nbad %d " + str(e) + "\n") % (i, i))
+        continue
+    out.write("ack %d\n" % i if got == val else "ack %d\nbad %d read %r\n" % (i, i, got))
+PY
+}
+
+# verify_acked DIR TAG LOG [PAD] — every cell LOG acknowledges reads back
+# its value; prints the ones that do not and fails if any.
+verify_acked() {
+	timeout -k 5 "$HR_LONG_TIMEOUT" python3 - "$@" <<'PY'
+import os, sys
+d, tag, log = sys.argv[1:4]
+pad = int(sys.argv[4]) if len(sys.argv) > 4 else 0
+bad = 0
+for line in open(log):
+    if not line.startswith("ack "):
+        continue
+    i = int(line.split()[1])
+    want = f"{tag}-{i}".encode() + b"." * pad
+    try:
+        with open(os.path.join(d, f"{tag}-{i:06d}", "cf", "q"), "rb") as f:
+            got = f.read()
+    except OSError as e:
+        got = str(e).encode()
+    if got != want:
+        bad += 1
+        print(f"cell {tag}-{i}: {got[:60]!r}")
+sys.exit(1 if bad else 0)
+PY
+}
+
+acks_above() { [[ $(grep -c '^ack' "$1") -gt $2 ]]; }
