@@ -103,6 +103,7 @@ daemon_pids() {
 	# kernel gave a dead server's PID to someone else).
 	setsid sleep 600 </dev/null >/dev/null 2>&1 3>&- &
 	UNRELATED_PID=$!
+	disown "$UNRELATED_PID" # its kill -9 in teardown is not reported as a job
 	echo "$UNRELATED_PID" >"$CA/servers/9.pid"
 	run timeout 60 "$HR_REPO/scripts/cluster_down.sh" "$CA"
 	assert_success
