@@ -128,11 +128,14 @@ run_count() {
 run() {
 	local name=$1 limit=$2 log
 	shift 2
+	local t0=$SECONDS
 	log=$(mktemp "${TMPDIR:-/tmp}/hrtest-log.XXXXXX")
 	echo "# --- $name"
 	run_exec "$name" "$limit" "$log" "$@"
 	run_count "$name" "$limit" "$log" "$run_status"
 	rm -f "$log"
+	[[ $name == bats* ]] && echo "# $name: $((SECONDS - t0))s"
+	return 0
 }
 
 # ---- the test cluster (storage=rados, ZooKeeper) ----------------------------
@@ -228,6 +231,7 @@ if [[ $unit_only -eq 0 ]]; then
 				(HR_RUN_QUIET=1 HREGIONFS_TEST_STORAGE=rados run_exec "bats (storage=rados)" "$E2E_TIMEOUT" "$rlog" \
 					bats --tap "${rfiles[@]}"; echo "$run_status" >"$rlog.status") &
 				rpid=$!
+				rt0=$SECONDS
 			fi
 			run "bats tests/e2e" "$E2E_TIMEOUT" bats --tap tests/e2e
 			if [[ -n $rlog ]]; then
@@ -235,6 +239,7 @@ if [[ $unit_only -eq 0 ]]; then
 				echo "# --- bats (storage=rados, ${#rfiles[@]} files, beside the local pass)"
 				cat "$rlog"
 				run_count "bats (storage=rados)" "$E2E_TIMEOUT" "$rlog" "$(cat "$rlog.status" 2>/dev/null || echo 1)"
+				echo "# bats (storage=rados) beside the local pass: both done $((SECONDS - rt0))s after they started"
 				rm -f "$rlog" "$rlog.status"
 			elif [[ ${#rfiles[@]} -gt 0 ]]; then
 				HREGIONFS_TEST_STORAGE=rados run "bats (storage=rados, ${#rfiles[@]} files)" "$E2E_TIMEOUT" bats --tap "${rfiles[@]}"
