@@ -19,6 +19,11 @@
 
 load helpers
 
+# A client mount holds no data: storage= is the servers' business, so a
+# cluster file runs the same under HREGIONFS_TEST_STORAGE=rados.
+HREGIONFS_TEST_STORAGE=local
+HR_STORAGE_OPTS=
+
 : "${HR_CLUSTER_UP_TIMEOUT:=180}" # seconds for cluster_up.sh as a whole
 : "${HR_CLUSTER_SERVERS:=3}"
 
