@@ -32,6 +32,8 @@ struct hr_cluster {
 	uint32_t timeout_ms;
 	void (*on_expired)(void *);
 	void *expired_ctx;
+	void (*on_master)(void *);
+	void *master_ctx;
 
 	hr_zk_kick member_kick;	/* orders, election */
 	hr_zk_kick master_kick;	/* the master's reconcile */

@@ -226,6 +226,8 @@ static void become_master(hr_cluster *c)
 		return;
 	hr_log_info("cluster", "%s is the master", c->name);
 	atomic_store(&c->is_master, 1);
+	if (c->on_master)
+		c->on_master(c->master_ctx);
 	if (pthread_create(&c->master_thr, NULL, hr_cluster_master_main, c) == 0)
 		c->master_started = 1;
 }
@@ -308,6 +310,8 @@ int hr_cluster_join(const hr_cluster_opts *o, hr_cluster **out)
 	c->timeout_ms = o->session_timeout_ms ? o->session_timeout_ms : 6000;
 	c->on_expired = o->on_expired;
 	c->expired_ctx = o->expired_ctx;
+	c->on_master = o->on_master;
+	c->master_ctx = o->master_ctx;
 	hr_zk_kick_init(&c->member_kick);
 	hr_zk_kick_init(&c->master_kick);
 	pthread_mutex_init(&c->master_mu, NULL);

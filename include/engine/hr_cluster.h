@@ -90,6 +90,10 @@ typedef struct hr_cluster_opts {
 	 * session expired: the server must stop serving */
 	void (*on_expired)(void *ctx);
 	void *expired_ctx;
+	/* called once (member thread) when this server won the election, after
+	 * /master names it: start answering the master's RPC */
+	void (*on_master)(void *ctx);
+	void *master_ctx;
 } hr_cluster_opts;
 
 /* Connects, registers (/rs, /assign/<me>), runs for master, starts
