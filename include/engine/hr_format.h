@@ -292,8 +292,9 @@
  * answer.
  * Durability: a write acknowledged by RADOS is on every replica of the
  * pool, so name operations are durable when they return (sync_dir only
- * checks the directory exists) and file data when hr_io_sync has waited
- * for the file's pipelined writes. hr.size is rewritten by each write that
+ * checks the directory exists), and file data when its write returned
+ * (or, for a file opened HR_IO_WRITEBACK, when hr_io_sync has waited for
+ * its pipelined writes). hr.size is rewritten by each write that
  * extends the file, in the order the writes were issued (RADOS applies one
  * client's operations on one object in order), so it only grows while a
  * file is written. After a crash, bytes written but not synced read as

@@ -147,6 +147,22 @@ static void t_write_read_size_truncate(void)
 		CHECK(g[i] == 0);
 	CHECK_RC(hr_io_close(io, fd), 0);
 
+	/* a write that returned is in RADOS before any sync (a second hr_io
+	 * is another process's view) */
+	{
+		char w[PATH_MAX];
+		pathof(w, sizeof(w), "f-through");
+		int wfd = hr_io_open(io, w, HR_IO_WRONLY | HR_IO_CREATE | HR_IO_EXCL);
+		CHECK(wfd >= 0);
+		fill(b, 5000, 11, 0);
+		CHECK_RC(hr_io_pwrite_all(io, wfd, b, 5000, 0), 0);
+		hr_io *o3;
+		CHECK_RC(hr_io_rados_new(rad, root, &o3), 0);
+		CHECK(file_is(o3, w, 11, 5000));
+		hr_io_destroy(o3);
+		CHECK_RC(hr_io_close(io, wfd), 0);
+		CHECK_RC(hr_io_unlink(io, w), 0);
+	}
 	/* another process's view (a second hr_io): what was synced */
 	hr_io *o2;
 	CHECK_RC(hr_io_rados_new(rad, root, &o2), 0);
@@ -422,7 +438,8 @@ static void t_threads_one_fd(void)
 {
 	char p[PATH_MAX];
 	pathof(p, sizeof(p), "threads");
-	int fd = hr_io_open(io, p, HR_IO_RDWR | HR_IO_CREATE | HR_IO_EXCL);
+	/* pipelined writes (HR_IO_WRITEBACK): a read waits for the queue */
+	int fd = hr_io_open(io, p, HR_IO_RDWR | HR_IO_CREATE | HR_IO_EXCL | HR_IO_WRITEBACK);
 	CHECK(fd >= 0);
 	pthread_t th[NTHR];
 	struct thr t[NTHR];
@@ -441,9 +458,11 @@ static void t_threads_one_fd(void)
 }
 
 /* The writer child: files w/<i> of (i % 50 + 1) * 997 bytes, each written
- * in pieces, synced, and then reported on stdout ("<i>\n"); between files,
- * unsynced writes to a scratch file and renames of it, so the kill lands
- * in the middle of anything. */
+ * in pieces and then reported on stdout ("<i>\n"): odd ones opened with
+ * HR_IO_WRITEBACK (pipelined) and synced, even ones without and not
+ * synced (a returned write must outlive the process, like the WAL's in
+ * durability=os). Between files, pipelined unsynced writes to a scratch
+ * file and renames of it, so the kill lands in the middle of anything. */
 static int writer_child(const char *ns, const char *rt)
 {
 	hr_rados *r;
@@ -459,7 +478,8 @@ static int writer_child(const char *ns, const char *rt)
 	for (int i = 0;; i++) {
 		size_t len = (size_t)(i % 50 + 1) * 997;
 		snprintf(p, sizeof(p), "%s/w/%d", rt, i);
-		int fd = hr_io_open(o, p, HR_IO_WRONLY | HR_IO_CREATE | HR_IO_TRUNC);
+		int wb = i % 2 ? HR_IO_WRITEBACK : 0;
+		int fd = hr_io_open(o, p, HR_IO_WRONLY | HR_IO_CREATE | HR_IO_TRUNC | wb);
 		if (fd < 0)
 			return 3;
 		fill(b, len, (uint64_t)i, 0);
@@ -468,11 +488,12 @@ static int writer_child(const char *ns, const char *rt)
 			if (hr_io_pwrite_all(o, fd, b + off, n, off) < 0)
 				return 4;
 		}
-		if (hr_io_sync(o, fd, 1) < 0 || hr_io_close(o, fd) < 0)
+		if ((wb && hr_io_sync(o, fd, 1) < 0))
 			return 5;
 		printf("%d\n", i);
 		fflush(stdout);
-		fd = hr_io_open(o, s, HR_IO_WRONLY | HR_IO_CREATE);
+		hr_io_close(o, fd);
+		fd = hr_io_open(o, s, HR_IO_WRONLY | HR_IO_CREATE | HR_IO_WRITEBACK);
 		if (fd >= 0) {
 			hr_io_pwrite_all(o, fd, b, len, 0);
 			hr_io_close(o, fd);
@@ -510,7 +531,7 @@ static void t_kill9_mid_workload(void)
 	fclose(f);
 	CHECK(WIFSIGNALED(status));
 	CHECK(last >= want);
-	/* a fresh view (the child's process is gone): every synced file is
+	/* a fresh view (the child's process is gone): every reported file is
 	 * whole, and every name in the directory points at a live inode */
 	hr_io *o2;
 	CHECK_RC(hr_io_rados_new(rad, root, &o2), 0);
