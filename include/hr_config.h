@@ -86,6 +86,16 @@ typedef struct hr_config {
 	uint32_t entry_timeout_s;
 	uint32_t retries;
 	uint32_t retry_pause_ms;
+	/* [cluster] — issue 11 */
+	char cluster[1024];		/* ZooKeeper connect string [/chroot]; "" = single node */
+	char server_listen[128];	/* hregionfs-server's RPC "HOST:PORT" (port 0 = any) */
+	uint32_t zk_session_timeout_ms;
+	/* [server mode] — not an ini key: set by code (the hregionfs-server
+	 * program) after hr_config_defaults/load; empty = single-node. The
+	 * region server's name, "host,port,startcode" (include/engine/hr_host.h). */
+	char server_name[256];
+	/* [cluster] — the RPC (h-rpc) */
+	uint32_t rpc_timeout_ms;	/* deadline of one RPC frame / call */
 } hr_config;
 
 void hr_config_defaults(hr_config *c);

@@ -79,6 +79,7 @@ static const char *const compression_names[] = {"none", "lz4", "zstd", NULL};
 static int check_families(const char *value, char *why, size_t whylen);
 static int check_ratio(const char *value, char *why, size_t whylen);
 static int check_listen(const char *value, char *why, size_t whylen);
+static int check_server_listen(const char *value, char *why, size_t whylen);
 
 #define K_ 1024ULL
 #define M_ (1024ULL * K_)
@@ -190,6 +191,16 @@ static const struct cfg_key keys[] = {
 	 "tries of a request the engine answers busy before EAGAIN"},
 	{"fs", "retry_pause_ms", T_UINT, FLD(retry_pause_ms), "20", 0, 60 * SEC_, NULL, NULL,
 	 "first pause (ms) between tries; it doubles each try"},
+
+	/* cluster mode (issue 11): empty cluster = single node */
+	{"cluster", "cluster", T_STRING, FLD(cluster), "", 0, 0, NULL, NULL,
+	 "ZooKeeper connect string HOST:PORT[,HOST:PORT...][/chroot]; empty = single node"},
+	{"cluster", "server_listen", T_STRING, FLD(server_listen), "127.0.0.1:0", 0, 0, NULL,
+	 check_server_listen, "HOST:PORT the region server's RPC listens on (port 0 = any free)"},
+	{"cluster", "zk_session_timeout_ms", T_UINT, FLD(zk_session_timeout_ms), "6000", 100,
+	 600 * SEC_, NULL, NULL, "ZooKeeper session timeout (ms): a silent server is dead after it"},
+	{"cluster", "rpc_timeout_ms", T_UINT, FLD(rpc_timeout_ms), "10000", 10, 3600 * SEC_, NULL,
+	 NULL, "longest wait (ms) for an RPC answer (and per frame at the server) before a retry"},
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -214,6 +225,14 @@ static int check_listen(const char *value, char *why, size_t whylen)
 	if (strcmp(value, "off") == 0 || hr_metrics_listen_parse(value, NULL, NULL) == 0)
 		return 0;
 	errf(why, whylen, "off, or HOST:PORT with an IPv4 address or [IPv6] and a port 0..65535");
+	return -EINVAL;
+}
+
+static int check_server_listen(const char *value, char *why, size_t whylen)
+{
+	if (hr_metrics_listen_parse(value, NULL, NULL) == 0)
+		return 0;
+	errf(why, whylen, "HOST:PORT with an IPv4 address or [IPv6] and a port 0..65535");
 	return -EINVAL;
 }
 
@@ -760,7 +779,7 @@ int hr_config_validate(const hr_config *c, char *err, size_t errlen)
 				return -EINVAL;
 			}
 			char why[128];
-			if (k->check && k->check(s, why, sizeof(why))) {
+			if (*s && k->check && k->check(s, why, sizeof(why))) {
 				errf(err, errlen, "%s = %s: %s", k->key, s, why);
 				return -EINVAL;
 			}

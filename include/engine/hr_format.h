@@ -319,4 +319,62 @@
  * version byte and a CRC32C, described with their payloads in
  * include/ctl/hrctl_proto.h (HRCTL_PROTO_VERSION). */
 
+/* ======================================================================
+ * RPC (engine/rpc, engine/client; hr_rpc.h): mount <-> region servers
+ * ======================================================================
+ * Not on disk but on TCP. Frames are the control socket's (above):
+ *   u32 len | u8 version (HR_RPC_VERSION 1) | u8 type | payload | u32 crc
+ * with len <= HR_RPC_MAX_FRAME - 4, checked before the rest is read, and
+ * every payload starting with u64 request id. Types: hr_rpc_type.
+ * Encodings used below (little-endian):
+ *   bytes  = u32 n | n bytes          str = bytes, no NUL inside
+ *   nbytes = u32 n | n bytes, or u32 0xffffffff = absent (NULL)
+ *   name   = str of 1..HR_MAX_NAME bytes (table, family)
+ *   family schema = name | u32 max_versions | i64 ttl_ms | u32 block_size
+ *                 | u8 bloom | u8 compression | u8 keep_deleted_cells
+ *   table schema  = name | u32 nfamilies (<= HR_MAX_FAMILIES) | families
+ * Requests (after the id):
+ *   GET            name table | bytes row | name family | bytes qual | u32 flags
+ *   GET_VERSIONS   as GET without flags | u32 max_versions | i64 min_ts
+ *                  | i64 max_ts | u32 flags
+ *   EXISTS         name table | bytes row | nbytes family | nbytes qual
+ *   MUTATE         name table | bytes row | u32 flags | u32 ncells
+ *                  (1..HR_RPC_MAX_CELLS) | ncells x cell
+ *     cell = name family | bytes qual | i64 ts | u8 type | bytes value
+ *            | bytes tags
+ *   CHECK_AND_MUTATE  name table | bytes row | u32 flags | u32 nchecks |
+ *                  nchecks x ( name family | bytes qual | u8 op | i64 ts
+ *                  | u64 seq | bytes value ) | u32 ncells | cells
+ *   SCAN_OPEN      name table | nbytes start | nbytes stop | nbytes prefix
+ *                  | nbytes family | nbytes resume_family
+ *                  | nbytes resume_qualifier | u8 start_after_row | u8 mode
+ *                  | u8 with_values | u8 history | i64 max_ts | u32 batch
+ *   SCAN_NEXT      u64 cursor | u32 batch (1..HR_RPC_MAX_BATCH)
+ *   SCAN_CLOSE     u64 cursor
+ *   TABLE_LIST     (nothing)
+ *   TABLE_SCHEMA   name table         DROP_TABLE   name table
+ *   STATS          (nothing)
+ *   LOCATE         name table | bytes row
+ *   CREATE_TABLE   table schema       FAMILY_ADD   name table | family schema
+ * Response (type HR_RPC_RESPONSE): u64 id | i32 err | body, body only when
+ * err is 0; bodies by the request's type:
+ *   GET            u64 len | i64 ts | u64 seq | u64 tags_len | nbytes data
+ *                  | nbytes tags
+ *   GET_VERSIONS   u32 n | n x ( the GET body )
+ *   EXISTS         u8 0/1
+ *   MUTATE, CHECK_AND_MUTATE   i64 ts | u64 seq   (the stamp)
+ *   SCAN_OPEN      u64 cursor | then as SCAN_NEXT
+ *   SCAN_NEXT      u8 done | u32 n (<= HR_RPC_MAX_BATCH) | n x entry
+ *     entry = bytes row | nbytes family | nbytes qual | i64 ts | u64 seq
+ *             | u64 value_len | nbytes value | nbytes tags
+ *   TABLE_LIST     u32 n | n x name
+ *   TABLE_SCHEMA   table schema
+ *   STATS          bytes text
+ *   LOCATE         u64 region id | bytes start | bytes end | str addr
+ *   SCAN_CLOSE, DROP_TABLE, CREATE_TABLE, FAMILY_ADD: (nothing)
+ * A decoder refuses (-EBADMSG) a length beyond what is left, a count
+ * beyond its bound, a name out of 1..HR_MAX_NAME or with a NUL, and
+ * trailing bytes. */
+
 #endif
+

@@ -226,6 +226,10 @@ struct hr_region {
 	/* the highest timestamp stamped by the server in this region (or found
 	 * in its files and replayed edits at open): stamps never go below it */
 	atomic_int_fast64_t last_ts;
+	/* server mode (hr_host.h): set under updates_lock (write) when the
+	 * region is being closed; writers see it under their read lock and
+	 * retry (-ESTALE), then find the region gone from the map (-EREMOTE) */
+	atomic_int closing;
 	hr_mvcc mvcc;
 	hr_rowlocks locks;
 	hr_store *stores[HR_MAX_FAMILIES];
@@ -358,6 +362,16 @@ struct hr_server {
 	/* hr_server_set_table_events: set before other threads use the server */
 	hr_table_event_fn table_events;
 	void *table_events_ctx;
+
+	/* server mode (hr_host.h; cfg.server_name non-empty). host_mu guards
+	 * the block of store-file ids taken from meta's "next_file_id" counter
+	 * [fid_next, fid_end); the split hooks are set before serving. */
+	int host;
+	pthread_mutex_t host_mu;
+	uint64_t fid_next, fid_end;
+	int (*split_before)(void *ctx, uint64_t parent);
+	void (*split_after)(void *ctx, uint64_t parent, uint64_t a, uint64_t b, int err);
+	void *split_ctx;
 
 	/* metrics (hr_metrics.h): the registry, and the latency histograms of
 	 * the hot paths (NULL series when metrics_histograms is off: no clock
