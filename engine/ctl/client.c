@@ -30,7 +30,6 @@
 #include "ctl/hrctl_proto.h"
 #include "engine/hr_fname.h"
 #include "engine/hr_io_fault.h"
-#include "engine/hr_io_rados.h"
 #include "engine/hr_server.h"
 #include "hr_log.h"
 
@@ -328,25 +327,12 @@ static int run(hrctl *c, const hrctl_parsed *p, const char *sock, int nwords, ch
 		 * command, and the process then dies by SIGKILL (a kill -9 at
 		 * exactly that point, without a timing race) */
 		const char *crash = getenv("HREGIONCTL_TEST_CRASH_AFTER");
-		hr_io *fio = NULL, *base = NULL;
-		hr_rados *rad = NULL;
-		int rc = 0;
-		/* the seam the fault wrapper wraps: storage=rados's when set */
-		if (crash && *crash && c->cfg.storage == HR_STORAGE_RADOS &&
-		    (rc = hr_io_rados_open(&c->cfg, &rad, &base)) < 0)
-			return hrctl_fail(c, HRCTL_ERROR, "cannot open %s: %s", c->cfg.data_dir,
-					  strerror(-rc));
-		if (crash && *crash && hr_io_fault_new(base ? base : hr_io_posix(), &fio) < 0) {
-			hr_io_destroy(base);
-			hr_rados_close(rad);
+		hr_io *fio = NULL;
+		if (crash && *crash && hr_io_fault_new(hr_io_posix(), &fio) < 0)
 			return hrctl_fail(c, HRCTL_ERROR, "out of memory");
-		}
-		rc = hr_server_open_io(&c->cfg, fio, &c->srv);
-		if (rc < 0) {
+		int rc = hr_server_open_io(&c->cfg, fio, &c->srv);
+		if (rc < 0)
 			hr_io_destroy(fio);
-			hr_io_destroy(base);
-			hr_rados_close(rad);
-		}
 		if (rc == -EBUSY)
 			return busy_fail(c, lock, "");
 		if (rc < 0)
@@ -364,42 +350,27 @@ static int run(hrctl *c, const hrctl_parsed *p, const char *sock, int nwords, ch
 		rc = hr_server_close(c->srv);
 		c->srv = NULL;
 		hr_io_destroy(fio);
-		hr_io_destroy(base);
-		hr_rados_close(rad);
 		if (rc < 0 && code == HRCTL_OK)
 			code = hrctl_fail(c, HRCTL_ERROR, "closing %s: %s", c->cfg.data_dir,
 					  strerror(-rc));
 		return code;
 	}
 	/* HRCTL_NEED_DIR: the lock and LMDB, no recovery (it would repair) */
-	hr_rados *rad = NULL;
-	hr_io *rio = NULL;
-	int rc = 0;
-	if (c->cfg.storage == HR_STORAGE_RADOS && (rc = hr_io_rados_open(&c->cfg, &rad, &rio)) < 0)
-		return hrctl_fail(c, HRCTL_ERROR, "cannot open %s: %s", c->cfg.data_dir, strerror(-rc));
-	c->io = rio ? rio : hr_io_posix();
-	rc = hr_io_lock(c->io, lock, &token);
-	if (rc < 0) {
-		hr_io_destroy(rio);
-		hr_rados_close(rad);
-		if (rc == -EBUSY)
-			return busy_fail(c, lock, "; this command needs it offline (unmount first)");
+	c->io = hr_io_posix();
+	int rc = hr_io_lock(c->io, lock, &token);
+	if (rc == -EBUSY)
+		return busy_fail(c, lock, "; this command needs it offline (unmount first)");
+	if (rc < 0)
 		return hrctl_fail(c, HRCTL_ERROR, "%s: cannot lock: %s", lock, strerror(-rc));
-	}
 	rc = hr_meta_open(meta, c->io, &c->meta);
 	if (rc < 0) {
 		hr_io_unlock(c->io, token);
-		hr_io_destroy(rio);
-		hr_rados_close(rad);
 		return hrctl_fail(c, HRCTL_ERROR, "%s: cannot open LMDB: %s", meta, strerror(-rc));
 	}
 	code = cmd->fn(c, p->nargs, p->args);
 	hr_meta_close(c->meta);
 	c->meta = NULL;
 	hr_io_unlock(c->io, token);
-	c->io = NULL;
-	hr_io_destroy(rio);
-	hr_rados_close(rad);
 	return code;
 }
 

@@ -1075,11 +1075,8 @@ int hr_server_open_io(const hr_config *cfg, hr_io *io, hr_server **out)
 	if ((rc = hr_io_mkdirs(io, srv->wal_dir)) < 0 || (rc = hr_io_mkdirs(io, srv->store_dir)) < 0)
 		goto fail;
 	/* LMDB works on a local directory: with storage=rados it stays on
-	 * the local disk until meta lives in RADOS too (meta_rados); its
-	 * commits still go through io's hook */
-	if (cfg->storage == HR_STORAGE_RADOS && (rc = hr_io_mkdirs(hr_io_posix(), srv->meta_dir)) < 0)
-		goto fail;
-	if ((rc = hr_meta_open(srv->meta_dir, io, &srv->meta)) < 0)
+	 * the local disk until meta lives in RADOS too (meta_rados) */
+	if ((rc = hr_meta_open(srv->meta_dir, srv->own_io ? hr_io_posix() : io, &srv->meta)) < 0)
 		goto fail;
 	if ((rc = hr_bcache_new(cfg->block_cache_size, &srv->bc)) < 0)
 		goto fail;
