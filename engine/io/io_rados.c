@@ -1014,6 +1014,43 @@ out:
 	return rc;
 }
 
+/* Another process's name lock on a directory object: mkdir takes it so
+ * two processes sharing a namespace (cluster servers making store/ or a
+ * region's directory at once) cannot both create the directory and leave
+ * one of them, with whatever went into it, unnamed: RADOS has no "insert
+ * this omap key only if absent". Held for at most HR_RADOS_DIRLOCK_S (a
+ * holder that died frees it then); a mkdir waits at most twice that. */
+#define DIRLOCK_NAME "hr.mkdir"
+#define HR_RADOS_DIRLOCK_S 10
+
+static int dir_lock(rio *r, uint64_t dir, char cookie[32])
+{
+	char obj[OBJ_LEN];
+	obj_name(dir, 0, obj);
+	uint64_t c;
+	if (getrandom(&c, sizeof(c), 0) != sizeof(c))
+		return -EIO;
+	snprintf(cookie, 32, "%016" PRIx64, c);
+	struct timeval dur = {.tv_sec = HR_RADOS_DIRLOCK_S};
+	struct timespec pause = {0, 2 * 1000 * 1000};
+	for (int i = 0;; i++) {
+		int rc = rados_lock_exclusive(r->ctx, obj, DIRLOCK_NAME, cookie, "hregionfs mkdir", &dur,
+					      0);
+		if (rc != -EBUSY && rc != -EEXIST)
+			return rc;
+		if (i * 2 > 2 * HR_RADOS_DIRLOCK_S * 1000)
+			return -ETIMEDOUT;
+		nanosleep(&pause, NULL); /* another process's mkdir: a round trip or two */
+	}
+}
+
+static void dir_unlock(rio *r, uint64_t dir, const char *cookie)
+{
+	char obj[OBJ_LEN];
+	obj_name(dir, 0, obj);
+	rados_unlock(r->ctx, obj, DIRLOCK_NAME, cookie);
+}
+
 static int ro_mkdir(hr_io *io, const char *path)
 {
 	rio *r = R(io);
@@ -1030,6 +1067,9 @@ static int ro_mkdir(hr_io *io, const char *path)
 		rc = -EEXIST; /* the root always exists */
 	if (rc < 0)
 		goto out;
+	char cookie[32];
+	if ((rc = dir_lock(r, dir, cookie)) < 0)
+		goto out;
 	rc = lookup(r, dir, name, &d);
 	if (rc == 0) {
 		rc = -EEXIST;
@@ -1038,6 +1078,7 @@ static int ro_mkdir(hr_io *io, const char *path)
 		if ((rc = inode_create(r, T_DIR, &d.ino)) == 0)
 			rc = set_name(r, dir, name, &d);
 	}
+	dir_unlock(r, dir, cookie);
 out:
 	pthread_mutex_unlock(&r->ns_mu);
 	return rc;

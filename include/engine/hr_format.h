@@ -300,9 +300,13 @@
  * file is written. After a crash, bytes written but not synced read as
  * their data or as zeros, as after a power loss on a local disk (the WAL's
  * CRCs find such a torn tail).
- * Name mutations are serialised inside one process; two processes mutating
- * one directory of one namespace at once are not (each data directory has
- * one owner: its lock file; cluster servers write disjoint names). */
+ * Name mutations are serialised inside one process. Across processes
+ * (cluster servers sharing a namespace) mkdir holds a RADOS advisory lock
+ * "hr.mkdir" on the parent directory object (cls_lock, expiring after 10 s
+ * if its holder dies), so two servers making one directory make it once;
+ * other name operations of two processes on the same names are not
+ * serialised (each server writes names of its own: its WAL directory,
+ * store files with ids from meta's counter). */
 #define HR_RADOS_VERSION 1u
 #define HR_RADOS_CHUNK (4u << 20)
 #define HR_RADOS_ROOT_INO 1u

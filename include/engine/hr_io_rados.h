@@ -23,8 +23,9 @@
  * - pread, truncate and size first wait for the file's queued writes.
  * - A name operation (create, rename, link, unlink, mkdir, rmdir) is
  *   durable when it returns; sync_dir only checks the directory exists.
- * - Name operations of one process are serialised (one mutex); two
- *   processes must not change the same directory at once (see hr_format.h).
+ * - Name operations of one process are serialised (one mutex); between
+ *   processes only mkdir is (a RADOS lock on the parent): two processes
+ *   must not change the same names at once (see hr_format.h).
  * - A rename or link between root and a path outside it: -EXDEV.
  *
  * Ownership: the hr_io does not own r; destroy the hr_io (hr_io_destroy)

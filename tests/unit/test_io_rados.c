@@ -457,6 +457,65 @@ static void t_threads_one_fd(void)
 	CHECK_RC(hr_io_unlink(io, p), 0);
 }
 
+struct racer {
+	hr_io *io;
+	int idx, ok;
+};
+
+enum { RACE_ROUNDS = 20 };
+
+/* mkdir -p of race<k> then a file in it, for each round: another hr_io
+ * (another process's view) does the same at once */
+static void *racer(void *arg)
+{
+	struct racer *t = arg;
+	char p[PATH_MAX];
+	t->ok = 1;
+	for (int k = 0; k < RACE_ROUNDS; k++) {
+		snprintf(p, sizeof(p), "%s/race%d", root, k);
+		int rc = hr_io_mkdir(t->io, p);
+		if (rc < 0 && rc != -EEXIST)
+			t->ok = 0;
+		snprintf(p, sizeof(p), "%s/race%d/f%d", root, k, t->idx);
+		if (hr_io_write_file(t->io, p, HR_IO_EXCL, "x", 1) < 0)
+			t->ok = 0;
+	}
+	return NULL;
+}
+
+/* Two processes making the same directory at once: one directory, with
+ * both files in it (a name set twice would orphan one directory and the
+ * file made in it). */
+static void t_mkdir_race_two_views(void)
+{
+	struct racer t[2];
+	pthread_t th[2];
+	for (int i = 0; i < 2; i++) {
+		t[i] = (struct racer){.idx = i};
+		CHECK_RC(hr_io_rados_new(rad, root, &t[i].io), 0);
+	}
+	for (int i = 0; i < 2; i++)
+		pthread_create(&th[i], NULL, racer, &t[i]);
+	for (int i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+	int lost = 0;
+	for (int k = 0; k < RACE_ROUNDS; k++) {
+		char p[PATH_MAX];
+		hr_io_dirent *e;
+		size_t n = 0;
+		snprintf(p, sizeof(p), "%s/race%d", root, k);
+		if (hr_io_list(io, p, &e, &n) == 0)
+			hr_io_list_free(e, n);
+		lost += n != 2;
+		hr_io_rmrf(io, p);
+	}
+	for (int i = 0; i < 2; i++) {
+		hr_io_destroy(t[i].io);
+		CHECK(t[i].ok);
+	}
+	CHECK_RC(lost, 0);
+}
+
 /* The writer child: files w/<i> of (i % 50 + 1) * 997 bytes, each written
  * in pieces and then reported on stdout ("<i>\n"): odd ones opened with
  * HR_IO_WRITEBACK (pipelined) and synced, even ones without and not
@@ -607,6 +666,7 @@ int main(int argc, char **argv)
 	RUN(t_list_rmdir_stat);
 	RUN(t_posix_outside_root);
 	RUN(t_threads_one_fd);
+	RUN(t_mkdir_race_two_views);
 	RUN(t_kill9_mid_workload);
 	hr_io_destroy(io);
 	purge();
