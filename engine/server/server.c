@@ -160,18 +160,19 @@ int hr_region_add_store(hr_region *r, const hr_family_schema *f)
 
 int hr_region_ids_reserve(hr_server *srv, unsigned n, uint64_t *first)
 {
-	uint64_t id = atomic_fetch_add(&srv->next_region_id, n);
-	hr_meta_txn *t;
-	int rc = hr_meta_begin(srv->meta, 1, &t);
+	/* from meta's counter, atomically: with a shared meta (storage=rados)
+	 * other servers allocate from the same counter */
+	uint64_t id, want;
+	int rc = hr_meta_counter_alloc(srv->meta, "next_region_id", n,
+				       atomic_load(&srv->next_region_id), &id);
 	if (rc < 0)
 		return rc;
-	if ((rc = hr_meta_counter_raise(t, "next_region_id", id + n)) < 0) {
-		hr_meta_abort(t);
-		return rc;
-	}
-	if ((rc = hr_meta_commit(t)) == 0)
-		*first = id;
-	return rc;
+	want = id + n;
+	uint_fast64_t cur = atomic_load(&srv->next_region_id);
+	while (cur < want && !atomic_compare_exchange_weak(&srv->next_region_id, &cur, want))
+		;
+	*first = id;
+	return 0;
 }
 
 int hr_region_new(hr_server *srv, hr_table *t, uint64_t id, const uint8_t *start,
