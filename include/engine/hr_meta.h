@@ -139,4 +139,23 @@ int hr_meta_counter_raise(hr_meta_txn *t, const char *name, uint64_t v);
 int hr_meta_counter_alloc(hr_meta *m, const char *name, uint64_t n, uint64_t floor,
 			  uint64_t *first);
 
+/* ---- a closed data directory's metadata, for offline tools (hregionctl):
+ * opened the way hr_server_open opens it, whatever the storage. */
+typedef struct hr_meta_dir {
+	hr_meta *meta;
+	hr_io *io; /* the seam its files are read through (hr_io_posix or io_rados) */
+	struct hr_rados *rados; /* storage=rados: the connection (owned) */
+	hr_io *own_io;		/* storage=rados: io (owned) */
+} hr_meta_dir;
+
+struct hr_config;
+/* 1 if cfg->data_dir is a data directory an engine has opened (its LMDB,
+ * or for storage=rados its lock file: the metadata is remote), 0 if not;
+ * the local path checked goes to what (for messages). Creates nothing. */
+int hr_meta_dir_exists(const struct hr_config *cfg, char *what, size_t len);
+/* Opens cfg's metadata and I/O seam (-ENOENT: storage=rados and no
+ * metadata object in the namespace: not a data directory). */
+int hr_meta_dir_open(const struct hr_config *cfg, hr_meta_dir *d);
+void hr_meta_dir_close(hr_meta_dir *d);
+
 #endif
