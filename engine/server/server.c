@@ -161,32 +161,20 @@ int hr_region_add_store(hr_region *r, const hr_family_schema *f)
 
 int hr_region_ids_reserve(hr_server *srv, unsigned n, uint64_t *first)
 {
-	hr_meta_txn *t;
-	int rc = hr_meta_begin(srv->meta, 1, &t);
+	/* from meta's counter, atomically (a compare-and-swap with RADOS
+	 * meta): in server mode other servers take ids from it too, so it is
+	 * the truth; this engine's own highest id is only a floor */
+	uint64_t id, want;
+	int rc = hr_meta_counter_alloc(srv->meta, "next_region_id", n,
+				       atomic_load(&srv->next_region_id), &id);
 	if (rc < 0)
 		return rc;
-	if (srv->host) {
-		/* server mode: meta's counter is the only truth (other servers
-		 * take ids from it too); one transaction reads and raises it */
-		uint64_t v = 0;
-		if ((rc = hr_meta_counter_get(t, "next_region_id", &v)) == 0)
-			rc = hr_meta_counter_put(t, "next_region_id", (v ? v : 1) + n);
-		if (rc < 0) {
-			hr_meta_abort(t);
-			return rc;
-		}
-		if ((rc = hr_meta_commit(t)) == 0)
-			*first = v ? v : 1;
-		return rc;
-	}
-	uint64_t id = atomic_fetch_add(&srv->next_region_id, n);
-	if ((rc = hr_meta_counter_raise(t, "next_region_id", id + n)) < 0) {
-		hr_meta_abort(t);
-		return rc;
-	}
-	if ((rc = hr_meta_commit(t)) == 0)
-		*first = id;
-	return rc;
+	want = id + n;
+	uint_fast64_t cur = atomic_load(&srv->next_region_id);
+	while (cur < want && !atomic_compare_exchange_weak(&srv->next_region_id, &cur, want))
+		;
+	*first = id;
+	return 0;
 }
 
 int hr_region_new(hr_server *srv, hr_table *t, uint64_t id, const uint8_t *start,
@@ -1074,9 +1062,14 @@ int hr_server_open_io(const hr_config *cfg, hr_io *io, hr_server **out)
 		goto fail;
 	if ((rc = hr_io_mkdirs(io, srv->wal_dir)) < 0 || (rc = hr_io_mkdirs(io, srv->store_dir)) < 0)
 		goto fail;
-	/* LMDB works on a local directory: with storage=rados it stays on
-	 * the local disk until meta lives in RADOS too (meta_rados) */
-	if ((rc = hr_meta_open(srv->meta_dir, srv->own_io ? hr_io_posix() : io, &srv->meta)) < 0)
+	/* storage=rados: meta is the omap of one object in the data
+	 * directory's namespace (shared by the servers of a cluster), its
+	 * WAL records this server's */
+	if (srv->rados)
+		rc = hr_meta_open_rados(hr_rados_ioctx(srv->rados), cfg->server_name, io, &srv->meta);
+	else
+		rc = hr_meta_open(srv->meta_dir, io, &srv->meta);
+	if (rc < 0)
 		goto fail;
 	if ((rc = hr_bcache_new(cfg->block_cache_size, &srv->bc)) < 0)
 		goto fail;

@@ -55,9 +55,11 @@ int hr_store_new(hr_region *r, const hr_family_schema *f, hr_store **out);
 void hr_store_free(hr_store *st);
 /* Appends st to r's stores (r has fewer than HR_MAX_FAMILIES). */
 void hr_region_attach_store(hr_region *r, hr_store *st);
-/* Allocates n consecutive region ids and records them in LMDB before
- * anything is created under them: at open, a region directory with an id
- * below the recorded counter is known to be this engine's. */
+/* Allocates n consecutive region ids from meta's counter
+ * (hr_meta_counter_alloc: never the same ids to two servers sharing a
+ * meta) before anything is created under them: at open, a region
+ * directory with an id below the recorded counter is known to be this
+ * engine's. */
 int hr_region_ids_reserve(hr_server *srv, unsigned n, uint64_t *first);
 
 /* A new store-file id, unique among every server sharing the meta in
