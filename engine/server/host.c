@@ -107,13 +107,56 @@ static int scan_store_cb(void *ctx, const hr_meta_store *ms)
 	return 0;
 }
 
-/* Adds to the map every table of meta it lacks (map_lock held for write);
- * s: schemas read from meta. */
+/* Families meta's schema has and t lacks (added by another server): a
+ * store for each in every region hosted here, then the schema entry (the
+ * order and the append-only entries of hr_family_add). map_lock held for
+ * write. Settings altered elsewhere are not followed (see hr_host.h). */
+static int add_families(hr_table *t, const hr_table_schema *s)
+{
+	for (uint32_t i = 0; i < s->nfamilies; i++) {
+		const hr_family_schema *f = &s->families[i];
+		int have = 0;
+		for (uint32_t j = 0; j < t->schema.nfamilies && !have; j++)
+			have = strcmp(t->schema.families[j].name, f->name) == 0;
+		if (have)
+			continue;
+		if (t->schema.nfamilies >= HR_MAX_FAMILIES)
+			return -ENOSPC;
+		hr_store **fresh = calloc(t->nregions ? t->nregions : 1, sizeof(*fresh));
+		size_t k = 0;
+		int rc = fresh ? 0 : -ENOMEM;
+		for (; rc == 0 && k < t->nregions; k++)
+			if ((rc = hr_store_new(t->regions[k], f, &fresh[k])) < 0)
+				break;
+		if (rc < 0) {
+			for (size_t j = 0; fresh && j < k; j++)
+				hr_store_free(fresh[j]);
+			free(fresh);
+			return rc;
+		}
+		for (size_t j = 0; j < t->nregions; j++)
+			hr_region_attach_store(t->regions[j], fresh[j]);
+		free(fresh);
+		t->schema.families[t->schema.nfamilies] = *f;
+		t->schema.nfamilies++;
+		hr_log_info("host", "table '%s': family '%s' added by another server", t->schema.name,
+			    f->name);
+	}
+	return 0;
+}
+
+/* Adds to the map every table of meta it lacks and the families of meta's
+ * schemas it lacks (map_lock held for write); s: schemas read from meta. */
 static int add_tables(hr_server *srv, const hr_table_schema *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		if (hr_server_table(srv, s[i].name))
+		hr_table *have = hr_server_table(srv, s[i].name);
+		if (have) {
+			int rc = add_families(have, &s[i]);
+			if (rc < 0)
+				return rc;
 			continue;
+		}
 		hr_table *t = hr_table_new(&s[i]);
 		if (!t)
 			return -ENOMEM;
@@ -144,6 +187,24 @@ static int collect_table_cb(void *ctx, const hr_table_schema *s)
 	}
 	c->v[c->n++] = *s;
 	return 0;
+}
+
+int hr_host_refresh(hr_server *srv)
+{
+	schemas sc = {0};
+	hr_meta_txn *t;
+	int rc = hr_meta_begin(srv->meta, 0, &t);
+	if (rc < 0)
+		return rc;
+	rc = hr_meta_table_each(t, collect_table_cb, &sc);
+	hr_meta_abort(t);
+	if (rc == 0) {
+		pthread_rwlock_wrlock(&srv->map_lock);
+		rc = add_tables(srv, sc.v, sc.n);
+		pthread_rwlock_unlock(&srv->map_lock);
+	}
+	free(sc.v);
+	return rc;
 }
 
 int hr_host_load(hr_server *srv)
@@ -337,6 +398,10 @@ static int build_region(hr_server *srv, hr_table *t, region_rec *rr, const char 
 		rc = -EIO; /* logged by hr_server_load_store: never serve a hole */
 		goto fail;
 	}
+	/* the region is ours now: what a crashed flush, compaction or split of
+	 * an earlier host (or of an earlier try of this open) left in its
+	 * directory goes, as at a single-node open */
+	hr_server_region_leftovers(srv, r);
 	host_replay c = {.r = r};
 	for (size_t i = 0; i < n; i++) {
 		char dir[PATH_MAX];

@@ -647,6 +647,17 @@ static void region_leftovers(leftovers *l, hr_region *r, const char *rel)
 		hr_io_sync_dir(io, r->dir);
 }
 
+void hr_server_region_leftovers(hr_server *srv, hr_region *r)
+{
+	leftovers l = {.srv = srv};
+	unsigned ns = atomic_load(&r->nstores);
+	for (unsigned i = 0; i < ns; i++) {
+		char rel[64 + HR_MAX_NAME];
+		snprintf(rel, sizeof(rel), "store/%016" PRIx64 "/%s", r->id, r->stores[i]->fam.name);
+		store_leftovers(&l, r->stores[i], rel);
+	}
+}
+
 static void remove_leftovers(hr_server *srv, uint64_t region_mark)
 {
 	leftovers l = {.srv = srv, .region_mark = region_mark};

@@ -471,10 +471,27 @@ static int child_main(const char *dir)
 	return 0;
 }
 
-static int run_child(const char *self, const char *dir)
+/* The other child: adds family "g" to table "u", opens region id and
+ * writes g:q = "G" in row "q", closes it. */
+static int child_family(const char *dir, const char *id)
+{
+	uint64_t rid = strtoull(id, NULL, 10);
+	hr_family_schema g;
+	hr_server *s = host_open(dir, "child,2,9", NULL);
+	hr_family_defaults(&g, "g");
+	if (!s || hr_family_add(s, "u", &g) < 0 || hr_host_open_region(s, rid, NULL, 0) < 0)
+		return 2;
+	hr_mcell c = {"g", "q", 1, HR_TS_NOW, HR_PUT, "G", 1};
+	if (hr_mutate(s, "u", "q", 1, &c, 1, 0) < 0 || hr_host_close_region(s, rid) < 0)
+		return 3;
+	hr_server_close(s);
+	return 0;
+}
+
+static int run_child(const char *self, const char *dir, const char *id)
 {
 	pid_t pid;
-	char *argv[] = {(char *)self, "--child", (char *)dir, NULL};
+	char *argv[] = {(char *)self, "--child", (char *)dir, (char *)id, NULL};
 	if (posix_spawn(&pid, self, NULL, NULL, argv, environ) != 0)
 		return -1;
 	int status;
@@ -496,7 +513,7 @@ static void t_other_server(void)
 	CHECK(b);
 	char buf[16];
 	CHECK_RC(et_get(b, "u", "a", 1, "f", "q", buf, sizeof(buf), NULL), -ENOENT);
-	CHECK_RC(run_child(self_path, dir), 0);
+	CHECK_RC(run_child(self_path, dir, NULL), 0);
 	snprintf(path, sizeof(path), "%s/ids", dir);
 	FILE *f = fopen(path, "r");
 	CHECK(f);
@@ -514,6 +531,18 @@ static void t_other_server(void)
 		CHECK_RC(et_get(b, "u", row, 1, "f", "q", buf, sizeof(buf), NULL), 0);
 		CHECK(strcmp(buf, row) == 0);
 	}
+	/* a family added by another server while this one hosts a region of
+	 * the table: the next open here learns it, for every hosted region */
+	CHECK_RC(hr_host_close_region(b, db), 0);
+	char ids[32];
+	snprintf(ids, sizeof(ids), "%llu", db);
+	CHECK_RC(run_child(self_path, dir, ids), 0);
+	CHECK_RC(hr_host_open_region(b, db, NULL, 0), 0);
+	CHECK_RC(et_get(b, "u", "q", 1, "g", "q", buf, sizeof(buf), NULL), 0);
+	CHECK(strcmp(buf, "G") == 0);
+	CHECK_RC(et_put(b, "u", "a", 1, "g", "q", HR_TS_NOW, "A"), 0);
+	CHECK_RC(et_get(b, "u", "a", 1, "g", "q", buf, sizeof(buf), NULL), 0);
+	CHECK(strcmp(buf, "A") == 0);
 	/* ids from meta's counters: a new table here never reuses the child's */
 	uint64_t rid;
 	CHECK_RC(create_table(b, "w", &rid), 0);
@@ -588,6 +617,8 @@ int main(int argc, char **argv)
 {
 	if (argc == 3 && strcmp(argv[1], "--child") == 0)
 		return child_main(argv[2]);
+	if (argc == 4 && strcmp(argv[1], "--child") == 0)
+		return child_family(argv[2], argv[3]);
 	et_watchdog(300);
 	ssize_t n = readlink("/proc/self/exe", self_path, sizeof(self_path) - 1);
 	if (n > 0)
