@@ -19,26 +19,15 @@
 
 int hr_host_mode(const hr_server *srv) { return srv->host; }
 
-/* A server name is one path component of wal/ (and never "corrupt", the
- * single-node WAL's directory of damaged segments). */
 static int name_ok(const char *name)
 {
-	size_t n = name ? strlen(name) : 0;
-	return n > 0 && n < 200 && !strchr(name, '/') && strcmp(name, ".") != 0 &&
-	       strcmp(name, "..") != 0 && strcmp(name, "corrupt") != 0;
+	char buf[PATH_MAX];
+	return hr_fname_server_wal_dir("", name, buf, sizeof(buf)) == 0;
 }
 
 static int server_wal_dir(const char *data_dir, const char *name, char *buf, size_t len)
 {
-	char wal[PATH_MAX];
-	int rc = hr_fname_wal_dir(data_dir, wal, sizeof(wal));
-	if (rc < 0)
-		return rc;
-	if (!name_ok(name))
-		return -EINVAL;
-	if ((size_t)snprintf(buf, len, "%s/%s", wal, name) >= len)
-		return -ENAMETOOLONG;
-	return 0;
+	return hr_fname_server_wal_dir(data_dir, name, buf, len);
 }
 
 int hr_host_wal_dir(const hr_config *cfg, char *buf, size_t len)

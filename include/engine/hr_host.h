@@ -20,6 +20,16 @@
  *   keyed by file id).
  * Single-node mode (server_name empty) is unchanged.
  *
+ * Schemas: DDL runs on one server at a time (the master). A region open
+ * first adds the tables and families meta has and this server lacks
+ * (another server's DDL); hr_family_add starts from meta's schema. Family
+ * settings altered elsewhere (hr_family_alter) are not followed by a
+ * server that loaded the table before (known limit). The public
+ * hr_table_create/hr_table_drop keep their single-node meaning (create
+ * and host / drop what is hosted); cluster DDL uses hr_host_table_*.
+ * Snapshots, exports and restores are single-node features: not loaded
+ * in server mode.
+ *
  * Every read, write, scan or admin call on a row whose region this server
  * does not host returns -EREMOTE (HBase's NotServingRegionException): the
  * client drops its cached location and asks the master again. A table the
