@@ -182,6 +182,8 @@ int hr_host_refresh(hr_server *srv)
 {
 	schemas sc = {0};
 	hr_meta_txn *t;
+	if (!srv->host)
+		return -EOPNOTSUPP;
 	int rc = hr_meta_begin(srv->meta, 0, &t);
 	if (rc < 0)
 		return rc;
@@ -627,6 +629,96 @@ int hr_host_regions(hr_server *srv, uint64_t **ids, size_t *n)
 	*ids = v;
 	*n = k;
 	return 0;
+}
+
+/* ---- meta's regions ---------------------------------------------------------- */
+
+typedef struct meta_list {
+	const char *table;
+	int table_found;
+	hr_host_region_desc *v;
+	size_t n, cap;
+} meta_list;
+
+static int list_table_cb(void *ctx, const hr_table_schema *s)
+{
+	meta_list *l = ctx;
+	l->table_found |= l->table && strcmp(s->name, l->table) == 0;
+	return 0;
+}
+
+static int list_region_cb(void *ctx, const hr_meta_region *mr)
+{
+	meta_list *l = ctx;
+	if (l->table && strcmp(mr->table, l->table) != 0)
+		return 0;
+	if (l->n == l->cap) {
+		size_t nc = l->cap ? l->cap * 2 : 16;
+		hr_host_region_desc *v = realloc(l->v, nc * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		l->v = v;
+		l->cap = nc;
+	}
+	hr_host_region_desc *d = &l->v[l->n];
+	memset(d, 0, sizeof(*d));
+	d->id = mr->id;
+	snprintf(d->table, sizeof(d->table), "%s", mr->table);
+	d->start = malloc(mr->start_len ? mr->start_len : 1);
+	d->end = malloc(mr->end_len ? mr->end_len : 1);
+	if (!d->start || !d->end) {
+		free(d->start);
+		free(d->end);
+		return -ENOMEM;
+	}
+	if (mr->start_len)
+		memcpy(d->start, mr->start, mr->start_len);
+	if (mr->end_len)
+		memcpy(d->end, mr->end, mr->end_len);
+	d->start_len = mr->start_len;
+	d->end_len = mr->end_len;
+	l->n++;
+	return 0;
+}
+
+static int cmp_desc(const void *a, const void *b)
+{
+	const hr_host_region_desc *x = a, *y = b;
+	int c = strcmp(x->table, y->table);
+	return c ? c : hr_bytes_cmp(x->start, x->start_len, y->start, y->start_len);
+}
+
+int hr_host_meta_regions(hr_server *srv, const char *table, hr_host_region_desc **out,
+			 size_t *n)
+{
+	meta_list l = {.table = table};
+	hr_meta_txn *t;
+	int rc = hr_meta_begin(srv->meta, 0, &t);
+	if (rc < 0)
+		return rc;
+	if ((rc = hr_meta_table_each(t, list_table_cb, &l)) == 0)
+		rc = hr_meta_region_each(t, list_region_cb, &l);
+	hr_meta_abort(t);
+	if (rc == 0 && table && !l.table_found)
+		rc = -ENOENT;
+	if (rc < 0) {
+		hr_host_meta_regions_free(l.v, l.n);
+		return rc;
+	}
+	if (l.n)
+		qsort(l.v, l.n, sizeof(*l.v), cmp_desc);
+	*out = l.v;
+	*n = l.n;
+	return 0;
+}
+
+void hr_host_meta_regions_free(hr_host_region_desc *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].start);
+		free(v[i].end);
+	}
+	free(v);
 }
 
 /* ---- split hooks, WAL retire --------------------------------------------------- */

@@ -30,6 +30,10 @@
  * Snapshots, exports and restores are single-node features: not loaded
  * in server mode.
  *
+ * hr_server_close never flushes: a server closed with regions still hosted
+ * leaves their edits in its WAL, to be recovered as after a crash (close
+ * the regions first for a clean stop).
+ *
  * Every read, write, scan or admin call on a row whose region this server
  * does not host returns -EREMOTE (HBase's NotServingRegionException): the
  * client drops its cached location and asks the master again. A table the
@@ -111,6 +115,25 @@ typedef void (*hr_host_split_after_fn)(void *ctx, uint64_t parent, uint64_t daug
 				       uint64_t daughter_b, int err);
 void hr_host_set_split_hooks(hr_server *srv, hr_host_split_before_fn before,
 			     hr_host_split_after_fn after, void *ctx);
+
+/* Meta's regions (every server's, hosted or not), in (table, start key)
+ * order; table NULL = of every table, else -ENOENT if meta has no such
+ * table. For the master: assignment, reconciliation, LOCATE. Release with
+ * hr_host_meta_regions_free. */
+typedef struct hr_host_region_desc {
+	uint64_t id;
+	char table[HR_MAX_NAME + 1];
+	uint8_t *start, *end;	/* malloc'd; len 0 = unbounded */
+	size_t start_len, end_len;
+} hr_host_region_desc;
+int hr_host_meta_regions(hr_server *srv, const char *table, hr_host_region_desc **out,
+			 size_t *n);
+void hr_host_meta_regions_free(hr_host_region_desc *v, size_t n);
+
+/* Adds to this server the tables and families meta has and it lacks
+ * (another server's DDL), so hr_table_list / hr_table_schema_get answer
+ * for them. Region opens do it themselves. */
+int hr_host_refresh(hr_server *srv);
 
 /* Removes the WAL directory of a dead server (its name), once every region
  * it hosted was reopened with it in recover_from. -ENOENT if there is none;

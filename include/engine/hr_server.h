@@ -76,9 +76,7 @@ void hr_server_region_leftovers(hr_server *srv, hr_region *r);
 /* host.c: server-mode open (after meta is open, instead of loading regions,
  * cleaning leftovers and replaying the WAL): tables from meta, counters */
 int hr_host_load(hr_server *srv);
-/* Server mode: adds the tables and families meta has and the map lacks
- * (another server's DDL); takes map_lock. */
-int hr_host_refresh(hr_server *srv);
+
 int hr_host_wal_dir(const hr_config *cfg, char *buf, size_t len);
 
 /* Moves path (rel: its path below the data directory) into lost/ with a

@@ -520,6 +520,21 @@ static void t_other_server(void)
 	int got = fscanf(f, "%llu %llu %llu", &parent, &da, &db);
 	fclose(f);
 	CHECK(got == 3);
+	/* meta's view, for the master: the daughters, in key order */
+	hr_host_region_desc *rd;
+	size_t nrd;
+	CHECK_RC(hr_host_meta_regions(b, "nope", &rd, &nrd), -ENOENT);
+	CHECK_RC(hr_host_meta_regions(b, "u", &rd, &nrd), 0);
+	int ok = nrd == 2 && rd[0].id == da && rd[1].id == db && rd[0].start_len == 0 &&
+		 rd[0].end_len == 1 && rd[0].end[0] == 'm' && rd[1].start_len == 1 &&
+		 rd[1].start[0] == 'm' && rd[1].end_len == 0 && !strcmp(rd[1].table, "u");
+	hr_host_meta_regions_free(rd, nrd);
+	CHECK(ok);
+	hr_table_schema schema;
+	CHECK_RC(hr_table_schema_get(b, "u", &schema), -ENOENT);
+	CHECK_RC(hr_host_refresh(b), 0);
+	CHECK_RC(hr_table_schema_get(b, "u", &schema), 0);
+	CHECK(schema.nfamilies == 1);
 	CHECK_RC(hr_host_open_region(b, parent, NULL, 0), -ENOENT);
 	CHECK_RC(hr_host_open_region(b, db, NULL, 0), 0);
 	CHECK_RC(et_get(b, "u", "a", 1, "f", "q", buf, sizeof(buf), NULL), -EREMOTE);
