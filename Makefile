@@ -36,10 +36,12 @@ LDLIBS := $(PKG_LIBS) -lm
 # part of its library. Its commands are a library of their own (libhrctl.a:
 # everything but client.c) that the program and the daemon (its control
 # socket) both link.
-ENGINE_SRC := $(sort $(filter-out engine/ctl/%,$(wildcard engine/*/*.c)))
+# engine/ctl/proto.c (the frame codec and bounded socket I/O) is shared with
+# the RPC (engine/rpc), so it lives in the engine's library.
+ENGINE_SRC := $(sort $(filter-out engine/ctl/%,$(wildcard engine/*/*.c)) engine/ctl/proto.c)
 FS_SRC := $(sort $(wildcard fs/*.c))
 CTL_SRC := $(sort $(wildcard engine/ctl/*.c))
-CTL_LIB_SRC := $(filter-out engine/ctl/client.c,$(CTL_SRC))
+CTL_LIB_SRC := $(filter-out engine/ctl/client.c engine/ctl/proto.c,$(CTL_SRC))
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 BENCH_SRC := $(sort $(wildcard scripts/bench_*.c))
 FSX_BIN := $(BUILD)/hrfs_fsx $(BUILD)/hrfs_ftool $(BUILD)/libhrfs_synclog.so

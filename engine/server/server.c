@@ -8,6 +8,7 @@
 
 #include "engine/hr_compact.h"
 #include "engine/hr_fname.h"
+#include "engine/hr_io_rados.h"
 #include "engine/hr_metrics.h"
 #include "engine/hr_region.h"
 #include "engine/hr_server.h"
@@ -1022,7 +1023,7 @@ static int take_lock(hr_server *srv)
 
 int hr_server_open(const hr_config *cfg, hr_server **out)
 {
-	return hr_server_open_io(cfg, hr_io_posix(), out);
+	return hr_server_open_io(cfg, NULL, out);
 }
 
 int hr_server_open_io(const hr_config *cfg, hr_io *io, hr_server **out)
@@ -1033,6 +1034,13 @@ int hr_server_open_io(const hr_config *cfg, hr_io *io, hr_server **out)
 	if (!srv)
 		return -ENOMEM;
 	srv->cfg = *cfg;
+	if (!io && cfg->storage == HR_STORAGE_RADOS) {
+		if ((rc = hr_io_rados_open(cfg, &srv->rados, &srv->own_io)) < 0) {
+			free(srv);
+			return rc;
+		}
+		io = srv->own_io;
+	}
 	if (!io)
 		io = hr_io_posix();
 	srv->io = io;
@@ -1077,7 +1085,9 @@ int hr_server_open_io(const hr_config *cfg, hr_io *io, hr_server **out)
 		goto fail;
 	if ((rc = hr_io_mkdirs(io, srv->wal_dir)) < 0 || (rc = hr_io_mkdirs(io, srv->store_dir)) < 0)
 		goto fail;
-	if ((rc = hr_meta_open(srv->meta_dir, io, &srv->meta)) < 0)
+	/* LMDB works on a local directory: with storage=rados it stays on
+	 * the local disk until meta lives in RADOS too (meta_rados) */
+	if ((rc = hr_meta_open(srv->meta_dir, srv->own_io ? hr_io_posix() : io, &srv->meta)) < 0)
 		goto fail;
 	if ((rc = hr_bcache_new(cfg->block_cache_size, &srv->bc)) < 0)
 		goto fail;
@@ -1188,6 +1198,8 @@ int hr_server_close(hr_server *srv)
 	pthread_cond_destroy(&srv->chore_cond);
 	pthread_cond_destroy(&srv->chore_done);
 	hr_metrics_free(srv->metrics);
+	hr_io_destroy(srv->own_io);
+	hr_rados_close(srv->rados);
 	free(srv);
 	return rc;
 }

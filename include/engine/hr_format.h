@@ -258,10 +258,124 @@
 #define HR_EXPORT_MANIFEST_MAX (256u << 20)
 
 /* ======================================================================
+ * storage=rados: the data directory as RADOS objects (engine/io/io_rados.c)
+ * ======================================================================
+ * Everything hr_io does below the data directory happens in one pool and
+ * namespace (rados_pool, rados_namespace; hr_rados.h). The layout follows
+ * CephFS: names live in directory objects, bytes in inode objects, so a
+ * rename or a link rewrites one name and never copies data.
+ *   hr.<ino>        the inode's head object (<ino>: 16 lowercase hex
+ *                   digits, a random 64-bit id; the data directory itself
+ *                   is ino 1). A directory's omap holds its entries; a
+ *                   file's data holds bytes [0, HR_RADOS_CHUNK).
+ *   hr.<ino>.<n>    chunk n >= 1 of a file (<n>: lowercase hex, no
+ *                   padding): bytes [n * HR_RADOS_CHUNK, (n+1) * ...).
+ *                   RADOS objects are meant to stay small (the OSD refuses
+ *                   more than osd_max_object_size, 128 MiB by default),
+ *                   while WAL segments and store files grow to GiBs. A
+ *                   missing chunk or a chunk shorter than the file reads
+ *                   as zeros (a hole).
+ * A directory entry: omap key = the name (no '/', not "." or ".."),
+ * value HR_RADOS_DENT_LEN bytes:
+ *   0 u8 version (HR_RADOS_VERSION) | 1 u8 type ('f' file, 'd' directory)
+ *   | 2 u64 ino | 10 u32 crc32c of bytes 0..9
+ * Head object xattrs (a directory has only hr.nlink):
+ *   hr.nlink  u8 version | u32 names pointing at the inode | u32 crc32c
+ *   hr.size   u8 version | u64 file size in bytes | u32 crc32c
+ *             (each crc over the bytes before it; integers little-endian)
+ * Order of writes (the crash rule: a name may leak an inode, never point
+ * at a removed one): create = head object first, then the name; link and
+ * a rename across directories = nlink + 1 first, then the names; unlink =
+ * the name first, then nlink - 1, and the objects go only when it reaches
+ * 0 (and no descriptor of this process has the file open: POSIX keeps an
+ * unlinked open file readable, and compaction relies on it). A rename
+ * within one directory is one write op (set + remove of two omap keys):
+ * atomic. A leaked inode (nlink above its names) is space, never a wrong
+ * answer.
+ * Durability: a write acknowledged by RADOS is on every replica of the
+ * pool, so name operations are durable when they return (sync_dir only
+ * checks the directory exists) and file data when hr_io_sync has waited
+ * for the file's pipelined writes. hr.size is rewritten by each write that
+ * extends the file, in the order the writes were issued (RADOS applies one
+ * client's operations on one object in order), so it only grows while a
+ * file is written. After a crash, bytes written but not synced read as
+ * their data or as zeros, as after a power loss on a local disk (the WAL's
+ * CRCs find such a torn tail).
+ * Name mutations are serialised inside one process; two processes mutating
+ * one directory of one namespace at once are not (each data directory has
+ * one owner: its lock file; cluster servers write disjoint names). */
+#define HR_RADOS_VERSION 1u
+#define HR_RADOS_CHUNK (4u << 20)
+#define HR_RADOS_ROOT_INO 1u
+#define HR_RADOS_DENT_LEN 14u
+#define HR_RADOS_NLINK_LEN 9u
+#define HR_RADOS_SIZE_LEN 13u
+#define HR_RADOS_XATTR_NLINK "hr.nlink"
+#define HR_RADOS_XATTR_SIZE "hr.size"
+
+/* ======================================================================
  * The control socket (engine/ctl, hregionctl <-> the daemon)
  * ======================================================================
  * Not on disk but on <data>/ctl.sock: length-prefixed frames with a
  * version byte and a CRC32C, described with their payloads in
  * include/ctl/hrctl_proto.h (HRCTL_PROTO_VERSION). */
 
+/* ======================================================================
+ * RPC (engine/rpc, engine/client; hr_rpc.h): mount <-> region servers
+ * ======================================================================
+ * Not on disk but on TCP. Frames are the control socket's (above):
+ *   u32 len | u8 version (HR_RPC_VERSION 1) | u8 type | payload | u32 crc
+ * with len <= HR_RPC_MAX_FRAME - 4, checked before the rest is read, and
+ * every payload starting with u64 request id. Types: hr_rpc_type.
+ * Encodings used below (little-endian):
+ *   bytes  = u32 n | n bytes          str = bytes, no NUL inside
+ *   nbytes = u32 n | n bytes, or u32 0xffffffff = absent (NULL)
+ *   name   = str of 1..HR_MAX_NAME bytes (table, family)
+ *   family schema = name | u32 max_versions | i64 ttl_ms | u32 block_size
+ *                 | u8 bloom | u8 compression | u8 keep_deleted_cells
+ *   table schema  = name | u32 nfamilies (<= HR_MAX_FAMILIES) | families
+ * Requests (after the id):
+ *   GET            name table | bytes row | name family | bytes qual | u32 flags
+ *   GET_VERSIONS   as GET without flags | u32 max_versions | i64 min_ts
+ *                  | i64 max_ts | u32 flags
+ *   EXISTS         name table | bytes row | nbytes family | nbytes qual
+ *   MUTATE         name table | bytes row | u32 flags | u32 ncells
+ *                  (1..HR_RPC_MAX_CELLS) | ncells x cell
+ *     cell = name family | bytes qual | i64 ts | u8 type | bytes value
+ *            | bytes tags
+ *   CHECK_AND_MUTATE  name table | bytes row | u32 flags | u32 nchecks |
+ *                  nchecks x ( name family | bytes qual | u8 op | i64 ts
+ *                  | u64 seq | bytes value ) | u32 ncells | cells
+ *   SCAN_OPEN      name table | nbytes start | nbytes stop | nbytes prefix
+ *                  | nbytes family | nbytes resume_family
+ *                  | nbytes resume_qualifier | u8 start_after_row | u8 mode
+ *                  | u8 with_values | u8 history | i64 max_ts | u32 batch
+ *   SCAN_NEXT      u64 cursor | u32 batch (1..HR_RPC_MAX_BATCH)
+ *   SCAN_CLOSE     u64 cursor
+ *   TABLE_LIST     (nothing)
+ *   TABLE_SCHEMA   name table         DROP_TABLE   name table
+ *   STATS          (nothing)
+ *   LOCATE         name table | bytes row
+ *   CREATE_TABLE   table schema       FAMILY_ADD   name table | family schema
+ * Response (type HR_RPC_RESPONSE): u64 id | i32 err | body, body only when
+ * err is 0; bodies by the request's type:
+ *   GET            u64 len | i64 ts | u64 seq | u64 tags_len | nbytes data
+ *                  | nbytes tags
+ *   GET_VERSIONS   u32 n | n x ( the GET body )
+ *   EXISTS         u8 0/1
+ *   MUTATE, CHECK_AND_MUTATE   i64 ts | u64 seq   (the stamp)
+ *   SCAN_OPEN      u64 cursor | then as SCAN_NEXT
+ *   SCAN_NEXT      u8 done | u32 n (<= HR_RPC_MAX_BATCH) | n x entry
+ *     entry = bytes row | nbytes family | nbytes qual | i64 ts | u64 seq
+ *             | u64 value_len | nbytes value | nbytes tags
+ *   TABLE_LIST     u32 n | n x name
+ *   TABLE_SCHEMA   table schema
+ *   STATS          bytes text
+ *   LOCATE         u64 region id | bytes start | bytes end | str addr
+ *   SCAN_CLOSE, DROP_TABLE, CREATE_TABLE, FAMILY_ADD: (nothing)
+ * A decoder refuses (-EBADMSG) a length beyond what is left, a count
+ * beyond its bound, a name out of 1..HR_MAX_NAME or with a NUL, and
+ * trailing bytes. */
+
 #endif
+

@@ -277,6 +277,9 @@ void hr_region_note_ts(hr_region *r, int64_t ts);
 struct hr_server {
 	hr_config cfg;
 	hr_io *io;		/* every file operation goes through it (not owned) */
+	/* storage=rados opened by hr_server_open_io itself: owned, closed last */
+	hr_io *own_io;
+	struct hr_rados *rados;
 	int lock_token;		/* hr_io_lock's, -1 when not held */
 	char meta_dir[PATH_MAX], wal_dir[PATH_MAX], store_dir[PATH_MAX];
 	hr_meta *meta;

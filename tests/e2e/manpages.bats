@@ -64,7 +64,7 @@ ini_keys() {
 	if [[ ${1:-} == --set ]]; then
 		sed -nE 's/^([a-z_][a-z0-9_]*)[ \t]*=[ \t]*(.*[^ \t])[ \t]*$/\1 = \2/p' "$INI"
 	else
-		sed -nE 's/^[;#]?[ \t]*([a-z_][a-z0-9_]*) = .*/\1/p' "$INI" | sort -u
+		sed -nE 's/^[;#]?[ \t]*([a-z_][a-z0-9_]*) =( .*)?$/\1/p' "$INI" | sort -u
 	fi
 }
 

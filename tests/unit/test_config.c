@@ -223,6 +223,20 @@ static void t_strings(void)
 	}
 	CHECK(strcmp(c.default_families, "x") == 0);
 
+	/* a key whose default is empty may be set back to empty (cluster off);
+	 * server_listen is HOST:PORT */
+	CHECK(c.cluster[0] == '\0');
+	CHECK_RC(set(&c, "cluster", "127.0.0.1:2181,127.0.0.1:2182/hr"), 0);
+	CHECK(strcmp(c.cluster, "127.0.0.1:2181,127.0.0.1:2182/hr") == 0);
+	CHECK_RC(hr_config_validate(&c, err, sizeof(err)), 0);
+	CHECK_RC(set(&c, "cluster", ""), 0);
+	CHECK(c.cluster[0] == '\0');
+	CHECK_RC(hr_config_validate(&c, err, sizeof(err)), 0);
+	CHECK_RC(set(&c, "server_listen", "127.0.0.1:16020"), 0);
+	CHECK_RC(set(&c, "server_listen", "nohost"), -EINVAL);
+	CHECK_RC(set(&c, "server_listen", ""), -EINVAL);
+	CHECK(strcmp(c.server_listen, "127.0.0.1:16020") == 0);
+
 	CHECK_RC(set(&c, "data_dir", "/var/lib/hregionfs"), 0);
 	CHECK(strcmp(c.data_dir, "/var/lib/hregionfs") == 0);
 	CHECK_RC(set(&c, "data_dir", ""), -EINVAL);
