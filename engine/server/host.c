@@ -562,18 +562,25 @@ int hr_host_close_region(hr_server *srv, uint64_t region_id)
 {
 	if (!srv->host)
 		return -EOPNOTSUPP;
-	pthread_rwlock_wrlock(&srv->map_lock);
+	pthread_rwlock_rdlock(&srv->map_lock);
 	hr_region *r = hr_server_region_by_id(srv, region_id);
 	if (r)
-		map_remove(r); /* new requests: -EREMOTE */
+		hr_region_ref(r);
 	pthread_rwlock_unlock(&srv->map_lock);
 	if (!r)
 		return -ENOENT;
-	/* writers that found it before: those past their state check finish
-	 * under the read lock we wait for; later ones see closing and retry */
+	/* New requests: -EREMOTE (hr_server_locate). Writers that found it
+	 * before and are past their state check finish under the read lock we
+	 * wait for; later ones see closing and retry into -EREMOTE. The region
+	 * stays in the map until flushed, so the WAL purge still counts its
+	 * unflushed edits: a crash before the flush leaves them in our WAL. */
 	pthread_rwlock_wrlock(&r->updates_lock);
-	atomic_store(&r->closing, 1);
+	int was = atomic_exchange(&r->closing, 1);
 	pthread_rwlock_unlock(&r->updates_lock);
+	if (was) {
+		hr_region_unref(r);
+		return -EALREADY; /* another close of it is running */
+	}
 	int rc = 0;
 	for (int tries = 0; tries < 3 && rc == 0 && !memstores_empty(r); tries++)
 		rc = hr_region_flush(r);
@@ -583,25 +590,28 @@ int hr_host_close_region(hr_server *srv, uint64_t region_id)
 		hr_log_error("host", "region %" PRIu64 ": cannot flush it to close it (%s): it "
 			     "stays hosted here", region_id, strerror(-rc));
 		atomic_store(&r->closing, 0);
-		pthread_rwlock_wrlock(&srv->map_lock);
-		int arc = hr_table_add_region(r->table, r);
-		pthread_rwlock_unlock(&srv->map_lock);
-		if (arc < 0) {
-			atomic_store(&r->state, HR_REGION_CLOSED);
-			hr_region_unref(r);
-		}
+		hr_region_unref(r);
 		return rc;
 	}
-	/* a compaction or split of it gives up at its commit (they check the
-	 * state under flush_mu); scanners move on and find it gone */
+	pthread_rwlock_wrlock(&srv->map_lock);
+	int in_map = 0;
+	for (size_t i = 0; r->table && i < r->table->nregions; i++)
+		in_map |= r->table->regions[i] == r;
+	if (in_map)
+		map_remove(r);
+	pthread_rwlock_unlock(&srv->map_lock);
+	/* a compaction of it gives up at its commit (it checks the state
+	 * under flush_mu); scanners move on and find it gone */
 	pthread_mutex_lock(&r->flush_mu);
 	pthread_rwlock_wrlock(&r->updates_lock);
 	atomic_store(&r->state, HR_REGION_CLOSED);
 	pthread_rwlock_unlock(&r->updates_lock);
 	pthread_mutex_unlock(&r->flush_mu);
-	hr_log_info("host", "region %" PRIu64 " closed", region_id);
+	if (in_map)
+		hr_region_unref(r); /* the map's reference */
 	hr_region_unref(r);
-	return 0;
+	hr_log_info("host", "region %" PRIu64 " closed", region_id);
+	return in_map ? 0 : -ENOENT; /* a table drop took it meanwhile */
 }
 
 static int cmp_u64(const void *a, const void *b)

@@ -257,8 +257,9 @@ int hr_server_locate(hr_server *srv, const char *table, const uint8_t *row, size
 	hr_region *r = t->nregions ? t->regions[hr_regions_find(t->regions, t->nregions, row, len)]
 				   : NULL;
 	/* server mode: the map holds only the regions hosted here, so a row may
-	 * fall in a gap: another server's (hr_host.h) */
-	if (srv->host && (!r || !hr_region_contains(r, row, len))) {
+	 * fall in a gap: another server's (hr_host.h); a region being closed
+	 * is no longer served */
+	if (srv->host && (!r || !hr_region_contains(r, row, len) || atomic_load(&r->closing))) {
 		pthread_rwlock_unlock(&srv->map_lock);
 		return -EREMOTE;
 	}

@@ -81,12 +81,14 @@ int hr_host_mode(const hr_server *srv);
 int hr_host_open_region(hr_server *srv, uint64_t region_id, const char *const *recover_from,
 			size_t n);
 
-/* Stops hosting region_id: new writes get -EREMOTE at once, writes in
+/* Stops hosting region_id: new requests get -EREMOTE at once, writes in
  * flight finish, the region is flushed (its edits then live in store files,
- * so no WAL is needed to open it elsewhere) and closed. Open scanners of it
- * end with -EREMOTE on their next call. -ENOENT: not hosted here. On a
- * flush failure the region stays hosted and serving, and the error is
- * returned (the master retries or treats this server as dead). */
+ * so no WAL is needed to open it elsewhere; until then our WAL keeps them)
+ * and closed. Open scanners of it get -EREMOTE once it is closed (when
+ * they next move to a row). -ENOENT: not hosted here; -EALREADY: a close
+ * of it is running. On a flush failure the region stays hosted and
+ * serving, and the error is returned (the master retries or treats this
+ * server as dead). */
 int hr_host_close_region(hr_server *srv, uint64_t region_id);
 
 /* The ids of the regions hosted here, ascending (malloc'd; free()). */

@@ -446,6 +446,43 @@ static void t_close_under_writes(void)
 	test_cleanup(dir);
 }
 
+/* A close whose flush fails keeps the region hosted and serving, with
+ * its data; the next close moves it. */
+static void t_close_flush_fails(void)
+{
+	char dir[256], buf[16];
+	uint64_t rid;
+	hr_io *io;
+	if (use_rados) {
+		fprintf(stdout, "# skipped under storage=rados: the fault seam wraps POSIX here\n");
+		return;
+	}
+	hr_test_tmpdir(dir, sizeof(dir), "host");
+	CHECK_RC(hr_io_fault_new(hr_io_posix(), &io), 0);
+	hr_server *a = host_open(dir, "a,1,1", io);
+	CHECK(a);
+	CHECK_RC(create_table(a, "t", &rid), 0);
+	CHECK_RC(hr_host_open_region(a, rid, NULL, 0), 0);
+	CHECK_RC(put1(a, "t", "k", "v1", NULL), 0);
+	CHECK_RC(hr_io_fault_add(io, HR_IO_OP_SYNC, 1, -EIO, HR_IO_FAULT_STICKY, ".tmp"), 0);
+	CHECK(hr_host_close_region(a, rid) < 0);
+	CHECK_RC(et_get(a, "t", "k", 1, "f", "q", buf, sizeof(buf), NULL), 0);
+	CHECK(strcmp(buf, "v1") == 0);
+	CHECK_RC(put1(a, "t", "k2", "v2", NULL), 0);
+	hr_io_fault_clear(io);
+	CHECK_RC(hr_host_close_region(a, rid), 0);
+	CHECK_RC(put1(a, "t", "k", "v3", NULL), -EREMOTE);
+	hr_server_close(a);
+	hr_io_destroy(io);
+	hr_server *b = host_open(dir, "b,1,2", NULL);
+	CHECK(b);
+	CHECK_RC(hr_host_open_region(b, rid, NULL, 0), 0);
+	CHECK_RC(et_get(b, "t", "k2", 2, "f", "q", buf, sizeof(buf), NULL), 0);
+	CHECK(strcmp(buf, "v2") == 0);
+	hr_server_close(b);
+	test_cleanup(dir);
+}
+
 static int before_calls, after_calls, refuse;
 static uint64_t after_a, after_b, after_parent;
 static int after_err;
@@ -737,6 +774,7 @@ int main(int argc, char **argv)
 	RUN(t_move);
 	RUN(t_wal_split);
 	RUN(t_close_under_writes);
+	RUN(t_close_flush_fails);
 	RUN(t_remote_split);
 	RUN(t_other_server);
 	RUN(t_crash_in_recovery);
