@@ -1174,6 +1174,16 @@ int hr_server_close(hr_server *srv)
 	if (srv->wal) {
 		rc = hr_wal_sync(srv->wal);
 		hr_wal_close(srv->wal);
+		/* server mode, every region closed (each close flushed): nothing in
+		 * this WAL is needed by anyone, and nobody will reopen it */
+		size_t hosted = 0;
+		for (size_t i = 0; i < srv->ntables; i++)
+			hosted += srv->tables[i]->nregions;
+		if (srv->host && rc == 0 && hosted == 0 && hr_io_rmrf(srv->io, srv->wal_dir) == 0) {
+			char wal[PATH_MAX];
+			if (hr_fname_wal_dir(srv->cfg.data_dir, wal, sizeof(wal)) == 0)
+				hr_io_sync_dir(srv->io, wal);
+		}
 	}
 	hr_snapshot_unload(srv); /* its handles hold regions: before the caches go */
 	for (size_t i = 0; i < srv->ntables; i++)

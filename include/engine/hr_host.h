@@ -32,7 +32,9 @@
  *
  * hr_server_close never flushes: a server closed with regions still hosted
  * leaves their edits in its WAL, to be recovered as after a crash (close
- * the regions first for a clean stop).
+ * the regions first for a clean stop: a server closed with no region
+ * hosted removes its own WAL directory, so hr_host_wal_retire of it then
+ * answers -ENOENT).
  *
  * Every read, write, scan or admin call on a row whose region this server
  * does not host returns -EREMOTE (HBase's NotServingRegionException): the

@@ -370,6 +370,8 @@ static void t_wal_split(void)
 	CHECK(!wal_dir_exists(dir, "a,1,1") && !wal_dir_exists(dir, "b,1,2"));
 	CHECK_RC(hr_host_close_region(c, rid), 0);
 	hr_server_close(c);
+	/* a clean stop (no region hosted) leaves no WAL behind */
+	CHECK(!wal_dir_exists(dir, "c,1,3"));
 
 	/* the recovered edits were flushed: nothing needs the retired WALs */
 	hr_server *d = host_open(dir, "d,1,4", NULL);
