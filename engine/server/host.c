@@ -249,72 +249,106 @@ out:
 
 /* ---- open a region --------------------------------------------------------- */
 
-/* What meta says of one region, copied out of the transaction. */
-typedef struct region_rec {
+/* One region of a batch being opened: what meta says of it (copied out of
+ * the transaction), then the region being built. */
+typedef struct open_item {
 	uint64_t id;
+	int rc;			/* its outcome; non-zero: left out from then on */
 	int found;
 	char table[HR_MAX_NAME + 1];
-	uint8_t start[HR_MAX_ROW], end[HR_MAX_ROW];
+	uint8_t *start, *end;
 	size_t start_len, end_len;
 	hr_meta_store *stores;
 	uint64_t *files;	/* every store's ids, one array */
 	size_t nstores, nfiles;
-} region_rec;
+	hr_table *tab;		/* referenced */
+	hr_region *r;
+	uint64_t napplied;
+} open_item;
+
+typedef struct open_batch {
+	open_item *v;		/* sorted by id */
+	size_t n;
+	uint64_t max_seq;	/* of the records replayed into any of them */
+} open_batch;
+
+static int cmp_item(const void *a, const void *b)
+{
+	uint64_t x = ((const open_item *)a)->id, y = ((const open_item *)b)->id;
+	return x < y ? -1 : x > y;
+}
+
+static open_item *batch_find_any(open_batch *b, uint64_t id)
+{
+	open_item key = {.id = id};
+	return bsearch(&key, b->v, b->n, sizeof(*b->v), cmp_item);
+}
+
+/* The batch's item for id, if still in play. */
+static open_item *batch_find(open_batch *b, uint64_t id)
+{
+	open_item *it = batch_find_any(b, id);
+	return it && it->rc == 0 ? it : NULL;
+}
 
 static int find_region_cb(void *ctx, const hr_meta_region *mr)
 {
-	region_rec *rr = ctx;
-	if (mr->id != rr->id)
+	open_item *it = batch_find(ctx, mr->id);
+	if (!it)
 		return 0;
-	if (mr->start_len > HR_MAX_ROW || mr->end_len > HR_MAX_ROW)
-		return -EUCLEAN;
-	rr->found = 1;
-	snprintf(rr->table, sizeof(rr->table), "%s", mr->table);
-	memcpy(rr->start, mr->start, mr->start_len);
-	memcpy(rr->end, mr->end, mr->end_len);
-	rr->start_len = mr->start_len;
-	rr->end_len = mr->end_len;
+	it->found = 1;
+	snprintf(it->table, sizeof(it->table), "%s", mr->table);
+	it->start = malloc(mr->start_len ? mr->start_len : 1);
+	it->end = malloc(mr->end_len ? mr->end_len : 1);
+	if (!it->start || !it->end)
+		return -ENOMEM;
+	if (mr->start_len)
+		memcpy(it->start, mr->start, mr->start_len);
+	if (mr->end_len)
+		memcpy(it->end, mr->end, mr->end_len);
+	it->start_len = mr->start_len;
+	it->end_len = mr->end_len;
 	return 0;
 }
 
 static int find_stores_cb(void *ctx, const hr_meta_store *ms)
 {
-	region_rec *rr = ctx;
-	if (ms->region_id != rr->id)
+	open_item *it = batch_find(ctx, ms->region_id);
+	if (!it || !it->found)
 		return 0;
-	hr_meta_store *s = realloc(rr->stores, (rr->nstores + 1) * sizeof(*s));
+	hr_meta_store *s = realloc(it->stores, (it->nstores + 1) * sizeof(*s));
 	if (!s)
 		return -ENOMEM;
-	rr->stores = s;
-	uint64_t *f = realloc(rr->files, (rr->nfiles + ms->nfiles + 1) * sizeof(*f));
+	it->stores = s;
+	uint64_t *f = realloc(it->files, (it->nfiles + ms->nfiles + 1) * sizeof(*f));
 	if (!f)
 		return -ENOMEM;
-	rr->files = f;
-	s[rr->nstores] = *ms;
-	s[rr->nstores].files = NULL; /* pointed into files[] once it stops moving */
+	it->files = f;
+	s[it->nstores] = *ms;
+	s[it->nstores].files = NULL; /* pointed into files[] once it stops moving */
 	if (ms->nfiles)
-		memcpy(f + rr->nfiles, ms->files, ms->nfiles * sizeof(*f));
-	rr->nfiles += ms->nfiles;
-	rr->nstores++;
+		memcpy(f + it->nfiles, ms->files, ms->nfiles * sizeof(*f));
+	it->nfiles += ms->nfiles;
+	it->nstores++;
 	return 0;
 }
 
-typedef struct host_replay {
-	hr_region *r;
-	uint64_t max_seq, napplied;
-} host_replay;
-
-/* A dead server's WAL record: applied to r's memstores if it is r's and
- * above the store's flushed seq (whole mutations only, as at open). */
+/* A dead server's WAL record: applied to its region's memstores if that
+ * region is in the batch and the store has not flushed it (whole mutations
+ * only, as at a single-node open). One pass over a dead server's WAL serves
+ * every region of the batch (HBase splits the WAL per region once, too). */
 static int host_replay_cb(void *ctx, uint64_t seg_id, uint32_t seg_version, uint64_t seq,
 			  const void *payload, size_t len)
 {
-	host_replay *c = ctx;
-	hr_region *r = c->r;
+	open_batch *b = ctx;
 	hr_wal_edit ed;
 	int rc;
-	if (hr_wal_edit_decode(payload, len, &ed) < 0 || ed.region_id != r->id)
+	if (hr_wal_edit_decode(payload, len, &ed) < 0)
 		return 0;
+	open_item *it = batch_find(b, ed.region_id);
+	if (!it || !it->r)
+		return 0;
+	hr_region *r = it->r;
 	const uint8_t *p = ed.cells;
 	for (uint32_t i = 0; i < ed.ncells; i++) {
 		char fam[HR_MAX_NAME + 1];
@@ -325,8 +359,8 @@ static int host_replay_cb(void *ctx, uint64_t seg_id, uint32_t seg_version, uint
 			return 0;
 		}
 	}
-	if (seq > c->max_seq)
-		c->max_seq = seq;
+	if (seq > b->max_seq)
+		b->max_seq = seq;
 	p = ed.cells;
 	for (uint32_t i = 0; i < ed.ncells; i++) {
 		char fam[HR_MAX_NAME + 1];
@@ -344,7 +378,7 @@ static int host_replay_cb(void *ctx, uint64_t seg_id, uint32_t seg_version, uint
 		if ((rc = hr_memstore_add(st->active, &kv)) < 0)
 			return rc;
 		hr_region_mem_add(r, (int64_t)(hr_memstore_bytes(st->active) - before));
-		c->napplied++;
+		it->napplied++;
 	}
 	return 0;
 }
@@ -356,82 +390,83 @@ static void raise_seq(hr_server *srv, uint64_t seq)
 		;
 }
 
-/* Builds region rr with its stores' files, replays the dead servers' edits
- * into it and flushes them: not in the map yet. */
-static int build_region(hr_server *srv, hr_table *t, region_rec *rr, const char *const *from,
-			size_t n, hr_region **out)
+static void item_fail(open_item *it, int rc)
+{
+	it->rc = rc;
+	if (it->r) {
+		atomic_store(&it->r->state, HR_REGION_CLOSED);
+		hr_region_unref(it->r);
+		it->r = NULL;
+	}
+}
+
+/* The region of it with its stores' files, its directory cleaned: not in
+ * the map yet. */
+static int build_region(hr_server *srv, open_item *it)
 {
 	hr_region *r = NULL;
 	int rc;
 	pthread_rwlock_rdlock(&srv->map_lock); /* the schema hr_region_new reads */
-	rc = hr_region_new(srv, t, rr->id, rr->start, rr->start_len, rr->end, rr->end_len, &r);
+	rc = hr_region_new(srv, it->tab, it->id, it->start, it->start_len, it->end, it->end_len,
+			   &r);
 	pthread_rwlock_unlock(&srv->map_lock);
 	if (rc < 0)
 		return rc;
+	it->r = r;
 	size_t off = 0;
-	for (size_t i = 0; i < rr->nstores; i++) {
-		hr_meta_store *ms = &rr->stores[i];
-		ms->files = rr->files + off;
+	for (size_t i = 0; i < it->nstores; i++) {
+		hr_meta_store *ms = &it->stores[i];
+		ms->files = it->files + off;
 		off += ms->nfiles;
 		hr_store *st = hr_region_store(r, ms->family);
 		if (!st) {
-			hr_log_warn("host", "region %" PRIu64 ": store '%s' not in the schema "
-				    "(a family added by another server since this one loaded the "
-				    "table?): ignored", rr->id, ms->family);
+			hr_log_warn("host", "region %" PRIu64 ": store '%s' not in the schema: "
+				    "ignored", it->id, ms->family);
 			continue;
 		}
 		if ((rc = hr_server_load_store(srv, r, st, ms)) < 0)
-			goto fail;
+			return rc;
 		for (uint32_t k = 0; k < st->nfiles; k++)
 			raise_seq(srv, hr_sfile_get_info(st->files[k])->max_seq);
 	}
-	if (atomic_load(&r->state) == HR_REGION_OFFLINE) {
-		rc = -EIO; /* logged by hr_server_load_store: never serve a hole */
-		goto fail;
-	}
+	if (atomic_load(&r->state) == HR_REGION_OFFLINE)
+		return -EIO; /* logged by hr_server_load_store: never serve a hole */
 	/* the region is ours now: what a crashed flush, compaction or split of
 	 * an earlier host (or of an earlier try of this open) left in its
 	 * directory goes, as at a single-node open */
 	hr_server_region_leftovers(srv, r);
-	host_replay c = {.r = r};
+	return 0;
+}
+
+/* Replays every dead server's WAL once into the batch's regions. */
+static int replay_dead(hr_server *srv, open_batch *b, const char *const *from, size_t n)
+{
 	for (size_t i = 0; i < n; i++) {
 		char dir[PATH_MAX];
 		hr_wal_replay_result res;
-		if ((rc = server_wal_dir(srv->cfg.data_dir, from[i], dir, sizeof(dir))) < 0)
-			goto fail;
+		int rc = server_wal_dir(srv->cfg.data_dir, from[i], dir, sizeof(dir));
+		if (rc < 0)
+			return rc;
 		hr_wal_replay_opts ro = {.io = srv->io,
 					 .dir = dir,
 					 .mode = srv->cfg.wal_recovery,
 					 .fn = host_replay_cb,
-					 .ctx = &c};
+					 .ctx = b};
+		uint64_t t0 = hr_mono_ns();
 		rc = hr_wal_replay(&ro, &res);
 		if (rc == -EUCLEAN)
-			hr_log_error("host", "region %" PRIu64 ": the WAL of dead server '%s' is "
-				     "damaged (segment %016" PRIx64 ", offset %" PRIu64 "): region "
-				     "not opened", rr->id, from[i], res.refused_segment,
-				     res.refused_offset);
+			hr_log_error("host", "the WAL of dead server '%s' is damaged (segment %016"
+				     PRIx64 ", offset %" PRIu64 "): its regions are not opened",
+				     from[i], res.refused_segment, res.refused_offset);
+		else if (rc == 0)
+			hr_log_info("host", "WAL of dead server '%s': %" PRIu64 " records in %zu "
+				    "segments read, %.1f ms", from[i], res.records, res.nsegs,
+				    (double)(hr_mono_ns() - t0) / 1e6);
 		hr_wal_replay_result_free(&res);
 		if (rc < 0)
-			goto fail;
+			return rc;
 	}
-	/* edits made here from now on sort after everything recovered */
-	raise_seq(srv, c.max_seq);
-	atomic_store(&r->mvcc.read_point, atomic_load(&srv->seq));
-	if (c.napplied) {
-		/* one publish of every store: the recovered edits then live in
-		 * store files, and the dead server's WAL is no longer needed for
-		 * this region; a crash before the publish leaves meta as it was */
-		if ((rc = hr_region_flush(r)) < 0)
-			goto fail;
-		hr_log_info("host", "region %" PRIu64 ": %" PRIu64 " cells recovered from %zu "
-			    "dead servers' WALs and flushed", rr->id, c.napplied, n);
-	}
-	*out = r;
 	return 0;
-fail:
-	atomic_store(&r->state, HR_REGION_CLOSED);
-	hr_region_unref(r);
-	return rc;
 }
 
 /* 1 if a region hosted in t overlaps [start, end) (map_lock held). */
@@ -447,86 +482,142 @@ static int overlaps(hr_table *t, const hr_region *r)
 	return 0;
 }
 
-int hr_host_open_region(hr_server *srv, uint64_t region_id, const char *const *recover_from,
-			size_t n)
+int hr_host_open_regions(hr_server *srv, const uint64_t *ids, size_t nids,
+			 const char *const *recover_from, size_t n, int *results)
 {
 	if (!srv->host)
 		return -EOPNOTSUPP;
 	for (size_t i = 0; i < n; i++)
 		if (!name_ok(recover_from[i]) || strcmp(recover_from[i], srv->cfg.server_name) == 0)
 			return -EINVAL;
-	region_rec *rr = calloc(1, sizeof(*rr));
+	open_batch b = {.v = calloc(nids ? nids : 1, sizeof(*b.v)), .n = nids};
 	schemas sc = {0};
 	hr_meta_txn *t = NULL;
-	hr_table *tab = NULL;
-	hr_region *r = NULL;
 	int rc;
-	if (!rr)
+	if (!b.v)
 		return -ENOMEM;
-	rr->id = region_id;
+	for (size_t i = 0; i < nids; i++)
+		b.v[i].id = ids[i];
+	qsort(b.v, nids, sizeof(*b.v), cmp_item);
 	pthread_rwlock_rdlock(&srv->map_lock);
-	int hosted = hr_server_region_by_id(srv, region_id) != NULL;
-	pthread_rwlock_unlock(&srv->map_lock);
-	if (hosted) {
-		rc = -EALREADY;
-		goto out;
+	for (size_t i = 0; i < nids; i++) {
+		if (hr_server_region_by_id(srv, b.v[i].id))
+			b.v[i].rc = -EALREADY;
+		else if (i && b.v[i].id == b.v[i - 1].id)
+			b.v[i].rc = -EINVAL; /* named twice */
 	}
+	pthread_rwlock_unlock(&srv->map_lock);
 	/* meta as it is now: tables created and regions split elsewhere */
 	if ((rc = hr_meta_begin(srv->meta, 0, &t)) < 0)
 		goto out;
 	if ((rc = hr_meta_table_each(t, collect_table_cb, &sc)) == 0 &&
-	    (rc = hr_meta_region_each(t, find_region_cb, rr)) == 0 && rr->found)
-		rc = hr_meta_store_each(t, find_stores_cb, rr);
+	    (rc = hr_meta_region_each(t, find_region_cb, &b)) == 0)
+		rc = hr_meta_store_each(t, find_stores_cb, &b);
 	hr_meta_abort(t);
 	if (rc < 0)
 		goto out;
-	if (!rr->found) {
-		rc = -ENOENT;
-		goto out;
-	}
 	pthread_rwlock_wrlock(&srv->map_lock);
 	rc = add_tables(srv, sc.v, sc.n);
-	tab = rc == 0 ? hr_server_table(srv, rr->table) : NULL;
-	if (tab)
-		hr_table_ref(tab);
-	pthread_rwlock_unlock(&srv->map_lock);
-	if (rc == 0 && !tab) {
-		hr_log_error("host", "region %" PRIu64 " names table '%s', which meta does not "
-			     "have", region_id, rr->table);
-		rc = -ENOENT;
+	for (size_t i = 0; rc == 0 && i < nids; i++) {
+		open_item *it = &b.v[i];
+		if (it->rc == 0 && !it->found)
+			it->rc = -ENOENT; /* dropped, or a split parent replaced */
+		if (it->rc == 0 && !(it->tab = hr_server_table(srv, it->table)))
+			it->rc = -ENOENT;
+		if (it->tab)
+			hr_table_ref(it->tab);
 	}
+	pthread_rwlock_unlock(&srv->map_lock);
 	if (rc < 0)
 		goto out;
-	if ((rc = build_region(srv, tab, rr, recover_from, n, &r)) < 0)
-		goto out;
-	pthread_rwlock_wrlock(&srv->map_lock);
-	if (hr_server_region_by_id(srv, region_id))
-		rc = -EALREADY;
-	else if (hr_server_table(srv, tab->schema.name) != tab)
-		rc = -ENOENT; /* dropped meanwhile */
-	else if (overlaps(tab, r))
-		rc = -EEXIST;
-	else
-		rc = hr_table_add_region(tab, r);
-	pthread_rwlock_unlock(&srv->map_lock);
-	if (rc == -EEXIST)
-		hr_log_error("host", "region %" PRIu64 " of '%s' overlaps a region hosted here "
-			     "(a split parent and its daughter?): not opened", region_id,
-			     tab->schema.name);
-	if (rc < 0) {
-		atomic_store(&r->state, HR_REGION_CLOSED);
-		hr_region_unref(r);
+	for (size_t i = 0; i < nids; i++)
+		if (b.v[i].rc == 0 && (rc = build_region(srv, &b.v[i])) < 0)
+			item_fail(&b.v[i], rc);
+	if ((rc = replay_dead(srv, &b, recover_from, n)) < 0) {
+		for (size_t i = 0; i < nids; i++)
+			if (b.v[i].rc == 0)
+				item_fail(&b.v[i], rc);
 		goto out;
 	}
-	hr_log_info("host", "region %" PRIu64 " of '%s' open (seq %" PRIu64 ")", region_id,
-		    tab->schema.name, (uint64_t)atomic_load(&srv->seq));
+	/* edits made here from now on sort after everything recovered */
+	raise_seq(srv, b.max_seq);
+	for (size_t i = 0; i < nids; i++) {
+		open_item *it = &b.v[i];
+		if (it->rc)
+			continue;
+		atomic_store(&it->r->mvcc.read_point, atomic_load(&srv->seq));
+		if (!it->napplied)
+			continue;
+		/* one publish of every store: the recovered edits then live in
+		 * store files, and the dead servers' WALs are no longer needed for
+		 * this region; a crash before the publish leaves meta as it was */
+		if ((rc = hr_region_flush(it->r)) < 0) {
+			item_fail(it, rc);
+			continue;
+		}
+		hr_log_info("host", "region %" PRIu64 ": %" PRIu64 " cells recovered from %zu dead "
+			    "servers' WALs and flushed", it->id, it->napplied, n);
+	}
+	for (size_t i = 0; i < nids; i++) {
+		open_item *it = &b.v[i];
+		if (it->rc)
+			continue;
+		pthread_rwlock_wrlock(&srv->map_lock);
+		if (hr_server_region_by_id(srv, it->id))
+			rc = -EALREADY;
+		else if (hr_server_table(srv, it->tab->schema.name) != it->tab)
+			rc = -ENOENT; /* dropped meanwhile */
+		else if (overlaps(it->tab, it->r))
+			rc = -EEXIST;
+		else
+			rc = hr_table_add_region(it->tab, it->r);
+		pthread_rwlock_unlock(&srv->map_lock);
+		if (rc == -EEXIST)
+			hr_log_error("host", "region %" PRIu64 " of '%s' overlaps a region hosted "
+				     "here (a split parent and its daughter?): not opened", it->id,
+				     it->tab->schema.name);
+		if (rc < 0) {
+			item_fail(it, rc);
+			continue;
+		}
+		it->r = NULL; /* the map's now */
+		hr_log_info("host", "region %" PRIu64 " of '%s' open (seq %" PRIu64 ")", it->id,
+			    it->tab->schema.name, (uint64_t)atomic_load(&srv->seq));
+	}
+	rc = 0;
 out:
-	hr_table_unref(tab);
+	for (size_t i = 0; i < nids; i++) {
+		open_item *it = &b.v[i];
+		if (rc < 0 && it->rc == 0)
+			it->rc = rc;
+		if (it->r)
+			item_fail(it, it->rc ? it->rc : -ECANCELED);
+		hr_table_unref(it->tab);
+		free(it->start);
+		free(it->end);
+		free(it->stores);
+		free(it->files);
+	}
+	/* each result in the caller's order */
+	int first = 0;
+	for (size_t i = 0; i < nids; i++) {
+		open_item *it = batch_find_any(&b, ids[i]);
+		if (results)
+			results[i] = it->rc;
+		if (!first)
+			first = it->rc;
+	}
+	free(b.v);
 	free(sc.v);
-	free(rr->stores);
-	free(rr->files);
-	free(rr);
-	return rc;
+	return rc < 0 ? rc : first;
+}
+
+int hr_host_open_region(hr_server *srv, uint64_t region_id, const char *const *recover_from,
+			size_t n)
+{
+	int res = 0;
+	int rc = hr_host_open_regions(srv, &region_id, 1, recover_from, n, &res);
+	return rc < 0 ? rc : res;
 }
 
 /* ---- close a region ------------------------------------------------------------ */

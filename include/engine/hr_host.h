@@ -83,6 +83,16 @@ int hr_host_mode(const hr_server *srv);
 int hr_host_open_region(hr_server *srv, uint64_t region_id, const char *const *recover_from,
 			size_t n);
 
+/* hr_host_open_region for several regions with one pass over each dead
+ * server's WAL (a dead server's regions are best reopened together: each
+ * pass reads its whole WAL). results[i] (if not NULL) gets the outcome of
+ * ids[i] as hr_host_open_region would return it; one region failing does
+ * not stop the others. Returns 0 if every region opened, a negative errno
+ * that concerns them all (bad arguments, a damaged WAL, meta unreadable:
+ * then none opened), or the first failed region's result. */
+int hr_host_open_regions(hr_server *srv, const uint64_t *ids, size_t nids,
+			 const char *const *recover_from, size_t n, int *results);
+
 /* Stops hosting region_id: new requests get -EREMOTE at once, writes in
  * flight finish, the region is flushed (its edits then live in store files,
  * so no WAL is needed to open it elsewhere; until then our WAL keeps them)

@@ -485,6 +485,51 @@ static void t_close_flush_fails(void)
 	test_cleanup(dir);
 }
 
+/* A dead server's regions reopened together: one call, one pass over its
+ * WAL, per-region outcomes (an unknown id fails alone). */
+static void t_open_batch(void)
+{
+	char dir[256], buf[32];
+	uint64_t rid, *ids;
+	size_t n;
+	hr_test_tmpdir(dir, sizeof(dir), "host");
+	hr_server *a = host_open(dir, "a,1,1", NULL);
+	CHECK(a);
+	CHECK_RC(create_table(a, "t", &rid), 0);
+	CHECK_RC(hr_host_open_region(a, rid, NULL, 0), 0);
+	CHECK_RC(put1(a, "t", "c", "c0", NULL), 0);
+	CHECK_RC(put1(a, "t", "k", "k0", NULL), 0);
+	CHECK_RC(put1(a, "t", "x", "x0", NULL), 0);
+	CHECK_RC(hr_split(a, "t", "h", 1), 0);
+	CHECK_RC(hr_split(a, "t", "p", 1), 0);
+	/* edits after the splits: in the WAL only */
+	CHECK_RC(put1(a, "t", "c", "c1", NULL), 0);
+	CHECK_RC(put1(a, "t", "k", "k1", NULL), 0);
+	CHECK_RC(put1(a, "t", "x", "x1", NULL), 0);
+	CHECK_RC(hr_host_regions(a, &ids, &n), 0);
+	CHECK(n == 3);
+	hr_server_close(a); /* dies */
+	hr_server *b = host_open(dir, "b,1,2", NULL);
+	CHECK(b);
+	uint64_t want[4] = {ids[2], 999999, ids[0], ids[1]};
+	int res[4] = {1, 1, 1, 1};
+	free(ids);
+	const char *dead[] = {"a,1,1"};
+	CHECK_RC(hr_host_open_regions(b, want, 4, dead, 1, res), -ENOENT);
+	CHECK(res[0] == 0 && res[1] == -ENOENT && res[2] == 0 && res[3] == 0);
+	const char *rows[] = {"c", "k", "x"};
+	for (int i = 0; i < 3; i++) {
+		char w[8];
+		snprintf(w, sizeof(w), "%s1", rows[i]);
+		CHECK_RC(et_get(b, "t", rows[i], 1, "f", "q", buf, sizeof(buf), NULL), 0);
+		CHECK(strcmp(buf, w) == 0);
+	}
+	CHECK_RC(hr_host_open_regions(b, want, 1, dead, 1, res), -EALREADY);
+	CHECK(res[0] == -EALREADY);
+	hr_server_close(b);
+	test_cleanup(dir);
+}
+
 static int before_calls, after_calls, refuse;
 static uint64_t after_a, after_b, after_parent;
 static int after_err;
@@ -777,6 +822,7 @@ int main(int argc, char **argv)
 	RUN(t_wal_split);
 	RUN(t_close_under_writes);
 	RUN(t_close_flush_fails);
+	RUN(t_open_batch);
 	RUN(t_remote_split);
 	RUN(t_other_server);
 	RUN(t_crash_in_recovery);
