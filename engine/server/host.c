@@ -53,7 +53,12 @@ int hr_server_file_id(hr_server *srv, uint64_t *id)
 		 * two servers never hold overlapping blocks */
 		hr_meta_txn *t;
 		uint64_t v = 0;
-		if ((rc = hr_meta_begin(srv->meta, 1, &t)) == 0) {
+		/* -EAGAIN: another process moved the counter between our read
+		 * and our commit (RADOS meta re-checks the read): read again */
+		rc = -EAGAIN;
+		for (int tries = 0; rc == -EAGAIN && tries < 64; tries++) {
+			if ((rc = hr_meta_begin(srv->meta, 1, &t)) < 0)
+				break;
 			if ((rc = hr_meta_counter_get(t, "next_file_id", &v)) == 0)
 				rc = hr_meta_counter_put(t, "next_file_id",
 							 (v ? v : 1) + FILE_ID_BLOCK);
