@@ -245,8 +245,9 @@ int hr_server_locate(hr_server *srv, const char *table, const uint8_t *row, size
 	hr_region *r = t->nregions ? t->regions[hr_regions_find(t->regions, t->nregions, row, len)]
 				   : NULL;
 	/* server mode: the map holds only the regions hosted here, so a row may
-	 * fall in a gap: another server's (hr_host.h) */
-	if (srv->host && (!r || !hr_region_contains(r, row, len))) {
+	 * fall in a gap: another server's (hr_host.h); a region being closed
+	 * is no longer served */
+	if (srv->host && (!r || !hr_region_contains(r, row, len) || atomic_load(&r->closing))) {
 		pthread_rwlock_unlock(&srv->map_lock);
 		return -EREMOTE;
 	}
@@ -634,6 +635,17 @@ static void region_leftovers(leftovers *l, hr_region *r, const char *rel)
 	hr_io_list_free(e, n);
 	if (l->removed != removed)
 		hr_io_sync_dir(io, r->dir);
+}
+
+void hr_server_region_leftovers(hr_server *srv, hr_region *r)
+{
+	leftovers l = {.srv = srv};
+	unsigned ns = atomic_load(&r->nstores);
+	for (unsigned i = 0; i < ns; i++) {
+		char rel[64 + HR_MAX_NAME];
+		snprintf(rel, sizeof(rel), "store/%016" PRIx64 "/%s", r->id, r->stores[i]->fam.name);
+		store_leftovers(&l, r->stores[i], rel);
+	}
 }
 
 static void remove_leftovers(hr_server *srv, uint64_t region_mark)
@@ -1155,6 +1167,16 @@ int hr_server_close(hr_server *srv)
 	if (srv->wal) {
 		rc = hr_wal_sync(srv->wal);
 		hr_wal_close(srv->wal);
+		/* server mode, every region closed (each close flushed): nothing in
+		 * this WAL is needed by anyone, and nobody will reopen it */
+		size_t hosted = 0;
+		for (size_t i = 0; i < srv->ntables; i++)
+			hosted += srv->tables[i]->nregions;
+		if (srv->host && rc == 0 && hosted == 0 && hr_io_rmrf(srv->io, srv->wal_dir) == 0) {
+			char wal[PATH_MAX];
+			if (hr_fname_wal_dir(srv->cfg.data_dir, wal, sizeof(wal)) == 0)
+				hr_io_sync_dir(srv->io, wal);
+		}
 	}
 	hr_snapshot_unload(srv); /* its handles hold regions: before the caches go */
 	for (size_t i = 0; i < srv->ntables; i++)

@@ -143,6 +143,8 @@
  * read only by replay, and group commit's latency is the write path's;
  * compressing it would cost every put for no lasting saving (the WAL is
  * deleted once flushed; store files are where the bytes stay).
+ * The wal dir is <data>/wal, or <data>/wal/<server name> for a region
+ * server in cluster mode (hr_host.h; same format, its own segment ids).
  * One file per segment: <wal dir>/<segment id as %016llx>.wal, created as
  * "<name>.tmp" with its header, fdatasynced, renamed, directory fsynced; then
  * only appended to. A new process never appends to an old segment.
