@@ -14,6 +14,7 @@
 #include "engine/hr_snapshot.h"
 #include "engine/hr_util.h"
 #include "hr_log.h"
+#include "engine/hr_client.h"
 
 /* ---- regions and stores ---------------------------------------------------- */
 
@@ -990,6 +991,21 @@ int hr_server_open_io(const hr_config *cfg, hr_io *io, hr_server **out)
 	if (!srv)
 		return -ENOMEM;
 	srv->cfg = *cfg;
+	if (cfg->cluster[0]) {
+		/* cluster mode: no data here; a local registry for the front
+		 * end's metrics, and the client (hr_client.h) for the rest */
+		if (!(srv->metrics = hr_metrics_new())) {
+			free(srv);
+			return -ENOMEM;
+		}
+		if ((rc = hr_client_open(cfg, &srv->client)) < 0) {
+			hr_metrics_free(srv->metrics);
+			free(srv);
+			return rc;
+		}
+		*out = srv;
+		return 0;
+	}
 	if (!io)
 		io = hr_io_posix();
 	srv->io = io;
@@ -1100,6 +1116,12 @@ int hr_server_close(hr_server *srv)
 {
 	if (!srv)
 		return 0;
+	if (srv->client) {
+		hr_client_close(srv->client);
+		hr_metrics_free(srv->metrics);
+		free(srv);
+		return 0;
+	}
 	hr_flusher_stop(srv);
 	hr_compact_stop(srv); /* after the flushers: they request compactions */
 	int rc = 0;
@@ -1134,4 +1156,11 @@ int hr_server_close(hr_server *srv)
 	return rc;
 }
 
-int hr_sync(hr_server *srv) { return hr_wal_sync(srv->wal); }
+int hr_sync(hr_server *srv)
+{
+	/* cluster mode: each acknowledged mutation is as durable as its
+	 * server's durability setting makes it */
+	if (srv->client)
+		return 0;
+	return hr_wal_sync(srv->wal);
+}
