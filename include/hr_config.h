@@ -18,6 +18,9 @@
 #include <stdint.h>
 
 enum { HR_DURABILITY_OS = 0, HR_DURABILITY_FSYNC = 1 };
+/* Where WAL segments and store files live: the local data directory, or
+ * objects in a Ceph RADOS pool (hr_rados.h). */
+enum { HR_STORAGE_LOCAL = 0, HR_STORAGE_RADOS = 1 };
 /* What WAL replay does with a corrupt record (RocksDB's WALRecoveryMode). */
 enum {
 	HR_WAL_TOLERATE_TAIL = 0, /* trim a torn tail of the last segment; refuse anything else */
@@ -30,6 +33,11 @@ typedef struct hr_config {
 	char data_dir[PATH_MAX];
 	uint32_t open_files;		/* bound on cached store-file descriptors */
 	uint32_t zstd_level;		/* of compression=zstd store-file blocks */
+	/* [storage]: where the data lives (h-io, storage=rados) */
+	int storage;			/* HR_STORAGE_* */
+	char ceph_conf[PATH_MAX];
+	char rados_pool[128];
+	char rados_namespace[PATH_MAX];	/* "" = derived from data_dir */
 	/* [wal] */
 	int durability;			/* HR_DURABILITY_* */
 	uint32_t sync_interval_ms;
@@ -82,6 +90,10 @@ typedef struct hr_config {
 	char cluster[1024];		/* ZooKeeper connect string [/chroot]; "" = single node */
 	char server_listen[128];	/* hregionfs-server's RPC "HOST:PORT" (port 0 = any) */
 	uint32_t zk_session_timeout_ms;
+	/* [server mode] — not an ini key: set by code (the hregionfs-server
+	 * program) after hr_config_defaults/load; empty = single-node. The
+	 * region server's name, "host,port,startcode" (include/engine/hr_host.h). */
+	char server_name[256];
 	/* [cluster] — the RPC (h-rpc) */
 	uint32_t rpc_timeout_ms;	/* deadline of one RPC frame / call */
 } hr_config;

@@ -65,6 +65,9 @@ static const char *const wal_recovery_names[] = {
 	[HR_WAL_TOLERATE_TAIL] = "tolerate_tail", [HR_WAL_POINT_IN_TIME] = "point_in_time",
 	[HR_WAL_SKIP_CORRUPT] = "skip_corrupt", NULL,
 };
+static const char *const storage_names[] = {
+	[HR_STORAGE_LOCAL] = "local", [HR_STORAGE_RADOS] = "rados", NULL,
+};
 static const char *const log_level_names[] = {
 	[HR_LOG_ERROR] = "error", [HR_LOG_WARN] = "warn", [HR_LOG_INFO] = "info",
 	[HR_LOG_DEBUG] = "debug", NULL,
@@ -92,6 +95,14 @@ static const struct cfg_key keys[] = {
 	 "most store-file descriptors kept open at once"},
 	{"storage", "zstd_level", T_UINT, FLD(zstd_level), "3", 1, 19, NULL, NULL,
 	 "zstd level of store-file blocks in families with compression=zstd"},
+	{"storage", "storage", T_ENUM, FLD(storage), "local", 0, 0, storage_names, NULL,
+	 "local: WAL and store files in data_dir; rados: objects in a Ceph pool"},
+	{"storage", "ceph_conf", T_PATH, FLD(ceph_conf), "/etc/ceph/ceph.conf", 0, 0, NULL, NULL,
+	 "with storage=rados: the ceph.conf naming the cluster's monitors"},
+	{"storage", "rados_pool", T_STRING, FLD(rados_pool), "hregionfs", 0, 0, NULL, NULL,
+	 "with storage=rados: the pool holding the objects (it must exist)"},
+	{"storage", "rados_namespace", T_STRING, FLD(rados_namespace), "", 0, 0, NULL, NULL,
+	 "with storage=rados: the namespace in the pool; empty = the absolute data_dir"},
 
 	{"wal", "durability", T_ENUM, FLD(durability), "os", 0, 0, durability_names, NULL,
 	 "os: a put returns after write(2) to the log; fsync: after the log is synced"},
@@ -448,6 +459,13 @@ static void put_int(hr_config *c, const struct cfg_key *k, int v)
 	memcpy(field(c, k), &v, sizeof(v));
 }
 
+/* A text key whose default is empty (rados_namespace) may be set empty:
+ * empty means "derive it" there, not "missing". */
+static bool may_be_empty(const struct cfg_key *k)
+{
+	return k->type == T_STRING && k->def[0] == '\0';
+}
+
 static bool is_numeric(const struct cfg_key *k)
 {
 	return k->type == T_SIZE || k->type == T_UINT || k->type == T_DURATION;
@@ -476,8 +494,11 @@ static int apply(hr_config *c, const struct cfg_key *k, const char *value, char 
 	switch (k->type) {
 	case T_PATH:
 	case T_STRING:
-		/* a key whose default is empty (cluster) is off when empty */
-		if (!*value && *k->def) {
+		if (!*value && may_be_empty(k)) {
+			memset(field(c, k), 0, k->width);
+			return 0;
+		}
+		if (!*value) {
 			errf(why, whylen, "(want %s)", k->type == T_PATH ? "a non-empty path" : "a value");
 			return -EINVAL;
 		}
@@ -753,7 +774,7 @@ int hr_config_validate(const hr_config *c, char *err, size_t errlen)
 			}
 		} else if (k->type == T_PATH || k->type == T_STRING) {
 			const char *s = cfield(c, k);
-			if (!memchr(s, '\0', k->width) || (!*s && *k->def)) {
+			if (!memchr(s, '\0', k->width) || (!*s && !may_be_empty(k))) {
 				errf(err, errlen, "%s is empty or unterminated", k->key);
 				return -EINVAL;
 			}
@@ -866,8 +887,10 @@ int hr_config_format(const hr_config *c, char **text, size_t *len)
 		/* a value that fills a line of a file (load_reader's limit) only
 		 * fits back without the spaces around '=' */
 		int tight = strlen(k->key) + 3 + strlen(v) > CFG_LINE_MAX;
-		/* an empty value: "key =", no trailing blank */
-		sb_printf(&b, tight ? "%s=%s\n" : *v ? "%s = %s\n" : "%s =%s\n", k->key, v);
+		if (!*v) /* an empty value: no trailing space for editors to strip */
+			sb_printf(&b, "%s =\n", k->key);
+		else
+			sb_printf(&b, tight ? "%s=%s\n" : "%s = %s\n", k->key, v);
 	}
 	if (b.failed || !b.p) {
 		free(b.p);

@@ -18,7 +18,9 @@ int hr_newfile_begin(hr_store *st, uint64_t expected_rows, hr_newfile *nf)
 	char tmp[PATH_MAX];
 	nf->st = st;
 	nf->w = NULL;
-	nf->id = atomic_fetch_add(&srv->next_file_id, 1);
+	int rc = hr_server_file_id(srv, &nf->id);
+	if (rc < 0)
+		return rc;
 	/* the settings now: an alter takes effect at the next file written */
 	uint32_t block_size;
 	int bloom, codec;
@@ -27,7 +29,7 @@ int hr_newfile_begin(hr_store *st, uint64_t expected_rows, hr_newfile *nf)
 	bloom = st->fam.bloom == HR_BLOOM_ROW;
 	codec = st->fam.compression;
 	pthread_mutex_unlock(&st->mu);
-	int rc = hr_store_file_path(st, nf->id, 1, tmp, sizeof(tmp));
+	rc = hr_store_file_path(st, nf->id, 1, tmp, sizeof(tmp));
 	if (rc == 0)
 		rc = hr_sfile_write_open(srv->io, tmp, block_size, bloom, expected_rows, &nf->w);
 	if (rc == 0 && (rc = hr_sfile_write_compression(nf->w, codec, (int)srv->cfg.zstd_level)) < 0)

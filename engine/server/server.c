@@ -8,6 +8,7 @@
 
 #include "engine/hr_compact.h"
 #include "engine/hr_fname.h"
+#include "engine/hr_io_rados.h"
 #include "engine/hr_metrics.h"
 #include "engine/hr_region.h"
 #include "engine/hr_server.h"
@@ -161,11 +162,25 @@ int hr_region_add_store(hr_region *r, const hr_family_schema *f)
 
 int hr_region_ids_reserve(hr_server *srv, unsigned n, uint64_t *first)
 {
-	uint64_t id = atomic_fetch_add(&srv->next_region_id, n);
 	hr_meta_txn *t;
 	int rc = hr_meta_begin(srv->meta, 1, &t);
 	if (rc < 0)
 		return rc;
+	if (srv->host) {
+		/* server mode: meta's counter is the only truth (other servers
+		 * take ids from it too); one transaction reads and raises it */
+		uint64_t v = 0;
+		if ((rc = hr_meta_counter_get(t, "next_region_id", &v)) == 0)
+			rc = hr_meta_counter_put(t, "next_region_id", (v ? v : 1) + n);
+		if (rc < 0) {
+			hr_meta_abort(t);
+			return rc;
+		}
+		if ((rc = hr_meta_commit(t)) == 0)
+			*first = v ? v : 1;
+		return rc;
+	}
+	uint64_t id = atomic_fetch_add(&srv->next_region_id, n);
 	if ((rc = hr_meta_counter_raise(t, "next_region_id", id + n)) < 0) {
 		hr_meta_abort(t);
 		return rc;
@@ -242,6 +257,12 @@ int hr_server_locate(hr_server *srv, const char *table, const uint8_t *row, size
 	}
 	hr_region *r = t->nregions ? t->regions[hr_regions_find(t->regions, t->nregions, row, len)]
 				   : NULL;
+	/* server mode: the map holds only the regions hosted here, so a row may
+	 * fall in a gap: another server's (hr_host.h) */
+	if (srv->host && (!r || !hr_region_contains(r, row, len))) {
+		pthread_rwlock_unlock(&srv->map_lock);
+		return -EREMOTE;
+	}
 	if (r)
 		hr_region_ref(r);
 	if (schema_out)
@@ -429,6 +450,11 @@ static int load_store_cb(void *ctx, const hr_meta_store *ms)
 			    ms->region_id, ms->family);
 		return 0;
 	}
+	return hr_server_load_store(srv, r, st, ms);
+}
+
+int hr_server_load_store(hr_server *srv, hr_region *r, hr_store *st, const hr_meta_store *ms)
+{
 	st->flushed_seq = ms->flushed_seq;
 	if (ms->flushed_seq > atomic_load(&srv->seq))
 		atomic_store(&srv->seq, ms->flushed_seq);
@@ -763,6 +789,11 @@ static int on_new_segment(void *ctx, uint64_t seg_id)
 {
 	hr_server *srv = ctx;
 	hr_meta_txn *t;
+	/* server mode keeps no segment list in meta: nothing reconciles it (a
+	 * server never reopens its own WAL), and a dead server's WAL directory
+	 * is read whole by whoever recovers its regions */
+	if (srv->host)
+		return 0;
 	int rc = hr_meta_begin(srv->meta, 1, &t);
 	if (rc < 0)
 		return rc;
@@ -777,6 +808,8 @@ int hr_server_wal_forget(void *ctx, uint64_t seg_id)
 {
 	hr_server *srv = ctx;
 	hr_meta_txn *t;
+	if (srv->host)
+		return 0;
 	int rc = hr_meta_begin(srv->meta, 1, &t);
 	if (rc < 0)
 		return rc;
@@ -980,7 +1013,7 @@ static int take_lock(hr_server *srv)
 
 int hr_server_open(const hr_config *cfg, hr_server **out)
 {
-	return hr_server_open_io(cfg, hr_io_posix(), out);
+	return hr_server_open_io(cfg, NULL, out);
 }
 
 int hr_server_open_io(const hr_config *cfg, hr_io *io, hr_server **out)
@@ -991,8 +1024,9 @@ int hr_server_open_io(const hr_config *cfg, hr_io *io, hr_server **out)
 	if (!srv)
 		return -ENOMEM;
 	srv->cfg = *cfg;
-	if (cfg->cluster[0]) {
-		/* cluster mode: no data here; a local registry for the front
+	if (cfg->cluster[0] && !cfg->server_name[0]) {
+		/* cluster mode, as a client (a region server has a
+		 * server_name): no data here; a local registry for the front
 		 * end's metrics, and the client (hr_client.h) for the rest */
 		if (!(srv->metrics = hr_metrics_new())) {
 			free(srv);
@@ -1006,14 +1040,23 @@ int hr_server_open_io(const hr_config *cfg, hr_io *io, hr_server **out)
 		*out = srv;
 		return 0;
 	}
+	if (!io && cfg->storage == HR_STORAGE_RADOS) {
+		if ((rc = hr_io_rados_open(cfg, &srv->rados, &srv->own_io)) < 0) {
+			free(srv);
+			return rc;
+		}
+		io = srv->own_io;
+	}
 	if (!io)
 		io = hr_io_posix();
 	srv->io = io;
 	srv->lock_token = -1;
+	srv->host = cfg->server_name[0] != 0;
 	if (strlen(cfg->data_dir) > PATH_MAX - 1024) {
 		free(srv);
 		return -ENAMETOOLONG;
 	}
+	pthread_mutex_init(&srv->host_mu, NULL);
 	pthread_rwlock_init(&srv->map_lock, NULL);
 	pthread_mutex_init(&srv->flush_mu, NULL);
 	pthread_mutex_init(&srv->scan_mu, NULL);
@@ -1028,7 +1071,12 @@ int hr_server_open_io(const hr_config *cfg, hr_io *io, hr_server **out)
 	if ((rc = hr_server_metrics_init(srv)) < 0)
 		goto fail;
 	hr_fname_meta_dir(cfg->data_dir, srv->meta_dir, sizeof(srv->meta_dir));
-	hr_fname_wal_dir(cfg->data_dir, srv->wal_dir, sizeof(srv->wal_dir));
+	if (srv->host)
+		rc = hr_host_wal_dir(cfg, srv->wal_dir, sizeof(srv->wal_dir));
+	else
+		rc = hr_fname_wal_dir(cfg->data_dir, srv->wal_dir, sizeof(srv->wal_dir));
+	if (rc < 0)
+		goto fail;
 	hr_fname_store_dir(cfg->data_dir, srv->store_dir, sizeof(srv->store_dir));
 	/* user data: the directory is the owner's alone, even one made
 	 * earlier with a wider mode */
@@ -1038,20 +1086,29 @@ int hr_server_open_io(const hr_config *cfg, hr_io *io, hr_server **out)
 			     strerror(-rc));
 		goto fail;
 	}
-	if ((rc = take_lock(srv)) < 0)
+	/* server mode: the data directory is shared, the server name unique */
+	if (!srv->host && (rc = take_lock(srv)) < 0)
 		goto fail;
 	if ((rc = hr_io_mkdirs(io, srv->wal_dir)) < 0 || (rc = hr_io_mkdirs(io, srv->store_dir)) < 0)
 		goto fail;
-	if ((rc = hr_meta_open(srv->meta_dir, io, &srv->meta)) < 0)
+	/* LMDB works on a local directory: with storage=rados it stays on
+	 * the local disk until meta lives in RADOS too (meta_rados) */
+	if ((rc = hr_meta_open(srv->meta_dir, srv->own_io ? hr_io_posix() : io, &srv->meta)) < 0)
 		goto fail;
 	if ((rc = hr_bcache_new(cfg->block_cache_size, &srv->bc)) < 0)
 		goto fail;
 	if ((rc = hr_fdcache_new(cfg->open_files ? cfg->open_files : 1024, io, &srv->fdc)) < 0)
 		goto fail;
 
+	uint64_t max_seg = 0, v;
+	if (srv->host) {
+		/* no region, no leftovers, no replay: hr_host.h */
+		if ((rc = hr_host_load(srv)) < 0)
+			goto fail;
+		goto wal;
+	}
 	if ((rc = hr_meta_begin(srv->meta, 0, &t)) < 0)
 		goto fail;
-	uint64_t v;
 	if ((rc = hr_meta_table_each(t, load_table_cb, srv)) < 0 ||
 	    (rc = hr_meta_region_each(t, load_region_cb, srv)) < 0 ||
 	    (rc = hr_meta_store_each(t, load_store_cb, srv)) < 0)
@@ -1068,7 +1125,6 @@ int hr_server_open_io(const hr_config *cfg, hr_io *io, hr_server **out)
 	remove_leftovers(srv, atomic_load(&srv->next_region_id));
 	if ((rc = hr_snapshot_load(srv)) < 0)
 		goto fail;
-	uint64_t max_seg = 0;
 	if ((rc = recover_wal(srv, &max_seg)) < 0)
 		goto fail;
 	/* Every region's read point starts past everything recovered. */
@@ -1077,6 +1133,7 @@ int hr_server_open_io(const hr_config *cfg, hr_io *io, hr_server **out)
 			atomic_store(&srv->tables[i]->regions[j]->mvcc.read_point,
 				     atomic_load(&srv->seq));
 
+wal:;
 	hr_wal_opts wo = {
 		.io = srv->io,
 		.dir = srv->wal_dir,
@@ -1147,11 +1204,14 @@ int hr_server_close(hr_server *srv)
 	pthread_mutex_destroy(&srv->flush_mu);
 	pthread_mutex_destroy(&srv->scan_mu);
 	pthread_mutex_destroy(&srv->snap_mu);
+	pthread_mutex_destroy(&srv->host_mu);
 	pthread_cond_destroy(&srv->flush_cond);
 	pthread_cond_destroy(&srv->flush_done);
 	pthread_cond_destroy(&srv->chore_cond);
 	pthread_cond_destroy(&srv->chore_done);
 	hr_metrics_free(srv->metrics);
+	hr_io_destroy(srv->own_io);
+	hr_rados_close(srv->rados);
 	free(srv);
 	return rc;
 }

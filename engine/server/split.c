@@ -182,16 +182,35 @@ static int still_current(hr_server *srv, hr_region *p, daughter *d)
 	return 1;
 }
 
+static int split_region(hr_region *p, const uint8_t *key, size_t klen, uint64_t *ids);
+
+/* The split hooks of server mode (hr_host.h) around the split itself. */
 int hr_region_split(hr_region *p, const uint8_t *key, size_t klen)
+{
+	hr_server *srv = p->srv;
+	uint64_t ids[2] = {0, 0};
+	if (klen == 0 || !hr_region_contains(p, key, klen) ||
+	    (p->start_len == klen && memcmp(p->start, key, klen) == 0))
+		return -EINVAL;
+	if (srv->split_before) {
+		int rc = srv->split_before(srv->split_ctx, p->id);
+		if (rc != 0)
+			return rc < 0 ? rc : -EBUSY;
+	}
+	int rc = split_region(p, key, klen, ids);
+	if (srv->split_after)
+		srv->split_after(srv->split_ctx, p->id, rc == 0 ? ids[0] : 0, rc == 0 ? ids[1] : 0,
+				 rc);
+	return rc;
+}
+
+static int split_region(hr_region *p, const uint8_t *key, size_t klen, uint64_t *ids)
 {
 	hr_server *srv = p->srv;
 	daughter d[2];
 	int rc, wlocked = 0;
 	uint64_t t0 = hr_mono_ns();
 	memset(d, 0, sizeof(d));
-	if (klen == 0 || !hr_region_contains(p, key, klen) ||
-	    (p->start_len == klen && memcmp(p->start, key, klen) == 0))
-		return -EINVAL;
 	if ((rc = hr_region_flush(p)) < 0)
 		return rc;
 	pthread_mutex_lock(&p->flush_mu);
@@ -273,6 +292,8 @@ int hr_region_split(hr_region *p, const uint8_t *key, size_t klen)
 		    " and %" PRIu64 ", %.1f ms", p->id, t->schema.name, klen, d[0].id, d[1].id,
 		    (double)(hr_mono_ns() - t0) / 1e6);
 	hr_region_unref(p); /* the map's reference */
+	ids[0] = d[0].id;
+	ids[1] = d[1].id;
 	return 0;
 fail:
 	if (wlocked) {

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/hr_fname.h"
+#include "engine/hr_host.h"
 #include "engine/hr_server.h"
 #include "engine/hr_util.h"
 #include "hr_log.h"
@@ -456,4 +458,168 @@ void hr_names_free(char **names, size_t n)
 	for (size_t i = 0; i < n; i++)
 		free(names[i]);
 	free(names);
+}
+
+/* ---- server mode (hr_host.h): tables in meta, regions opened elsewhere ---- */
+
+typedef struct table_find {
+	const char *name;
+	int found;
+} table_find;
+
+static int table_find_cb(void *ctx, const hr_table_schema *s)
+{
+	table_find *f = ctx;
+	f->found |= strcmp(s->name, f->name) == 0;
+	return 0;
+}
+
+int hr_host_table_create(hr_server *srv, const hr_table_schema *schema, uint64_t *region_id)
+{
+	if (!srv->host)
+		return -EOPNOTSUPP;
+	if (!schema_valid(schema))
+		return -EINVAL;
+	hr_meta_txn *txn = NULL;
+	table_find f = {.name = schema->name};
+	uint64_t rid;
+	/* the id is taken (and recorded) first: an id is never handed out twice,
+	 * even if this create then finds the table exists */
+	int rc = hr_region_ids_reserve(srv, 1, &rid);
+	if (rc < 0)
+		return rc;
+	if ((rc = hr_meta_begin(srv->meta, 1, &txn)) < 0)
+		return rc;
+	if ((rc = hr_meta_table_each(txn, table_find_cb, &f)) < 0)
+		goto fail;
+	if (f.found) {
+		rc = -EEXIST;
+		goto fail;
+	}
+	hr_meta_region mr = {.id = rid, .state = HR_REGION_CLOSED};
+	strcpy(mr.table, schema->name);
+	if ((rc = hr_meta_table_put(txn, schema)) < 0 || (rc = hr_meta_region_put(txn, &mr)) < 0)
+		goto fail;
+	for (uint32_t i = 0; i < schema->nfamilies; i++)
+		if ((rc = add_store_record(txn, rid, schema->families[i].name)) < 0)
+			goto fail;
+	rc = hr_meta_commit(txn);
+	txn = NULL;
+	if (rc < 0)
+		goto fail;
+	/* known here at once (its region opens where the master says) */
+	pthread_rwlock_wrlock(&srv->map_lock);
+	if (!hr_server_table(srv, schema->name)) {
+		hr_table *t = hr_table_new(schema);
+		if (t && hr_server_table_add(srv, t) < 0)
+			hr_table_unref(t);
+	}
+	pthread_rwlock_unlock(&srv->map_lock);
+	hr_log_info("table", "created '%s' in meta (%u families, region %" PRIu64 ", not open)",
+		    schema->name, schema->nfamilies, rid);
+	*region_id = rid;
+	return 0;
+fail:
+	hr_meta_abort(txn);
+	return rc;
+}
+
+typedef struct drop_scan {
+	const char *table;
+	uint64_t *ids;
+	size_t n;
+	struct { uint64_t id; char family[HR_MAX_NAME + 1]; } *st;
+	size_t nst;
+} drop_scan;
+
+static int drop_region_cb(void *ctx, const hr_meta_region *mr)
+{
+	drop_scan *d = ctx;
+	if (strcmp(mr->table, d->table) != 0)
+		return 0;
+	uint64_t *v = realloc(d->ids, (d->n + 1) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	d->ids = v;
+	d->ids[d->n++] = mr->id;
+	return 0;
+}
+
+static int drop_store_cb(void *ctx, const hr_meta_store *ms)
+{
+	drop_scan *d = ctx;
+	int mine = 0;
+	for (size_t i = 0; i < d->n && !mine; i++)
+		mine = d->ids[i] == ms->region_id;
+	if (!mine)
+		return 0;
+	void *v = realloc(d->st, (d->nst + 1) * sizeof(*d->st));
+	if (!v)
+		return -ENOMEM;
+	d->st = v;
+	d->st[d->nst].id = ms->region_id;
+	snprintf(d->st[d->nst].family, sizeof(d->st[d->nst].family), "%s", ms->family);
+	d->nst++;
+	return 0;
+}
+
+int hr_host_table_drop(hr_server *srv, const char *name)
+{
+	if (!srv->host)
+		return -EOPNOTSUPP;
+	hr_meta_txn *txn = NULL;
+	drop_scan d = {.table = name};
+	table_find f = {.name = name};
+	int rc;
+	pthread_rwlock_wrlock(&srv->map_lock);
+	if ((rc = hr_meta_begin(srv->meta, 1, &txn)) < 0)
+		goto fail;
+	if ((rc = hr_meta_table_each(txn, table_find_cb, &f)) < 0)
+		goto fail;
+	if (!f.found) {
+		rc = -ENOENT;
+		goto fail;
+	}
+	if ((rc = hr_meta_region_each(txn, drop_region_cb, &d)) < 0 ||
+	    (rc = hr_meta_store_each(txn, drop_store_cb, &d)) < 0 ||
+	    (rc = hr_meta_table_del(txn, name)) < 0)
+		goto fail;
+	for (size_t i = 0; i < d.n && rc == 0; i++)
+		rc = hr_meta_region_del(txn, d.ids[i]);
+	for (size_t i = 0; i < d.nst && rc == 0; i++)
+		rc = hr_meta_store_del(txn, d.st[i].id, d.st[i].family);
+	if (rc < 0)
+		goto fail;
+	rc = hr_meta_commit(txn);
+	txn = NULL;
+	if (rc < 0)
+		goto fail;
+	hr_table *t = hr_server_table(srv, name);
+	if (t) {
+		size_t k = 0;
+		while (srv->tables[k] != t)
+			k++;
+		memmove(&srv->tables[k], &srv->tables[k + 1], (srv->ntables - k - 1) * sizeof(t));
+		srv->ntables--;
+	}
+	pthread_rwlock_unlock(&srv->map_lock);
+	/* regions still hosted here close without a flush (their data goes) */
+	if (t)
+		hr_table_retire(srv, t);
+	for (size_t i = 0; i < d.n; i++) {
+		char dir[PATH_MAX];
+		hr_fname_region_dir(srv->store_dir, d.ids[i], dir, sizeof(dir));
+		hr_io_rmrf(srv->io, dir);
+	}
+	hr_io_sync_dir(srv->io, srv->store_dir);
+	hr_log_info("table", "dropped '%s' from meta (%zu regions)", name, d.n);
+	free(d.ids);
+	free(d.st);
+	return 0;
+fail:
+	hr_meta_abort(txn);
+	pthread_rwlock_unlock(&srv->map_lock);
+	free(d.ids);
+	free(d.st);
+	return rc;
 }

@@ -208,7 +208,7 @@ static int mutate_once(hr_server *srv, const char *table, const void *row, size_
 	gated = 1;
 	pthread_rwlock_rdlock(&r->updates_lock);
 	locked = 1;
-	if (atomic_load(&r->state) != HR_REGION_OPEN) {
+	if (atomic_load(&r->state) != HR_REGION_OPEN || atomic_load(&r->closing)) {
 		rc = atomic_load(&r->state) == HR_REGION_OFFLINE ? -EIO : -ESTALE;
 		goto out;
 	}

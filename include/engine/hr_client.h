@@ -1,6 +1,7 @@
 /*
  * hr_client.h — the engine in client mode (engine/client/): what
- * hr_server_open returns when cfg.cluster is set. The public entry points
+ * hr_server_open returns when cfg.cluster is set and cfg.server_name is not
+ * (a region server has both). The public entry points
  * of engine/server/ branch here (`if (srv->client)`); the mount above sees
  * the same API (hregionfs.h) and holds no data.
  *

@@ -256,6 +256,62 @@
 #define HR_EXPORT_MANIFEST_MAX (256u << 20)
 
 /* ======================================================================
+ * storage=rados: the data directory as RADOS objects (engine/io/io_rados.c)
+ * ======================================================================
+ * Everything hr_io does below the data directory happens in one pool and
+ * namespace (rados_pool, rados_namespace; hr_rados.h). The layout follows
+ * CephFS: names live in directory objects, bytes in inode objects, so a
+ * rename or a link rewrites one name and never copies data.
+ *   hr.<ino>        the inode's head object (<ino>: 16 lowercase hex
+ *                   digits, a random 64-bit id; the data directory itself
+ *                   is ino 1). A directory's omap holds its entries; a
+ *                   file's data holds bytes [0, HR_RADOS_CHUNK).
+ *   hr.<ino>.<n>    chunk n >= 1 of a file (<n>: lowercase hex, no
+ *                   padding): bytes [n * HR_RADOS_CHUNK, (n+1) * ...).
+ *                   RADOS objects are meant to stay small (the OSD refuses
+ *                   more than osd_max_object_size, 128 MiB by default),
+ *                   while WAL segments and store files grow to GiBs. A
+ *                   missing chunk or a chunk shorter than the file reads
+ *                   as zeros (a hole).
+ * A directory entry: omap key = the name (no '/', not "." or ".."),
+ * value HR_RADOS_DENT_LEN bytes:
+ *   0 u8 version (HR_RADOS_VERSION) | 1 u8 type ('f' file, 'd' directory)
+ *   | 2 u64 ino | 10 u32 crc32c of bytes 0..9
+ * Head object xattrs (a directory has only hr.nlink):
+ *   hr.nlink  u8 version | u32 names pointing at the inode | u32 crc32c
+ *   hr.size   u8 version | u64 file size in bytes | u32 crc32c
+ *             (each crc over the bytes before it; integers little-endian)
+ * Order of writes (the crash rule: a name may leak an inode, never point
+ * at a removed one): create = head object first, then the name; link and
+ * a rename across directories = nlink + 1 first, then the names; unlink =
+ * the name first, then nlink - 1, and the objects go only when it reaches
+ * 0 (and no descriptor of this process has the file open: POSIX keeps an
+ * unlinked open file readable, and compaction relies on it). A rename
+ * within one directory is one write op (set + remove of two omap keys):
+ * atomic. A leaked inode (nlink above its names) is space, never a wrong
+ * answer.
+ * Durability: a write acknowledged by RADOS is on every replica of the
+ * pool, so name operations are durable when they return (sync_dir only
+ * checks the directory exists) and file data when hr_io_sync has waited
+ * for the file's pipelined writes. hr.size is rewritten by each write that
+ * extends the file, in the order the writes were issued (RADOS applies one
+ * client's operations on one object in order), so it only grows while a
+ * file is written. After a crash, bytes written but not synced read as
+ * their data or as zeros, as after a power loss on a local disk (the WAL's
+ * CRCs find such a torn tail).
+ * Name mutations are serialised inside one process; two processes mutating
+ * one directory of one namespace at once are not (each data directory has
+ * one owner: its lock file; cluster servers write disjoint names). */
+#define HR_RADOS_VERSION 1u
+#define HR_RADOS_CHUNK (4u << 20)
+#define HR_RADOS_ROOT_INO 1u
+#define HR_RADOS_DENT_LEN 14u
+#define HR_RADOS_NLINK_LEN 9u
+#define HR_RADOS_SIZE_LEN 13u
+#define HR_RADOS_XATTR_NLINK "hr.nlink"
+#define HR_RADOS_XATTR_SIZE "hr.size"
+
+/* ======================================================================
  * The control socket (engine/ctl, hregionctl <-> the daemon)
  * ======================================================================
  * Not on disk but on <data>/ctl.sock: length-prefixed frames with a

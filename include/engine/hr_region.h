@@ -226,6 +226,10 @@ struct hr_region {
 	/* the highest timestamp stamped by the server in this region (or found
 	 * in its files and replayed edits at open): stamps never go below it */
 	atomic_int_fast64_t last_ts;
+	/* server mode (hr_host.h): set under updates_lock (write) when the
+	 * region is being closed; writers see it under their read lock and
+	 * retry (-ESTALE), then find the region gone from the map (-EREMOTE) */
+	atomic_int closing;
 	hr_mvcc mvcc;
 	hr_rowlocks locks;
 	hr_store *stores[HR_MAX_FAMILIES];
@@ -273,6 +277,9 @@ void hr_region_note_ts(hr_region *r, int64_t ts);
 struct hr_server {
 	hr_config cfg;
 	hr_io *io;		/* every file operation goes through it (not owned) */
+	/* storage=rados opened by hr_server_open_io itself: owned, closed last */
+	hr_io *own_io;
+	struct hr_rados *rados;
 	int lock_token;		/* hr_io_lock's, -1 when not held */
 	char meta_dir[PATH_MAX], wal_dir[PATH_MAX], store_dir[PATH_MAX];
 	hr_meta *meta;
@@ -355,6 +362,16 @@ struct hr_server {
 	/* hr_server_set_table_events: set before other threads use the server */
 	hr_table_event_fn table_events;
 	void *table_events_ctx;
+
+	/* server mode (hr_host.h; cfg.server_name non-empty). host_mu guards
+	 * the block of store-file ids taken from meta's "next_file_id" counter
+	 * [fid_next, fid_end); the split hooks are set before serving. */
+	int host;
+	pthread_mutex_t host_mu;
+	uint64_t fid_next, fid_end;
+	int (*split_before)(void *ctx, uint64_t parent);
+	void (*split_after)(void *ctx, uint64_t parent, uint64_t a, uint64_t b, int err);
+	void *split_ctx;
 
 	/* metrics (hr_metrics.h): the registry, and the latency histograms of
 	 * the hot paths (NULL series when metrics_histograms is off: no clock

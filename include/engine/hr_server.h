@@ -60,6 +60,18 @@ void hr_region_attach_store(hr_region *r, hr_store *st);
  * below the recorded counter is known to be this engine's. */
 int hr_region_ids_reserve(hr_server *srv, unsigned n, uint64_t *first);
 
+/* A new store-file id, unique among every server sharing the meta in
+ * server mode (the block cache is keyed by file id). */
+int hr_server_file_id(hr_server *srv, uint64_t *id);
+/* Sets st's flushed seq and opens the store files of its meta record
+ * (raising srv's seq, file-id counter and r's timestamp floor); a file that
+ * does not open makes r OFFLINE. */
+int hr_server_load_store(hr_server *srv, hr_region *r, hr_store *st, const hr_meta_store *ms);
+/* host.c: server-mode open (after meta is open, instead of loading regions,
+ * cleaning leftovers and replaying the WAL): tables from meta, counters */
+int hr_host_load(hr_server *srv);
+int hr_host_wal_dir(const hr_config *cfg, char *buf, size_t len);
+
 /* Moves path (rel: its path below the data directory) into lost/ with a
  * warning; 0 if moved. Recovery never deletes what it does not understand. */
 int hr_server_move_aside(hr_server *srv, const char *path, const char *rel, const char *why);

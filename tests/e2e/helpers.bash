@@ -14,6 +14,14 @@
 #
 # A .bats file may set HR_OPTS=(key=value ...) after `load helpers` to mount
 # every test of the file with extra -o options, or define its own setup().
+#
+# HREGIONFS_TEST_STORAGE=rados runs the suite with storage=rados: every
+# daemon start_daemon starts and every hregionctl run of `ctl` gets
+# -o storage=rados,ceph_conf=$HR_CEPH_CONF,rados_pool=$HR_RADOS_POOL (the
+# default rados_namespace is the data directory's path, so each test is
+# isolated), and teardown removes the objects of every namespace below the
+# test's directory. A test that looks at local store files skips there
+# (skip_rados "why").
 
 load '/usr/lib/bats/bats-support/load'
 load '/usr/lib/bats/bats-assert/load'
@@ -37,6 +45,32 @@ HR_REPO=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
 # every command also has its own, shorter timeout.
 : "${BATS_TEST_TIMEOUT:=300}"
 HR_OPTS=()
+: "${HREGIONFS_TEST_STORAGE:=local}"
+HR_STORAGE_OPTS=
+if [[ $HREGIONFS_TEST_STORAGE == rados ]]; then
+	HR_STORAGE_OPTS="storage=rados,ceph_conf=${HR_CEPH_CONF:-},rados_pool=${HR_RADOS_POOL:-}"
+fi
+
+# skip_rados WHY — skips the test under HREGIONFS_TEST_STORAGE=rados; WHY
+# names what it inspects on the local disk that RADOS holds instead.
+skip_rados() {
+	[[ $HREGIONFS_TEST_STORAGE != rados ]] || skip "storage=rados: $1"
+}
+
+# rados_purge DIR — removes the RADOS objects of every namespace that is
+# DIR or below it (the data directories of a test under storage=rados).
+rados_purge() {
+	local dir ns obj
+	dir=$(realpath "$1" 2>/dev/null) || return 0
+	local -A byns=()
+	while IFS=$'\t' read -r ns obj; do
+		[[ $ns == "$dir" || $ns == "$dir"/* ]] && byns[$ns]+="$obj"$'\n'
+	done < <(timeout -k 2 30 rados -c "$HR_CEPH_CONF" -p "$HR_RADOS_POOL" --all ls 2>/dev/null)
+	for ns in "${!byns[@]}"; do
+		printf '%s' "${byns[$ns]}" | timeout -k 2 60 xargs -r -d '\n' \
+			rados -c "$HR_CEPH_CONF" -p "$HR_RADOS_POOL" -N "$ns" rm 2>/dev/null || true
+	done
+}
 
 t() { timeout -k 5 "$HR_TIMEOUT" "$@"; }
 tlong() { timeout -k 5 "$HR_LONG_TIMEOUT" "$@"; }
@@ -106,6 +140,7 @@ hr_log() { printf '=== %s %s\n' "$(date +%T.%N)" "$*" >>"$HR_LOG"; }
 # the job.
 start_daemon() {
 	local mnt=$1 opts=$2 log=$3
+	[[ -n $HR_STORAGE_OPTS ]] && opts+=",$HR_STORAGE_OPTS"
 	hr_log "start $HREGIONFS_BIN -f -o $opts $mnt"
 	# cd in a subshell that execs: $! is the daemon itself. The directory
 	# holds no hregionfs.ini, so only the -o options apply.
@@ -241,6 +276,10 @@ hr_setup() {
 		echo "hregionfs binary $HREGIONFS_BIN not found: run make first" >&2
 		return 1
 	fi
+	if [[ $HREGIONFS_TEST_STORAGE == rados && (-z ${HR_CEPH_CONF:-} || -z ${HR_RADOS_POOL:-}) ]]; then
+		echo "HREGIONFS_TEST_STORAGE=rados needs HR_CEPH_CONF and HR_RADOS_POOL" >&2
+		return 1
+	fi
 	mount_fs
 }
 
@@ -318,6 +357,7 @@ hr_teardown() {
 		echo "teardown: a mount under $HR_TMP is still attached; leaving it" >&2
 		return 1
 	fi
+	[[ -n ${HR_TMP:-} && $HREGIONFS_TEST_STORAGE == rados ]] && rados_purge "$HR_TMP"
 	[[ -n ${HR_TMP:-} ]] && rm -rf "$HR_TMP"
 	return "$rc"
 }
@@ -412,7 +452,8 @@ file_size() { t stat -c %s "$1"; }
 # one is mounted), from the test's directory (no stray ./hregionfs.ini),
 # under timeout.
 ctl() {
-	(cd "$HR_TMP" && exec timeout -k 5 "$HR_TIMEOUT" "$HRCTL_BIN" -o "data_dir=$HR_DATA" "$@")
+	(cd "$HR_TMP" && exec timeout -k 5 "$HR_TIMEOUT" "$HRCTL_BIN" -o "data_dir=$HR_DATA" \
+		${HR_STORAGE_OPTS:+-o "$HR_STORAGE_OPTS"} "$@")
 }
 
 # ctl_json PYTHON ARGS... — runs hregionctl --json ARGS, parses its stdout
