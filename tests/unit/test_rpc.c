@@ -16,6 +16,7 @@
 
 #include "ctl/hrctl_proto.h"
 #include "engine/hr_client.h"
+#include "engine/hr_host.h"
 #include "engine/hr_region.h"
 #include "engine/hr_rpc.h"
 #include "engine/hr_rpc_codec.h"
@@ -673,6 +674,128 @@ static void t_client_relocate(void)
 	env_down(&e);
 }
 
+/* ---- against a server-mode engine (hr_host.h) --------------------------------- */
+
+/* A master for one server-mode engine: LOCATE answers the hosted region
+ * holding the row, -EAGAIN when none does (a region in transition). */
+static int hosted_locate(void *ctx, const char *table, const void *row, size_t row_len,
+			 hr_rpc_location *out)
+{
+	stub *s = ctx;
+	hr_region_info *ri;
+	size_t n;
+	int rc = hr_region_list(s->srv, table, &ri, &n);
+	if (rc < 0)
+		return rc;
+	rc = -EAGAIN;
+	for (size_t i = 0; i < n; i++) {
+		size_t sl = ri[i].start_len, el = ri[i].end_len;
+		size_t m1 = row_len < sl ? row_len : sl, m2 = row_len < el ? row_len : el;
+		int c1 = m1 ? memcmp(row, ri[i].start_key, m1) : 0;
+		int c2 = m2 ? memcmp(row, ri[i].end_key, m2) : 0;
+		int ge_start = !sl || c1 > 0 || (c1 == 0 && row_len >= sl);
+		int lt_end = !el || c2 < 0 || (c2 == 0 && row_len < el);
+		if (ri[i].state == HR_REGION_OPEN && ge_start && lt_end) {
+			out->region_id = ri[i].id;
+			out->start = ri[i].start_key;
+			out->start_len = sl;
+			out->end = ri[i].end_key;
+			out->end_len = el;
+			ri[i].start_key = ri[i].end_key = NULL;
+			snprintf(out->addr, sizeof(out->addr), "%s", s->addrs[0]);
+			rc = 0;
+			break;
+		}
+	}
+	hr_region_list_free(ri, n);
+	return rc;
+}
+
+static const hr_rpc_master_ops hosted_ops = {hosted_locate, NULL, NULL, NULL};
+
+static int scan_count(hr_server *c, const char *t, int *count)
+{
+	hr_scan_opts o = {.mode = HR_SCAN_ROWS};
+	hr_scan *sc;
+	hr_scan_entry e;
+	*count = 0;
+	int rc = hr_scan_open(c, t, &o, &sc);
+	if (rc < 0)
+		return rc;
+	while ((rc = hr_scan_next(sc, &e)) == 1)
+		(*count)++;
+	hr_scan_close(sc);
+	return rc;
+}
+
+/* Regions that are not hosted answer -EREMOTE, and a scan whose cached
+ * location is stale (the region split, a daughter closed) never skips the
+ * rows of the region it cannot reach: the engine's scan stops at the gap
+ * with -EREMOTE, the client goes on after its last entry, re-locates, and
+ * fails with -EAGAIN while that region is in transition. */
+static void t_server_mode(void)
+{
+	char dir[256];
+	hr_test_tmpdir(dir, sizeof(dir), "rpchost");
+	hr_config cfg;
+	et_config(&cfg, dir);
+	snprintf(cfg.server_name, sizeof(cfg.server_name), "127.0.0.1,1,1");
+	hr_server *s = NULL;
+	CHECK_RC(hr_server_open(&cfg, &s), 0);
+	CHECK(s->client == NULL); /* a region server is no client */
+	hr_table_schema sc;
+	memset(&sc, 0, sizeof(sc));
+	snprintf(sc.name, sizeof(sc.name), "t");
+	hr_family_defaults(&sc.families[0], "f");
+	sc.nfamilies = 1;
+	uint64_t rid;
+	CHECK_RC(hr_host_table_create(s, &sc, &rid), 0);
+	stub st = {.srv = s};
+	hr_rpc_server *rs;
+	CHECK_RC(hr_rpc_server_start(s, "127.0.0.1:0", &hosted_ops, &st, &rs), 0);
+	snprintf(st.addrs[0], sizeof(st.addrs[0]), "127.0.0.1:%d", hr_rpc_server_port(rs));
+	env e = {0};
+	snprintf(e.dir, sizeof(e.dir), "%s", dir);
+	memcpy(&e.st.addrs, &st.addrs, sizeof(st.addrs));
+	hr_server *c;
+	CHECK_RC(env_client(&e, 3, 5000, &c), 0);
+	/* not opened anywhere yet */
+	CHECK_RC(et_put(c, "t", "r0001", 5, "f", "q", HR_TS_NOW, "x"), -EAGAIN);
+	CHECK_RC(hr_host_open_region(s, rid, NULL, 0), 0);
+	for (int i = 0; i < 600; i++) {
+		char row[16];
+		snprintf(row, sizeof(row), "r%04d", i);
+		CHECK_RC(et_put(c, "t", row, 5, "f", "q", HR_TS_NOW, row), 0);
+	}
+	int n;
+	CHECK_RC(scan_count(c, "t", &n), 0);
+	CHECK_RC(n, 600);
+	/* split; close the upper daughter: the client's whole-table location
+	 * is stale now */
+	CHECK_RC(hr_split(s, "t", "r0300", 5), 0);
+	hr_region_info *ri;
+	size_t nr;
+	CHECK_RC(hr_region_list(s, "t", &ri, &nr), 0);
+	CHECK_RC(nr, 2);
+	uint64_t upper = ri[0].start_len ? ri[0].id : ri[1].id;
+	hr_region_list_free(ri, nr);
+	CHECK_RC(hr_host_close_region(s, upper), 0);
+	char buf[16];
+	CHECK_RC(et_get(c, "t", "r0100", 5, "f", "q", buf, sizeof(buf), NULL), 0);
+	CHECK_STREQ(buf, "r0100");
+	/* the scan first: nothing else has refreshed the stale location */
+	CHECK_RC(scan_count(c, "t", &n), -EAGAIN);
+	CHECK_RC(et_get(c, "t", "r0400", 5, "f", "q", buf, sizeof(buf), NULL), -EAGAIN);
+	CHECK_RC(hr_host_open_region(s, upper, NULL, 0), 0);
+	CHECK_RC(scan_count(c, "t", &n), 0);
+	CHECK_RC(n, 600);
+	CHECK_RC(et_get(c, "t", "r0400", 5, "f", "q", buf, sizeof(buf), NULL), 0);
+	hr_server_close(c);
+	hr_rpc_server_stop(rs);
+	hr_server_close(s);
+	hr_test_rmrf(dir);
+}
+
 int main(void)
 {
 	et_watchdog(300);
@@ -686,5 +809,6 @@ int main(void)
 	RUN(t_client_threads);
 	RUN(t_client_server_gone);
 	RUN(t_client_relocate);
+	RUN(t_server_mode);
 	return hr_test_done();
 }
