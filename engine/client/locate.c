@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <zookeeper/zookeeper.h>
 
 #include "engine/hr_client.h"
@@ -56,11 +57,22 @@ static void zk_watch(zhandle_t *zh, int type, int state, const char *path, void 
 	hr_client *c = ctx;
 	/* any event (the node changed, a session event) may mean a new master */
 	atomic_store(&c->zk_changed, 1);
+	if (type == ZOO_SESSION_EVENT && state == ZOO_CONNECTED_STATE) {
+		pthread_mutex_lock(&c->master_mu);
+		c->zk_connected = 1;
+		pthread_cond_broadcast(&c->zk_cond);
+		pthread_mutex_unlock(&c->master_mu);
+	}
 }
 
 int hr_client_locate_open(hr_client *c)
 {
 	pthread_mutex_init(&c->master_mu, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&c->zk_cond, &ca);
+	pthread_condattr_destroy(&ca);
 	pthread_rwlock_init(&c->cache_lock, NULL);
 	if (strncmp(c->cfg.cluster, "rpc://", 6) == 0) {
 		char host[256];
@@ -81,6 +93,24 @@ int hr_client_locate_open(hr_client *c)
 		return -e;
 	}
 	c->zh = zh;
+	/* the first operations need the master: give the session its time to
+	 * come up (an ensemble that is down shows as EAGAIN later, not here) */
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += c->cfg.zk_session_timeout_ms / 1000;
+	ts.tv_nsec += (long)(c->cfg.zk_session_timeout_ms % 1000) * 1000000;
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&c->master_mu);
+	while (!c->zk_connected)
+		if (pthread_cond_timedwait(&c->zk_cond, &c->master_mu, &ts) == ETIMEDOUT)
+			break;
+	if (!c->zk_connected)
+		hr_log_warn("client", "ZooKeeper %s: not connected after %u ms; going on",
+			    c->cfg.cluster, c->cfg.zk_session_timeout_ms);
+	pthread_mutex_unlock(&c->master_mu);
 	return 0;
 }
 
@@ -98,6 +128,7 @@ void hr_client_locate_close(hr_client *c)
 	c->tables = NULL;
 	c->ntables = 0;
 	pthread_rwlock_destroy(&c->cache_lock);
+	pthread_cond_destroy(&c->zk_cond);
 	pthread_mutex_destroy(&c->master_mu);
 }
 
@@ -110,6 +141,16 @@ int hr_client_master(hr_client *c, char addr[HR_RPC_ADDR_MAX])
 		int len = sizeof(buf) - 1;
 		struct Stat st;
 		c->master_ok = 0;
+		if (zoo_state(c->zh) == ZOO_EXPIRED_SESSION_STATE) {
+			/* a handle whose session expired never comes back */
+			zhandle_t *nz = zookeeper_init(c->cfg.cluster, zk_watch,
+						       (int)c->cfg.zk_session_timeout_ms, NULL, c, 0);
+			if (nz) {
+				zookeeper_close(c->zh);
+				c->zh = nz;
+				c->zk_connected = 0;
+			}
+		}
 		int zr = zoo_wget(c->zh, "/master", zk_watch, c, buf, &len, &st);
 		if (zr == ZNONODE) {
 			/* no master elected yet: be told when there is one */

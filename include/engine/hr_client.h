@@ -114,6 +114,8 @@ struct hr_client {
 	int fixed;		/* cluster "rpc://HOST:PORT": no ZooKeeper */
 	void *zh;		/* zhandle_t */
 	atomic_int zk_changed;	/* the watch fired: read /master again */
+	pthread_cond_t zk_cond;	/* zk_connected became 1 (under master_mu) */
+	int zk_connected;
 	/* location cache (locate.c), under cache_lock */
 	pthread_rwlock_t cache_lock;
 	hr_ctable *tables;

@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <zookeeper/zookeeper.h>
 
 #include "ctl/hrctl_proto.h"
 #include "engine/hr_client.h"
@@ -796,6 +797,90 @@ static void t_server_mode(void)
 	hr_test_rmrf(dir);
 }
 
+/* ---- the master found through ZooKeeper ---------------------------------------- */
+
+static pthread_mutex_t zk_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t zk_cv = PTHREAD_COND_INITIALIZER;
+static int zk_up;
+
+static void zk_watch(zhandle_t *zh, int type, int state, const char *path, void *ctx)
+{
+	if (type == ZOO_SESSION_EVENT && state == ZOO_CONNECTED_STATE) {
+		pthread_mutex_lock(&zk_mu);
+		zk_up = 1;
+		pthread_cond_broadcast(&zk_cv);
+		pthread_mutex_unlock(&zk_mu);
+	}
+}
+
+static int set_master(zhandle_t *zh, const char *chroot, const char *data)
+{
+	char path[128];
+	snprintf(path, sizeof(path), "%s/master", chroot);
+	zoo_delete(zh, path, -1);
+	if (!data)
+		return 0;
+	return zoo_create(zh, path, data, (int)strlen(data), &ZOO_OPEN_ACL_UNSAFE, ZOO_EPHEMERAL,
+			  NULL, 0);
+}
+
+/* cluster=HR_ZK/chroot: the client reads /master, follows it when it
+ * changes, and answers -EAGAIN while there is none. Runs against the
+ * ZooKeeper named by HR_ZK (the test cluster of make test). */
+static void t_client_zk(void)
+{
+	const char *zk = getenv("HR_ZK");
+	zoo_set_debug_level(ZOO_LOG_LEVEL_ERROR);
+	zhandle_t *zh = zookeeper_init(zk, zk_watch, 10000, NULL, NULL, 0);
+	CHECK(zh != NULL);
+	pthread_mutex_lock(&zk_mu);
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 10;
+	while (!zk_up && pthread_cond_timedwait(&zk_cv, &zk_mu, &ts) == 0)
+		;
+	int up = zk_up;
+	pthread_mutex_unlock(&zk_mu);
+	CHECK(up);
+	char chroot[64];
+	snprintf(chroot, sizeof(chroot), "/h-rpc-test-%d", (int)getpid());
+	CHECK_RC(zoo_create(zh, chroot, NULL, -1, &ZOO_OPEN_ACL_UNSAFE, 0, NULL, 0), ZOK);
+	env e;
+	CHECK_RC(env_up(&e), 0);
+	hr_rpc_server_set_master(e.rs[1], &stub_ops, &e.st);
+	char data[128];
+	snprintf(data, sizeof(data), "%s server-0", e.st.addrs[0]);
+	CHECK_RC(set_master(zh, chroot, data), ZOK);
+	hr_config c;
+	et_config(&c, e.dir);
+	snprintf(c.cluster, sizeof(c.cluster), "%s%s", zk, chroot);
+	c.retries = 6;
+	c.retry_pause_ms = 5;
+	hr_server *cl;
+	CHECK_RC(hr_server_open(&c, &cl), 0);
+	CHECK_RC(et_table(cl, "t", "cf", NULL), 0);
+	char buf[16];
+	CHECK_RC(et_put(cl, "t", "row-0100", 8, "cf", "q", HR_TS_NOW, "a"), 0);
+	CHECK_RC(et_get(cl, "t", "row-0100", 8, "cf", "q", buf, sizeof(buf), NULL), 0);
+	/* the master and the server of region 0 go; server 1 takes both */
+	hr_rpc_server_stop(e.rs[0]);
+	e.rs[0] = NULL;
+	for (int i = 0; i < NREG; i++)
+		atomic_store(&e.st.owner[i], 1);
+	CHECK_RC(set_master(zh, chroot, NULL), ZOK);
+	CHECK_RC(et_get(cl, "t", "row-0100", 8, "cf", "q", buf, sizeof(buf), NULL), -EAGAIN);
+	snprintf(data, sizeof(data), "%s server-1", e.st.addrs[1]);
+	CHECK_RC(set_master(zh, chroot, data), ZOK);
+	CHECK_RC(et_get(cl, "t", "row-0100", 8, "cf", "q", buf, sizeof(buf), NULL), 0);
+	CHECK_STREQ(buf, "a");
+	CHECK_RC(et_put(cl, "t", "row-0900", 8, "cf", "q", HR_TS_NOW, "b"), 0);
+	hr_server_close(cl);
+	set_master(zh, chroot, NULL);
+	zoo_delete(zh, chroot, -1);
+	zookeeper_close(zh);
+	env_down(&e);
+}
+
 int main(void)
 {
 	et_watchdog(300);
@@ -810,5 +895,10 @@ int main(void)
 	RUN(t_client_server_gone);
 	RUN(t_client_relocate);
 	RUN(t_server_mode);
+	if (getenv("HR_ZK") && *getenv("HR_ZK")) {
+		RUN(t_client_zk);
+	} else {
+		fprintf(stdout, "# t_client_zk not run: HR_ZK is not set (no ZooKeeper)\n");
+	}
 	return hr_test_done();
 }
