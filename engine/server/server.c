@@ -15,6 +15,7 @@
 #include "engine/hr_snapshot.h"
 #include "engine/hr_util.h"
 #include "hr_log.h"
+#include "engine/hr_client.h"
 
 /* ---- regions and stores ---------------------------------------------------- */
 
@@ -1023,6 +1024,22 @@ int hr_server_open_io(const hr_config *cfg, hr_io *io, hr_server **out)
 	if (!srv)
 		return -ENOMEM;
 	srv->cfg = *cfg;
+	if (cfg->cluster[0] && !cfg->server_name[0]) {
+		/* cluster mode, as a client (a region server has a
+		 * server_name): no data here; a local registry for the front
+		 * end's metrics, and the client (hr_client.h) for the rest */
+		if (!(srv->metrics = hr_metrics_new())) {
+			free(srv);
+			return -ENOMEM;
+		}
+		if ((rc = hr_client_open(cfg, &srv->client)) < 0) {
+			hr_metrics_free(srv->metrics);
+			free(srv);
+			return rc;
+		}
+		*out = srv;
+		return 0;
+	}
 	if (!io && cfg->storage == HR_STORAGE_RADOS) {
 		if ((rc = hr_io_rados_open(cfg, &srv->rados, &srv->own_io)) < 0) {
 			free(srv);
@@ -1161,6 +1178,12 @@ int hr_server_close(hr_server *srv)
 {
 	if (!srv)
 		return 0;
+	if (srv->client) {
+		hr_client_close(srv->client);
+		hr_metrics_free(srv->metrics);
+		free(srv);
+		return 0;
+	}
 	hr_flusher_stop(srv);
 	hr_compact_stop(srv); /* after the flushers: they request compactions */
 	int rc = 0;
@@ -1208,4 +1231,11 @@ int hr_server_close(hr_server *srv)
 	return rc;
 }
 
-int hr_sync(hr_server *srv) { return hr_wal_sync(srv->wal); }
+int hr_sync(hr_server *srv)
+{
+	/* cluster mode: each acknowledged mutation is as durable as its
+	 * server's durability setting makes it */
+	if (srv->client)
+		return 0;
+	return hr_wal_sync(srv->wal);
+}
