@@ -44,7 +44,7 @@ CTL_SRC := $(sort $(wildcard engine/ctl/*.c))
 CTL_LIB_SRC := $(filter-out engine/ctl/client.c engine/ctl/proto.c,$(CTL_SRC))
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 BENCH_SRC := $(sort $(wildcard scripts/bench_*.c))
-FSX_BIN := $(BUILD)/hrfs_fsx $(BUILD)/hrfs_ftool $(BUILD)/libhrfs_synclog.so
+FSX_BIN := $(BUILD)/hrfs_fsx $(BUILD)/hrfs_ftool $(BUILD)/libhrfs_synclog.so $(BUILD)/hrfs_rpcserve
 
 ENGINE_OBJ := $(ENGINE_SRC:%.c=$(BUILD)/%.o)
 FS_OBJ := $(FS_SRC:%.c=$(BUILD)/%.o)
@@ -94,6 +94,10 @@ $(BUILD)/bench_%: $(BUILD)/scripts/bench_%.o $(LIB)
 # and the single-call tool of tests/e2e/files.bats.
 $(BUILD)/hrfs_%: $(BUILD)/tests/fsx/hrfs_%.o
 	$(CC) $(LDFLAGS) -o $@ $^
+
+# Test-only: one RPC server over a local engine, no ZooKeeper (tests/e2e/rpc.bats).
+$(BUILD)/hrfs_rpcserve: $(BUILD)/tests/rpc/hrfs_rpcserve.o $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # Test-only LD_PRELOAD library recording the daemon's syncs (power-loss tests).
 $(BUILD)/libhrfs_synclog.so: tests/fsx/hrfs_synclog.c
