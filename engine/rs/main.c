@@ -192,15 +192,43 @@ static void on_expired(void *ctx)
 	pthread_kill(s->main_thread, SIGUSR1); /* only a signal: ZooKeeper's thread */
 }
 
+/* Test hook (tests/e2e/cluster_split.bats): HREGIONFS_TEST_CRASH_IN_SPLIT=
+ * FILE whose first line is this process's PID and second line step makes
+ * it SIGKILL itself at that step of a split: "before" (the parent is
+ * SPLITTING in ZooKeeper, meta unchanged) or "after" (the daughters are in
+ * meta, ZooKeeper not yet told). FILE is read at every step, so a test
+ * arms it for the server it picks while the cluster runs. */
+static void crash_point(const char *step)
+{
+	const char *path = getenv("HREGIONFS_TEST_CRASH_IN_SPLIT");
+	FILE *f = path && *path ? fopen(path, "r") : NULL;
+	if (!f)
+		return;
+	long pid = 0;
+	char want[32] = "";
+	int hit = fscanf(f, "%ld %31s", &pid, want) == 2 && pid == (long)getpid() &&
+		  strcmp(want, step) == 0;
+	fclose(f);
+	if (hit) {
+		hr_log_warn("rs", "test hook: killed in a split, step '%s'", step);
+		raise(SIGKILL);
+	}
+}
+
 static int split_before(void *ctx, uint64_t parent)
 {
 	hr_cluster *cl = atomic_load(&((rs *)ctx)->cl);
-	return cl ? hr_cluster_split_before(cl, parent) : -EBUSY;
+	int rc = cl ? hr_cluster_split_before(cl, parent) : -EBUSY;
+	if (rc == 0)
+		crash_point("before");
+	return rc;
 }
 
 static void split_after(void *ctx, uint64_t parent, uint64_t a, uint64_t b, int err)
 {
 	hr_cluster *cl = atomic_load(&((rs *)ctx)->cl);
+	if (err == 0)
+		crash_point("after");
 	if (cl)
 		hr_cluster_split_after(cl, parent, a, b, err);
 }
