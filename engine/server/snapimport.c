@@ -22,6 +22,7 @@
 #include "engine/hr_snapshot.h"
 #include "engine/hr_util.h"
 #include "hr_log.h"
+#include "engine/hr_client.h"
 
 typedef struct import_ctx {
 	hr_server *srv;
@@ -142,6 +143,8 @@ static int read_manifest(hr_io *io, const char *path, hr_snap_export **out)
 
 int hr_snapshot_import(hr_server *srv, const char *dir, const char *new_table)
 {
+	if (srv->client) /* cluster mode: engine/client (hr_client.h) */
+		return -EOPNOTSUPP;
 	if (!dir || !new_table || !hr_table_name_valid(new_table))
 		return -EINVAL;
 	char mpath[PATH_MAX];

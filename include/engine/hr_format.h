@@ -143,6 +143,8 @@
  * read only by replay, and group commit's latency is the write path's;
  * compressing it would cost every put for no lasting saving (the WAL is
  * deleted once flushed; store files are where the bytes stay).
+ * The wal dir is <data>/wal, or <data>/wal/<server name> for a region
+ * server in cluster mode (hr_host.h; same format, its own segment ids).
  * One file per segment: <wal dir>/<segment id as %016llx>.wal, created as
  * "<name>.tmp" with its header, fdatasynced, renamed, directory fsynced; then
  * only appended to. A new process never appends to an old segment.
@@ -315,6 +317,40 @@
 #define HR_RADOS_SIZE_LEN 13u
 #define HR_RADOS_XATTR_NLINK "hr.nlink"
 #define HR_RADOS_XATTR_SIZE "hr.size"
+
+/* ======================================================================
+ * Region metadata in RADOS (storage=rados; engine/meta/meta_rados.c,
+ * hr_meta.h)
+ * ======================================================================
+ * The databases of hr_meta.h are the omap of ONE object, "hregionfs.meta"
+ * (HR_META_RADOS_OBJECT), in the pool and namespace of the data directory.
+ * Values are the LMDB records' bytes exactly, for both backends:
+ *   table record, snapshot manifest: above;
+ *   region: u8 state | u8 tlen | table | u16 slen | start | u16 elen | end;
+ *   store: u64 flushed seq | u32 n | n x u64 file id (newest first);
+ *   counter: u64; wal segment: empty.
+ * (LMDB keys: region id and segment id u64 big-endian, store key region
+ * id BE | family, snapshot key table | 0x00 | name, names as bytes.)
+ * RADOS keys are printable so that listing can page with start_after /
+ * filter_prefix (C strings); binary parts are lowercase hex,
+ * which keeps LMDB's order (bytewise, shorter first) within a database:
+ *   format                          -> u32 HR_META_RADOS_FORMAT (1)
+ *   tables/<name>                   -> table record
+ *   regions/<id: 16 hex>            -> region record
+ *   stores/<region id: 16 hex>/<family> -> store record
+ *   wal/<owner>/<segment id: 16 hex> -> (empty)   owner: the server name,
+ *                                       "" single-node ("wal//..."); no '/'
+ *   counters/<name>                 -> u64 counter
+ *   snapshots/<table in hex>/<name> -> snapshot manifest (the table is hex
+ *                                       so that "a" sorts before "a-b")
+ * A write transaction is one write operation: its omap_cmp checks (EQ the
+ * value it read; EQ "" for "no record": no guarded record is ever empty),
+ * then omap_set and omap_rm_keys; the OSD applies all or nothing
+ * (-ECANCELED when a check fails). A counter allocation is a
+ * compare-and-swap: cmp EQ the value read, set the new one, retried. An
+ * object without the format record gets it at open (create + set); one
+ * with another value is refused (-EIO). */
+#define HR_META_RADOS_FORMAT 1u
 
 /* ======================================================================
  * The control socket (engine/ctl, hregionctl <-> the daemon)
