@@ -44,7 +44,7 @@ CTL_SRC := $(sort $(wildcard engine/ctl/*.c))
 CTL_LIB_SRC := $(filter-out engine/ctl/client.c engine/ctl/proto.c,$(CTL_SRC))
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 BENCH_SRC := $(sort $(wildcard scripts/bench_*.c))
-FSX_BIN := $(BUILD)/hrfs_fsx $(BUILD)/hrfs_ftool $(BUILD)/libhrfs_synclog.so
+FSX_BIN := $(BUILD)/hrfs_fsx $(BUILD)/hrfs_ftool $(BUILD)/libhrfs_synclog.so $(BUILD)/hrfs_rpcserve
 
 ENGINE_OBJ := $(ENGINE_SRC:%.c=$(BUILD)/%.o)
 FS_OBJ := $(FS_SRC:%.c=$(BUILD)/%.o)
@@ -55,7 +55,7 @@ LIB := $(BUILD)/libhrengine.a
 CTL_LIB := $(BUILD)/libhrctl.a
 
 .PHONY: all test check unit install clean soak
-all: $(BUILD)/hregionfs $(BUILD)/hregionctl $(UNIT_BIN) $(BENCH_BIN) $(FSX_BIN)
+all: $(BUILD)/hregionfs $(BUILD)/hregionctl $(BUILD)/hregionfs-server $(UNIT_BIN) $(BENCH_BIN) $(FSX_BIN)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -75,6 +75,9 @@ $(BUILD)/hregionfs: $(FS_OBJ) $(CTL_LIB) $(LIB)
 $(BUILD)/hregionctl: $(BUILD)/engine/ctl/client.o $(CTL_LIB) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+$(BUILD)/hregionfs-server: $(BUILD)/engine/rs/main.o $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 # Unit tests of hregionctl's library (test_hrctl_*.c)
 $(BUILD)/tests/test_hrctl_%: $(BUILD)/tests/unit/test_hrctl_%.o $(CTL_LIB) $(LIB)
 	@mkdir -p $(dir $@)
@@ -91,6 +94,10 @@ $(BUILD)/bench_%: $(BUILD)/scripts/bench_%.o $(LIB)
 # and the single-call tool of tests/e2e/files.bats.
 $(BUILD)/hrfs_%: $(BUILD)/tests/fsx/hrfs_%.o
 	$(CC) $(LDFLAGS) -o $@ $^
+
+# Test-only: one RPC server over a local engine, no ZooKeeper (tests/e2e/rpc.bats).
+$(BUILD)/hrfs_rpcserve: $(BUILD)/tests/rpc/hrfs_rpcserve.o $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # Test-only LD_PRELOAD library recording the daemon's syncs (power-loss tests).
 $(BUILD)/libhrfs_synclog.so: tests/fsx/hrfs_synclog.c
@@ -177,5 +184,5 @@ install: $(BUILD)/hregionfs $(BUILD)/hregionctl
 clean:
 	rm -rf build build-san $(FUZZ_BUILD)
 
--include $(ENGINE_OBJ:.o=.d) $(FS_OBJ:.o=.d) $(CTL_OBJ:.o=.d) $(UNIT_BIN:$(BUILD)/tests/%=$(BUILD)/tests/unit/%.d) \
+-include $(ENGINE_OBJ:.o=.d) $(FS_OBJ:.o=.d) $(CTL_OBJ:.o=.d) $(BUILD)/engine/rs/main.d $(UNIT_BIN:$(BUILD)/tests/%=$(BUILD)/tests/unit/%.d) \
 	$(BUILD)/tests/fsx/hrfs_fsx.d $(BUILD)/tests/fsx/hrfs_ftool.d

@@ -118,8 +118,11 @@ static int load_keys(struct hrfs_cmdline *cl)
 	if (hr_config_format(&def, &text, &len) < 0)
 		return -ENOMEM;
 	for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		char *eq = strstr(line, " = ");
-		if (line[0] == '[' || line[0] == ';' || line[0] == '#' || !eq)
+		/* "key = value", or "key =" for a key whose default is empty
+		 * (cluster, rados_namespace) */
+		char *eq = strstr(line, " =");
+		if (line[0] == '[' || line[0] == ';' || line[0] == '#' || !eq ||
+		    (eq[2] != ' ' && eq[2] != '\0'))
 			continue;
 		char **nk = realloc(cl->keys, (cl->nkeys + 1) * sizeof(char *));
 		if (!nk) {

@@ -10,6 +10,10 @@
 # Also written: DIR/ceph.conf (for storage=rados: ceph_conf=DIR/ceph.conf,
 # rados_pool=hregionfs), DIR/env (shell assignments of all of the above).
 #
+# Refuses a DIR that holds a running cluster; a DIR left by cluster_down.sh
+# is reused (its old state is removed, its logs kept). If a step fails, what
+# was already started is stopped before the script exits non-zero.
+#
 # Environment: HR_CLUSTER_TIMEOUT (seconds to wait for each service, 60),
 # HR_CLUSTER_NO_SERVERS=1 (ZooKeeper and Ceph only, like N=0).
 # Daemons are started with setsid so a `timeout` around this script does
@@ -25,8 +29,35 @@ TMO=${HR_CLUSTER_TIMEOUT:-60}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 mkdir -p "$DIR"
 DIR=$(cd "$DIR" && pwd)
-[[ ! -e $DIR/zk.pid ]] || die "$DIR already holds a cluster (zk.pid); run cluster_down.sh first"
+# A directory whose PID files name a live process holds a running cluster:
+# refuse (starting a second one there would overwrite the PIDs that
+# cluster_down.sh needs). PID files of a cluster that is gone are stale:
+# cluster_down.sh removes them and the old state with them.
+shopt -s nullglob
+for f in "$DIR/zk.pid" "$DIR"/ceph/*.pid "$DIR"/servers/*.pid; do
+	[[ -f $f ]] || continue
+	pid=$(<"$f")
+	if [[ $pid =~ ^[0-9]+$ ]] && tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -qF "$DIR/"; then
+		die "$DIR already holds a running cluster (${f#"$DIR"/}: pid $pid); run cluster_down.sh $DIR first"
+	fi
+done
+shopt -u nullglob
+"$HERE/cluster_down.sh" "$DIR"
+rm -rf "$DIR/zk" "$DIR/ceph" "$DIR/servers" "$DIR/env" "$DIR/ceph.conf"
 mkdir -p "$DIR/zk/data" "$DIR/ceph" "$DIR/log" "$DIR/servers"
+# Whatever was started is stopped again if a step fails (or the script is
+# interrupted): a failed start leaves no daemon behind.
+started=0
+cleanup() {
+	local rc=$?
+	if ((rc != 0 && !started)); then
+		echo "cluster_up: failed; stopping what was started (logs in $DIR/log)" >&2
+		"$HERE/cluster_down.sh" "$DIR"
+	fi
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 # A free TCP port on 127.0.0.1 (bound and released by the kernel's choice;
 # a clash with another starter in the window is retried by the caller).
@@ -158,4 +189,5 @@ if ((N > 0)); then
 	[[ -x $HERE/cluster_servers.sh ]] || die "no scripts/cluster_servers.sh: servers are not built yet (use N=0)"
 	"$HERE/cluster_servers.sh" "$DIR" "$N"
 fi
+started=1
 echo "cluster=127.0.0.1:$ZK_PORT$ZK_CHROOT"

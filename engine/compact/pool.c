@@ -12,6 +12,7 @@
 #include "engine/hr_server.h"
 #include "engine/hr_util.h"
 #include "hr_log.h"
+#include "engine/hr_client.h"
 
 int hr_compact_stopping(hr_server *srv)
 {
@@ -417,6 +418,8 @@ static int compact_now(hr_server *srv, hr_store *st, int major)
 
 int hr_compact(hr_server *srv, const char *table, int major)
 {
+	if (srv->client) /* cluster mode: engine/client (hr_client.h) */
+		return -EOPNOTSUPP;
 	hr_region **rs;
 	size_t n;
 	int rc = hr_server_regions(srv, table, &rs, &n);

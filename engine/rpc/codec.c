@@ -254,7 +254,9 @@ static void w_cells(hr_rpc_w *w, const hr_mcell *c, size_t n)
 	hr_rpc_w_u32(w, (uint32_t)n);
 	for (size_t i = 0; i < n; i++) {
 		hr_rpc_w_str(w, c[i].family ? c[i].family : "");
-		hr_rpc_w_bytes(w, c[i].qualifier, c[i].qualifier_len);
+		/* a family delete's qualifier is ignored (and may be unset) */
+		int fam = c[i].type == HR_DELETE_FAMILY;
+		hr_rpc_w_bytes(w, fam ? NULL : c[i].qualifier, fam ? 0 : c[i].qualifier_len);
 		hr_rpc_w_u64(w, (uint64_t)c[i].ts);
 		hr_rpc_w_u8(w, c[i].type);
 		hr_rpc_w_bytes(w, c[i].value, c[i].type == HR_PUT ? c[i].value_len : 0);

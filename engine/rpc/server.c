@@ -58,6 +58,7 @@ struct hr_rpc_server {
 	uint64_t next_cursor;
 	const hr_rpc_master_ops *master;
 	void *master_ctx;
+	atomic_int refusing;	/* hr_rpc_server_set_serving(0) */
 };
 
 int hr_rpc_addr_parse(const char *addr, char *host, size_t hostlen, uint16_t *port)
@@ -270,6 +271,9 @@ static int dispatch(hr_rpc_server *s, rpc_conn *cn, const hr_rpc_req *q, hr_rpc_
 {
 	hr_server *srv = s->srv;
 	int rc;
+	if (q->type < HR_RPC_LOCATE && q->type != HR_RPC_TABLE_LIST &&
+	    q->type != HR_RPC_TABLE_SCHEMA && q->type != HR_RPC_STATS && atomic_load(&s->refusing))
+		return -EREMOTE;
 	switch (q->type) {
 	case HR_RPC_GET: {
 		hr_value v = {0};
@@ -590,6 +594,11 @@ void hr_rpc_server_set_master(hr_rpc_server *s, const hr_rpc_master_ops *master,
 	s->master = master;
 	s->master_ctx = ctx;
 	pthread_mutex_unlock(&s->mu);
+}
+
+void hr_rpc_server_set_serving(hr_rpc_server *s, int serving)
+{
+	atomic_store(&s->refusing, !serving);
 }
 
 void hr_rpc_server_stop(hr_rpc_server *s)

@@ -6,6 +6,7 @@
 
 #include "engine/hr_server.h"
 #include "engine/hr_snapshot.h"
+#include "engine/hr_client.h"
 
 static int fill_region(hr_region *r, hr_region_info *ri)
 {
@@ -61,6 +62,8 @@ const char *hr_region_state_name(int state)
 
 int hr_region_list(hr_server *srv, const char *table, hr_region_info **out, size_t *n)
 {
+	if (srv->client) /* cluster mode: engine/client (hr_client.h) */
+		return hr_client_region_list(srv->client, table, out, n);
 	int rc = 0;
 	*out = NULL;
 	*n = 0;
@@ -100,6 +103,10 @@ void hr_region_list_free(hr_region_info *r, size_t n)
 
 int hr_stats_get(hr_server *srv, hr_stats *o)
 {
+	if (srv->client) {
+		memset(o, 0, sizeof(*o));
+		return -EOPNOTSUPP;
+	}
 	memset(o, 0, sizeof(*o));
 	o->puts = atomic_load(&srv->st.puts);
 	o->gets = atomic_load(&srv->st.gets);
@@ -134,6 +141,8 @@ int hr_stats_get(hr_server *srv, hr_stats *o)
 
 int hr_stats_format(hr_server *srv, char **text, size_t *len)
 {
+	if (srv->client) /* cluster mode: engine/client (hr_client.h) */
+		return hr_client_stats_format(srv->client, text, len);
 	hr_stats s;
 	hr_stats_get(srv, &s);
 	char *buf = NULL;

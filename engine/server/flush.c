@@ -23,6 +23,7 @@
 #include "engine/hr_server.h"
 #include "engine/hr_util.h"
 #include "hr_log.h"
+#include "engine/hr_client.h"
 
 /* backoff of automatic retries after a failed flush */
 #define FLUSH_RETRY_MIN_NS (100ull * 1000000)
@@ -577,6 +578,8 @@ void hr_flusher_stop(hr_server *srv)
 
 int hr_flush(hr_server *srv, const char *table)
 {
+	if (srv->client) /* cluster mode: engine/client (hr_client.h) */
+		return -EOPNOTSUPP;
 	hr_region **rs;
 	size_t n;
 	int rc = hr_server_regions(srv, table, &rs, &n);

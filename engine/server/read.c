@@ -10,6 +10,7 @@
 #include "engine/hr_read.h"
 #include "engine/hr_server.h"
 #include "engine/hr_util.h"
+#include "engine/hr_client.h"
 
 /* Feeds the DeleteFamily markers of the row (they sort first in the row,
  * at the empty qualifier) to the resolver. Puts at the empty qualifier are
@@ -134,6 +135,9 @@ static int locate_store(hr_server *srv, const char *table, const void *row, size
 int hr_get(hr_server *srv, const char *table, const void *row, size_t row_len,
 	   const char *family, const void *qual, size_t qual_len, unsigned flags, hr_value *out)
 {
+	if (srv->client) /* cluster mode: engine/client (hr_client.h) */
+		return hr_client_get(srv->client, table, row, row_len, family, qual, qual_len,
+				     flags, out);
 	hr_region *r;
 	hr_store *st;
 	memset(out, 0, sizeof(*out));
@@ -155,6 +159,9 @@ int hr_get_versions(hr_server *srv, const char *table, const void *row, size_t r
 		    const char *family, const void *qual, size_t qual_len,
 		    const hr_get_opts *opts, hr_value **out)
 {
+	if (srv->client) /* cluster mode: engine/client (hr_client.h) */
+		return hr_client_get_versions(srv->client, table, row, row_len, family, qual,
+					      qual_len, opts, out);
 	hr_region *r;
 	hr_store *st;
 	*out = NULL;
@@ -209,6 +216,9 @@ void hr_values_free(hr_value *v, size_t n)
 int hr_exists(hr_server *srv, const char *table, const void *row, size_t row_len,
 	      const char *family, const void *qual, size_t qual_len)
 {
+	if (srv->client) /* cluster mode: engine/client (hr_client.h) */
+		return hr_client_exists(srv->client, table, row, row_len, family, qual,
+					qual_len);
 	if (family && qual) {
 		hr_value v;
 		int rc = hr_get(srv, table, row, row_len, family, qual, qual_len, 0, &v);

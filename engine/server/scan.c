@@ -28,6 +28,7 @@
 #include "engine/hr_snapshot.h"
 #include "engine/hr_util.h"
 #include "hr_log.h"
+#include "engine/hr_client.h"
 
 typedef struct scan_store {
 	hr_store *st;
@@ -44,6 +45,7 @@ typedef struct buf {
 
 struct hr_scan {
 	hr_server *srv;
+	hr_ccursor *client;	/* cluster mode: the cursor is engine/client's */
 	pthread_mutex_t mu;	/* held by the owner in hr_scan_next, try-locked by expiry */
 	struct hr_scan *prev, *next; /* srv->scanners, under srv->scan_mu */
 	int registered;
@@ -476,6 +478,8 @@ void hr_scan_lease_tick(hr_server *srv)
 
 int hr_scan_next(hr_scan *sc, hr_scan_entry *e)
 {
+	if (sc->client)
+		return hr_client_scan_next(sc->client, e);
 	uint64_t t0 = 0;
 	pthread_mutex_lock(&sc->mu);
 	if ((sc->steps++ & (SCAN_TIME_EVERY - 1)) == 0)
@@ -571,6 +575,19 @@ static size_t prefix_stop(const uint8_t *p, size_t n, uint8_t *out)
 
 int hr_scan_open(hr_server *srv, const char *table, const hr_scan_opts *o, hr_scan **out)
 {
+	if (srv->client) {
+		hr_scan *cs = calloc(1, sizeof(*cs));
+		if (!cs)
+			return -ENOMEM;
+		int crc = hr_client_scan_open(srv->client, table, o, &cs->client);
+		if (crc < 0) {
+			free(cs);
+			return crc;
+		}
+		cs->srv = srv;
+		*out = cs;
+		return 0;
+	}
 	hr_scan *sc = calloc(1, sizeof(*sc));
 	int rc = -ENOMEM;
 	if (!sc)
@@ -666,6 +683,11 @@ void hr_scan_close(hr_scan *sc)
 {
 	if (!sc)
 		return;
+	if (sc->client) {
+		hr_client_scan_close(sc->client);
+		free(sc);
+		return;
+	}
 	if (sc->registered) {
 		/* after this no expiry can reach the cursor (it holds scan_mu
 		 * for as long as it uses one) */

@@ -15,6 +15,7 @@
 #include "engine/hr_snapshot.h"
 #include "engine/hr_util.h"
 #include "hr_log.h"
+#include "engine/hr_client.h"
 
 /* ---- regions and stores ---------------------------------------------------- */
 
@@ -245,8 +246,9 @@ int hr_server_locate(hr_server *srv, const char *table, const uint8_t *row, size
 	hr_region *r = t->nregions ? t->regions[hr_regions_find(t->regions, t->nregions, row, len)]
 				   : NULL;
 	/* server mode: the map holds only the regions hosted here, so a row may
-	 * fall in a gap: another server's (hr_host.h) */
-	if (srv->host && (!r || !hr_region_contains(r, row, len))) {
+	 * fall in a gap: another server's (hr_host.h); a region being closed
+	 * is no longer served */
+	if (srv->host && (!r || !hr_region_contains(r, row, len) || atomic_load(&r->closing))) {
 		pthread_rwlock_unlock(&srv->map_lock);
 		return -EREMOTE;
 	}
@@ -636,6 +638,17 @@ static void region_leftovers(leftovers *l, hr_region *r, const char *rel)
 		hr_io_sync_dir(io, r->dir);
 }
 
+void hr_server_region_leftovers(hr_server *srv, hr_region *r)
+{
+	leftovers l = {.srv = srv};
+	unsigned ns = atomic_load(&r->nstores);
+	for (unsigned i = 0; i < ns; i++) {
+		char rel[64 + HR_MAX_NAME];
+		snprintf(rel, sizeof(rel), "store/%016" PRIx64 "/%s", r->id, r->stores[i]->fam.name);
+		store_leftovers(&l, r->stores[i], rel);
+	}
+}
+
 static void remove_leftovers(hr_server *srv, uint64_t region_mark)
 {
 	leftovers l = {.srv = srv, .region_mark = region_mark};
@@ -1011,6 +1024,22 @@ int hr_server_open_io(const hr_config *cfg, hr_io *io, hr_server **out)
 	if (!srv)
 		return -ENOMEM;
 	srv->cfg = *cfg;
+	if (cfg->cluster[0] && !cfg->server_name[0]) {
+		/* cluster mode, as a client (a region server has a
+		 * server_name): no data here; a local registry for the front
+		 * end's metrics, and the client (hr_client.h) for the rest */
+		if (!(srv->metrics = hr_metrics_new())) {
+			free(srv);
+			return -ENOMEM;
+		}
+		if ((rc = hr_client_open(cfg, &srv->client)) < 0) {
+			hr_metrics_free(srv->metrics);
+			free(srv);
+			return rc;
+		}
+		*out = srv;
+		return 0;
+	}
 	if (!io && cfg->storage == HR_STORAGE_RADOS) {
 		if ((rc = hr_io_rados_open(cfg, &srv->rados, &srv->own_io)) < 0) {
 			free(srv);
@@ -1149,12 +1178,28 @@ int hr_server_close(hr_server *srv)
 {
 	if (!srv)
 		return 0;
+	if (srv->client) {
+		hr_client_close(srv->client);
+		hr_metrics_free(srv->metrics);
+		free(srv);
+		return 0;
+	}
 	hr_flusher_stop(srv);
 	hr_compact_stop(srv); /* after the flushers: they request compactions */
 	int rc = 0;
 	if (srv->wal) {
 		rc = hr_wal_sync(srv->wal);
 		hr_wal_close(srv->wal);
+		/* server mode, every region closed (each close flushed): nothing in
+		 * this WAL is needed by anyone, and nobody will reopen it */
+		size_t hosted = 0;
+		for (size_t i = 0; i < srv->ntables; i++)
+			hosted += srv->tables[i]->nregions;
+		if (srv->host && rc == 0 && hosted == 0 && hr_io_rmrf(srv->io, srv->wal_dir) == 0) {
+			char wal[PATH_MAX];
+			if (hr_fname_wal_dir(srv->cfg.data_dir, wal, sizeof(wal)) == 0)
+				hr_io_sync_dir(srv->io, wal);
+		}
 	}
 	hr_snapshot_unload(srv); /* its handles hold regions: before the caches go */
 	for (size_t i = 0; i < srv->ntables; i++)
@@ -1186,4 +1231,11 @@ int hr_server_close(hr_server *srv)
 	return rc;
 }
 
-int hr_sync(hr_server *srv) { return hr_wal_sync(srv->wal); }
+int hr_sync(hr_server *srv)
+{
+	/* cluster mode: each acknowledged mutation is as durable as its
+	 * server's durability setting makes it */
+	if (srv->client)
+		return 0;
+	return hr_wal_sync(srv->wal);
+}

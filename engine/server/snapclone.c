@@ -12,6 +12,7 @@
 #include "engine/hr_server.h"
 #include "engine/hr_snapshot.h"
 #include "hr_log.h"
+#include "engine/hr_client.h"
 
 /* hr_snap_place_fn: archive/<src>.hsf linked as the store's <new_id>.hsf */
 static int link_archived(void *ctx, hr_store *st, const hr_snap_file *src, uint64_t new_id)
@@ -34,6 +35,8 @@ int hr_snap_materialise(hr_server *srv, const hr_snap_manifest *m, const char *n
 
 int hr_snapshot_clone(hr_server *srv, const char *table, const char *snap, const char *new_table)
 {
+	if (srv->client) /* cluster mode: engine/client (hr_client.h) */
+		return -EOPNOTSUPP;
 	if (!table || !snap || !new_table || !hr_table_name_valid(new_table))
 		return -EINVAL;
 	hr_table *nt = NULL;

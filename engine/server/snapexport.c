@@ -19,6 +19,7 @@
 #include "engine/hr_snapshot.h"
 #include "engine/hr_util.h"
 #include "hr_log.h"
+#include "engine/hr_client.h"
 
 typedef struct src {
 	uint64_t id, size;
@@ -118,6 +119,8 @@ static int copy_one(hr_io *io, const src *s, const char *tmp, hr_snap_export_fil
 
 int hr_snapshot_export(hr_server *srv, const char *table, const char *snap, const char *dir)
 {
+	if (srv->client) /* cluster mode: engine/client (hr_client.h) */
+		return -EOPNOTSUPP;
 	if (!table || !snap || !dir || !dir[0])
 		return -EINVAL;
 	hr_io *io = srv->io;

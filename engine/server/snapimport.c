@@ -22,6 +22,7 @@
 #include "engine/hr_snapshot.h"
 #include "engine/hr_util.h"
 #include "hr_log.h"
+#include "engine/hr_client.h"
 
 typedef struct import_ctx {
 	hr_server *srv;
@@ -64,7 +65,7 @@ static int copy_verified(void *ctx, hr_store *st, const hr_snap_file *sf, uint64
 		rc = -EIO;
 		goto out;
 	}
-	if ((out = hr_io_open(io, tmp, HR_IO_WRONLY | HR_IO_CREATE | HR_IO_TRUNC)) < 0) {
+	if ((out = hr_io_open(io, tmp, HR_IO_WRONLY | HR_IO_CREATE | HR_IO_TRUNC | HR_IO_WRITEBACK)) < 0) {
 		rc = out;
 		goto out;
 	}
@@ -142,6 +143,8 @@ static int read_manifest(hr_io *io, const char *path, hr_snap_export **out)
 
 int hr_snapshot_import(hr_server *srv, const char *dir, const char *new_table)
 {
+	if (srv->client) /* cluster mode: engine/client (hr_client.h) */
+		return -EOPNOTSUPP;
 	if (!dir || !new_table || !hr_table_name_valid(new_table))
 		return -EINVAL;
 	char mpath[PATH_MAX];

@@ -17,6 +17,7 @@
 #include "engine/hr_snapshot.h"
 #include "engine/hr_util.h"
 #include "hr_log.h"
+#include "engine/hr_client.h"
 
 struct hr_snap {
 	hr_server *srv;
@@ -151,6 +152,8 @@ fail:
 
 int hr_snapshot_open(hr_server *srv, const char *table, const char *name, hr_snap **out)
 {
+	if (srv->client) /* cluster mode: engine/client (hr_client.h) */
+		return -EOPNOTSUPP;
 	int rc = -ENOENT;
 	pthread_mutex_lock(&srv->snap_mu);
 	const hr_snap_manifest *m = NULL;

@@ -21,9 +21,12 @@
 #include "engine/hr_server.h"
 #include "engine/hr_snapshot.h"
 #include "hr_log.h"
+#include "engine/hr_client.h"
 
 int hr_snapshot_restore(hr_server *srv, const char *table, const char *snap)
 {
+	if (srv->client) /* cluster mode: engine/client (hr_client.h) */
+		return -EOPNOTSUPP;
 	if (!table || !snap)
 		return -EINVAL;
 	hr_table *t = NULL, *nt = NULL;

@@ -11,6 +11,7 @@
 #include "engine/hr_snapshot.h"
 #include "engine/hr_util.h"
 #include "hr_log.h"
+#include "engine/hr_client.h"
 
 /* ---- the catalog (snap_mu held) -------------------------------------------- */
 
@@ -249,6 +250,8 @@ static int freeze(hr_server *srv, const char *table, hr_snap_manifest *m, held *
 
 int hr_snapshot_create(hr_server *srv, const char *table, const char *name)
 {
+	if (srv->client) /* cluster mode: engine/client (hr_client.h) */
+		return -EOPNOTSUPP;
 	if (!table || !name || !hr_table_name_valid(name) || strlen(table) > HR_MAX_NAME)
 		return -EINVAL;
 	hr_snap_manifest *m = calloc(1, sizeof(*m));
@@ -339,6 +342,8 @@ fail:
 
 int hr_snapshot_delete(hr_server *srv, const char *table, const char *name)
 {
+	if (srv->client) /* cluster mode: engine/client (hr_client.h) */
+		return -EOPNOTSUPP;
 	if (!table || !name)
 		return -EINVAL;
 	hr_meta_txn *txn;
@@ -508,6 +513,11 @@ static void info_of(const hr_snap_manifest *m, const arch_link *links, size_t nl
 
 int hr_snapshot_list(hr_server *srv, const char *table, hr_snapshot_info **out, size_t *n)
 {
+	if (srv->client) {
+		*out = NULL; /* cluster mode keeps no snapshots yet */
+		*n = 0;
+		return 0;
+	}
 	arch_link *links = NULL;
 	size_t nlinks = 0;
 	*out = NULL;

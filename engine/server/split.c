@@ -31,6 +31,7 @@
 #include "engine/hr_server.h"
 #include "engine/hr_util.h"
 #include "hr_log.h"
+#include "engine/hr_client.h"
 
 typedef struct daughter {
 	hr_region *r;
@@ -214,7 +215,8 @@ static int split_region(hr_region *p, const uint8_t *key, size_t klen, uint64_t 
 		return rc;
 	pthread_mutex_lock(&p->flush_mu);
 	unsigned ns = atomic_load(&p->nstores);
-	if (atomic_load(&p->state) != HR_REGION_OPEN) {
+	/* a region being closed (server mode) is not split: it leaves */
+	if (atomic_load(&p->state) != HR_REGION_OPEN || atomic_load(&p->closing)) {
 		pthread_mutex_unlock(&p->flush_mu);
 		return -ESTALE;
 	}
@@ -385,6 +387,8 @@ int hr_split_maybe(hr_server *srv, hr_region *r)
 
 int hr_split(hr_server *srv, const char *table, const void *row, size_t row_len)
 {
+	if (srv->client) /* cluster mode: engine/client (hr_client.h) */
+		return -EOPNOTSUPP;
 	hr_region *r;
 	if (!row || row_len == 0 || row_len > HR_MAX_ROW)
 		return -EINVAL;

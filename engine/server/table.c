@@ -13,6 +13,7 @@
 #include "engine/hr_server.h"
 #include "engine/hr_util.h"
 #include "hr_log.h"
+#include "engine/hr_client.h"
 
 void hr_family_defaults(hr_family_schema *f, const char *name)
 {
@@ -119,6 +120,8 @@ static int add_store_record(hr_meta_txn *t, uint64_t region_id, const char *fami
 
 int hr_table_create(hr_server *srv, const hr_table_schema *schema)
 {
+	if (srv->client) /* cluster mode: engine/client (hr_client.h) */
+		return hr_client_table_create(srv->client, schema);
 	if (!schema_valid(schema))
 		return -EINVAL;
 	hr_table *t = hr_table_new(schema);
@@ -211,6 +214,8 @@ void hr_table_retire(hr_server *srv, hr_table *t)
 
 int hr_table_drop(hr_server *srv, const char *name)
 {
+	if (srv->client) /* cluster mode: engine/client (hr_client.h) */
+		return hr_client_table_drop(srv->client, name);
 	hr_meta_txn *txn = NULL;
 	int rc;
 	pthread_rwlock_wrlock(&srv->map_lock);
@@ -253,6 +258,8 @@ fail:
 
 int hr_table_schema_get(hr_server *srv, const char *table, hr_table_schema *out)
 {
+	if (srv->client) /* cluster mode: engine/client (hr_client.h) */
+		return hr_client_table_schema(srv->client, table, out);
 	pthread_rwlock_rdlock(&srv->map_lock);
 	hr_table *t = hr_server_table(srv, table);
 	if (t)
@@ -263,6 +270,8 @@ int hr_table_schema_get(hr_server *srv, const char *table, hr_table_schema *out)
 
 int hr_family_add(hr_server *srv, const char *table, const hr_family_schema *f)
 {
+	if (srv->client) /* cluster mode: engine/client (hr_client.h) */
+		return hr_client_family_add(srv->client, table, f);
 	hr_meta_txn *txn = NULL;
 	hr_table_schema *ns = malloc(sizeof(*ns));
 	hr_store **fresh = NULL;
@@ -270,6 +279,12 @@ int hr_family_add(hr_server *srv, const char *table, const hr_family_schema *f)
 	int rc;
 	if (!ns)
 		return -ENOMEM;
+	/* server mode: the schema this add rewrites is meta's, with families
+	 * other servers added (DDL runs on one server at a time: the master) */
+	if (srv->host && (rc = hr_host_refresh(srv)) < 0) {
+		free(ns);
+		return rc;
+	}
 	pthread_rwlock_wrlock(&srv->map_lock);
 	hr_table *t = hr_server_table(srv, table);
 	if (!t) {
@@ -342,6 +357,8 @@ out:
 int hr_family_alter(hr_server *srv, const char *table, const char *family, unsigned mask,
 		    const hr_family_schema *v)
 {
+	if (srv->client) /* cluster mode: engine/client (hr_client.h) */
+		return -EOPNOTSUPP;
 	hr_meta_txn *txn = NULL;
 	hr_table_schema *ns = malloc(sizeof(*ns));
 	int rc;
@@ -417,6 +434,8 @@ out:
 
 int hr_table_list(hr_server *srv, char ***names, size_t *n)
 {
+	if (srv->client) /* cluster mode: engine/client (hr_client.h) */
+		return hr_client_table_list(srv->client, names, n);
 	pthread_rwlock_rdlock(&srv->map_lock);
 	char **v = calloc(srv->ntables ? srv->ntables : 1, sizeof(*v));
 	size_t k = 0;

@@ -18,6 +18,7 @@
 #include "engine/hr_tags.h"
 #include "engine/hr_util.h"
 #include "hr_log.h"
+#include "engine/hr_client.h"
 
 /* A region has a store for exactly the families of its table's schema
  * (stores are added before the schema names a new family). */
@@ -318,6 +319,9 @@ int hr_mutate(hr_server *srv, const char *table, const void *row, size_t row_len
 int hr_mutate_stamped(hr_server *srv, const char *table, const void *row, size_t row_len,
 		      const hr_mcell *cells, size_t n, unsigned flags, hr_stamp *stamp)
 {
+	if (srv->client) /* cluster mode: engine/client (hr_client.h) */
+		return hr_client_mutate(srv->client, table, row, row_len, NULL, 0, 0, cells, n,
+					flags, stamp);
 	/* a region that closed under us (a split) has been replaced in the map
 	 * by the time its writers see it closed: look again, a few times */
 	int rc;
@@ -345,6 +349,9 @@ int hr_check_and_mutate_stamped(hr_server *srv, const char *table, const void *r
 				size_t row_len, const hr_check *checks, size_t nchecks,
 				const hr_mcell *cells, size_t n, unsigned flags, hr_stamp *stamp)
 {
+	if (srv->client) /* cluster mode: engine/client (hr_client.h) */
+		return hr_client_mutate(srv->client, table, row, row_len, checks, nchecks, 1,
+					cells, n, flags, stamp);
 	/* -ESTALE is decided before the checks run: nothing was written */
 	int rc;
 	uint64_t t0 = hr_mx_begin(srv->mx.on);

@@ -382,6 +382,10 @@ struct hr_server {
 		int64_t start_ms;	/* when the server was opened (wall clock) */
 		struct hr_series *put, *get, *scan_next, *wal_sync, *flush, *compaction;
 	} mx;
+
+	/* cluster mode (cfg.cluster set): every public entry point goes to
+	 * engine/client/ and nothing above but cfg and metrics is set up */
+	struct hr_client *client;
 };
 
 /* Finds the region holding row and references it; -ENOENT no table. */

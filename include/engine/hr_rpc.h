@@ -110,6 +110,10 @@ int hr_rpc_server_port(const hr_rpc_server *s);
 /* Switches the master ops (NULL: no longer master) while serving; the
  * server program calls it when it wins or loses the election. */
 void hr_rpc_server_set_master(hr_rpc_server *s, const hr_rpc_master_ops *master, void *ctx);
+/* serving 0: every data op is answered -EREMOTE (clients re-locate) while
+ * master ops go on; for a server on its way out (and for tests of the
+ * client's re-locate path). 1 (the start state): served. */
+void hr_rpc_server_set_serving(hr_rpc_server *s, int serving);
 /* Stops accepting, closes every connection (a request in progress finishes
  * its engine call, its answer may be lost), closes the cursors and joins
  * every thread. NULL is a no-op. Call before hr_server_close. */
