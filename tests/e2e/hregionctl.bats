@@ -409,11 +409,9 @@ print("ok")' wal dump "$seg"
 	assert_output drop
 	run complete_words sfile ""
 	assert_output dump
-	# (storage=rados: the tables are in RADOS, the options say where)
-	local o="data_dir=$HR_DATA${HR_STORAGE_OPTS:+,$HR_STORAGE_OPTS}"
-	run complete_words -o "$o" drop ""
+	run complete_words -o "data_dir=$HR_DATA" drop ""
 	assert_output $'--json\n--force\nother\nt'
-	run complete_words -o "$o" compact --major o
+	run complete_words -o "data_dir=$HR_DATA" compact --major o
 	assert_output other
 	run complete_words verify --
 	assert_output $'--repair\n--json'
