@@ -55,7 +55,7 @@ LIB := $(BUILD)/libhrengine.a
 CTL_LIB := $(BUILD)/libhrctl.a
 
 .PHONY: all test check unit install clean soak
-all: $(BUILD)/hregionfs $(BUILD)/hregionctl $(UNIT_BIN) $(BENCH_BIN) $(FSX_BIN)
+all: $(BUILD)/hregionfs $(BUILD)/hregionctl $(BUILD)/hregionfs-server $(UNIT_BIN) $(BENCH_BIN) $(FSX_BIN)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -73,6 +73,9 @@ $(BUILD)/hregionfs: $(FS_OBJ) $(CTL_LIB) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/hregionctl: $(BUILD)/engine/ctl/client.o $(CTL_LIB) $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/hregionfs-server: $(BUILD)/engine/rs/main.o $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # Unit tests of hregionctl's library (test_hrctl_*.c)
@@ -181,5 +184,5 @@ install: $(BUILD)/hregionfs $(BUILD)/hregionctl
 clean:
 	rm -rf build build-san $(FUZZ_BUILD)
 
--include $(ENGINE_OBJ:.o=.d) $(FS_OBJ:.o=.d) $(CTL_OBJ:.o=.d) $(UNIT_BIN:$(BUILD)/tests/%=$(BUILD)/tests/unit/%.d) \
+-include $(ENGINE_OBJ:.o=.d) $(FS_OBJ:.o=.d) $(CTL_OBJ:.o=.d) $(BUILD)/engine/rs/main.d $(UNIT_BIN:$(BUILD)/tests/%=$(BUILD)/tests/unit/%.d) \
 	$(BUILD)/tests/fsx/hrfs_fsx.d $(BUILD)/tests/fsx/hrfs_ftool.d

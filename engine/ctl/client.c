@@ -291,9 +291,8 @@ out:
 static int run(hrctl *c, const hrctl_parsed *p, const char *sock, int nwords, char **words,
 	       int timeout_s)
 {
-	char lock[PATH_MAX], meta[PATH_MAX], mdb[PATH_MAX + 16], sockbuf[PATH_MAX];
+	char lock[PATH_MAX], mdb[PATH_MAX + 16], sockbuf[PATH_MAX];
 	const hrctl_cmd *cmd = p->cmd;
-	struct stat st;
 	int code, token = -1;
 	if (cmd->needs == HRCTL_NEED_NONE) {
 		ensure_out(c);
@@ -307,10 +306,8 @@ static int run(hrctl *c, const hrctl_parsed *p, const char *sock, int nwords, ch
 				  cmd->name);
 	}
 	hr_fname_lock(c->cfg.data_dir, lock, sizeof(lock));
-	hr_fname_meta_dir(c->cfg.data_dir, meta, sizeof(meta));
-	snprintf(mdb, sizeof(mdb), "%s/data.mdb", meta);
 	/* an operator's typo must not create a new data directory */
-	if (stat(mdb, &st) < 0) {
+	if (!hr_meta_dir_exists(&c->cfg, mdb, sizeof(mdb))) {
 		ensure_out(c);
 		return hrctl_fail(c, HRCTL_ERROR, "%s: not an hregionfs data directory (no %s)",
 				  c->cfg.data_dir, mdb);
@@ -355,22 +352,27 @@ static int run(hrctl *c, const hrctl_parsed *p, const char *sock, int nwords, ch
 					  strerror(-rc));
 		return code;
 	}
-	/* HRCTL_NEED_DIR: the lock and LMDB, no recovery (it would repair) */
-	c->io = hr_io_posix();
-	int rc = hr_io_lock(c->io, lock, &token);
+	/* HRCTL_NEED_DIR: the lock and the metadata, no recovery (it would
+	 * repair); the lock file is local whatever the storage */
+	hr_meta_dir md;
+	int rc = hr_io_lock(hr_io_posix(), lock, &token);
 	if (rc == -EBUSY)
 		return busy_fail(c, lock, "; this command needs it offline (unmount first)");
 	if (rc < 0)
 		return hrctl_fail(c, HRCTL_ERROR, "%s: cannot lock: %s", lock, strerror(-rc));
-	rc = hr_meta_open(meta, c->io, &c->meta);
+	rc = hr_meta_dir_open(&c->cfg, &md);
 	if (rc < 0) {
-		hr_io_unlock(c->io, token);
-		return hrctl_fail(c, HRCTL_ERROR, "%s: cannot open LMDB: %s", meta, strerror(-rc));
+		hr_io_unlock(hr_io_posix(), token);
+		return hrctl_fail(c, HRCTL_ERROR, "%s: cannot open the metadata: %s",
+				  c->cfg.data_dir, strerror(-rc));
 	}
+	c->meta = md.meta;
+	c->io = md.io;
 	code = cmd->fn(c, p->nargs, p->args);
-	hr_meta_close(c->meta);
+	hr_meta_dir_close(&md);
 	c->meta = NULL;
-	hr_io_unlock(c->io, token);
+	c->io = NULL;
+	hr_io_unlock(hr_io_posix(), token);
 	return code;
 }
 

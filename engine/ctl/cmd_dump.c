@@ -241,28 +241,25 @@ static int rname_cb(void *ctx, const hr_meta_region *r)
 	return 0;
 }
 
-/* Region id -> table from the data directory's LMDB, when it is there and
- * no daemon holds it (else records show the region id only). */
+/* Region id -> table from the data directory's metadata, when it is there
+ * and no daemon holds it (else records show the region id only). */
 static void load_region_names(wdump *w)
 {
 	hrctl *c = w->c;
-	char lock[PATH_MAX], meta[PATH_MAX], mdb[PATH_MAX + 16];
-	struct stat st;
+	char lock[PATH_MAX], what[PATH_MAX + 16];
 	int token;
-	hr_meta *m;
+	hr_meta_dir md;
 	hr_meta_txn *t;
 	hr_io *io = hr_io_posix();
 	hr_fname_lock(c->cfg.data_dir, lock, sizeof(lock));
-	hr_fname_meta_dir(c->cfg.data_dir, meta, sizeof(meta));
-	snprintf(mdb, sizeof(mdb), "%s/data.mdb", meta);
-	if (stat(mdb, &st) < 0 || hr_io_lock(io, lock, &token) < 0)
+	if (!hr_meta_dir_exists(&c->cfg, what, sizeof(what)) || hr_io_lock(io, lock, &token) < 0)
 		return;
-	if (hr_meta_open(meta, io, &m) == 0) {
-		if (hr_meta_begin(m, 0, &t) == 0) {
+	if (hr_meta_dir_open(&c->cfg, &md) == 0) {
+		if (hr_meta_begin(md.meta, 0, &t) == 0) {
 			hr_meta_region_each(t, rname_cb, w);
 			hr_meta_abort(t);
 		}
-		hr_meta_close(m);
+		hr_meta_dir_close(&md);
 	}
 	hr_io_unlock(io, token);
 }

@@ -25,6 +25,15 @@ int hr_fname_lock(const char *d, char *buf, size_t len) { return fmt(buf, len, "
 int hr_fname_meta_dir(const char *d, char *buf, size_t len) { return fmt(buf, len, "%s/meta", d); }
 int hr_fname_wal_dir(const char *d, char *buf, size_t len) { return fmt(buf, len, "%s/wal", d); }
 int hr_fname_store_dir(const char *d, char *buf, size_t len) { return fmt(buf, len, "%s/store", d); }
+
+int hr_fname_server_wal_dir(const char *d, const char *server, char *buf, size_t len)
+{
+	size_t n = server ? strlen(server) : 0;
+	if (n == 0 || n > 200 || strchr(server, '/') || strcmp(server, ".") == 0 ||
+	    strcmp(server, "..") == 0 || strcmp(server, "corrupt") == 0)
+		return -EINVAL;
+	return fmt(buf, len, "%s/wal/%s", d, server);
+}
 int hr_fname_lost_dir(const char *d, char *buf, size_t len) { return fmt(buf, len, "%s/lost", d); }
 int hr_fname_ctl_sock(const char *d, char *buf, size_t len) { return fmt(buf, len, "%s/ctl.sock", d); }
 

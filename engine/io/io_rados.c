@@ -52,6 +52,7 @@ typedef struct slot {
 	int kind;			/* K_* */
 	int pfd;			/* K_POSIX */
 	int writable;
+	int writeback;			/* HR_IO_WRITEBACK: pwrite does not wait */
 	rnode *n;			/* K_RADOS */
 } slot;
 
@@ -268,6 +269,9 @@ static int set_name(rio *r, uint64_t dir, const char *name, const dent *d)
 	const char *keys[1] = {name}, *vals[1] = {(const char *)v};
 	size_t lens[1] = {sizeof(v)};
 	rados_write_op_t op = rados_create_write_op();
+	/* never a name in a directory removed meanwhile (by another process):
+	 * an omap write would silently make its object again */
+	rados_write_op_assert_exists(op);
 	rados_write_op_omap_set(op, keys, vals, lens, 1);
 	int rc = rados_write_op_operate(op, r->ctx, obj, NULL, 0);
 	rados_release_write_op(op);
@@ -409,8 +413,8 @@ static int node_queue(rnode *n, rados_completion_t c)
 }
 
 /* The open inode ino with one more reference, loading its size when it is
- * not open yet. */
-static int node_get(rio *r, uint64_t ino, rnode **out)
+ * not open yet (known_size >= 0: a file just created, no round trip). */
+static int node_get(rio *r, uint64_t ino, int64_t known_size, rnode **out)
 {
 	pthread_mutex_lock(&r->mu);
 	for (rnode *n = r->nodes; n; n = n->next) {
@@ -422,8 +426,8 @@ static int node_get(rio *r, uint64_t ino, rnode **out)
 		}
 	}
 	pthread_mutex_unlock(&r->mu);
-	uint64_t size;
-	int rc = get_xattr(r, ino, HR_RADOS_XATTR_SIZE, HR_RADOS_SIZE_LEN, &size);
+	uint64_t size = (uint64_t)known_size;
+	int rc = known_size >= 0 ? 0 : get_xattr(r, ino, HR_RADOS_XATTR_SIZE, HR_RADOS_SIZE_LEN, &size);
 	if (rc < 0)
 		return rc;
 	rnode *n = calloc(1, sizeof(*n));
@@ -565,7 +569,7 @@ static int ro_open(hr_io *io, const char *path, int flags)
 {
 	rio *r = R(io);
 	const char *rel;
-	slot s = {.writable = (flags & 0x3) != HR_IO_RDONLY};
+	slot s = {.writable = (flags & 0x3) != HR_IO_RDONLY, .writeback = !!(flags & HR_IO_WRITEBACK)};
 	if (!under(r, path, &rel)) {
 		int fd = hr_io_open(r->px, path, flags);
 		if (fd < 0)
@@ -580,7 +584,7 @@ static int ro_open(hr_io *io, const char *path, int flags)
 	uint64_t dir;
 	char name[NAME_MAX + 1];
 	dent d;
-	int rc;
+	int rc, created = 0;
 	pthread_mutex_lock(&r->ns_mu);
 	if ((rc = resolve_parent(r, rel, &dir, name)) < 0)
 		goto out;
@@ -594,13 +598,14 @@ static int ro_open(hr_io *io, const char *path, int flags)
 		d.type = T_FILE;
 		if ((rc = inode_create(r, T_FILE, &d.ino)) == 0)
 			rc = set_name(r, dir, name, &d);
+		created = rc == 0;
 	}
 out:
 	pthread_mutex_unlock(&r->ns_mu);
 	if (rc < 0)
 		return rc;
 	rnode *n;
-	if ((rc = node_get(r, d.ino, &n)) < 0)
+	if ((rc = node_get(r, d.ino, created ? 0 : -1, &n)) < 0)
 		return rc == -ENOENT ? -EIO : rc; /* a name without its inode: the crash rule broken */
 	s.kind = K_RADOS;
 	s.n = n;
@@ -772,6 +777,12 @@ static ssize_t ro_pwrite(hr_io *io, int fd, const void *buf, size_t len, uint64_
 		n->size = off + len;
 	if (rc < 0 && !n->err)
 		n->err = rc;
+	/* without HR_IO_WRITEBACK a write must outlive this process once it
+	 * returns (what write(2) into the page cache gives): RADOS has it */
+	if (rc == 0 && !s.writeback) {
+		node_drain(n, 0);
+		rc = n->err;
+	}
 	pthread_mutex_unlock(&n->mu);
 	return rc < 0 ? rc : (ssize_t)len;
 }
@@ -1003,6 +1014,43 @@ out:
 	return rc;
 }
 
+/* Another process's name lock on a directory object: mkdir takes it so
+ * two processes sharing a namespace (cluster servers making store/ or a
+ * region's directory at once) cannot both create the directory and leave
+ * one of them, with whatever went into it, unnamed: RADOS has no "insert
+ * this omap key only if absent". Held for at most HR_RADOS_DIRLOCK_S (a
+ * holder that died frees it then); a mkdir waits at most twice that. */
+#define DIRLOCK_NAME "hr.mkdir"
+#define HR_RADOS_DIRLOCK_S 10
+
+static int dir_lock(rio *r, uint64_t dir, char cookie[32])
+{
+	char obj[OBJ_LEN];
+	obj_name(dir, 0, obj);
+	uint64_t c;
+	if (getrandom(&c, sizeof(c), 0) != sizeof(c))
+		return -EIO;
+	snprintf(cookie, 32, "%016" PRIx64, c);
+	struct timeval dur = {.tv_sec = HR_RADOS_DIRLOCK_S};
+	struct timespec pause = {0, 2 * 1000 * 1000};
+	for (int i = 0;; i++) {
+		int rc = rados_lock_exclusive(r->ctx, obj, DIRLOCK_NAME, cookie, "hregionfs mkdir", &dur,
+					      0);
+		if (rc != -EBUSY && rc != -EEXIST)
+			return rc;
+		if (i * 2 > 2 * HR_RADOS_DIRLOCK_S * 1000)
+			return -ETIMEDOUT;
+		nanosleep(&pause, NULL); /* another process's mkdir: a round trip or two */
+	}
+}
+
+static void dir_unlock(rio *r, uint64_t dir, const char *cookie)
+{
+	char obj[OBJ_LEN];
+	obj_name(dir, 0, obj);
+	rados_unlock(r->ctx, obj, DIRLOCK_NAME, cookie);
+}
+
 static int ro_mkdir(hr_io *io, const char *path)
 {
 	rio *r = R(io);
@@ -1019,6 +1067,9 @@ static int ro_mkdir(hr_io *io, const char *path)
 		rc = -EEXIST; /* the root always exists */
 	if (rc < 0)
 		goto out;
+	char cookie[32];
+	if ((rc = dir_lock(r, dir, cookie)) < 0)
+		goto out;
 	rc = lookup(r, dir, name, &d);
 	if (rc == 0) {
 		rc = -EEXIST;
@@ -1027,6 +1078,7 @@ static int ro_mkdir(hr_io *io, const char *path)
 		if ((rc = inode_create(r, T_DIR, &d.ino)) == 0)
 			rc = set_name(r, dir, name, &d);
 	}
+	dir_unlock(r, dir, cookie);
 out:
 	pthread_mutex_unlock(&r->ns_mu);
 	return rc;

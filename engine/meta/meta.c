@@ -1,6 +1,7 @@
-/* meta.c — LMDB-backed region metadata (contract in hr_meta.h). */
+/* meta.c — the region metadata API (contract in hr_meta.h): records
+ * encoded here (hr_format.h, "Region metadata in RADOS"), stored by a backend
+ * (meta_int.h: LMDB in meta_lmdb.c, a RADOS omap in meta_rados.c). */
 #include <errno.h>
-#include <lmdb.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,6 +9,7 @@
 #include "engine/hr_meta.h"
 #include "engine/hr_util.h"
 #include "hr_log.h"
+#include "meta_int.h"
 
 /* 1: families without flags; 2: + u8 flags per family (bit 0 =
  * keep_deleted_cells). Both are read; 2 is written. Every setting
@@ -17,140 +19,40 @@
 #define META_SCHEMA_VERSION 2
 #define META_FAM_KEEP_DELETED 0x1u
 
-struct hr_meta {
-	hr_io *io;
-	MDB_env *env;
-	MDB_dbi tables, regions, stores, wal, counters, snapshots;
-};
-
-struct hr_meta_txn {
-	hr_meta *m;
-	MDB_txn *txn;
-	int write;
-};
-
-static int mdb_err(int rc)
-{
-	switch (rc) {
-	case 0:
-		return 0;
-	case MDB_NOTFOUND:
-		return -ENOENT;
-	case MDB_MAP_FULL:
-		return -ENOSPC;
-	default:
-		return rc > 0 ? -rc : -EIO;
-	}
-}
-
-/* Every write commit is announced to the I/O seam first, so that a
- * fault-injecting seam can fail it or crash just before it. */
-static int commit_txn(hr_meta *m, MDB_txn *txn)
+int hr_meta_announce(hr_meta *m)
 {
 	int rc = hr_io_meta_commit(m->io);
 	if (rc) {
-		mdb_txn_abort(txn);
 		hr_log_error("meta", "commit refused by the I/O layer: %s",
 			     strerror(rc < 0 ? -rc : EIO));
 		return rc < 0 ? rc : -EIO;
 	}
-	if ((rc = mdb_txn_commit(txn)) != 0)
-		hr_log_error("meta", "commit: %s", mdb_strerror(rc));
-	return mdb_err(rc);
-}
-
-int hr_meta_open(const char *dir, hr_io *io, hr_meta **out)
-{
-	hr_meta *m = calloc(1, sizeof(*m));
-	MDB_txn *txn = NULL;
-	int rc;
-	if (!m)
-		return -ENOMEM;
-	m->io = io;
-	if ((rc = hr_io_mkdirs(io, dir)) < 0)
-		goto fail;
-	if ((rc = mdb_err(mdb_env_create(&m->env))) < 0)
-		goto fail;
-	mdb_env_set_maxdbs(m->env, 8);
-	/* Sparse: only what is used takes disk. Metadata is small (file ids). */
-	mdb_env_set_mapsize(m->env, (size_t)4 << 30);
-	/* owner-only, like everything in the data directory */
-	rc = mdb_env_open(m->env, dir, MDB_NOTLS, 0600);
-	if (rc) {
-		hr_log_error("meta", "%s: cannot open LMDB: %s", dir, mdb_strerror(rc));
-		rc = mdb_err(rc);
-		goto fail;
-	}
-	if ((rc = mdb_err(mdb_txn_begin(m->env, NULL, 0, &txn))) < 0)
-		goto fail;
-	if ((rc = mdb_err(mdb_dbi_open(txn, "tables", MDB_CREATE, &m->tables))) < 0 ||
-	    (rc = mdb_err(mdb_dbi_open(txn, "regions", MDB_CREATE, &m->regions))) < 0 ||
-	    (rc = mdb_err(mdb_dbi_open(txn, "stores", MDB_CREATE, &m->stores))) < 0 ||
-	    (rc = mdb_err(mdb_dbi_open(txn, "wal", MDB_CREATE, &m->wal))) < 0 ||
-	    (rc = mdb_err(mdb_dbi_open(txn, "counters", MDB_CREATE, &m->counters))) < 0 ||
-	    (rc = mdb_err(mdb_dbi_open(txn, "snapshots", MDB_CREATE, &m->snapshots))) < 0)
-		goto fail;
-	rc = commit_txn(m, txn);
-	txn = NULL;
-	if (rc < 0)
-		goto fail;
-	*out = m;
 	return 0;
-fail:
-	if (txn)
-		mdb_txn_abort(txn);
-	if (m->env)
-		mdb_env_close(m->env);
-	free(m);
-	return rc;
 }
 
 void hr_meta_close(hr_meta *m)
 {
-	if (!m)
-		return;
-	mdb_env_close(m->env);
-	free(m);
+	if (m)
+		m->ops->close(m);
 }
 
 int hr_meta_begin(hr_meta *m, int write, hr_meta_txn **out)
 {
-	hr_meta_txn *t = malloc(sizeof(*t));
-	if (!t)
-		return -ENOMEM;
-	t->m = m;
-	t->write = write;
-	int rc = mdb_txn_begin(m->env, NULL, write ? 0 : MDB_RDONLY, &t->txn);
-	if (rc) {
-		hr_log_error("meta", "begin transaction: %s", mdb_strerror(rc));
-		free(t);
-		return mdb_err(rc);
-	}
-	*out = t;
-	return 0;
+	return m->ops->begin(m, write, out);
 }
 
-int hr_meta_commit(hr_meta_txn *t)
-{
-	int rc;
-	if (t->write) {
-		rc = commit_txn(t->m, t->txn);
-	} else {
-		rc = mdb_txn_commit(t->txn);
-		if (rc)
-			hr_log_error("meta", "commit: %s", mdb_strerror(rc));
-		rc = mdb_err(rc);
-	}
-	free(t);
-	return rc;
-}
+int hr_meta_commit(hr_meta_txn *t) { return t->m->ops->commit(t); }
 
 void hr_meta_abort(hr_meta_txn *t)
 {
-	if (!t)
-		return;
-	mdb_txn_abort(t->txn);
-	free(t);
+	if (t)
+		t->m->ops->abort(t);
+}
+
+int hr_meta_counter_alloc(hr_meta *m, const char *name, uint64_t n, uint64_t floor,
+			  uint64_t *first)
+{
+	return m->ops->counter_alloc(m, name, n, floor, first);
 }
 
 static void be64(uint8_t *p, uint64_t v)
@@ -167,50 +69,51 @@ static uint64_t rbe64(const uint8_t *p)
 	return v;
 }
 
-static int put_flags(hr_meta_txn *t, MDB_dbi dbi, const void *k, size_t kl, const void *v,
-		     size_t vl, unsigned flags)
+static int put_flags(hr_meta_txn *t, int db, const void *k, size_t kl, const void *v,
+		     size_t vl, int noover)
 {
-	MDB_val key = {kl, (void *)k}, val = {vl, (void *)v};
-	int rc = mdb_put(t->txn, dbi, &key, &val, flags);
-	if (rc == MDB_KEYEXIST)
-		return -EEXIST;
-	if (rc)
-		hr_log_error("meta", "put: %s", mdb_strerror(rc));
-	return mdb_err(rc);
+	return t->m->ops->put(t, db, k, kl, v, vl, noover);
 }
 
-static int put(hr_meta_txn *t, MDB_dbi dbi, const void *k, size_t kl, const void *v, size_t vl)
+static int put(hr_meta_txn *t, int db, const void *k, size_t kl, const void *v, size_t vl)
 {
-	return put_flags(t, dbi, k, kl, v, vl, 0);
+	return put_flags(t, db, k, kl, v, vl, 0);
 }
 
-static int del(hr_meta_txn *t, MDB_dbi dbi, const void *k, size_t kl)
+static int del(hr_meta_txn *t, int db, const void *k, size_t kl)
 {
-	MDB_val key = {kl, (void *)k};
-	int rc = mdb_del(t->txn, dbi, &key, NULL);
-	return rc == MDB_NOTFOUND ? 0 : mdb_err(rc);
+	return t->m->ops->del(t, db, k, kl, 0);
 }
 
-typedef int (*each_fn)(void *ctx, const MDB_val *k, const MDB_val *v);
+/* (the decoders below were written against LMDB's MDB_val) */
+typedef struct mval {
+	size_t mv_size;
+	const void *mv_data;
+} mval;
 
-static int each(hr_meta_txn *t, MDB_dbi dbi, each_fn fn, void *ctx)
+typedef int (*each_fn)(void *ctx, const mval *k, const mval *v);
+
+struct each_adapt {
+	each_fn fn;
+	void *ctx;
+};
+
+static int each_adapt_cb(void *ctx, const void *k, size_t kl, const void *v, size_t vl)
 {
-	MDB_cursor *c;
-	MDB_val k, v;
-	int rc = mdb_cursor_open(t->txn, dbi, &c);
-	if (rc)
-		return mdb_err(rc);
-	int op = MDB_FIRST;
-	while ((rc = mdb_cursor_get(c, &k, &v, op)) == 0) {
-		op = MDB_NEXT;
-		int r = fn(ctx, &k, &v);
-		if (r) {
-			mdb_cursor_close(c);
-			return r < 0 ? r : 0;
-		}
-	}
-	mdb_cursor_close(c);
-	return rc == MDB_NOTFOUND ? 0 : mdb_err(rc);
+	struct each_adapt *a = ctx;
+	mval mk = {kl, k}, mv = {vl, v};
+	return a->fn(a->ctx, &mk, &mv);
+}
+
+static int each(hr_meta_txn *t, int db, each_fn fn, void *ctx)
+{
+	struct each_adapt a = {fn, ctx};
+	return t->m->ops->each(t, db, each_adapt_cb, &a);
+}
+
+static int get(hr_meta_txn *t, int db, const void *k, size_t kl, mval *v)
+{
+	return t->m->ops->get(t, db, k, kl, &v->mv_data, &v->mv_size);
 }
 
 /* ---- tables: u32 version | u32 nfam | nfam x (u8 len, name, u32 maxv,
@@ -237,15 +140,15 @@ int hr_meta_table_put(hr_meta_txn *t, const hr_table_schema *s)
 		p[18] = f->keep_deleted_cells ? META_FAM_KEEP_DELETED : 0;
 		p += 19;
 	}
-	return put(t, t->m->tables, s->name, strlen(s->name), buf, (size_t)(p - buf));
+	return put(t, META_TABLES, s->name, strlen(s->name), buf, (size_t)(p - buf));
 }
 
 int hr_meta_table_del(hr_meta_txn *t, const char *name)
 {
-	return del(t, t->m->tables, name, strlen(name));
+	return del(t, META_TABLES, name, strlen(name));
 }
 
-static int decode_table(const MDB_val *k, const MDB_val *v, hr_table_schema *s)
+static int decode_table(const mval *k, const mval *v, hr_table_schema *s)
 {
 	const uint8_t *p = v->mv_data, *end = p + v->mv_size;
 	memset(s, 0, sizeof(*s));
@@ -290,7 +193,7 @@ struct table_each_ctx {
 	hr_table_schema s;
 };
 
-static int table_each_cb(void *ctx, const MDB_val *k, const MDB_val *v)
+static int table_each_cb(void *ctx, const mval *k, const mval *v)
 {
 	struct table_each_ctx *c = ctx;
 	if (decode_table(k, v, &c->s) < 0) {
@@ -308,7 +211,7 @@ int hr_meta_table_each(hr_meta_txn *t, int (*fn)(void *ctx, const hr_table_schem
 		return -ENOMEM;
 	c->fn = fn;
 	c->ctx = ctx;
-	int rc = each(t, t->m->tables, table_each_cb, c);
+	int rc = each(t, META_TABLES, table_each_cb, c);
 	free(c);
 	return rc;
 }
@@ -335,7 +238,7 @@ int hr_meta_region_put(hr_meta_txn *t, const hr_meta_region *r)
 	if (r->end_len)
 		memcpy(p + 2, r->end, r->end_len);
 	be64(key, r->id);
-	int rc = put(t, t->m->regions, key, 8, buf, len);
+	int rc = put(t, META_REGIONS, key, 8, buf, len);
 	free(buf);
 	return rc;
 }
@@ -344,16 +247,16 @@ int hr_meta_region_exists(hr_meta_txn *t, uint64_t id)
 {
 	uint8_t key[8];
 	be64(key, id);
-	MDB_val k = {8, key}, v;
-	int rc = mdb_get(t->txn, t->m->regions, &k, &v);
-	return rc == 0 ? 1 : rc == MDB_NOTFOUND ? 0 : mdb_err(rc);
+	mval v;
+	int rc = get(t, META_REGIONS, key, 8, &v);
+	return rc == 0 ? 1 : rc == -ENOENT ? 0 : rc;
 }
 
 int hr_meta_region_del(hr_meta_txn *t, uint64_t id)
 {
 	uint8_t key[8];
 	be64(key, id);
-	return del(t, t->m->regions, key, 8);
+	return del(t, META_REGIONS, key, 8);
 }
 
 struct region_each_ctx {
@@ -361,7 +264,7 @@ struct region_each_ctx {
 	void *ctx;
 };
 
-static int region_each_cb(void *ctx, const MDB_val *k, const MDB_val *v)
+static int region_each_cb(void *ctx, const mval *k, const mval *v)
 {
 	struct region_each_ctx *c = ctx;
 	hr_meta_region r;
@@ -395,7 +298,7 @@ bad:
 int hr_meta_region_each(hr_meta_txn *t, int (*fn)(void *ctx, const hr_meta_region *r), void *ctx)
 {
 	struct region_each_ctx c = {fn, ctx};
-	return each(t, t->m->regions, region_each_cb, &c);
+	return each(t, META_REGIONS, region_each_cb, &c);
 }
 
 /* ---- stores: key BE region id | family; value u64 flushed | u32 n | n x u64 */
@@ -408,7 +311,7 @@ static size_t store_key(uint8_t *key, uint64_t region_id, const char *family)
 	return 8 + fl;
 }
 
-static int store_write(hr_meta_txn *t, const hr_meta_store *s, unsigned flags)
+static int store_write(hr_meta_txn *t, const hr_meta_store *s, int noover)
 {
 	uint8_t key[8 + HR_MAX_NAME];
 	size_t kl = store_key(key, s->region_id, s->family);
@@ -420,7 +323,7 @@ static int store_write(hr_meta_txn *t, const hr_meta_store *s, unsigned flags)
 	hr_put32(buf + 8, s->nfiles);
 	for (uint32_t i = 0; i < s->nfiles; i++)
 		hr_put64(buf + 12 + 8 * i, s->files[i]);
-	int rc = put_flags(t, t->m->stores, key, kl, buf, len, flags);
+	int rc = put_flags(t, META_STORES, key, kl, buf, len, noover);
 	free(buf);
 	return rc;
 }
@@ -429,14 +332,14 @@ int hr_meta_store_put(hr_meta_txn *t, const hr_meta_store *s) { return store_wri
 
 int hr_meta_store_add(hr_meta_txn *t, const hr_meta_store *s)
 {
-	return store_write(t, s, MDB_NOOVERWRITE);
+	return store_write(t, s, 1);
 }
 
 int hr_meta_store_del(hr_meta_txn *t, uint64_t region_id, const char *family)
 {
 	uint8_t key[8 + HR_MAX_NAME];
 	size_t kl = store_key(key, region_id, family);
-	return del(t, t->m->stores, key, kl);
+	return del(t, META_STORES, key, kl);
 }
 
 struct store_each_ctx {
@@ -444,7 +347,7 @@ struct store_each_ctx {
 	void *ctx;
 };
 
-static int store_each_cb(void *ctx, const MDB_val *k, const MDB_val *v)
+static int store_each_cb(void *ctx, const mval *k, const mval *v)
 {
 	struct store_each_ctx *c = ctx;
 	hr_meta_store s;
@@ -458,7 +361,7 @@ static int store_each_cb(void *ctx, const MDB_val *k, const MDB_val *v)
 	s.nfiles = hr_get32(p + 8);
 	if (v->mv_size != 12 + (size_t)s.nfiles * 8)
 		goto bad;
-	/* LMDB values are only byte-aligned: copy the ids out */
+	/* stored values are only byte-aligned: copy the ids out */
 	uint64_t *ids = malloc((s.nfiles ? s.nfiles : 1) * sizeof(uint64_t));
 	if (!ids)
 		return -ENOMEM;
@@ -476,7 +379,7 @@ bad:
 int hr_meta_store_each(hr_meta_txn *t, int (*fn)(void *ctx, const hr_meta_store *s), void *ctx)
 {
 	struct store_each_ctx c = {fn, ctx};
-	return each(t, t->m->stores, store_each_cb, &c);
+	return each(t, META_STORES, store_each_cb, &c);
 }
 
 /* ---- wal segments and counters */
@@ -485,14 +388,14 @@ int hr_meta_wal_put(hr_meta_txn *t, uint64_t seg_id)
 {
 	uint8_t key[8];
 	be64(key, seg_id);
-	return put(t, t->m->wal, key, 8, "", 0);
+	return put(t, META_WAL, key, 8, "", 0);
 }
 
 int hr_meta_wal_del(hr_meta_txn *t, uint64_t seg_id)
 {
 	uint8_t key[8];
 	be64(key, seg_id);
-	return del(t, t->m->wal, key, 8);
+	return del(t, META_WAL, key, 8);
 }
 
 struct wal_each_ctx {
@@ -500,7 +403,7 @@ struct wal_each_ctx {
 	void *ctx;
 };
 
-static int wal_each_cb(void *ctx, const MDB_val *k, const MDB_val *v)
+static int wal_each_cb(void *ctx, const mval *k, const mval *v)
 {
 	struct wal_each_ctx *c = ctx;
 	(void)v;
@@ -512,19 +415,19 @@ static int wal_each_cb(void *ctx, const MDB_val *k, const MDB_val *v)
 int hr_meta_wal_each(hr_meta_txn *t, int (*fn)(void *ctx, uint64_t seg_id), void *ctx)
 {
 	struct wal_each_ctx c = {fn, ctx};
-	return each(t, t->m->wal, wal_each_cb, &c);
+	return each(t, META_WAL, wal_each_cb, &c);
 }
 
 int hr_meta_counter_get(hr_meta_txn *t, const char *name, uint64_t *v)
 {
-	MDB_val key = {strlen(name), (void *)name}, val;
-	int rc = mdb_get(t->txn, t->m->counters, &key, &val);
-	if (rc == MDB_NOTFOUND) {
+	mval val;
+	int rc = get(t, META_COUNTERS, name, strlen(name), &val);
+	if (rc == -ENOENT) {
 		*v = 0;
 		return 0;
 	}
 	if (rc)
-		return mdb_err(rc);
+		return rc;
 	if (val.mv_size != 8)
 		return -EIO;
 	*v = hr_get64(val.mv_data);
@@ -535,11 +438,13 @@ int hr_meta_counter_put(hr_meta_txn *t, const char *name, uint64_t v)
 {
 	uint8_t buf[8];
 	hr_put64(buf, v);
-	return put(t, t->m->counters, name, strlen(name), buf, 8);
+	return put(t, META_COUNTERS, name, strlen(name), buf, 8);
 }
 
 int hr_meta_counter_raise(hr_meta_txn *t, const char *name, uint64_t v)
 {
+	if (t->m->ops->counter_raise)
+		return t->m->ops->counter_raise(t, name, v);
 	uint64_t cur;
 	int rc = hr_meta_counter_get(t, name, &cur);
 	if (rc == 0 && v > cur)
@@ -564,8 +469,7 @@ int hr_meta_snap_add(hr_meta_txn *t, const char *table, const char *name, const 
 	uint8_t key[2 * HR_MAX_NAME + 2];
 	if (strlen(table) > HR_MAX_NAME || strlen(name) > HR_MAX_NAME)
 		return -EINVAL;
-	return put_flags(t, t->m->snapshots, key, snap_key(key, table, name), v, len,
-			 MDB_NOOVERWRITE);
+	return put_flags(t, META_SNAPSHOTS, key, snap_key(key, table, name), v, len, 1);
 }
 
 int hr_meta_snap_del(hr_meta_txn *t, const char *table, const char *name)
@@ -573,9 +477,7 @@ int hr_meta_snap_del(hr_meta_txn *t, const char *table, const char *name)
 	uint8_t key[2 * HR_MAX_NAME + 2];
 	if (strlen(table) > HR_MAX_NAME || strlen(name) > HR_MAX_NAME)
 		return -ENOENT;
-	MDB_val k = {snap_key(key, table, name), key};
-	int rc = mdb_del(t->txn, t->m->snapshots, &k, NULL);
-	return mdb_err(rc);
+	return t->m->ops->del(t, META_SNAPSHOTS, key, snap_key(key, table, name), 1);
 }
 
 typedef struct snap_each_ctx {
@@ -583,7 +485,7 @@ typedef struct snap_each_ctx {
 	void *ctx;
 } snap_each_ctx;
 
-static int snap_each_cb(void *ctx, const MDB_val *k, const MDB_val *v)
+static int snap_each_cb(void *ctx, const mval *k, const mval *v)
 {
 	snap_each_ctx *c = ctx;
 	char table[HR_MAX_NAME + 1], name[HR_MAX_NAME + 1];
@@ -606,5 +508,5 @@ int hr_meta_snap_each(hr_meta_txn *t,
 		      void *ctx)
 {
 	snap_each_ctx c = {fn, ctx};
-	return each(t, t->m->snapshots, snap_each_cb, &c);
+	return each(t, META_SNAPSHOTS, snap_each_cb, &c);
 }

@@ -19,26 +19,15 @@
 
 int hr_host_mode(const hr_server *srv) { return srv->host; }
 
-/* A server name is one path component of wal/ (and never "corrupt", the
- * single-node WAL's directory of damaged segments). */
 static int name_ok(const char *name)
 {
-	size_t n = name ? strlen(name) : 0;
-	return n > 0 && n < 200 && !strchr(name, '/') && strcmp(name, ".") != 0 &&
-	       strcmp(name, "..") != 0 && strcmp(name, "corrupt") != 0;
+	char buf[PATH_MAX];
+	return hr_fname_server_wal_dir("", name, buf, sizeof(buf)) == 0;
 }
 
 static int server_wal_dir(const char *data_dir, const char *name, char *buf, size_t len)
 {
-	char wal[PATH_MAX];
-	int rc = hr_fname_wal_dir(data_dir, wal, sizeof(wal));
-	if (rc < 0)
-		return rc;
-	if (!name_ok(name))
-		return -EINVAL;
-	if ((size_t)snprintf(buf, len, "%s/%s", wal, name) >= len)
-		return -ENAMETOOLONG;
-	return 0;
+	return hr_fname_server_wal_dir(data_dir, name, buf, len);
 }
 
 int hr_host_wal_dir(const hr_config *cfg, char *buf, size_t len)
@@ -64,7 +53,12 @@ int hr_server_file_id(hr_server *srv, uint64_t *id)
 		 * two servers never hold overlapping blocks */
 		hr_meta_txn *t;
 		uint64_t v = 0;
-		if ((rc = hr_meta_begin(srv->meta, 1, &t)) == 0) {
+		/* -EAGAIN: another process moved the counter between our read
+		 * and our commit (RADOS meta re-checks the read): read again */
+		rc = -EAGAIN;
+		for (int tries = 0; rc == -EAGAIN && tries < 64; tries++) {
+			if ((rc = hr_meta_begin(srv->meta, 1, &t)) < 0)
+				break;
 			if ((rc = hr_meta_counter_get(t, "next_file_id", &v)) == 0)
 				rc = hr_meta_counter_put(t, "next_file_id",
 							 (v ? v : 1) + FILE_ID_BLOCK);
@@ -107,13 +101,56 @@ static int scan_store_cb(void *ctx, const hr_meta_store *ms)
 	return 0;
 }
 
-/* Adds to the map every table of meta it lacks (map_lock held for write);
- * s: schemas read from meta. */
+/* Families meta's schema has and t lacks (added by another server): a
+ * store for each in every region hosted here, then the schema entry (the
+ * order and the append-only entries of hr_family_add). map_lock held for
+ * write. Settings altered elsewhere are not followed (see hr_host.h). */
+static int add_families(hr_table *t, const hr_table_schema *s)
+{
+	for (uint32_t i = 0; i < s->nfamilies; i++) {
+		const hr_family_schema *f = &s->families[i];
+		int have = 0;
+		for (uint32_t j = 0; j < t->schema.nfamilies && !have; j++)
+			have = strcmp(t->schema.families[j].name, f->name) == 0;
+		if (have)
+			continue;
+		if (t->schema.nfamilies >= HR_MAX_FAMILIES)
+			return -ENOSPC;
+		hr_store **fresh = calloc(t->nregions ? t->nregions : 1, sizeof(*fresh));
+		size_t k = 0;
+		int rc = fresh ? 0 : -ENOMEM;
+		for (; rc == 0 && k < t->nregions; k++)
+			if ((rc = hr_store_new(t->regions[k], f, &fresh[k])) < 0)
+				break;
+		if (rc < 0) {
+			for (size_t j = 0; fresh && j < k; j++)
+				hr_store_free(fresh[j]);
+			free(fresh);
+			return rc;
+		}
+		for (size_t j = 0; j < t->nregions; j++)
+			hr_region_attach_store(t->regions[j], fresh[j]);
+		free(fresh);
+		t->schema.families[t->schema.nfamilies] = *f;
+		t->schema.nfamilies++;
+		hr_log_info("host", "table '%s': family '%s' added by another server", t->schema.name,
+			    f->name);
+	}
+	return 0;
+}
+
+/* Adds to the map every table of meta it lacks and the families of meta's
+ * schemas it lacks (map_lock held for write); s: schemas read from meta. */
 static int add_tables(hr_server *srv, const hr_table_schema *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		if (hr_server_table(srv, s[i].name))
+		hr_table *have = hr_server_table(srv, s[i].name);
+		if (have) {
+			int rc = add_families(have, &s[i]);
+			if (rc < 0)
+				return rc;
 			continue;
+		}
 		hr_table *t = hr_table_new(&s[i]);
 		if (!t)
 			return -ENOMEM;
@@ -144,6 +181,26 @@ static int collect_table_cb(void *ctx, const hr_table_schema *s)
 	}
 	c->v[c->n++] = *s;
 	return 0;
+}
+
+int hr_host_refresh(hr_server *srv)
+{
+	schemas sc = {0};
+	hr_meta_txn *t;
+	if (!srv->host)
+		return -EOPNOTSUPP;
+	int rc = hr_meta_begin(srv->meta, 0, &t);
+	if (rc < 0)
+		return rc;
+	rc = hr_meta_table_each(t, collect_table_cb, &sc);
+	hr_meta_abort(t);
+	if (rc == 0) {
+		pthread_rwlock_wrlock(&srv->map_lock);
+		rc = add_tables(srv, sc.v, sc.n);
+		pthread_rwlock_unlock(&srv->map_lock);
+	}
+	free(sc.v);
+	return rc;
 }
 
 int hr_host_load(hr_server *srv)
@@ -197,72 +254,106 @@ out:
 
 /* ---- open a region --------------------------------------------------------- */
 
-/* What meta says of one region, copied out of the transaction. */
-typedef struct region_rec {
+/* One region of a batch being opened: what meta says of it (copied out of
+ * the transaction), then the region being built. */
+typedef struct open_item {
 	uint64_t id;
+	int rc;			/* its outcome; non-zero: left out from then on */
 	int found;
 	char table[HR_MAX_NAME + 1];
-	uint8_t start[HR_MAX_ROW], end[HR_MAX_ROW];
+	uint8_t *start, *end;
 	size_t start_len, end_len;
 	hr_meta_store *stores;
 	uint64_t *files;	/* every store's ids, one array */
 	size_t nstores, nfiles;
-} region_rec;
+	hr_table *tab;		/* referenced */
+	hr_region *r;
+	uint64_t napplied;
+} open_item;
+
+typedef struct open_batch {
+	open_item *v;		/* sorted by id */
+	size_t n;
+	uint64_t max_seq;	/* of the records replayed into any of them */
+} open_batch;
+
+static int cmp_item(const void *a, const void *b)
+{
+	uint64_t x = ((const open_item *)a)->id, y = ((const open_item *)b)->id;
+	return x < y ? -1 : x > y;
+}
+
+static open_item *batch_find_any(open_batch *b, uint64_t id)
+{
+	open_item key = {.id = id};
+	return bsearch(&key, b->v, b->n, sizeof(*b->v), cmp_item);
+}
+
+/* The batch's item for id, if still in play. */
+static open_item *batch_find(open_batch *b, uint64_t id)
+{
+	open_item *it = batch_find_any(b, id);
+	return it && it->rc == 0 ? it : NULL;
+}
 
 static int find_region_cb(void *ctx, const hr_meta_region *mr)
 {
-	region_rec *rr = ctx;
-	if (mr->id != rr->id)
+	open_item *it = batch_find(ctx, mr->id);
+	if (!it)
 		return 0;
-	if (mr->start_len > HR_MAX_ROW || mr->end_len > HR_MAX_ROW)
-		return -EUCLEAN;
-	rr->found = 1;
-	snprintf(rr->table, sizeof(rr->table), "%s", mr->table);
-	memcpy(rr->start, mr->start, mr->start_len);
-	memcpy(rr->end, mr->end, mr->end_len);
-	rr->start_len = mr->start_len;
-	rr->end_len = mr->end_len;
+	it->found = 1;
+	snprintf(it->table, sizeof(it->table), "%s", mr->table);
+	it->start = malloc(mr->start_len ? mr->start_len : 1);
+	it->end = malloc(mr->end_len ? mr->end_len : 1);
+	if (!it->start || !it->end)
+		return -ENOMEM;
+	if (mr->start_len)
+		memcpy(it->start, mr->start, mr->start_len);
+	if (mr->end_len)
+		memcpy(it->end, mr->end, mr->end_len);
+	it->start_len = mr->start_len;
+	it->end_len = mr->end_len;
 	return 0;
 }
 
 static int find_stores_cb(void *ctx, const hr_meta_store *ms)
 {
-	region_rec *rr = ctx;
-	if (ms->region_id != rr->id)
+	open_item *it = batch_find(ctx, ms->region_id);
+	if (!it || !it->found)
 		return 0;
-	hr_meta_store *s = realloc(rr->stores, (rr->nstores + 1) * sizeof(*s));
+	hr_meta_store *s = realloc(it->stores, (it->nstores + 1) * sizeof(*s));
 	if (!s)
 		return -ENOMEM;
-	rr->stores = s;
-	uint64_t *f = realloc(rr->files, (rr->nfiles + ms->nfiles + 1) * sizeof(*f));
+	it->stores = s;
+	uint64_t *f = realloc(it->files, (it->nfiles + ms->nfiles + 1) * sizeof(*f));
 	if (!f)
 		return -ENOMEM;
-	rr->files = f;
-	s[rr->nstores] = *ms;
-	s[rr->nstores].files = NULL; /* pointed into files[] once it stops moving */
+	it->files = f;
+	s[it->nstores] = *ms;
+	s[it->nstores].files = NULL; /* pointed into files[] once it stops moving */
 	if (ms->nfiles)
-		memcpy(f + rr->nfiles, ms->files, ms->nfiles * sizeof(*f));
-	rr->nfiles += ms->nfiles;
-	rr->nstores++;
+		memcpy(f + it->nfiles, ms->files, ms->nfiles * sizeof(*f));
+	it->nfiles += ms->nfiles;
+	it->nstores++;
 	return 0;
 }
 
-typedef struct host_replay {
-	hr_region *r;
-	uint64_t max_seq, napplied;
-} host_replay;
-
-/* A dead server's WAL record: applied to r's memstores if it is r's and
- * above the store's flushed seq (whole mutations only, as at open). */
+/* A dead server's WAL record: applied to its region's memstores if that
+ * region is in the batch and the store has not flushed it (whole mutations
+ * only, as at a single-node open). One pass over a dead server's WAL serves
+ * every region of the batch (HBase splits the WAL per region once, too). */
 static int host_replay_cb(void *ctx, uint64_t seg_id, uint32_t seg_version, uint64_t seq,
 			  const void *payload, size_t len)
 {
-	host_replay *c = ctx;
-	hr_region *r = c->r;
+	open_batch *b = ctx;
 	hr_wal_edit ed;
 	int rc;
-	if (hr_wal_edit_decode(payload, len, &ed) < 0 || ed.region_id != r->id)
+	if (hr_wal_edit_decode(payload, len, &ed) < 0)
 		return 0;
+	open_item *it = batch_find(b, ed.region_id);
+	if (!it || !it->r)
+		return 0;
+	hr_region *r = it->r;
 	const uint8_t *p = ed.cells;
 	for (uint32_t i = 0; i < ed.ncells; i++) {
 		char fam[HR_MAX_NAME + 1];
@@ -273,8 +364,8 @@ static int host_replay_cb(void *ctx, uint64_t seg_id, uint32_t seg_version, uint
 			return 0;
 		}
 	}
-	if (seq > c->max_seq)
-		c->max_seq = seq;
+	if (seq > b->max_seq)
+		b->max_seq = seq;
 	p = ed.cells;
 	for (uint32_t i = 0; i < ed.ncells; i++) {
 		char fam[HR_MAX_NAME + 1];
@@ -292,7 +383,7 @@ static int host_replay_cb(void *ctx, uint64_t seg_id, uint32_t seg_version, uint
 		if ((rc = hr_memstore_add(st->active, &kv)) < 0)
 			return rc;
 		hr_region_mem_add(r, (int64_t)(hr_memstore_bytes(st->active) - before));
-		c->napplied++;
+		it->napplied++;
 	}
 	return 0;
 }
@@ -304,78 +395,83 @@ static void raise_seq(hr_server *srv, uint64_t seq)
 		;
 }
 
-/* Builds region rr with its stores' files, replays the dead servers' edits
- * into it and flushes them: not in the map yet. */
-static int build_region(hr_server *srv, hr_table *t, region_rec *rr, const char *const *from,
-			size_t n, hr_region **out)
+static void item_fail(open_item *it, int rc)
+{
+	it->rc = rc;
+	if (it->r) {
+		atomic_store(&it->r->state, HR_REGION_CLOSED);
+		hr_region_unref(it->r);
+		it->r = NULL;
+	}
+}
+
+/* The region of it with its stores' files, its directory cleaned: not in
+ * the map yet. */
+static int build_region(hr_server *srv, open_item *it)
 {
 	hr_region *r = NULL;
 	int rc;
 	pthread_rwlock_rdlock(&srv->map_lock); /* the schema hr_region_new reads */
-	rc = hr_region_new(srv, t, rr->id, rr->start, rr->start_len, rr->end, rr->end_len, &r);
+	rc = hr_region_new(srv, it->tab, it->id, it->start, it->start_len, it->end, it->end_len,
+			   &r);
 	pthread_rwlock_unlock(&srv->map_lock);
 	if (rc < 0)
 		return rc;
+	it->r = r;
 	size_t off = 0;
-	for (size_t i = 0; i < rr->nstores; i++) {
-		hr_meta_store *ms = &rr->stores[i];
-		ms->files = rr->files + off;
+	for (size_t i = 0; i < it->nstores; i++) {
+		hr_meta_store *ms = &it->stores[i];
+		ms->files = it->files + off;
 		off += ms->nfiles;
 		hr_store *st = hr_region_store(r, ms->family);
 		if (!st) {
-			hr_log_warn("host", "region %" PRIu64 ": store '%s' not in the schema "
-				    "(a family added by another server since this one loaded the "
-				    "table?): ignored", rr->id, ms->family);
+			hr_log_warn("host", "region %" PRIu64 ": store '%s' not in the schema: "
+				    "ignored", it->id, ms->family);
 			continue;
 		}
 		if ((rc = hr_server_load_store(srv, r, st, ms)) < 0)
-			goto fail;
+			return rc;
 		for (uint32_t k = 0; k < st->nfiles; k++)
 			raise_seq(srv, hr_sfile_get_info(st->files[k])->max_seq);
 	}
-	if (atomic_load(&r->state) == HR_REGION_OFFLINE) {
-		rc = -EIO; /* logged by hr_server_load_store: never serve a hole */
-		goto fail;
-	}
-	host_replay c = {.r = r};
+	if (atomic_load(&r->state) == HR_REGION_OFFLINE)
+		return -EIO; /* logged by hr_server_load_store: never serve a hole */
+	/* the region is ours now: what a crashed flush, compaction or split of
+	 * an earlier host (or of an earlier try of this open) left in its
+	 * directory goes, as at a single-node open */
+	hr_server_region_leftovers(srv, r);
+	return 0;
+}
+
+/* Replays every dead server's WAL once into the batch's regions. */
+static int replay_dead(hr_server *srv, open_batch *b, const char *const *from, size_t n)
+{
 	for (size_t i = 0; i < n; i++) {
 		char dir[PATH_MAX];
 		hr_wal_replay_result res;
-		if ((rc = server_wal_dir(srv->cfg.data_dir, from[i], dir, sizeof(dir))) < 0)
-			goto fail;
+		int rc = server_wal_dir(srv->cfg.data_dir, from[i], dir, sizeof(dir));
+		if (rc < 0)
+			return rc;
 		hr_wal_replay_opts ro = {.io = srv->io,
 					 .dir = dir,
 					 .mode = srv->cfg.wal_recovery,
 					 .fn = host_replay_cb,
-					 .ctx = &c};
+					 .ctx = b};
+		uint64_t t0 = hr_mono_ns();
 		rc = hr_wal_replay(&ro, &res);
 		if (rc == -EUCLEAN)
-			hr_log_error("host", "region %" PRIu64 ": the WAL of dead server '%s' is "
-				     "damaged (segment %016" PRIx64 ", offset %" PRIu64 "): region "
-				     "not opened", rr->id, from[i], res.refused_segment,
-				     res.refused_offset);
+			hr_log_error("host", "the WAL of dead server '%s' is damaged (segment %016"
+				     PRIx64 ", offset %" PRIu64 "): its regions are not opened",
+				     from[i], res.refused_segment, res.refused_offset);
+		else if (rc == 0)
+			hr_log_info("host", "WAL of dead server '%s': %" PRIu64 " records in %zu "
+				    "segments read, %.1f ms", from[i], res.records, res.nsegs,
+				    (double)(hr_mono_ns() - t0) / 1e6);
 		hr_wal_replay_result_free(&res);
 		if (rc < 0)
-			goto fail;
+			return rc;
 	}
-	/* edits made here from now on sort after everything recovered */
-	raise_seq(srv, c.max_seq);
-	atomic_store(&r->mvcc.read_point, atomic_load(&srv->seq));
-	if (c.napplied) {
-		/* one publish of every store: the recovered edits then live in
-		 * store files, and the dead server's WAL is no longer needed for
-		 * this region; a crash before the publish leaves meta as it was */
-		if ((rc = hr_region_flush(r)) < 0)
-			goto fail;
-		hr_log_info("host", "region %" PRIu64 ": %" PRIu64 " cells recovered from %zu "
-			    "dead servers' WALs and flushed", rr->id, c.napplied, n);
-	}
-	*out = r;
 	return 0;
-fail:
-	atomic_store(&r->state, HR_REGION_CLOSED);
-	hr_region_unref(r);
-	return rc;
 }
 
 /* 1 if a region hosted in t overlaps [start, end) (map_lock held). */
@@ -391,86 +487,142 @@ static int overlaps(hr_table *t, const hr_region *r)
 	return 0;
 }
 
-int hr_host_open_region(hr_server *srv, uint64_t region_id, const char *const *recover_from,
-			size_t n)
+int hr_host_open_regions(hr_server *srv, const uint64_t *ids, size_t nids,
+			 const char *const *recover_from, size_t n, int *results)
 {
 	if (!srv->host)
 		return -EOPNOTSUPP;
 	for (size_t i = 0; i < n; i++)
 		if (!name_ok(recover_from[i]) || strcmp(recover_from[i], srv->cfg.server_name) == 0)
 			return -EINVAL;
-	region_rec *rr = calloc(1, sizeof(*rr));
+	open_batch b = {.v = calloc(nids ? nids : 1, sizeof(*b.v)), .n = nids};
 	schemas sc = {0};
 	hr_meta_txn *t = NULL;
-	hr_table *tab = NULL;
-	hr_region *r = NULL;
 	int rc;
-	if (!rr)
+	if (!b.v)
 		return -ENOMEM;
-	rr->id = region_id;
+	for (size_t i = 0; i < nids; i++)
+		b.v[i].id = ids[i];
+	qsort(b.v, nids, sizeof(*b.v), cmp_item);
 	pthread_rwlock_rdlock(&srv->map_lock);
-	int hosted = hr_server_region_by_id(srv, region_id) != NULL;
-	pthread_rwlock_unlock(&srv->map_lock);
-	if (hosted) {
-		rc = -EALREADY;
-		goto out;
+	for (size_t i = 0; i < nids; i++) {
+		if (hr_server_region_by_id(srv, b.v[i].id))
+			b.v[i].rc = -EALREADY;
+		else if (i && b.v[i].id == b.v[i - 1].id)
+			b.v[i].rc = -EINVAL; /* named twice */
 	}
+	pthread_rwlock_unlock(&srv->map_lock);
 	/* meta as it is now: tables created and regions split elsewhere */
 	if ((rc = hr_meta_begin(srv->meta, 0, &t)) < 0)
 		goto out;
 	if ((rc = hr_meta_table_each(t, collect_table_cb, &sc)) == 0 &&
-	    (rc = hr_meta_region_each(t, find_region_cb, rr)) == 0 && rr->found)
-		rc = hr_meta_store_each(t, find_stores_cb, rr);
+	    (rc = hr_meta_region_each(t, find_region_cb, &b)) == 0)
+		rc = hr_meta_store_each(t, find_stores_cb, &b);
 	hr_meta_abort(t);
 	if (rc < 0)
 		goto out;
-	if (!rr->found) {
-		rc = -ENOENT;
-		goto out;
-	}
 	pthread_rwlock_wrlock(&srv->map_lock);
 	rc = add_tables(srv, sc.v, sc.n);
-	tab = rc == 0 ? hr_server_table(srv, rr->table) : NULL;
-	if (tab)
-		hr_table_ref(tab);
-	pthread_rwlock_unlock(&srv->map_lock);
-	if (rc == 0 && !tab) {
-		hr_log_error("host", "region %" PRIu64 " names table '%s', which meta does not "
-			     "have", region_id, rr->table);
-		rc = -ENOENT;
+	for (size_t i = 0; rc == 0 && i < nids; i++) {
+		open_item *it = &b.v[i];
+		if (it->rc == 0 && !it->found)
+			it->rc = -ENOENT; /* dropped, or a split parent replaced */
+		if (it->rc == 0 && !(it->tab = hr_server_table(srv, it->table)))
+			it->rc = -ENOENT;
+		if (it->tab)
+			hr_table_ref(it->tab);
 	}
+	pthread_rwlock_unlock(&srv->map_lock);
 	if (rc < 0)
 		goto out;
-	if ((rc = build_region(srv, tab, rr, recover_from, n, &r)) < 0)
-		goto out;
-	pthread_rwlock_wrlock(&srv->map_lock);
-	if (hr_server_region_by_id(srv, region_id))
-		rc = -EALREADY;
-	else if (hr_server_table(srv, tab->schema.name) != tab)
-		rc = -ENOENT; /* dropped meanwhile */
-	else if (overlaps(tab, r))
-		rc = -EEXIST;
-	else
-		rc = hr_table_add_region(tab, r);
-	pthread_rwlock_unlock(&srv->map_lock);
-	if (rc == -EEXIST)
-		hr_log_error("host", "region %" PRIu64 " of '%s' overlaps a region hosted here "
-			     "(a split parent and its daughter?): not opened", region_id,
-			     tab->schema.name);
-	if (rc < 0) {
-		atomic_store(&r->state, HR_REGION_CLOSED);
-		hr_region_unref(r);
+	for (size_t i = 0; i < nids; i++)
+		if (b.v[i].rc == 0 && (rc = build_region(srv, &b.v[i])) < 0)
+			item_fail(&b.v[i], rc);
+	if ((rc = replay_dead(srv, &b, recover_from, n)) < 0) {
+		for (size_t i = 0; i < nids; i++)
+			if (b.v[i].rc == 0)
+				item_fail(&b.v[i], rc);
 		goto out;
 	}
-	hr_log_info("host", "region %" PRIu64 " of '%s' open (seq %" PRIu64 ")", region_id,
-		    tab->schema.name, (uint64_t)atomic_load(&srv->seq));
+	/* edits made here from now on sort after everything recovered */
+	raise_seq(srv, b.max_seq);
+	for (size_t i = 0; i < nids; i++) {
+		open_item *it = &b.v[i];
+		if (it->rc)
+			continue;
+		atomic_store(&it->r->mvcc.read_point, atomic_load(&srv->seq));
+		if (!it->napplied)
+			continue;
+		/* one publish of every store: the recovered edits then live in
+		 * store files, and the dead servers' WALs are no longer needed for
+		 * this region; a crash before the publish leaves meta as it was */
+		if ((rc = hr_region_flush(it->r)) < 0) {
+			item_fail(it, rc);
+			continue;
+		}
+		hr_log_info("host", "region %" PRIu64 ": %" PRIu64 " cells recovered from %zu dead "
+			    "servers' WALs and flushed", it->id, it->napplied, n);
+	}
+	for (size_t i = 0; i < nids; i++) {
+		open_item *it = &b.v[i];
+		if (it->rc)
+			continue;
+		pthread_rwlock_wrlock(&srv->map_lock);
+		if (hr_server_region_by_id(srv, it->id))
+			rc = -EALREADY;
+		else if (hr_server_table(srv, it->tab->schema.name) != it->tab)
+			rc = -ENOENT; /* dropped meanwhile */
+		else if (overlaps(it->tab, it->r))
+			rc = -EEXIST;
+		else
+			rc = hr_table_add_region(it->tab, it->r);
+		pthread_rwlock_unlock(&srv->map_lock);
+		if (rc == -EEXIST)
+			hr_log_error("host", "region %" PRIu64 " of '%s' overlaps a region hosted "
+				     "here (a split parent and its daughter?): not opened", it->id,
+				     it->tab->schema.name);
+		if (rc < 0) {
+			item_fail(it, rc);
+			continue;
+		}
+		it->r = NULL; /* the map's now */
+		hr_log_info("host", "region %" PRIu64 " of '%s' open (seq %" PRIu64 ")", it->id,
+			    it->tab->schema.name, (uint64_t)atomic_load(&srv->seq));
+	}
+	rc = 0;
 out:
-	hr_table_unref(tab);
+	for (size_t i = 0; i < nids; i++) {
+		open_item *it = &b.v[i];
+		if (rc < 0 && it->rc == 0)
+			it->rc = rc;
+		if (it->r)
+			item_fail(it, it->rc ? it->rc : -ECANCELED);
+		hr_table_unref(it->tab);
+		free(it->start);
+		free(it->end);
+		free(it->stores);
+		free(it->files);
+	}
+	/* each result in the caller's order */
+	int first = 0;
+	for (size_t i = 0; i < nids; i++) {
+		open_item *it = batch_find_any(&b, ids[i]);
+		if (results)
+			results[i] = it->rc;
+		if (!first)
+			first = it->rc;
+	}
+	free(b.v);
 	free(sc.v);
-	free(rr->stores);
-	free(rr->files);
-	free(rr);
-	return rc;
+	return rc < 0 ? rc : first;
+}
+
+int hr_host_open_region(hr_server *srv, uint64_t region_id, const char *const *recover_from,
+			size_t n)
+{
+	int res = 0;
+	int rc = hr_host_open_regions(srv, &region_id, 1, recover_from, n, &res);
+	return rc < 0 ? rc : res;
 }
 
 /* ---- close a region ------------------------------------------------------------ */
@@ -506,18 +658,25 @@ int hr_host_close_region(hr_server *srv, uint64_t region_id)
 {
 	if (!srv->host)
 		return -EOPNOTSUPP;
-	pthread_rwlock_wrlock(&srv->map_lock);
+	pthread_rwlock_rdlock(&srv->map_lock);
 	hr_region *r = hr_server_region_by_id(srv, region_id);
 	if (r)
-		map_remove(r); /* new requests: -EREMOTE */
+		hr_region_ref(r);
 	pthread_rwlock_unlock(&srv->map_lock);
 	if (!r)
 		return -ENOENT;
-	/* writers that found it before: those past their state check finish
-	 * under the read lock we wait for; later ones see closing and retry */
+	/* New requests: -EREMOTE (hr_server_locate). Writers that found it
+	 * before and are past their state check finish under the read lock we
+	 * wait for; later ones see closing and retry into -EREMOTE. The region
+	 * stays in the map until flushed, so the WAL purge still counts its
+	 * unflushed edits: a crash before the flush leaves them in our WAL. */
 	pthread_rwlock_wrlock(&r->updates_lock);
-	atomic_store(&r->closing, 1);
+	int was = atomic_exchange(&r->closing, 1);
 	pthread_rwlock_unlock(&r->updates_lock);
+	if (was) {
+		hr_region_unref(r);
+		return -EALREADY; /* another close of it is running */
+	}
 	int rc = 0;
 	for (int tries = 0; tries < 3 && rc == 0 && !memstores_empty(r); tries++)
 		rc = hr_region_flush(r);
@@ -527,25 +686,28 @@ int hr_host_close_region(hr_server *srv, uint64_t region_id)
 		hr_log_error("host", "region %" PRIu64 ": cannot flush it to close it (%s): it "
 			     "stays hosted here", region_id, strerror(-rc));
 		atomic_store(&r->closing, 0);
-		pthread_rwlock_wrlock(&srv->map_lock);
-		int arc = hr_table_add_region(r->table, r);
-		pthread_rwlock_unlock(&srv->map_lock);
-		if (arc < 0) {
-			atomic_store(&r->state, HR_REGION_CLOSED);
-			hr_region_unref(r);
-		}
+		hr_region_unref(r);
 		return rc;
 	}
-	/* a compaction or split of it gives up at its commit (they check the
-	 * state under flush_mu); scanners move on and find it gone */
+	pthread_rwlock_wrlock(&srv->map_lock);
+	int in_map = 0;
+	for (size_t i = 0; r->table && i < r->table->nregions; i++)
+		in_map |= r->table->regions[i] == r;
+	if (in_map)
+		map_remove(r);
+	pthread_rwlock_unlock(&srv->map_lock);
+	/* a compaction of it gives up at its commit (it checks the state
+	 * under flush_mu); scanners move on and find it gone */
 	pthread_mutex_lock(&r->flush_mu);
 	pthread_rwlock_wrlock(&r->updates_lock);
 	atomic_store(&r->state, HR_REGION_CLOSED);
 	pthread_rwlock_unlock(&r->updates_lock);
 	pthread_mutex_unlock(&r->flush_mu);
-	hr_log_info("host", "region %" PRIu64 " closed", region_id);
+	if (in_map)
+		hr_region_unref(r); /* the map's reference */
 	hr_region_unref(r);
-	return 0;
+	hr_log_info("host", "region %" PRIu64 " closed", region_id);
+	return in_map ? 0 : -ENOENT; /* a table drop took it meanwhile */
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -573,6 +735,96 @@ int hr_host_regions(hr_server *srv, uint64_t **ids, size_t *n)
 	*ids = v;
 	*n = k;
 	return 0;
+}
+
+/* ---- meta's regions ---------------------------------------------------------- */
+
+typedef struct meta_list {
+	const char *table;
+	int table_found;
+	hr_host_region_desc *v;
+	size_t n, cap;
+} meta_list;
+
+static int list_table_cb(void *ctx, const hr_table_schema *s)
+{
+	meta_list *l = ctx;
+	l->table_found |= l->table && strcmp(s->name, l->table) == 0;
+	return 0;
+}
+
+static int list_region_cb(void *ctx, const hr_meta_region *mr)
+{
+	meta_list *l = ctx;
+	if (l->table && strcmp(mr->table, l->table) != 0)
+		return 0;
+	if (l->n == l->cap) {
+		size_t nc = l->cap ? l->cap * 2 : 16;
+		hr_host_region_desc *v = realloc(l->v, nc * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		l->v = v;
+		l->cap = nc;
+	}
+	hr_host_region_desc *d = &l->v[l->n];
+	memset(d, 0, sizeof(*d));
+	d->id = mr->id;
+	snprintf(d->table, sizeof(d->table), "%s", mr->table);
+	d->start = malloc(mr->start_len ? mr->start_len : 1);
+	d->end = malloc(mr->end_len ? mr->end_len : 1);
+	if (!d->start || !d->end) {
+		free(d->start);
+		free(d->end);
+		return -ENOMEM;
+	}
+	if (mr->start_len)
+		memcpy(d->start, mr->start, mr->start_len);
+	if (mr->end_len)
+		memcpy(d->end, mr->end, mr->end_len);
+	d->start_len = mr->start_len;
+	d->end_len = mr->end_len;
+	l->n++;
+	return 0;
+}
+
+static int cmp_desc(const void *a, const void *b)
+{
+	const hr_host_region_desc *x = a, *y = b;
+	int c = strcmp(x->table, y->table);
+	return c ? c : hr_bytes_cmp(x->start, x->start_len, y->start, y->start_len);
+}
+
+int hr_host_meta_regions(hr_server *srv, const char *table, hr_host_region_desc **out,
+			 size_t *n)
+{
+	meta_list l = {.table = table};
+	hr_meta_txn *t;
+	int rc = hr_meta_begin(srv->meta, 0, &t);
+	if (rc < 0)
+		return rc;
+	if ((rc = hr_meta_table_each(t, list_table_cb, &l)) == 0)
+		rc = hr_meta_region_each(t, list_region_cb, &l);
+	hr_meta_abort(t);
+	if (rc == 0 && table && !l.table_found)
+		rc = -ENOENT;
+	if (rc < 0) {
+		hr_host_meta_regions_free(l.v, l.n);
+		return rc;
+	}
+	if (l.n)
+		qsort(l.v, l.n, sizeof(*l.v), cmp_desc);
+	*out = l.v;
+	*n = l.n;
+	return 0;
+}
+
+void hr_host_meta_regions_free(hr_host_region_desc *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].start);
+		free(v[i].end);
+	}
+	free(v);
 }
 
 /* ---- split hooks, WAL retire --------------------------------------------------- */

@@ -220,11 +220,10 @@ static int write_split(hr_meta_txn *t, hr_server *srv, const hr_edit *e)
 		snprintf(mr.table, sizeof(mr.table), "%s", p->table->schema.name);
 		rc = hr_meta_region_put(t, &mr);
 	}
-	uint64_t next = 0;
+	/* a raise, not get + put: with a shared meta (storage=rados) it is
+	 * merged at commit with other servers' allocations, never lost */
 	if (rc == 0)
-		rc = hr_meta_counter_get(t, "next_region_id", &next);
-	if (rc == 0 && atomic_load(&srv->next_region_id) > next)
-		rc = hr_meta_counter_put(t, "next_region_id", atomic_load(&srv->next_region_id));
+		rc = hr_meta_counter_raise(t, "next_region_id", atomic_load(&srv->next_region_id));
 	return rc;
 }
 

@@ -162,32 +162,20 @@ int hr_region_add_store(hr_region *r, const hr_family_schema *f)
 
 int hr_region_ids_reserve(hr_server *srv, unsigned n, uint64_t *first)
 {
-	hr_meta_txn *t;
-	int rc = hr_meta_begin(srv->meta, 1, &t);
+	/* from meta's counter, atomically (a compare-and-swap with RADOS
+	 * meta): in server mode other servers take ids from it too, so it is
+	 * the truth; this engine's own highest id is only a floor */
+	uint64_t id, want;
+	int rc = hr_meta_counter_alloc(srv->meta, "next_region_id", n,
+				       atomic_load(&srv->next_region_id), &id);
 	if (rc < 0)
 		return rc;
-	if (srv->host) {
-		/* server mode: meta's counter is the only truth (other servers
-		 * take ids from it too); one transaction reads and raises it */
-		uint64_t v = 0;
-		if ((rc = hr_meta_counter_get(t, "next_region_id", &v)) == 0)
-			rc = hr_meta_counter_put(t, "next_region_id", (v ? v : 1) + n);
-		if (rc < 0) {
-			hr_meta_abort(t);
-			return rc;
-		}
-		if ((rc = hr_meta_commit(t)) == 0)
-			*first = v ? v : 1;
-		return rc;
-	}
-	uint64_t id = atomic_fetch_add(&srv->next_region_id, n);
-	if ((rc = hr_meta_counter_raise(t, "next_region_id", id + n)) < 0) {
-		hr_meta_abort(t);
-		return rc;
-	}
-	if ((rc = hr_meta_commit(t)) == 0)
-		*first = id;
-	return rc;
+	want = id + n;
+	uint_fast64_t cur = atomic_load(&srv->next_region_id);
+	while (cur < want && !atomic_compare_exchange_weak(&srv->next_region_id, &cur, want))
+		;
+	*first = id;
+	return 0;
 }
 
 int hr_region_new(hr_server *srv, hr_table *t, uint64_t id, const uint8_t *start,
@@ -258,8 +246,9 @@ int hr_server_locate(hr_server *srv, const char *table, const uint8_t *row, size
 	hr_region *r = t->nregions ? t->regions[hr_regions_find(t->regions, t->nregions, row, len)]
 				   : NULL;
 	/* server mode: the map holds only the regions hosted here, so a row may
-	 * fall in a gap: another server's (hr_host.h) */
-	if (srv->host && (!r || !hr_region_contains(r, row, len))) {
+	 * fall in a gap: another server's (hr_host.h); a region being closed
+	 * is no longer served */
+	if (srv->host && (!r || !hr_region_contains(r, row, len) || atomic_load(&r->closing))) {
 		pthread_rwlock_unlock(&srv->map_lock);
 		return -EREMOTE;
 	}
@@ -647,6 +636,17 @@ static void region_leftovers(leftovers *l, hr_region *r, const char *rel)
 	hr_io_list_free(e, n);
 	if (l->removed != removed)
 		hr_io_sync_dir(io, r->dir);
+}
+
+void hr_server_region_leftovers(hr_server *srv, hr_region *r)
+{
+	leftovers l = {.srv = srv};
+	unsigned ns = atomic_load(&r->nstores);
+	for (unsigned i = 0; i < ns; i++) {
+		char rel[64 + HR_MAX_NAME];
+		snprintf(rel, sizeof(rel), "store/%016" PRIx64 "/%s", r->id, r->stores[i]->fam.name);
+		store_leftovers(&l, r->stores[i], rel);
+	}
 }
 
 static void remove_leftovers(hr_server *srv, uint64_t region_mark)
@@ -1091,9 +1091,14 @@ int hr_server_open_io(const hr_config *cfg, hr_io *io, hr_server **out)
 		goto fail;
 	if ((rc = hr_io_mkdirs(io, srv->wal_dir)) < 0 || (rc = hr_io_mkdirs(io, srv->store_dir)) < 0)
 		goto fail;
-	/* LMDB works on a local directory: with storage=rados it stays on
-	 * the local disk until meta lives in RADOS too (meta_rados) */
-	if ((rc = hr_meta_open(srv->meta_dir, srv->own_io ? hr_io_posix() : io, &srv->meta)) < 0)
+	/* storage=rados: meta is the omap of one object in the data
+	 * directory's namespace (shared by the servers of a cluster), its
+	 * WAL records this server's */
+	if (srv->rados)
+		rc = hr_meta_open_rados(hr_rados_ioctx(srv->rados), cfg->server_name, io, &srv->meta);
+	else
+		rc = hr_meta_open(srv->meta_dir, io, &srv->meta);
+	if (rc < 0)
 		goto fail;
 	if ((rc = hr_bcache_new(cfg->block_cache_size, &srv->bc)) < 0)
 		goto fail;
@@ -1185,6 +1190,16 @@ int hr_server_close(hr_server *srv)
 	if (srv->wal) {
 		rc = hr_wal_sync(srv->wal);
 		hr_wal_close(srv->wal);
+		/* server mode, every region closed (each close flushed): nothing in
+		 * this WAL is needed by anyone, and nobody will reopen it */
+		size_t hosted = 0;
+		for (size_t i = 0; i < srv->ntables; i++)
+			hosted += srv->tables[i]->nregions;
+		if (srv->host && rc == 0 && hosted == 0 && hr_io_rmrf(srv->io, srv->wal_dir) == 0) {
+			char wal[PATH_MAX];
+			if (hr_fname_wal_dir(srv->cfg.data_dir, wal, sizeof(wal)) == 0)
+				hr_io_sync_dir(srv->io, wal);
+		}
 	}
 	hr_snapshot_unload(srv); /* its handles hold regions: before the caches go */
 	for (size_t i = 0; i < srv->ntables; i++)

@@ -65,7 +65,7 @@ static int copy_verified(void *ctx, hr_store *st, const hr_snap_file *sf, uint64
 		rc = -EIO;
 		goto out;
 	}
-	if ((out = hr_io_open(io, tmp, HR_IO_WRONLY | HR_IO_CREATE | HR_IO_TRUNC)) < 0) {
+	if ((out = hr_io_open(io, tmp, HR_IO_WRONLY | HR_IO_CREATE | HR_IO_TRUNC | HR_IO_WRITEBACK)) < 0) {
 		rc = out;
 		goto out;
 	}

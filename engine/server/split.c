@@ -215,7 +215,8 @@ static int split_region(hr_region *p, const uint8_t *key, size_t klen, uint64_t 
 		return rc;
 	pthread_mutex_lock(&p->flush_mu);
 	unsigned ns = atomic_load(&p->nstores);
-	if (atomic_load(&p->state) != HR_REGION_OPEN) {
+	/* a region being closed (server mode) is not split: it leaves */
+	if (atomic_load(&p->state) != HR_REGION_OPEN || atomic_load(&p->closing)) {
 		pthread_mutex_unlock(&p->flush_mu);
 		return -ESTALE;
 	}

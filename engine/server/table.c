@@ -279,6 +279,12 @@ int hr_family_add(hr_server *srv, const char *table, const hr_family_schema *f)
 	int rc;
 	if (!ns)
 		return -ENOMEM;
+	/* server mode: the schema this add rewrites is meta's, with families
+	 * other servers added (DDL runs on one server at a time: the master) */
+	if (srv->host && (rc = hr_host_refresh(srv)) < 0) {
+		free(ns);
+		return rc;
+	}
 	pthread_rwlock_wrlock(&srv->map_lock);
 	hr_table *t = hr_server_table(srv, table);
 	if (!t) {

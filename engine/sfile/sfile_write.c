@@ -170,7 +170,9 @@ int hr_sfile_write_open(hr_io *io, const char *tmp_path, uint32_t block_size, in
 		goto fail;
 	memset(w->blk.p, 0, w->hdr);
 	w->blk.len = w->hdr;
-	w->fd = hr_io_open(io, tmp_path, HR_IO_WRONLY | HR_IO_CREATE | HR_IO_TRUNC);
+	/* synced before it is renamed into place: nothing relies on a write
+	 * before that */
+	w->fd = hr_io_open(io, tmp_path, HR_IO_WRONLY | HR_IO_CREATE | HR_IO_TRUNC | HR_IO_WRITEBACK);
 	if (w->fd < 0) {
 		rc = w->fd;
 		hr_log_error("sfile", "%s: create: %s", tmp_path, strerror(-rc));

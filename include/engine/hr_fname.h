@@ -69,6 +69,10 @@ typedef enum hr_fname_level {
 int hr_fname_lock(const char *data_dir, char *buf, size_t len);
 int hr_fname_meta_dir(const char *data_dir, char *buf, size_t len);
 int hr_fname_wal_dir(const char *data_dir, char *buf, size_t len);
+/* Server mode (hr_host.h): <data_dir>/wal/<server name>, one WAL directory
+ * per region server start. -EINVAL unless the name is one path component
+ * other than ".", ".." and "corrupt" (the single-node wal/corrupt/). */
+int hr_fname_server_wal_dir(const char *data_dir, const char *server, char *buf, size_t len);
 int hr_fname_store_dir(const char *data_dir, char *buf, size_t len);
 int hr_fname_lost_dir(const char *data_dir, char *buf, size_t len);
 int hr_fname_archive_dir(const char *data_dir, char *buf, size_t len);

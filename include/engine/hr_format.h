@@ -143,6 +143,8 @@
  * read only by replay, and group commit's latency is the write path's;
  * compressing it would cost every put for no lasting saving (the WAL is
  * deleted once flushed; store files are where the bytes stay).
+ * The wal dir is <data>/wal, or <data>/wal/<server name> for a region
+ * server in cluster mode (hr_host.h; same format, its own segment ids).
  * One file per segment: <wal dir>/<segment id as %016llx>.wal, created as
  * "<name>.tmp" with its header, fdatasynced, renamed, directory fsynced; then
  * only appended to. A new process never appends to an old segment.
@@ -292,16 +294,21 @@
  * answer.
  * Durability: a write acknowledged by RADOS is on every replica of the
  * pool, so name operations are durable when they return (sync_dir only
- * checks the directory exists) and file data when hr_io_sync has waited
- * for the file's pipelined writes. hr.size is rewritten by each write that
+ * checks the directory exists), and file data when its write returned
+ * (or, for a file opened HR_IO_WRITEBACK, when hr_io_sync has waited for
+ * its pipelined writes). hr.size is rewritten by each write that
  * extends the file, in the order the writes were issued (RADOS applies one
  * client's operations on one object in order), so it only grows while a
  * file is written. After a crash, bytes written but not synced read as
  * their data or as zeros, as after a power loss on a local disk (the WAL's
  * CRCs find such a torn tail).
- * Name mutations are serialised inside one process; two processes mutating
- * one directory of one namespace at once are not (each data directory has
- * one owner: its lock file; cluster servers write disjoint names). */
+ * Name mutations are serialised inside one process. Across processes
+ * (cluster servers sharing a namespace) mkdir holds a RADOS advisory lock
+ * "hr.mkdir" on the parent directory object (cls_lock, expiring after 10 s
+ * if its holder dies), so two servers making one directory make it once;
+ * other name operations of two processes on the same names are not
+ * serialised (each server writes names of its own: its WAL directory,
+ * store files with ids from meta's counter). */
 #define HR_RADOS_VERSION 1u
 #define HR_RADOS_CHUNK (4u << 20)
 #define HR_RADOS_ROOT_INO 1u
@@ -310,6 +317,40 @@
 #define HR_RADOS_SIZE_LEN 13u
 #define HR_RADOS_XATTR_NLINK "hr.nlink"
 #define HR_RADOS_XATTR_SIZE "hr.size"
+
+/* ======================================================================
+ * Region metadata in RADOS (storage=rados; engine/meta/meta_rados.c,
+ * hr_meta.h)
+ * ======================================================================
+ * The databases of hr_meta.h are the omap of ONE object, "hregionfs.meta"
+ * (HR_META_RADOS_OBJECT), in the pool and namespace of the data directory.
+ * Values are the LMDB records' bytes exactly, for both backends:
+ *   table record, snapshot manifest: above;
+ *   region: u8 state | u8 tlen | table | u16 slen | start | u16 elen | end;
+ *   store: u64 flushed seq | u32 n | n x u64 file id (newest first);
+ *   counter: u64; wal segment: empty.
+ * (LMDB keys: region id and segment id u64 big-endian, store key region
+ * id BE | family, snapshot key table | 0x00 | name, names as bytes.)
+ * RADOS keys are printable so that listing can page with start_after /
+ * filter_prefix (C strings); binary parts are lowercase hex,
+ * which keeps LMDB's order (bytewise, shorter first) within a database:
+ *   format                          -> u32 HR_META_RADOS_FORMAT (1)
+ *   tables/<name>                   -> table record
+ *   regions/<id: 16 hex>            -> region record
+ *   stores/<region id: 16 hex>/<family> -> store record
+ *   wal/<owner>/<segment id: 16 hex> -> (empty)   owner: the server name,
+ *                                       "" single-node ("wal//..."); no '/'
+ *   counters/<name>                 -> u64 counter
+ *   snapshots/<table in hex>/<name> -> snapshot manifest (the table is hex
+ *                                       so that "a" sorts before "a-b")
+ * A write transaction is one write operation: its omap_cmp checks (EQ the
+ * value it read; EQ "" for "no record": no guarded record is ever empty),
+ * then omap_set and omap_rm_keys; the OSD applies all or nothing
+ * (-ECANCELED when a check fails). A counter allocation is a
+ * compare-and-swap: cmp EQ the value read, set the new one, retried. An
+ * object without the format record gets it at open (create + set); one
+ * with another value is refused (-EIO). */
+#define HR_META_RADOS_FORMAT 1u
 
 /* ======================================================================
  * The control socket (engine/ctl, hregionctl <-> the daemon)

@@ -20,6 +20,22 @@
  *   keyed by file id).
  * Single-node mode (server_name empty) is unchanged.
  *
+ * Schemas: DDL runs on one server at a time (the master). A region open
+ * first adds the tables and families meta has and this server lacks
+ * (another server's DDL); hr_family_add starts from meta's schema. Family
+ * settings altered elsewhere (hr_family_alter) are not followed by a
+ * server that loaded the table before (known limit). The public
+ * hr_table_create/hr_table_drop keep their single-node meaning (create
+ * and host / drop what is hosted); cluster DDL uses hr_host_table_*.
+ * Snapshots, exports and restores are single-node features: not loaded
+ * in server mode.
+ *
+ * hr_server_close never flushes: a server closed with regions still hosted
+ * leaves their edits in its WAL, to be recovered as after a crash (close
+ * the regions first for a clean stop: a server closed with no region
+ * hosted removes its own WAL directory, so hr_host_wal_retire of it then
+ * answers -ENOENT).
+ *
  * Every read, write, scan or admin call on a row whose region this server
  * does not host returns -EREMOTE (HBase's NotServingRegionException): the
  * client drops its cached location and asks the master again. A table the
@@ -67,12 +83,24 @@ int hr_host_mode(const hr_server *srv);
 int hr_host_open_region(hr_server *srv, uint64_t region_id, const char *const *recover_from,
 			size_t n);
 
-/* Stops hosting region_id: new writes get -EREMOTE at once, writes in
+/* hr_host_open_region for several regions with one pass over each dead
+ * server's WAL (a dead server's regions are best reopened together: each
+ * pass reads its whole WAL). results[i] (if not NULL) gets the outcome of
+ * ids[i] as hr_host_open_region would return it; one region failing does
+ * not stop the others. Returns 0 if every region opened, a negative errno
+ * that concerns them all (bad arguments, a damaged WAL, meta unreadable:
+ * then none opened), or the first failed region's result. */
+int hr_host_open_regions(hr_server *srv, const uint64_t *ids, size_t nids,
+			 const char *const *recover_from, size_t n, int *results);
+
+/* Stops hosting region_id: new requests get -EREMOTE at once, writes in
  * flight finish, the region is flushed (its edits then live in store files,
- * so no WAL is needed to open it elsewhere) and closed. Open scanners of it
- * end with -EREMOTE on their next call. -ENOENT: not hosted here. On a
- * flush failure the region stays hosted and serving, and the error is
- * returned (the master retries or treats this server as dead). */
+ * so no WAL is needed to open it elsewhere; until then our WAL keeps them)
+ * and closed. Open scanners of it get -EREMOTE once it is closed (when
+ * they next move to a row). -ENOENT: not hosted here; -EALREADY: a close
+ * of it is running. On a flush failure the region stays hosted and
+ * serving, and the error is returned (the master retries or treats this
+ * server as dead). */
 int hr_host_close_region(hr_server *srv, uint64_t region_id);
 
 /* The ids of the regions hosted here, ascending (malloc'd; free()). */
@@ -101,6 +129,25 @@ typedef void (*hr_host_split_after_fn)(void *ctx, uint64_t parent, uint64_t daug
 				       uint64_t daughter_b, int err);
 void hr_host_set_split_hooks(hr_server *srv, hr_host_split_before_fn before,
 			     hr_host_split_after_fn after, void *ctx);
+
+/* Meta's regions (every server's, hosted or not), in (table, start key)
+ * order; table NULL = of every table, else -ENOENT if meta has no such
+ * table. For the master: assignment, reconciliation, LOCATE. Release with
+ * hr_host_meta_regions_free. */
+typedef struct hr_host_region_desc {
+	uint64_t id;
+	char table[HR_MAX_NAME + 1];
+	uint8_t *start, *end;	/* malloc'd; len 0 = unbounded */
+	size_t start_len, end_len;
+} hr_host_region_desc;
+int hr_host_meta_regions(hr_server *srv, const char *table, hr_host_region_desc **out,
+			 size_t *n);
+void hr_host_meta_regions_free(hr_host_region_desc *v, size_t n);
+
+/* Adds to this server the tables and families meta has and it lacks
+ * (another server's DDL), so hr_table_list / hr_table_schema_get answer
+ * for them. Region opens do it themselves. */
+int hr_host_refresh(hr_server *srv);
 
 /* Removes the WAL directory of a dead server (its name), once every region
  * it hosted was reopened with it in recover_from. -ENOENT if there is none;

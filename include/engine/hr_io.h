@@ -64,6 +64,13 @@ enum {
 	HR_IO_CREATE = 0x10,	/* create if missing, mode 0600 */
 	HR_IO_EXCL = 0x20,	/* with CREATE: fail with -EEXIST if present */
 	HR_IO_TRUNC = 0x40,
+	/* A hint for a file whose writes count only once synced (a store file
+	 * being written, a copy): they may stay queued in this process until
+	 * hr_io_sync, so a process crash may lose them. Without it a write
+	 * that returned survives a crash of the process (POSIX: it is in the
+	 * page cache), which the WAL's durability=os relies on. POSIX has
+	 * nothing to buffer and ignores it; io_rados pipelines such writes. */
+	HR_IO_WRITEBACK = 0x80,
 };
 
 typedef struct hr_io_ops {

@@ -11,16 +11,21 @@
  * ctl.sock.
  *
  * What differs from POSIX (the contract of hr_io.h holds otherwise):
- * - pwrite never blocks on the network: each is queued to RADOS as an
- *   asynchronous write (at most HR_IO_RADOS_INFLIGHT per file in flight;
- *   more waits), and writes end at chunk boundaries (a short write:
- *   hr_io_pwrite_all continues). An asynchronous write that fails makes
- *   the next hr_io_sync (and close) of that file return its error.
+ * - pwrite returns once RADOS acknowledged the write (on every replica),
+ *   so a write that returned survives a crash of this process, as
+ *   write(2) does with the page cache (the WAL's durability=os counts on
+ *   it). A file opened with HR_IO_WRITEBACK (store files being written)
+ *   is pipelined instead: each pwrite is queued as an asynchronous write
+ *   (at most HR_IO_RADOS_INFLIGHT per file in flight; more waits) and
+ *   hr_io_sync waits for them; one that failed makes the next sync (and
+ *   close) of that file return its error. Writes end at chunk boundaries
+ *   (a short write: hr_io_pwrite_all continues).
  * - pread, truncate and size first wait for the file's queued writes.
  * - A name operation (create, rename, link, unlink, mkdir, rmdir) is
  *   durable when it returns; sync_dir only checks the directory exists.
- * - Name operations of one process are serialised (one mutex); two
- *   processes must not change the same directory at once (see hr_format.h).
+ * - Name operations of one process are serialised (one mutex); between
+ *   processes only mkdir is (a RADOS lock on the parent): two processes
+ *   must not change the same names at once (see hr_format.h).
  * - A rename or link between root and a path outside it: -EXDEV.
  *
  * Ownership: the hr_io does not own r; destroy the hr_io (hr_io_destroy)

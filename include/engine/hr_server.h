@@ -55,9 +55,11 @@ int hr_store_new(hr_region *r, const hr_family_schema *f, hr_store **out);
 void hr_store_free(hr_store *st);
 /* Appends st to r's stores (r has fewer than HR_MAX_FAMILIES). */
 void hr_region_attach_store(hr_region *r, hr_store *st);
-/* Allocates n consecutive region ids and records them in LMDB before
- * anything is created under them: at open, a region directory with an id
- * below the recorded counter is known to be this engine's. */
+/* Allocates n consecutive region ids from meta's counter
+ * (hr_meta_counter_alloc: never the same ids to two servers sharing a
+ * meta) before anything is created under them: at open, a region
+ * directory with an id below the recorded counter is known to be this
+ * engine's. */
 int hr_region_ids_reserve(hr_server *srv, unsigned n, uint64_t *first);
 
 /* A new store-file id, unique among every server sharing the meta in
@@ -67,9 +69,16 @@ int hr_server_file_id(hr_server *srv, uint64_t *id);
  * (raising srv's seq, file-id counter and r's timestamp floor); a file that
  * does not open makes r OFFLINE. */
 int hr_server_load_store(hr_server *srv, hr_region *r, hr_store *st, const hr_meta_store *ms);
+/* Removes the crash leftovers in the directories of r's stores (temp
+ * files, store files they do not list) and moves what it does not
+ * understand to lost/, as a single-node open does; directories of families
+ * r does not have are left alone (another server may know a newer schema).
+ * r must be loaded and not yet serving (server mode: hr_host_open_region). */
+void hr_server_region_leftovers(hr_server *srv, hr_region *r);
 /* host.c: server-mode open (after meta is open, instead of loading regions,
  * cleaning leftovers and replaying the WAL): tables from meta, counters */
 int hr_host_load(hr_server *srv);
+
 int hr_host_wal_dir(const hr_config *cfg, char *buf, size_t len);
 
 /* Moves path (rel: its path below the data directory) into lost/ with a

@@ -51,6 +51,7 @@ verify_acked() {
 stat_of() { t cat "$M/.hregionfs/stats" | awk -v k="$1" '$1 == k { print $2 }'; }
 
 @test "a full disk: ENOSPC at close, reads work, nothing acknowledged lost, writes resume without a remount" {
+	skip_rados "fills a small local file system under the data directory"
 	t mkdir -p "$M/t/r/cf" || fail "mkdir"
 	: >"$HR_TMP/acked"
 	# leave about 512 KB: the next writes fill it

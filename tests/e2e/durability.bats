@@ -266,6 +266,7 @@ power_cut() {
 }
 
 @test "a fsynced scratch file renamed onto a cell survives a power loss (rsync --fsync)" {
+	skip_rados "cuts the local WAL segments to their synced length"
 	unmount_fs
 	# what the clean unmount left is durable
 	find "$HR_DATA/wal" -name '*.wal' -exec stat -c '%d %i %s' {} + >"$HR_TMP/synced"

@@ -50,6 +50,7 @@ present_prefix() {
 }
 
 @test "a flipped byte in a rolled WAL segment: refused by default, a prefix with point_in_time" {
+	skip_rados "flips a byte of a local WAL segment with dd"
 	write_cells 300
 	crash_fs || fail "could not crash the daemon"
 	seg=$HR_DATA/wal/0000000000000002.wal

@@ -147,6 +147,22 @@ static void t_write_read_size_truncate(void)
 		CHECK(g[i] == 0);
 	CHECK_RC(hr_io_close(io, fd), 0);
 
+	/* a write that returned is in RADOS before any sync (a second hr_io
+	 * is another process's view) */
+	{
+		char w[PATH_MAX];
+		pathof(w, sizeof(w), "f-through");
+		int wfd = hr_io_open(io, w, HR_IO_WRONLY | HR_IO_CREATE | HR_IO_EXCL);
+		CHECK(wfd >= 0);
+		fill(b, 5000, 11, 0);
+		CHECK_RC(hr_io_pwrite_all(io, wfd, b, 5000, 0), 0);
+		hr_io *o3;
+		CHECK_RC(hr_io_rados_new(rad, root, &o3), 0);
+		CHECK(file_is(o3, w, 11, 5000));
+		hr_io_destroy(o3);
+		CHECK_RC(hr_io_close(io, wfd), 0);
+		CHECK_RC(hr_io_unlink(io, w), 0);
+	}
 	/* another process's view (a second hr_io): what was synced */
 	hr_io *o2;
 	CHECK_RC(hr_io_rados_new(rad, root, &o2), 0);
@@ -422,7 +438,8 @@ static void t_threads_one_fd(void)
 {
 	char p[PATH_MAX];
 	pathof(p, sizeof(p), "threads");
-	int fd = hr_io_open(io, p, HR_IO_RDWR | HR_IO_CREATE | HR_IO_EXCL);
+	/* pipelined writes (HR_IO_WRITEBACK): a read waits for the queue */
+	int fd = hr_io_open(io, p, HR_IO_RDWR | HR_IO_CREATE | HR_IO_EXCL | HR_IO_WRITEBACK);
 	CHECK(fd >= 0);
 	pthread_t th[NTHR];
 	struct thr t[NTHR];
@@ -440,10 +457,71 @@ static void t_threads_one_fd(void)
 	CHECK_RC(hr_io_unlink(io, p), 0);
 }
 
+struct racer {
+	hr_io *io;
+	int idx, ok;
+};
+
+enum { RACE_ROUNDS = 20 };
+
+/* mkdir -p of race<k> then a file in it, for each round: another hr_io
+ * (another process's view) does the same at once */
+static void *racer(void *arg)
+{
+	struct racer *t = arg;
+	char p[PATH_MAX];
+	t->ok = 1;
+	for (int k = 0; k < RACE_ROUNDS; k++) {
+		snprintf(p, sizeof(p), "%s/race%d", root, k);
+		int rc = hr_io_mkdir(t->io, p);
+		if (rc < 0 && rc != -EEXIST)
+			t->ok = 0;
+		snprintf(p, sizeof(p), "%s/race%d/f%d", root, k, t->idx);
+		if (hr_io_write_file(t->io, p, HR_IO_EXCL, "x", 1) < 0)
+			t->ok = 0;
+	}
+	return NULL;
+}
+
+/* Two processes making the same directory at once: one directory, with
+ * both files in it (a name set twice would orphan one directory and the
+ * file made in it). */
+static void t_mkdir_race_two_views(void)
+{
+	struct racer t[2];
+	pthread_t th[2];
+	for (int i = 0; i < 2; i++) {
+		t[i] = (struct racer){.idx = i};
+		CHECK_RC(hr_io_rados_new(rad, root, &t[i].io), 0);
+	}
+	for (int i = 0; i < 2; i++)
+		pthread_create(&th[i], NULL, racer, &t[i]);
+	for (int i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+	int lost = 0;
+	for (int k = 0; k < RACE_ROUNDS; k++) {
+		char p[PATH_MAX];
+		hr_io_dirent *e;
+		size_t n = 0;
+		snprintf(p, sizeof(p), "%s/race%d", root, k);
+		if (hr_io_list(io, p, &e, &n) == 0)
+			hr_io_list_free(e, n);
+		lost += n != 2;
+		hr_io_rmrf(io, p);
+	}
+	for (int i = 0; i < 2; i++) {
+		hr_io_destroy(t[i].io);
+		CHECK(t[i].ok);
+	}
+	CHECK_RC(lost, 0);
+}
+
 /* The writer child: files w/<i> of (i % 50 + 1) * 997 bytes, each written
- * in pieces, synced, and then reported on stdout ("<i>\n"); between files,
- * unsynced writes to a scratch file and renames of it, so the kill lands
- * in the middle of anything. */
+ * in pieces and then reported on stdout ("<i>\n"): odd ones opened with
+ * HR_IO_WRITEBACK (pipelined) and synced, even ones without and not
+ * synced (a returned write must outlive the process, like the WAL's in
+ * durability=os). Between files, pipelined unsynced writes to a scratch
+ * file and renames of it, so the kill lands in the middle of anything. */
 static int writer_child(const char *ns, const char *rt)
 {
 	hr_rados *r;
@@ -459,7 +537,8 @@ static int writer_child(const char *ns, const char *rt)
 	for (int i = 0;; i++) {
 		size_t len = (size_t)(i % 50 + 1) * 997;
 		snprintf(p, sizeof(p), "%s/w/%d", rt, i);
-		int fd = hr_io_open(o, p, HR_IO_WRONLY | HR_IO_CREATE | HR_IO_TRUNC);
+		int wb = i % 2 ? HR_IO_WRITEBACK : 0;
+		int fd = hr_io_open(o, p, HR_IO_WRONLY | HR_IO_CREATE | HR_IO_TRUNC | wb);
 		if (fd < 0)
 			return 3;
 		fill(b, len, (uint64_t)i, 0);
@@ -468,11 +547,12 @@ static int writer_child(const char *ns, const char *rt)
 			if (hr_io_pwrite_all(o, fd, b + off, n, off) < 0)
 				return 4;
 		}
-		if (hr_io_sync(o, fd, 1) < 0 || hr_io_close(o, fd) < 0)
+		if ((wb && hr_io_sync(o, fd, 1) < 0))
 			return 5;
 		printf("%d\n", i);
 		fflush(stdout);
-		fd = hr_io_open(o, s, HR_IO_WRONLY | HR_IO_CREATE);
+		hr_io_close(o, fd);
+		fd = hr_io_open(o, s, HR_IO_WRONLY | HR_IO_CREATE | HR_IO_WRITEBACK);
 		if (fd >= 0) {
 			hr_io_pwrite_all(o, fd, b, len, 0);
 			hr_io_close(o, fd);
@@ -510,7 +590,7 @@ static void t_kill9_mid_workload(void)
 	fclose(f);
 	CHECK(WIFSIGNALED(status));
 	CHECK(last >= want);
-	/* a fresh view (the child's process is gone): every synced file is
+	/* a fresh view (the child's process is gone): every reported file is
 	 * whole, and every name in the directory points at a live inode */
 	hr_io *o2;
 	CHECK_RC(hr_io_rados_new(rad, root, &o2), 0);
@@ -586,6 +666,7 @@ int main(int argc, char **argv)
 	RUN(t_list_rmdir_stat);
 	RUN(t_posix_outside_root);
 	RUN(t_threads_one_fd);
+	RUN(t_mkdir_race_two_views);
 	RUN(t_kill9_mid_workload);
 	hr_io_destroy(io);
 	purge();
