@@ -192,25 +192,27 @@ static void on_expired(void *ctx)
 	pthread_kill(s->main_thread, SIGUSR1); /* only a signal: ZooKeeper's thread */
 }
 
-/* Test hook (tests/e2e/cluster_split.bats): HREGIONFS_TEST_CRASH_IN_SPLIT=
- * FILE whose first line is this process's PID and second line step makes
- * it SIGKILL itself at that step of a split: "before" (the parent is
- * SPLITTING in ZooKeeper, meta unchanged) or "after" (the daughters are in
- * meta, ZooKeeper not yet told). FILE is read at every step, so a test
- * arms it for the server it picks while the cluster runs. */
-static void crash_point(const char *step)
+/* Test hook (tests/e2e/cluster_split.bats): HREGIONFS_TEST_CRASH_IN_SPLIT=FILE
+ * makes this server SIGKILL itself at a step of a split when FILE's first
+ * line is its PID and its second line names the step: "before" (the parent
+ * is SPLITTING in ZooKeeper, the daughters are not in meta yet) or "after"
+ * (the daughters are committed in meta, ZooKeeper still says SPLITTING).
+ * FILE is read at each step, so a test arms one server of several, at the
+ * moment it chooses, and a kill -9 lands at an exact point, not a timing. */
+static void test_crash_in_split(const char *step)
 {
 	const char *path = getenv("HREGIONFS_TEST_CRASH_IN_SPLIT");
-	FILE *f = path && *path ? fopen(path, "r") : NULL;
+	if (!path || !*path)
+		return;
+	FILE *f = fopen(path, "r");
 	if (!f)
 		return;
 	long pid = 0;
-	char want[32] = "";
-	int hit = fscanf(f, "%ld %31s", &pid, want) == 2 && pid == (long)getpid() &&
-		  strcmp(want, step) == 0;
+	char what[16] = "";
+	int n = fscanf(f, "%ld %15s", &pid, what);
 	fclose(f);
-	if (hit) {
-		hr_log_warn("rs", "test hook: killed in a split, step '%s'", step);
+	if (n == 2 && pid == (long)getpid() && strcmp(what, step) == 0) {
+		hr_log_warn("rs", "test hook: SIGKILL %s a split (HREGIONFS_TEST_CRASH_IN_SPLIT)", step);
 		raise(SIGKILL);
 	}
 }
@@ -220,7 +222,7 @@ static int split_before(void *ctx, uint64_t parent)
 	hr_cluster *cl = atomic_load(&((rs *)ctx)->cl);
 	int rc = cl ? hr_cluster_split_before(cl, parent) : -EBUSY;
 	if (rc == 0)
-		crash_point("before");
+		test_crash_in_split("before");
 	return rc;
 }
 
@@ -228,7 +230,7 @@ static void split_after(void *ctx, uint64_t parent, uint64_t a, uint64_t b, int 
 {
 	hr_cluster *cl = atomic_load(&((rs *)ctx)->cl);
 	if (err == 0)
-		crash_point("after");
+		test_crash_in_split("after");
 	if (cl)
 		hr_cluster_split_after(cl, parent, a, b, err);
 }
