@@ -192,15 +192,45 @@ static void on_expired(void *ctx)
 	pthread_kill(s->main_thread, SIGUSR1); /* only a signal: ZooKeeper's thread */
 }
 
+/* Test hook (tests/e2e/cluster_split.bats): HREGIONFS_TEST_CRASH_IN_SPLIT=FILE
+ * makes this server SIGKILL itself at a step of a split when FILE's first
+ * line is its PID and its second line names the step: "before" (the parent
+ * is SPLITTING in ZooKeeper, the daughters are not in meta yet) or "after"
+ * (the daughters are committed in meta, ZooKeeper still says SPLITTING).
+ * FILE is read at each step, so a test arms one server of several, at the
+ * moment it chooses, and a kill -9 lands at an exact point, not a timing. */
+static void test_crash_in_split(const char *step)
+{
+	const char *path = getenv("HREGIONFS_TEST_CRASH_IN_SPLIT");
+	if (!path || !*path)
+		return;
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return;
+	long pid = 0;
+	char what[16] = "";
+	int n = fscanf(f, "%ld %15s", &pid, what);
+	fclose(f);
+	if (n == 2 && pid == (long)getpid() && strcmp(what, step) == 0) {
+		hr_log_warn("rs", "test hook: SIGKILL %s a split (HREGIONFS_TEST_CRASH_IN_SPLIT)", step);
+		raise(SIGKILL);
+	}
+}
+
 static int split_before(void *ctx, uint64_t parent)
 {
 	hr_cluster *cl = atomic_load(&((rs *)ctx)->cl);
-	return cl ? hr_cluster_split_before(cl, parent) : -EBUSY;
+	int rc = cl ? hr_cluster_split_before(cl, parent) : -EBUSY;
+	if (rc == 0)
+		test_crash_in_split("before");
+	return rc;
 }
 
 static void split_after(void *ctx, uint64_t parent, uint64_t a, uint64_t b, int err)
 {
 	hr_cluster *cl = atomic_load(&((rs *)ctx)->cl);
+	if (err == 0)
+		test_crash_in_split("after");
 	if (cl)
 		hr_cluster_split_after(cl, parent, a, b, err);
 }
@@ -354,6 +384,10 @@ int main(int argc, char **argv)
 		snprintf(cfg.data_dir, sizeof(cfg.data_dir), "%s", abs);
 	}
 	hr_log_set_level(cfg.log_level);
+	if (cfg.storage == HR_STORAGE_RADOS && cfg.durability == HR_DURABILITY_OS)
+		hr_log_warn("rs", "durability = os over RADOS: a put is acknowledged before RADOS "
+			    "completed its WAL write, so a crash of this process loses it; use "
+			    "durability = fsync for HBase's guarantee");
 
 	char host[128];
 	uint16_t port;
