@@ -225,7 +225,7 @@ if [[ $unit_only -eq 0 ]]; then
 			export HREGIONFS_BIN="$build/hregionfs"
 			mapfile -t rfiles < <(rados_bats)
 			rlog=
-			if [[ ${#rfiles[@]} -gt 0 && ${HR_RADOS_PARALLEL:-0} == 1 ]]; then
+			if [[ ${#rfiles[@]} -gt 0 && ${HR_RADOS_PARALLEL:-1} == 1 ]]; then
 				# Beside the local pass; its output is shown when it is counted.
 				rlog=$(mktemp "${TMPDIR:-/tmp}/hrtest-log.XXXXXX")
 				(HR_RUN_QUIET=1 HREGIONFS_TEST_STORAGE=rados run_exec "bats (storage=rados)" "$E2E_TIMEOUT" "$rlog" \
