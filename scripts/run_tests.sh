@@ -21,8 +21,9 @@
 #                             there; 1: a cluster that does not start is a
 #                             failure; 0: no cluster, no rados pass
 #   HR_RADOS_BATS=all|0|"a.bats b.bats"  what the storage=rados pass runs
-#   HR_RADOS_PARALLEL=1       run the rados pass beside the local pass
-#                             instead of after it (see README, "Tests")
+#   HR_RADOS_PARALLEL=0       run the rados pass after the local pass
+#                             instead of beside it (the default, 1: the
+#                             suite is latency-bound, ~1/3 of a core)
 set -uo pipefail
 
 UNIT_TIMEOUT=${HR_UNIT_TIMEOUT:-300}
