@@ -38,7 +38,8 @@ static struct {
 	const char *only; /* comma-separated phase names (prefix match), NULL = all */
 	int keep;
 	int no_histograms; /* -H: metrics_histograms = false (the A/B of bench_metrics.sh) */
-} opt = {NULL, 200000, 100000, 2000, 16, 100, NULL, 0, 0};
+	int rados;	   /* -R: storage=rados (HR_CEPH_CONF, HR_RADOS_POOL) */
+} opt = {NULL, 200000, 100000, 2000, 16, 100, NULL, 0, 0, 0};
 
 static uint8_t *value_buf;
 static int failed;
@@ -142,6 +143,11 @@ static int srv_open(bench_srv *b, int durability)
 	snprintf(c.data_dir, sizeof(c.data_dir), "%s", b->dir);
 	c.durability = durability;
 	c.metrics_histograms = !opt.no_histograms;
+	if (opt.rados) {
+		c.storage = HR_STORAGE_RADOS;
+		snprintf(c.ceph_conf, sizeof(c.ceph_conf), "%s", getenv("HR_CEPH_CONF"));
+		snprintf(c.rados_pool, sizeof(c.rados_pool), "%s", getenv("HR_RADOS_POOL"));
+	}
 	int rc = hr_server_open(&c, &b->srv);
 	if (rc < 0) {
 		fprintf(stderr, "bench_engine: hr_server_open %s: %s\n", b->dir, hr_strerror(rc));
@@ -397,7 +403,9 @@ static void usage(FILE *f)
 		"                (put_os_1t put_os_2t put_fsync_1w put_fsync_4w put_fsync_16w\n"
 		"                 get_memstore scan_memstore get_files get_miss scan_files)\n"
 		"  -K            keep the data dirs (for inspection)\n"
-		"  -H            no latency histograms (metrics_histograms = false)\n");
+		"  -H            no latency histograms (metrics_histograms = false)\n"
+		"  -R            storage=rados (HR_CEPH_CONF, HR_RADOS_POOL; the namespace\n"
+		"                of each phase's data directory is left behind)\n");
 }
 
 static uint64_t num_arg(const char *s, const char *what)
@@ -415,7 +423,7 @@ static uint64_t num_arg(const char *s, const char *what)
 int main(int argc, char **argv)
 {
 	int c;
-	while ((c = getopt(argc, argv, "d:n:g:s:k:v:o:KHh")) != -1) {
+	while ((c = getopt(argc, argv, "d:n:g:s:k:v:o:KHRh")) != -1) {
 		switch (c) {
 		case 'd': opt.base = optarg; break;
 		case 'n': opt.puts = num_arg(optarg, "-n"); break;
@@ -426,6 +434,7 @@ int main(int argc, char **argv)
 		case 'o': opt.only = optarg; break;
 		case 'K': opt.keep = 1; break;
 		case 'H': opt.no_histograms = 1; break;
+		case 'R': opt.rados = 1; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -438,6 +447,10 @@ int main(int argc, char **argv)
 	}
 	if (!opt.base)
 		opt.base = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+	if (opt.rados && (!getenv("HR_CEPH_CONF") || !getenv("HR_RADOS_POOL"))) {
+		fprintf(stderr, "bench_engine: -R needs HR_CEPH_CONF and HR_RADOS_POOL\n");
+		return 2;
+	}
 	hr_log_set_level(HR_LOG_WARN);
 
 	value_buf = malloc(opt.value_size ? opt.value_size : 1);
@@ -445,8 +458,9 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < opt.value_size; i++)
 		value_buf[i] = (uint8_t)(' ' + splitmix(&s) % 95);
 
-	printf("# hregionfs %s engine benchmark: %zu-byte rows, %zu-byte values, base dir %s\n",
-	       HR_VERSION_STRING, opt.key_size, opt.value_size, opt.base);
+	printf("# hregionfs %s engine benchmark: %zu-byte rows, %zu-byte values, base dir %s%s\n",
+	       HR_VERSION_STRING, opt.key_size, opt.value_size, opt.base,
+	       opt.rados ? ", storage=rados" : "");
 	printf("%-18s %10s %9s %12s\n", "# name", "ops", "seconds", "ops/s");
 	fflush(stdout);
 

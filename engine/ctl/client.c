@@ -325,6 +325,11 @@ static int run(hrctl *c, const hrctl_parsed *p, const char *sock, int nwords, ch
 		 * exactly that point, without a timing race) */
 		const char *crash = getenv("HREGIONCTL_TEST_CRASH_AFTER");
 		hr_io *fio = NULL;
+		/* (the hook wraps the local disk; with storage=rados an engine
+		 * opened over it would miss the metadata and files in RADOS) */
+		if (crash && *crash && c->cfg.storage == HR_STORAGE_RADOS)
+			return hrctl_fail(c, HRCTL_USAGE,
+					  "HREGIONCTL_TEST_CRASH_AFTER works with storage=local only");
 		if (crash && *crash && hr_io_fault_new(hr_io_posix(), &fio) < 0)
 			return hrctl_fail(c, HRCTL_ERROR, "out of memory");
 		int rc = hr_server_open_io(&c->cfg, fio, &c->srv);

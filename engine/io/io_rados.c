@@ -389,6 +389,8 @@ static void node_drain(rnode *n, size_t keep)
 		if (rc < 0 && !n->err)
 			n->err = rc;
 	}
+	if (!done)
+		return;
 	memmove(n->pend, n->pend + done, (n->npend - done) * sizeof(*n->pend));
 	n->npend -= done;
 }

@@ -518,8 +518,9 @@ static int r_each(hr_meta_txn *ht, int db, meta_each_fn fn, void *ctx)
 		if (rc < 0)
 			hr_log_error("meta", "listing %s: %s", pre, strerror(-rc));
 		char *k, *v;
-		size_t klen, vlen;
+		size_t klen, vlen, got = 0;
 		while (rc == 0 && rados_omap_get_next2(it, &k, &v, &klen, &vlen) == 0 && k) {
+			got++;
 			if (klen >= KEY_MAX) {
 				rc = -EIO;
 				break;
@@ -538,6 +539,8 @@ static int r_each(hr_meta_txn *ht, int db, meta_each_fn fn, void *ctx)
 		if (it)
 			rados_omap_get_end(it);
 		rados_release_read_op(op);
+		if (got == 0)
+			more = 0; /* (never loop on an empty page) */
 	}
 	while (rc == 0 && IN_DB(bi))
 		rc = emit_entry(m, &t->w[bi++], NULL, 0, fn, ctx);

@@ -1,8 +1,13 @@
 /* server.c — the RPC server: answers requests with the engine's public API
- * (contract in hr_rpc.h). One accept thread; a thread per connection (at
- * most HR_RPC_MAX_CONNS) that reads its requests in order and answers each
- * before it reads the next. Scan cursors live in a table shared by all
- * connections (cursors.c's job is done here: it is small). */
+ * (contract in hr_rpc.h). HBase's layout: one accept thread; a reader
+ * thread per connection (at most HR_RPC_MAX_CONNS) that reads frames and
+ * queues them (at most HR_RPC_MAX_QUEUE, then it waits: back pressure),
+ * or answers one itself when nothing else is waiting on its socket;
+ * HR_RPC_HANDLERS handler threads that run them and write each answer
+ * under its connection's write mutex, in any order (the client matches
+ * ids). A connection's reader waits for its queued requests before it lets
+ * the connection go. Scan cursors live in a table shared by all
+ * connections. */
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -31,8 +36,18 @@ typedef struct rpc_conn {
 	int fd;
 	pthread_t th;
 	atomic_int done;
+	pthread_mutex_t wmu;	/* one answer written at a time */
+	unsigned inflight;	/* queued or running requests, under s->qmu */
+	pthread_cond_t drained;	/* inflight fell to 0 */
 	struct rpc_conn *next;
 } rpc_conn;
+
+typedef struct rpc_job {
+	rpc_conn *cn;
+	uint8_t *buf;
+	size_t n;
+	struct rpc_job *next;
+} rpc_job;
 
 typedef struct rpc_cursor {
 	uint64_t id;
@@ -59,6 +74,15 @@ struct hr_rpc_server {
 	const hr_rpc_master_ops *master;
 	void *master_ctx;
 	atomic_int refusing;	/* hr_rpc_server_set_serving(0) */
+
+	/* the handlers' queue */
+	pthread_mutex_t qmu;	/* qhead, qtail, qlen, qstop, every conn's inflight */
+	pthread_cond_t qwork, qspace;
+	rpc_job *qhead, *qtail;
+	unsigned qlen;
+	int qstop;
+	pthread_t handlers[HR_RPC_HANDLERS];
+	unsigned nhandlers;
 };
 
 int hr_rpc_addr_parse(const char *addr, char *host, size_t hostlen, uint16_t *port)
@@ -416,10 +440,70 @@ static int serve_frame(hr_rpc_server *s, rpc_conn *cn, const uint8_t *buf, size_
 	size_t on;
 	if ((rc = hr_rpc_w_frame(&w, HR_RPC_RESPONSE, &out, &on)) < 0)
 		return rc;
+	pthread_mutex_lock(&cn->wmu);
 	rc = hrctl_io_write_all(cn->fd, s->stop_pipe[0],
 				hrctl_io_now_ms() + s->timeout_ms, out, on);
+	pthread_mutex_unlock(&cn->wmu);
 	free(out);
 	return rc;
+}
+
+static void *handler_main(void *arg)
+{
+	hr_rpc_server *s = arg;
+	pthread_mutex_lock(&s->qmu);
+	for (;;) {
+		while (!s->qhead && !s->qstop)
+			pthread_cond_wait(&s->qwork, &s->qmu);
+		rpc_job *j = s->qhead;
+		if (!j)
+			break; /* stopping, and nothing left */
+		s->qhead = j->next;
+		if (!s->qhead)
+			s->qtail = NULL;
+		s->qlen--;
+		pthread_cond_signal(&s->qspace);
+		pthread_mutex_unlock(&s->qmu);
+		if (serve_frame(s, j->cn, j->buf, j->n) < 0)
+			shutdown(j->cn->fd, SHUT_RDWR); /* its reader sees it and ends */
+		free(j->buf);
+		pthread_mutex_lock(&s->qmu);
+		if (--j->cn->inflight == 0)
+			pthread_cond_broadcast(&j->cn->drained);
+		free(j);
+	}
+	pthread_mutex_unlock(&s->qmu);
+	return NULL;
+}
+
+/* Queues one frame of cn (takes buf); waits while the queue is full. */
+static int enqueue(hr_rpc_server *s, rpc_conn *cn, uint8_t *buf, size_t n)
+{
+	rpc_job *j = malloc(sizeof(*j));
+	if (!j) {
+		free(buf);
+		return -ENOMEM;
+	}
+	*j = (rpc_job){cn, buf, n, NULL};
+	pthread_mutex_lock(&s->qmu);
+	while (s->qlen >= HR_RPC_MAX_QUEUE && !s->qstop)
+		pthread_cond_wait(&s->qspace, &s->qmu);
+	if (s->qstop) {
+		pthread_mutex_unlock(&s->qmu);
+		free(buf);
+		free(j);
+		return -ECANCELED;
+	}
+	if (s->qtail)
+		s->qtail->next = j;
+	else
+		s->qhead = j;
+	s->qtail = j;
+	s->qlen++;
+	cn->inflight++;
+	pthread_cond_signal(&s->qwork);
+	pthread_mutex_unlock(&s->qmu);
+	return 0;
 }
 
 static void *conn_main(void *arg)
@@ -445,15 +529,37 @@ static void *conn_main(void *arg)
 				hr_log_warn("rpc", "connection dropped: %s", hr_strerror(rc));
 			break;
 		}
-		rc = serve_frame(s, cn, buf, n);
-		free(buf);
-		if (rc < 0)
+		/* nothing more waiting on the socket: answer here, saving a
+		 * hand-off to a handler (the round trip of a lone caller);
+		 * requests that come in a burst go to the handlers */
+		struct pollfd more = {.fd = cn->fd, .events = POLLIN};
+		if (poll(&more, 1, 0) == 0) {
+			rc = serve_frame(s, cn, buf, n);
+			free(buf);
+			if (rc < 0)
+				break;
+			continue;
+		}
+		if (enqueue(s, cn, buf, n) < 0)
 			break;
 	}
+	/* the handlers still hold this connection's requests */
+	pthread_mutex_lock(&s->qmu);
+	while (cn->inflight)
+		pthread_cond_wait(&cn->drained, &s->qmu);
+	pthread_mutex_unlock(&s->qmu);
 	cursors_close_owned(s, cn);
 	shutdown(cn->fd, SHUT_RDWR);
 	atomic_store(&cn->done, 1);
 	return NULL;
+}
+
+static void conn_free(rpc_conn *c)
+{
+	close(c->fd);
+	pthread_mutex_destroy(&c->wmu);
+	pthread_cond_destroy(&c->drained);
+	free(c);
 }
 
 /* mu held: joins finished connection threads */
@@ -465,8 +571,7 @@ static void conns_reap(hr_rpc_server *s)
 		if (atomic_load(&c->done)) {
 			*pp = c->next;
 			pthread_join(c->th, NULL);
-			close(c->fd);
-			free(c);
+			conn_free(c);
 			s->nconns--;
 		} else {
 			pp = &c->next;
@@ -501,11 +606,15 @@ static void *accept_main(void *arg)
 		if (s->nconns < HR_RPC_MAX_CONNS && (c = calloc(1, sizeof(*c)))) {
 			c->s = s;
 			c->fd = fd;
+			pthread_mutex_init(&c->wmu, NULL);
+			pthread_cond_init(&c->drained, NULL);
 			if (pthread_create(&c->th, NULL, conn_main, c) == 0) {
 				c->next = s->conns;
 				s->conns = c;
 				s->nconns++;
 			} else {
+				pthread_mutex_destroy(&c->wmu);
+				pthread_cond_destroy(&c->drained);
 				free(c);
 				c = NULL;
 			}
@@ -517,6 +626,19 @@ static void *accept_main(void *arg)
 		}
 	}
 	return NULL;
+}
+
+/* Ends the handlers once the queue is empty. */
+static void handlers_stop(hr_rpc_server *s)
+{
+	pthread_mutex_lock(&s->qmu);
+	s->qstop = 1;
+	pthread_cond_broadcast(&s->qwork);
+	pthread_cond_broadcast(&s->qspace);
+	pthread_mutex_unlock(&s->qmu);
+	for (unsigned i = 0; i < s->nhandlers; i++)
+		pthread_join(s->handlers[i], NULL);
+	s->nhandlers = 0;
 }
 
 int hr_rpc_server_start(hr_server *srv, const char *listen_addr, const hr_rpc_master_ops *master,
@@ -538,6 +660,9 @@ int hr_rpc_server_start(hr_server *srv, const char *listen_addr, const hr_rpc_ma
 	s->timeout_ms = srv->cfg.rpc_timeout_ms ? srv->cfg.rpc_timeout_ms : 10000;
 	s->lease_ms = srv->cfg.scanner_lease_ms ? srv->cfg.scanner_lease_ms : 60000;
 	pthread_mutex_init(&s->mu, NULL);
+	pthread_mutex_init(&s->qmu, NULL);
+	pthread_cond_init(&s->qwork, NULL);
+	pthread_cond_init(&s->qspace, NULL);
 
 	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
 				 .ai_flags = AI_PASSIVE | AI_NUMERICSERV}, *ai = NULL;
@@ -566,6 +691,9 @@ int hr_rpc_server_start(hr_server *srv, const char *listen_addr, const hr_rpc_ma
 		rc = -errno;
 		goto fail;
 	}
+	for (; s->nhandlers < HR_RPC_HANDLERS; s->nhandlers++)
+		if ((rc = -pthread_create(&s->handlers[s->nhandlers], NULL, handler_main, s)) < 0)
+			goto fail;
 	if ((rc = -pthread_create(&s->acceptor, NULL, accept_main, s)) < 0)
 		goto fail;
 	freeaddrinfo(ai);
@@ -573,6 +701,7 @@ int hr_rpc_server_start(hr_server *srv, const char *listen_addr, const hr_rpc_ma
 	*out = s;
 	return 0;
 fail:
+	handlers_stop(s);
 	if (ai)
 		freeaddrinfo(ai);
 	if (s->lfd >= 0)
@@ -582,6 +711,9 @@ fail:
 		close(s->stop_pipe[1]);
 	}
 	pthread_mutex_destroy(&s->mu);
+	pthread_mutex_destroy(&s->qmu);
+	pthread_cond_destroy(&s->qwork);
+	pthread_cond_destroy(&s->qspace);
 	free(s);
 	return rc;
 }
@@ -616,9 +748,9 @@ void hr_rpc_server_stop(hr_rpc_server *s)
 	for (rpc_conn *c = s->conns, *nx; c; c = nx) {
 		nx = c->next;
 		pthread_join(c->th, NULL);
-		close(c->fd);
-		free(c);
+		conn_free(c);
 	}
+	handlers_stop(s); /* after the readers: they waited for their requests */
 	for (rpc_cursor *c = s->cursors, *nx; c; c = nx) {
 		nx = c->next;
 		hr_scan_close(c->sc);
@@ -627,5 +759,8 @@ void hr_rpc_server_stop(hr_rpc_server *s)
 	close(s->stop_pipe[0]);
 	close(s->stop_pipe[1]);
 	pthread_mutex_destroy(&s->mu);
+	pthread_mutex_destroy(&s->qmu);
+	pthread_cond_destroy(&s->qwork);
+	pthread_cond_destroy(&s->qspace);
 	free(s);
 }

@@ -49,27 +49,14 @@ int hr_server_file_id(hr_server *srv, uint64_t *id)
 	int rc = 0;
 	pthread_mutex_lock(&srv->host_mu);
 	if (srv->fid_next == srv->fid_end) {
-		/* a block from meta's counter: one read-and-raise transaction, so
-		 * two servers never hold overlapping blocks */
-		hr_meta_txn *t;
-		uint64_t v = 0;
-		/* -EAGAIN: another process moved the counter between our read
-		 * and our commit (RADOS meta re-checks the read): read again */
-		rc = -EAGAIN;
-		for (int tries = 0; rc == -EAGAIN && tries < 64; tries++) {
-			if ((rc = hr_meta_begin(srv->meta, 1, &t)) < 0)
-				break;
-			if ((rc = hr_meta_counter_get(t, "next_file_id", &v)) == 0)
-				rc = hr_meta_counter_put(t, "next_file_id",
-							 (v ? v : 1) + FILE_ID_BLOCK);
-			if (rc == 0)
-				rc = hr_meta_commit(t);
-			else
-				hr_meta_abort(t);
-		}
-		if (rc == 0) {
-			srv->fid_next = v ? v : 1;
-			srv->fid_end = srv->fid_next + FILE_ID_BLOCK;
+		/* a block from meta's counter, allocated atomically (a
+		 * compare-and-swap with RADOS meta): two servers never hold
+		 * overlapping blocks */
+		uint64_t first;
+		if ((rc = hr_meta_counter_alloc(srv->meta, "next_file_id", FILE_ID_BLOCK, 1,
+						&first)) == 0) {
+			srv->fid_next = first;
+			srv->fid_end = first + FILE_ID_BLOCK;
 		}
 	}
 	if (rc == 0)

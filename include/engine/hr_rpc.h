@@ -17,11 +17,14 @@
  * (HBase's NotServingRegionException): the client re-locates and retries.
  * -EOPNOTSUPP: a master op sent to a server that is not the master.
  *
- * Server (hr_rpc_server_*): one accept thread; a thread per connection, at
- * most HR_RPC_MAX_CONNS (more are closed at accept); each connection reads
- * requests in order and answers each by calling the engine's public API
- * (hregionfs.h), so every engine guarantee (row atomicity, durability of an
- * acknowledged mutation) holds for a remote caller when it gets its answer.
+ * Server (hr_rpc_server_*): one accept thread; a reader thread per
+ * connection, at most HR_RPC_MAX_CONNS (more are closed at accept), that
+ * queues the requests it reads (at most HR_RPC_MAX_QUEUE, then it stops
+ * reading); HR_RPC_HANDLERS handler threads answer them, each by calling
+ * the engine's public API (hregionfs.h), so every engine guarantee (row
+ * atomicity, durability of an acknowledged mutation) holds for a remote
+ * caller when it gets its answer. Answers on one connection may come in
+ * any order.
  * Reads and writes of a frame have a deadline of cfg.rpc_timeout_ms once
  * the frame started; an idle connection waits for its next request without
  * one. Scans: SCAN_OPEN makes a server-side cursor (hr_scan) in a table of
@@ -47,6 +50,8 @@
 #define HR_RPC_MAX_BATCH 4096u		/* entries of one scan batch */
 #define HR_RPC_MAX_NAMES 65536u		/* tables of one TABLE_LIST answer */
 #define HR_RPC_MAX_CONNS 256u
+#define HR_RPC_HANDLERS 16		/* threads running requests (HBase's handlers) */
+#define HR_RPC_MAX_QUEUE 1024u		/* requests read and not yet run */
 #define HR_RPC_MAX_CURSORS 4096u
 #define HR_RPC_ADDR_MAX 128		/* "HOST:PORT" incl. NUL */
 

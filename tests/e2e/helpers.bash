@@ -38,12 +38,23 @@ HR_REPO=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
 : "${HRCTL_BIN:=$HR_REPO/build/hregionctl}"
 [[ $HRCTL_BIN == */* && $HRCTL_BIN != /* ]] && HRCTL_BIN=$PWD/$HRCTL_BIN
 : "${HR_TIMEOUT:=20}"		# seconds, one command
-: "${HR_LONG_TIMEOUT:=120}"	# seconds, one long workload
+# seconds, one long workload (storage=rados: each acknowledged write waits
+# for a RADOS round trip, and the long workloads outgrew 120 s there)
+if [[ ${HREGIONFS_TEST_STORAGE:-local} == rados ]]; then
+	: "${HR_LONG_TIMEOUT:=300}"
+else
+	: "${HR_LONG_TIMEOUT:=120}"
+fi
 : "${HR_MOUNT_WAIT:=10}"	# seconds until the mount must show
 : "${HR_EXIT_WAIT:=20}"		# seconds until an unmounted daemon must exit
 # A last resort per test (bats kills the test's processes when it expires);
-# every command also has its own, shorter timeout.
-: "${BATS_TEST_TIMEOUT:=300}"
+# every command also has its own, shorter timeout (longer under rados, as
+# HR_LONG_TIMEOUT).
+if [[ ${HREGIONFS_TEST_STORAGE:-local} == rados ]]; then
+	: "${BATS_TEST_TIMEOUT:=600}"
+else
+	: "${BATS_TEST_TIMEOUT:=300}"
+fi
 HR_OPTS=()
 : "${HREGIONFS_TEST_STORAGE:=local}"
 HR_STORAGE_OPTS=

@@ -409,9 +409,9 @@ print("ok")' wal dump "$seg"
 	assert_output drop
 	run complete_words sfile ""
 	assert_output dump
-	run complete_words -o "data_dir=$HR_DATA" drop ""
+	run complete_words -o "data_dir=$HR_DATA${HR_STORAGE_OPTS:+,$HR_STORAGE_OPTS}" drop ""
 	assert_output $'--json\n--force\nother\nt'
-	run complete_words -o "data_dir=$HR_DATA" compact --major o
+	run complete_words -o "data_dir=$HR_DATA${HR_STORAGE_OPTS:+,$HR_STORAGE_OPTS}" compact --major o
 	assert_output other
 	run complete_words verify --
 	assert_output $'--repair\n--json'

@@ -388,11 +388,11 @@ EOF
 	# a relative DIR is the caller's, not the daemon's (which runs in $HR_TMP)
 	mkdir "$HR_TMP/here"
 	run tsh 'cd "$1" && exec "$2" -o "data_dir=$3" export_snapshot t s exp' \
-		"$HR_TMP/here" "$HRCTL_BIN" "$HR_DATA"
+		"$HR_TMP/here" "$HRCTL_BIN" "$HR_DATA${HR_STORAGE_OPTS:+,$HR_STORAGE_OPTS}"
 	assert_success
 	[[ -f $HR_TMP/here/exp/MANIFEST && ! -e $HR_TMP/exp ]]
 	run tsh 'cd "$1" && exec "$2" -o "data_dir=$3" import_snapshot exp t2' \
-		"$HR_TMP/here" "$HRCTL_BIN" "$HR_DATA"
+		"$HR_TMP/here" "$HRCTL_BIN" "$HR_DATA${HR_STORAGE_OPTS:+,$HR_STORAGE_OPTS}"
 	assert_success
 	run t ls "$M"
 	assert_output $'t\nt2'

@@ -161,7 +161,7 @@ put_cells() {
 @test "hregionctl metrics renders the engine it opened (offline)" {
 	put_cells 5
 	unmount_fs
-	run t "$HRCTL_BIN" -o "data_dir=$HR_DATA" metrics
+	run t "$HRCTL_BIN" -o "data_dir=$HR_DATA${HR_STORAGE_OPTS:+,$HR_STORAGE_OPTS}" metrics
 	assert_success
 	printf '%s\n' "$output" >"$HR_TMP/ctl.txt"
 	run "$PROMPY" "$PROMCHECK" "$HR_TMP/ctl.txt" 'hregionfs_table_regions{table="t"}' \
@@ -171,7 +171,7 @@ put_cells() {
 	assert_output $'1\n1\n0'
 	run bash -c '"$1" -o "data_dir=$2" --json metrics | python3 -c "
 import json, sys; sys.stdout.write(json.load(sys.stdin)[\"metrics\"])" >"$3" &&
-		"$5" "$4" "$3" hregionfs_tables' _ "$HRCTL_BIN" "$HR_DATA" "$HR_TMP/j.txt" "$PROMCHECK" \
+		"$5" "$4" "$3" hregionfs_tables' _ "$HRCTL_BIN" "$HR_DATA${HR_STORAGE_OPTS:+,$HR_STORAGE_OPTS}" "$HR_TMP/j.txt" "$PROMCHECK" \
 		"$PROMPY"
 	assert_success
 	assert_output 1
@@ -179,7 +179,7 @@ import json, sys; sys.stdout.write(json.load(sys.stdin)[\"metrics\"])" >"$3" &&
 
 @test "hregionctl metrics against a mounted directory: the daemon's figures" {
 	put_cells 5
-	run t "$HRCTL_BIN" -o "data_dir=$HR_DATA" metrics
+	run t "$HRCTL_BIN" -o "data_dir=$HR_DATA${HR_STORAGE_OPTS:+,$HR_STORAGE_OPTS}" metrics
 	assert_success
 	printf '%s\n' "$output" >"$HR_TMP/live.txt"
 	t cat "$M/.hregionfs/metrics" >"$HR_TMP/mount.txt"

@@ -84,3 +84,31 @@ setup() {
 	assert_output --partial "mode client"
 	assert_output --partial "rpc_calls"
 }
+
+@test "sed -i, mv, cp -r, rsync, tar and rm -r through a client-mode mount" {
+	t mkdir -p "$M/u/alice/cf"
+	tsh 'printf "%s" "x=1" > "$1"' "$M/u/alice/cf/conf"
+	t sed -i 's/x=1/x=2/' "$M/u/alice/cf/conf"
+	t mv "$M/u/alice/cf/conf" "$M/u/alice/cf/settings"
+	run t ls "$M/u/alice/cf"
+	assert_output settings
+	run t cat "$M/u/alice/cf/settings"
+	assert_output "x=2"
+	local src=$HR_TMP/src r q
+	for r in r01 r02 r03 r04 r05 r06; do
+		mkdir -p "$src/$r/cf"
+		for q in a b c; do head -c $((RANDOM % 4000 + 1)) /dev/urandom >"$src/$r/cf/$q"; done
+	done
+	t mkdir "$M/copied" "$M/synced"
+	tlong cp -r "$src/." "$M/copied/"
+	tlong diff -r "$src" "$M/copied"
+	tlong rsync -r "$src/" "$M/synced/"
+	tlong diff -r "$src" "$M/synced"
+	mkdir "$HR_TMP/untar"
+	tlongsh 'tar -C "$1" -cf - . | tar -C "$2" -xf -' "$M/copied" "$HR_TMP/untar"
+	tlong diff -r "$src" "$HR_TMP/untar"
+	t rm -r "$M/copied/r01"
+	run t ls "$M/copied"
+	refute_line r01
+	assert_line r02
+}

@@ -32,6 +32,16 @@ static inline void et_config(hr_config *c, const char *dir)
 	c->global_limit_low = 48ull << 20;
 	c->block_cache_size = 1ull << 20;
 	c->log_level = HR_LOG_WARN;
+	/* HR_ETEST_STORAGE=rados: the same tests over RADOS (io_rados +
+	 * meta_rados; the namespace is the data directory's path) */
+	const char *st = getenv("HR_ETEST_STORAGE");
+	if (st && strcmp(st, "rados") == 0) {
+		c->storage = HR_STORAGE_RADOS;
+		snprintf(c->ceph_conf, sizeof(c->ceph_conf), "%s",
+			 getenv("HR_CEPH_CONF") ? getenv("HR_CEPH_CONF") : "");
+		snprintf(c->rados_pool, sizeof(c->rados_pool), "%s",
+			 getenv("HR_RADOS_POOL") ? getenv("HR_RADOS_POOL") : "");
+	}
 }
 
 static inline hr_server *et_open(const char *dir)

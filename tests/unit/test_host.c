@@ -530,6 +530,94 @@ static void t_open_batch(void)
 	test_cleanup(dir);
 }
 
+typedef struct filler {
+	hr_server *s;
+	const char *table;
+	int rc;
+} filler;
+
+/* 2000 rows, with a flush every 250: store files made while the other
+ * server makes its own */
+static void *filler_main(void *arg)
+{
+	filler *f = arg;
+	for (int i = 0; i < 2000 && f->rc == 0; i++) {
+		char row[32];
+		snprintf(row, sizeof(row), "%s-%05d", f->table, i);
+		f->rc = put1(f->s, f->table, row, row, NULL);
+		if (f->rc == 0 && i % 250 == 249)
+			f->rc = hr_flush(f->s, f->table);
+	}
+	return NULL;
+}
+
+static int check_filled(hr_server *s, const char *table)
+{
+	for (int i = 0; i < 2000; i++) {
+		char row[32], buf[32];
+		snprintf(row, sizeof(row), "%s-%05d", table, i);
+		int rc = et_get(s, table, row, strlen(row), "f", "q", buf, sizeof(buf), NULL);
+		if (rc < 0 || strcmp(buf, row) != 0) {
+			fprintf(stdout, "# %s: get = %d, '%s'\n", row, rc, buf);
+			return rc < 0 ? rc : -EUCLEAN;
+		}
+	}
+	return 0;
+}
+
+/* storage=rados only (meta in RADOS is shared by two servers of one
+ * process; LMDB must not be opened twice in one): two servers at once,
+ * each creating a table and writing and flushing at the same time (ids from
+ * the shared counters), then swapping their regions. */
+static void t_two_servers(void)
+{
+	char dir[256];
+	uint64_t rp, rq;
+	if (!use_rados) {
+		fprintf(stdout, "# skipped without storage=rados: two servers of one process "
+			"need meta in RADOS\n");
+		return;
+	}
+	hr_test_tmpdir(dir, sizeof(dir), "host");
+	hr_server *a = host_open(dir, "a,1,1", NULL);
+	hr_server *b = host_open(dir, "b,1,2", NULL);
+	CHECK(a && b);
+	CHECK_RC(create_table(a, "p", &rp), 0);
+	CHECK_RC(create_table(b, "q", &rq), 0);
+	CHECK(rp != rq);
+	CHECK_RC(hr_host_open_region(a, rp, NULL, 0), 0);
+	CHECK_RC(hr_host_open_region(b, rq, NULL, 0), 0);
+	filler fa = {.s = a, .table = "p"}, fb = {.s = b, .table = "q"};
+	pthread_t ta, tb;
+	CHECK(pthread_create(&ta, NULL, filler_main, &fa) == 0);
+	CHECK(pthread_create(&tb, NULL, filler_main, &fb) == 0);
+	pthread_join(ta, NULL);
+	pthread_join(tb, NULL);
+	CHECK_RC(fa.rc, 0);
+	CHECK_RC(fb.rc, 0);
+	/* swap: each learns the other's table at the open */
+	CHECK_RC(hr_host_close_region(a, rp), 0);
+	CHECK_RC(hr_host_close_region(b, rq), 0);
+	CHECK_RC(hr_host_open_region(b, rp, NULL, 0), 0);
+	CHECK_RC(hr_host_open_region(a, rq, NULL, 0), 0);
+	CHECK_RC(check_filled(b, "p"), 0);
+	CHECK_RC(check_filled(a, "q"), 0);
+	CHECK_RC(put1(b, "q", "x", "1", NULL), -EREMOTE);
+	CHECK_RC(put1(a, "p", "x", "1", NULL), -EREMOTE);
+	/* a dies; b takes q from its WAL while a's process goes on */
+	CHECK_RC(put1(a, "q", "late", "L", NULL), 0);
+	hr_server_close(a);
+	const char *dead[] = {"a,1,1"};
+	CHECK_RC(hr_host_open_region(b, rq, dead, 1), 0);
+	char buf[8];
+	CHECK_RC(et_get(b, "q", "late", 4, "f", "q", buf, sizeof(buf), NULL), 0);
+	CHECK(strcmp(buf, "L") == 0);
+	CHECK_RC(check_filled(b, "q"), 0);
+	CHECK_RC(hr_host_wal_retire(b, "a,1,1"), 0);
+	hr_server_close(b);
+	test_cleanup(dir);
+}
+
 static int before_calls, after_calls, refuse;
 static uint64_t after_a, after_b, after_parent;
 static int after_err;
@@ -826,5 +914,6 @@ int main(int argc, char **argv)
 	RUN(t_remote_split);
 	RUN(t_other_server);
 	RUN(t_crash_in_recovery);
+	RUN(t_two_servers);
 	return hr_test_done();
 }

@@ -17,6 +17,8 @@
 #include <rados/librados.h>
 
 #include "engine/hr_meta.h"
+#include "engine/hr_verify.h"
+#include "hr_etest.h"
 #include "hr_test.h"
 
 static rados_t cluster;
@@ -378,6 +380,96 @@ static void mr_kill9_mid_commits(void)
 		kill9_after(after);
 }
 
+/* Removes every object of namespace ns (an engine test's data directory). */
+static void purge_ns(const char *ns)
+{
+	rados_ioctx_t io;
+	rados_list_ctx_t ls;
+	const char *oid;
+	if (rados_ioctx_create(cluster, getenv("HR_RADOS_POOL"), &io) < 0)
+		return;
+	rados_ioctx_set_namespace(io, ns);
+	if (rados_nobjects_list_open(io, &ls) == 0) {
+		while (rados_nobjects_list_next(ls, &oid, NULL, NULL) == 0)
+			rados_remove(io, oid);
+		rados_nobjects_list_close(ls);
+	}
+	rados_ioctx_destroy(io);
+}
+
+/* The first store file (<id>.hsf) under dir, through io. */
+static int find_hsf(hr_io *io, const char *dir, char *out, size_t len)
+{
+	hr_io_dirent *e;
+	size_t n;
+	int found = 0;
+	if (hr_io_list(io, dir, &e, &n) < 0)
+		return 0;
+	for (size_t i = 0; i < n && !found; i++) {
+		char p[PATH_MAX];
+		snprintf(p, sizeof(p), "%s/%s", dir, e[i].name);
+		size_t l = strlen(e[i].name);
+		if (e[i].is_dir)
+			found = find_hsf(io, p, out, len);
+		else if (l > 4 && strcmp(e[i].name + l - 4, ".hsf") == 0)
+			found = snprintf(out, len, "%s", p) > 0;
+	}
+	hr_io_list_free(e, n);
+	return found;
+}
+
+/* The engine with storage=rados keeps its metadata in meta_rados: a
+ * reopen finds the table and its flushed cells, and hregionctl's offline
+ * path (hr_meta_dir_open + hr_verify) checks the metadata against the
+ * store files in the same namespace — clean, then one missing file. */
+static void mr_engine_verify(void)
+{
+	char dir[PATH_MAX], hsf[PATH_MAX], buf[32], row[16];
+	hr_config c;
+	hr_server *s;
+	hr_meta_dir md;
+	hr_verify_report r;
+	hr_test_tmpdir(dir, sizeof(dir), "metarados");
+	et_config(&c, dir);
+	c.storage = HR_STORAGE_RADOS;
+	snprintf(c.ceph_conf, sizeof(c.ceph_conf), "%s", getenv("HR_CEPH_CONF"));
+	snprintf(c.rados_pool, sizeof(c.rados_pool), "%s", getenv("HR_RADOS_POOL"));
+	snprintf(c.rados_namespace, sizeof(c.rados_namespace), "%s-engine", ns_base);
+	CHECK_RC(hr_meta_dir_open(&c, &md), -ENOENT); /* nothing there yet */
+	CHECK_RC(hr_server_open(&c, &s), 0);
+	CHECK_RC(et_table(s, "t", "cf", NULL), 0);
+	for (int i = 0; i < 50; i++) {
+		int n = snprintf(row, sizeof(row), "r%03d", i);
+		CHECK_RC(et_put(s, "t", row, (size_t)n, "cf", "q", HR_TS_NOW, "v"), 0);
+	}
+	CHECK_RC(hr_flush(s, "t"), 0);
+	CHECK_RC(hr_server_close(s), 0);
+	CHECK_RC(hr_server_open(&c, &s), 0);
+	CHECK_RC(et_get(s, "t", "r049", 4, "cf", "q", buf, sizeof(buf), NULL), 0);
+	CHECK(strcmp(buf, "v") == 0);
+	CHECK_RC(hr_server_close(s), 0);
+
+	CHECK_RC(hr_meta_dir_open(&c, &md), 0);
+	int rc = hr_verify_store_files(md.meta, md.io, dir, 0, &r);
+	int clean = hr_verify_clean(&r);
+	uint64_t refs = r.referenced, on_disk = r.on_disk;
+	char store[PATH_MAX + 8];
+	snprintf(store, sizeof(store), "%s/store", dir);
+	int found = find_hsf(md.io, store, hsf, sizeof(hsf));
+	int urc = found ? hr_io_unlink(md.io, hsf) : -ENOENT;
+	int rc2 = hr_verify_store_files(md.meta, md.io, dir, 0, &r);
+	hr_meta_dir_close(&md);
+	purge_ns(c.rados_namespace);
+	hr_test_rmrf(dir);
+	CHECK_RC(rc, 0);
+	CHECK(clean);
+	CHECK(refs >= 1 && on_disk == refs);
+	CHECK(found);
+	CHECK_RC(urc, 0);
+	CHECK_RC(rc2, 0);
+	CHECK_RC(r.missing, 1);
+}
+
 int main(void)
 {
 	if (!getenv("HR_CEPH_CONF") || !*getenv("HR_CEPH_CONF") || !getenv("HR_RADOS_POOL") ||
@@ -398,6 +490,7 @@ int main(void)
 	RUN(mr_cross_checks);
 	RUN(mr_two_process_alloc);
 	RUN(mr_kill9_mid_commits);
+	RUN(mr_engine_verify);
 	for (int i = 0; i < nioctx; i++) {
 		rados_remove(ioctxs[i], HR_META_RADOS_OBJECT);
 		rados_ioctx_destroy(ioctxs[i]);
