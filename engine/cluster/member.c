@@ -186,10 +186,22 @@ static void execute_order(hr_cluster *c, const char *name)
 	};
 	rc = hr_zk_multi(c->zk, ops, 2, NULL);
 	if (rc && opening && strncmp(text, "OPEN ", 5) == 0) {
-		/* the master changed the region meanwhile: do not serve it */
-		hr_log_warn("cluster", "region %s changed while opening (%s): closing it", name,
-			    strerror(-rc));
-		c->eng->close_region(c->ectx, id);
+		/* A lost connection leaves the outcome unknown: if the region
+		 * says OPEN or still OPENING here, keep serving it (the order,
+		 * if it is still there, is executed again: -EALREADY, then the
+		 * same multi). Anything else: the master moved it meanwhile. */
+		rz now;
+		int r2 = rz_read(c, id, &now, NULL);
+		if (r2 == -ENOTCONN || r2 == -ESHUTDOWN ||
+		    (r2 == 0 && strcmp(now.owner, c->name) == 0 &&
+		     (now.state == RZ_OPEN || now.state == RZ_OPENING))) {
+			if (rc == -ENOTCONN)
+				hr_zk_kick_fire(&c->member_kick);
+		} else {
+			hr_log_warn("cluster", "region %s changed while opening (%s): closing it",
+				    name, strerror(-rc));
+			c->eng->close_region(c->ectx, id);
+		}
 	}
 	pthread_mutex_unlock(&c->exec_mu);
 	free(order);

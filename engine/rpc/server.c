@@ -1,7 +1,8 @@
 /* server.c — the RPC server: answers requests with the engine's public API
  * (contract in hr_rpc.h). HBase's layout: one accept thread; a reader
  * thread per connection (at most HR_RPC_MAX_CONNS) that reads frames and
- * queues them (at most HR_RPC_MAX_QUEUE, then it waits: back pressure);
+ * queues them (at most HR_RPC_MAX_QUEUE, then it waits: back pressure),
+ * or answers one itself when nothing else is waiting on its socket;
  * HR_RPC_HANDLERS handler threads that run them and write each answer
  * under its connection's write mutex, in any order (the client matches
  * ids). A connection's reader waits for its queued requests before it lets
@@ -527,6 +528,17 @@ static void *conn_main(void *arg)
 			if (rc != -ECONNRESET && rc != -ECANCELED)
 				hr_log_warn("rpc", "connection dropped: %s", hr_strerror(rc));
 			break;
+		}
+		/* nothing more waiting on the socket: answer here, saving a
+		 * hand-off to a handler (the round trip of a lone caller);
+		 * requests that come in a burst go to the handlers */
+		struct pollfd more = {.fd = cn->fd, .events = POLLIN};
+		if (poll(&more, 1, 0) == 0) {
+			rc = serve_frame(s, cn, buf, n);
+			free(buf);
+			if (rc < 0)
+				break;
+			continue;
 		}
 		if (enqueue(s, cn, buf, n) < 0)
 			break;

@@ -13,6 +13,9 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <zookeeper/zookeeper.h>
 
 #include "ctl/hrctl_proto.h"
@@ -881,6 +884,63 @@ static void t_client_zk(void)
 	env_down(&e);
 }
 
+/* Requests sent back to back on one connection (the handlers' path: more
+ * is waiting on the socket) are each answered once, with its own id; a
+ * damaged frame closes the connection. */
+static void t_server_pipelined(void)
+{
+	env e;
+	CHECK_RC(env_up(&e), 0);
+	CHECK_RC(et_table(e.local, "t", "cf", NULL), 0);
+	CHECK_RC(et_put(e.local, "t", "row-0001", 8, "cf", "q", HR_TS_NOW, "v"), 0);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)hr_rpc_server_port(e.rs[0])),
+				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	CHECK_RC(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	enum { N = 64 };
+	uint8_t *all = NULL;
+	size_t alln = 0;
+	for (int i = 1; i <= N; i++) {
+		hr_rpc_req q = {.type = HR_RPC_GET, .id = (uint64_t)i, .row = (const uint8_t *)"row-0001",
+				.row_len = 8, .family = "cf", .qual = (const uint8_t *)"q", .qual_len = 1,
+				.flags = HR_GET_VALUE};
+		snprintf(q.table, sizeof(q.table), "t");
+		uint8_t *f;
+		size_t fn;
+		CHECK_RC(hr_rpc_req_encode(&q, &f, &fn), 0);
+		all = realloc(all, alln + fn);
+		memcpy(all + alln, f, fn);
+		alln += fn;
+		free(f);
+	}
+	int64_t dl = hrctl_io_now_ms() + 10000;
+	CHECK_RC(hrctl_io_write_all(fd, -1, dl, all, alln), 0);
+	free(all);
+	int seen[N + 1] = {0};
+	for (int i = 0; i < N; i++) {
+		uint8_t *buf, type;
+		size_t n, pn;
+		const uint8_t *pl;
+		CHECK_RC(hrctl_io_read_frame(fd, -1, dl, HR_RPC_MAX_FRAME, &buf, &n), 0);
+		CHECK_RC(hrctl_frame_decode(buf, n, &type, &pl, &pn), 0);
+		hr_rpc_resp r;
+		CHECK_RC(hr_rpc_resp_decode(HR_RPC_GET, pl, pn, &r), 0);
+		CHECK(r.id >= 1 && r.id <= N && !seen[r.id]);
+		seen[r.id] = 1;
+		CHECK(r.err == 0 && r.value.len == 1 && memcmp(r.value.data, "v", 1) == 0);
+		hr_rpc_resp_free(&r);
+		free(buf);
+	}
+	/* a frame with a bad CRC: the server closes the connection */
+	uint8_t bad[16] = {12, 0, 0, 0, 1, HR_RPC_STATS, 1, 0, 0, 0, 0, 0, 0, 0, 0xde, 0xad};
+	CHECK_RC(hrctl_io_write_all(fd, -1, dl, bad, sizeof(bad)), 0);
+	uint8_t *buf;
+	size_t n;
+	CHECK_RC(hrctl_io_read_frame(fd, -1, dl, HR_RPC_MAX_FRAME, &buf, &n), -ECONNRESET);
+	close(fd);
+	env_down(&e);
+}
+
 int main(void)
 {
 	et_watchdog(300);
@@ -895,6 +955,7 @@ int main(void)
 	RUN(t_client_server_gone);
 	RUN(t_client_relocate);
 	RUN(t_server_mode);
+	RUN(t_server_pipelined);
 	if (getenv("HR_ZK") && *getenv("HR_ZK")) {
 		RUN(t_client_zk);
 	} else {
