@@ -28,6 +28,7 @@ typedef struct view {
 	hr_cluster_region *meta;
 	size_t nmeta;
 	char recovering[4096];	/* HR_CLUSTER_LIST_SEP-separated */
+	char unfenced[4096];	/* dead servers whose fence failed this round */
 } view;
 
 static void view_free(view *v)
@@ -201,9 +202,13 @@ static int mark_recovering(hr_cluster *c, view *v, const char *dead)
 {
 	if (list_has(v->recovering, dead))
 		return 0;
+	if (list_has(v->unfenced, dead))
+		return -EAGAIN; /* once a round: a fence may wait for the monitors */
 	int rc = fence(c, dead);
-	if (rc)
+	if (rc) {
+		list_add(v->unfenced, sizeof(v->unfenced), dead);
 		return rc;
+	}
 	char path[300];
 	snprintf(path, sizeof(path), "/recovering/%s", dead);
 	rc = hr_zk_create(c->zk, path, "", 0, HR_ZK_PERSISTENT, NULL, 0);
