@@ -257,6 +257,27 @@ static void test_crash_in_split(const char *step)
 	}
 }
 
+/* Test hook (tests/e2e/cluster_fence.bats): HREGIONFS_TEST_HOLD_EXPIRY_MS=N
+ * makes a server whose session expired go on serving, as one that has not
+ * noticed yet (cut off from ZooKeeper but not from its clients and the
+ * OSDs), until RADOS refuses it (fenced) or N ms pass. The window is the
+ * one fencing closes; the hook makes it as wide as the test needs instead
+ * of racing the expiry notice against a client's request. */
+static void test_hold_expiry(const sigset_t *set)
+{
+	const char *v = getenv("HREGIONFS_TEST_HOLD_EXPIRY_MS");
+	long ms = v ? strtol(v, NULL, 10) : 0;
+	if (ms <= 0)
+		return;
+	hr_log_warn("rs", "test hook: session expired, serving on until fenced or %ld ms pass "
+		    "(HREGIONFS_TEST_HOLD_EXPIRY_MS)", ms);
+	struct timespec to = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+	siginfo_t si;
+	/* the fence hook raises SIGUSR1 again */
+	while (sigtimedwait(set, &si, &to) == SIGHUP)
+		;
+}
+
 static int split_before(void *ctx, uint64_t parent)
 {
 	hr_cluster *cl = atomic_load(&((rs *)ctx)->cl);
@@ -500,6 +521,8 @@ int main(int argc, char **argv)
 	int sig = 0;
 	while (sigwait(&set, &sig) == 0 && sig == SIGHUP)
 		;
+	if (sig == SIGUSR1 && !atomic_load(&s.fenced))
+		test_hold_expiry(&set);
 	if (sig == SIGUSR1) {
 		/* stop answering first, whichever way we learnt it */
 		hr_rpc_server_stop(s.rpc);
