@@ -426,8 +426,16 @@ int hr_cluster_leave(hr_cluster *c)
 		rz_path(rpath, sizeof(rpath), id);
 		if (hr_zk_set(c->zk, rpath, text, strlen(text), z.version) == 0)
 			closed++;
+		else
+			err = err ? err : -EAGAIN;
 	}
 	hr_zk_names_free(kids, n);
+	/* every region closed and OFFLINE: no WAL of ours will be replayed,
+	 * so nothing needs fencing (the master would otherwise blocklist a
+	 * process still finishing its stop) */
+	snprintf(path, sizeof(path), "/fence/%s", c->name);
+	if (err == 0)
+		hr_zk_set(c->zk, path, "", 0, -1);
 	hr_log_info("cluster", "%s leaves the cluster (%d regions closed)", c->name, closed);
 	return err;
 }
