@@ -762,9 +762,14 @@ static void t_master_ops_and_leave(void)
 	ok = wait_for(settled) && wait_for(one_master);
 	int other = 1 - who;
 	int clean = open_on(yid, NULL) && last_open_recovered(other, yid, "");
+	/* it emptied its fence record: nothing of it to blocklist */
+	char fkey[160];
+	snprintf(fkey, sizeof(fkey), "%s=;", RS[who].name);
+	int unfenced = strstr(W.fenced, fkey) != NULL;
 	pthread_mutex_unlock(&W.mu);
 	CHECK(ok);
 	CHECK(clean);
+	CHECK(unfenced);
 	stop_all();
 }
 
