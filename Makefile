@@ -165,13 +165,14 @@ $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_common.h $(LIB) $(BUIL
 
 # Man pages go to MANDIR/man8; MAN_GZIP=1 compresses them (as packages do).
 MANDIR ?= $(PREFIX)/share/man
-MANPAGES := scripts/hregionfs.8 scripts/hregionctl.8
+MANPAGES := scripts/hregionfs.8 scripts/hregionctl.8 scripts/hregionfs-server.8
 MAN_GZIP ?=
 
-install: $(BUILD)/hregionfs $(BUILD)/hregionctl
+install: $(BUILD)/hregionfs $(BUILD)/hregionctl $(BUILD)/hregionfs-server
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/doc/hregionfs
 	install -m 0755 $(BUILD)/hregionfs $(DESTDIR)$(PREFIX)/bin/hregionfs
 	install -m 0755 $(BUILD)/hregionctl $(DESTDIR)$(PREFIX)/bin/hregionctl
+	install -m 0755 $(BUILD)/hregionfs-server $(DESTDIR)$(PREFIX)/sbin/hregionfs-server
 	install -d $(DESTDIR)$(PREFIX)/share/bash-completion/completions
 	install -m 0644 scripts/hregionctl.bash-completion \
 		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/hregionctl

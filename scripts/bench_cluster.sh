@@ -143,8 +143,10 @@ two() {
 echo "# starting a private Ceph + ZooKeeper..." >&2
 up ceiling 0 >/dev/null
 conf=$work/ceiling/ceph.conf
-rbench() { # rbench THREADS write|rand — average IOPS
-	timeout 120 rados -c "$conf" -p hregionfs bench "$SECS" "$2" -b 4096 -t "$1" ${3:-} 2>/dev/null |
+rbench() { # rbench THREADS write|rand [ARG] — average IOPS (reads take the written objects' size)
+	local size=()
+	[[ $2 == write ]] && size=(-b 4096)
+	{ timeout 120 rados -c "$conf" -p hregionfs bench "$SECS" "$2" "${size[@]}" -t "$1" ${3:-} 2>"$work/rbench.err" || true; } |
 		awk '/^Average IOPS/ { print $3 }'
 }
 rw1=$(rbench 1 write --no-cleanup); rr1=$(rbench 1 rand)

@@ -21,8 +21,9 @@
 #                             there; 1: a cluster that does not start is a
 #                             failure; 0: no cluster, no rados pass
 #   HR_RADOS_BATS=all|0|"a.bats b.bats"  what the storage=rados pass runs
-#   HR_RADOS_PARALLEL=1       run the rados pass beside the local pass
-#                             instead of after it (see README, "Tests")
+#   HR_RADOS_PARALLEL=0       run the rados pass after the local pass
+#                             instead of beside it (the default, 1: the
+#                             suite is latency-bound, ~1/3 of a core)
 set -uo pipefail
 
 UNIT_TIMEOUT=${HR_UNIT_TIMEOUT:-300}
@@ -225,7 +226,7 @@ if [[ $unit_only -eq 0 ]]; then
 			export HREGIONFS_BIN="$build/hregionfs"
 			mapfile -t rfiles < <(rados_bats)
 			rlog=
-			if [[ ${#rfiles[@]} -gt 0 && ${HR_RADOS_PARALLEL:-0} == 1 ]]; then
+			if [[ ${#rfiles[@]} -gt 0 && ${HR_RADOS_PARALLEL:-1} == 1 ]]; then
 				# Beside the local pass; its output is shown when it is counted.
 				rlog=$(mktemp "${TMPDIR:-/tmp}/hrtest-log.XXXXXX")
 				(HR_RUN_QUIET=1 HREGIONFS_TEST_STORAGE=rados run_exec "bats (storage=rados)" "$E2E_TIMEOUT" "$rlog" \

@@ -142,7 +142,9 @@ pid_of_server() {
 # each close that returned 0 it reads the cell back. Logs "ack i",
 # "eagain i" or "bad i ERROR" a line each.
 writer() {
-	python3 - "$@" <<'PY'
+	# exec: the background job's PID is python's own, so bg_track's kill in
+	# teardown ends the writer (a surviving writer keeps the mount busy).
+	exec python3 - "$@" <<'PY'
 import errno, os, sys
 d, tag, log = sys.argv[1:4]
 pad = int(sys.argv[4]) if len(sys.argv) > 4 else 0

@@ -83,6 +83,14 @@ split_crash() {
 		fail "regions did not settle after the master's crash: $(zk dump /regions)"
 	t1=$(date +%s.%N)
 	echo "# $step: master crash to regions settled: $(echo "$t1 - $t0" | bc) s; $(zk dump /regions | tr '\n' ';')" >&3
+	# It died at the hook, not of something else.
+	grep -q "test hook: SIGKILL $step a split" "$HR_CLUSTER_DIR"/log/server-*.log ||
+		fail "the master died, but not at the hook '$step'"
+	# Meta has the daughters once 'after' is reached: the split must be
+	# finished (the parent's znode gone). Before it, either outcome is right.
+	if [[ $step == after ]]; then
+		! zk ls /regions | grep -qx "$id" || fail "parent region $id still in /regions after its split committed"
+	fi
 	local na
 	na=$(grep -c '^ack' "$w/r.log" || true)
 	wait_until 60 acks_above "$w/r.log" $((na + 10)) || fail "no writes after the split settled"

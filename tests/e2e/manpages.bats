@@ -20,6 +20,8 @@ load helpers
 
 FS_MAN=$HR_REPO/scripts/hregionfs.8
 CTL_MAN=$HR_REPO/scripts/hregionctl.8
+SRV_MAN=$HR_REPO/scripts/hregionfs-server.8
+SRV_BIN=$(dirname "$HRCTL_BIN")/hregionfs-server
 INI=$HR_REPO/hregionfs.ini
 ROFF="python3 $HR_REPO/tests/e2e/roff_tags.py"
 
@@ -116,14 +118,14 @@ ini_keys() {
 	assert_output ''
 }
 
-@test "every option of hregionfs --help and hregionctl --help is in the OPTIONS of its page" {
+@test "every option of each program's --help is in the OPTIONS of its page" {
 	local prog bin page opt missing=()
-	for prog in hregionfs hregionctl; do
-		if [[ $prog == hregionfs ]]; then
-			bin=$HREGIONFS_BIN page=$FS_MAN
-		else
-			bin=$HRCTL_BIN page=$CTL_MAN
-		fi
+	for prog in hregionfs hregionctl hregionfs-server; do
+		case $prog in
+		hregionfs) bin=$HREGIONFS_BIN page=$FS_MAN ;;
+		hregionctl) bin=$HRCTL_BIN page=$CTL_MAN ;;
+		*) bin=$SRV_BIN page=$SRV_MAN ;;
+		esac
 		man_tags "$page" OPTIONS | tr ',' '\n' | sed -E 's/^ +//' >"$HR_TMP/tags"
 		while read -r opt; do
 			# a tag names the option when it starts with it: "-o data_dir=DIR"
@@ -160,6 +162,20 @@ ini_keys() {
 	assert_line "hregionfs $v"
 	grep -qE "^\.TH HREGIONFS 8 \"[^\"]*\" \"hregionfs $v\"" "$FS_MAN"
 	grep -qE "^\.TH HREGIONCTL 8 \"[^\"]*\" \"hregionfs $v\"" "$CTL_MAN"
+	run t "$SRV_BIN" --version
+	assert_line "hregionfs-server $v"
+	grep -qE "^\.TH HREGIONFS-SERVER 8 \"[^\"]*\" \"hregionfs $v\"" "$SRV_MAN"
+}
+
+@test "every key hregionfs-server(8) names in CONFIGURATION is a key of hregionfs.ini" {
+	local k missing=() n=0
+	while read -r k; do
+		n=$((n + 1))
+		ini_keys | grep -qx "$k" || missing+=("$k")
+	done < <(man_tags "$SRV_MAN" CONFIGURATION | tr ',' '\n' | sed -E 's/^ +//; s/ +$//')
+	((n >= 8))
+	run echo "${missing[*]}"
+	assert_output ''
 }
 
 @test "make install DESTDIR=... installs the programs, both man pages and the completion" {
@@ -167,9 +183,10 @@ ini_keys() {
 	build=$(dirname "$HREGIONFS_BIN")
 	# -o: install what is built, never rebuild (a test must not compile)
 	run t make -C "$HR_REPO" --no-print-directory BUILD="$build" -o "$build/hregionfs" \
-		-o "$build/hregionctl" install DESTDIR="$d" PREFIX=/usr
+		-o "$build/hregionctl" -o "$build/hregionfs-server" install DESTDIR="$d" PREFIX=/usr
 	assert_success
-	[[ -x $d/usr/bin/hregionfs && -x $d/usr/bin/hregionctl ]]
+	[[ -x $d/usr/bin/hregionfs && -x $d/usr/bin/hregionctl && -x $d/usr/sbin/hregionfs-server ]]
+	cmp "$SRV_MAN" "$d/usr/share/man/man8/hregionfs-server.8"
 	cmp "$FS_MAN" "$d/usr/share/man/man8/hregionfs.8"
 	cmp "$CTL_MAN" "$d/usr/share/man/man8/hregionctl.8"
 	cmp "$HR_REPO/scripts/hregionctl.bash-completion" \
@@ -177,7 +194,7 @@ ini_keys() {
 	[[ $(stat -c %a "$d/usr/share/man/man8/hregionfs.8") == 644 ]]
 	# compressed, as packages ship them
 	run t make -C "$HR_REPO" --no-print-directory BUILD="$build" -o "$build/hregionfs" \
-		-o "$build/hregionctl" install DESTDIR="$d.gz" PREFIX=/usr MAN_GZIP=1
+		-o "$build/hregionctl" -o "$build/hregionfs-server" install DESTDIR="$d.gz" PREFIX=/usr MAN_GZIP=1
 	assert_success
 	gzip -dc "$d.gz/usr/share/man/man8/hregionctl.8.gz" | cmp - "$CTL_MAN"
 	gzip -dc "$d.gz/usr/share/man/man8/hregionfs.8.gz" | cmp - "$FS_MAN"
@@ -187,7 +204,7 @@ ini_keys() {
 @test "the pages render without groff warnings (when groff is installed)" {
 	command -v groff >/dev/null || skip "groff is not installed"
 	local page
-	for page in "$FS_MAN" "$CTL_MAN"; do
+	for page in "$FS_MAN" "$CTL_MAN" "$SRV_MAN"; do
 		run t groff -man -Tutf8 -ww -z "$page"
 		assert_success
 		assert_output ''
