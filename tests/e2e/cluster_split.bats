@@ -93,7 +93,7 @@ split_crash() {
 	fi
 	local na
 	na=$(grep -c '^ack' "$w/r.log" || true)
-	wait_until 60 acks_above "$w/r.log" $((na + 10)) || fail "no writes after the split settled"
+	wait_until 60 acks_above "$w/r.log" $((na + 10)) || fail "no writes after the split settled; the writer's last lines: $(tail -n 5 "$w/r.log" | tr "\n" ";")"
 	touch "$w/stop"
 	wait_until 60 bash -c '! kill -0 "$1" 2>/dev/null' _ "$pw" || fail "writer did not stop"
 
