@@ -30,10 +30,10 @@ BIN=${HR_SERVER_BIN:-$HERE/../build/hregionfs-server}
 source "$DIR/env"
 mkdir -p "$DIR/servers" "$DIR/log"
 
-# durability=fsync: a put is acknowledged once RADOS completed its WAL
-# write; with os, writes still in flight in the process die with it
-# (measured: kill -9 lost the last acknowledged puts of a region)
-OPTS="cluster=$HR_ZK$HR_ZK_CHROOT,server_listen=127.0.0.1:0,durability=fsync"
+# durability stays the ini's (os by default): over RADOS a WAL write is
+# acknowledged by RADOS before the put is (io_rados's pwrite waits for it),
+# so a kill -9 keeps it as the page cache would (tests/unit/test_kill_rados.c)
+OPTS="cluster=$HR_ZK$HR_ZK_CHROOT,server_listen=127.0.0.1:0"
 if [[ ${HR_SERVER_STORAGE:-rados} == rados ]]; then
 	OPTS+=",storage=rados,ceph_conf=$HR_CEPH_CONF,rados_pool=$HR_RADOS_POOL"
 	OPTS+=",rados_namespace=hregionfs-cluster"

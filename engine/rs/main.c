@@ -384,10 +384,6 @@ int main(int argc, char **argv)
 		snprintf(cfg.data_dir, sizeof(cfg.data_dir), "%s", abs);
 	}
 	hr_log_set_level(cfg.log_level);
-	if (cfg.storage == HR_STORAGE_RADOS && cfg.durability == HR_DURABILITY_OS)
-		hr_log_warn("rs", "durability = os over RADOS: a put is acknowledged before RADOS "
-			    "completed its WAL write, so a crash of this process loses it; use "
-			    "durability = fsync for HBase's guarantee");
 
 	char host[128];
 	uint16_t port;

@@ -1,4 +1,5 @@
-/* edit.c — the WAL edit codec (format in hr_server.h). */
+/* edit.c — the WAL edit codec (format in hr_server.h) and its replay into a
+ * region, shared by the single-node open and a server-mode region open. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,4 +83,38 @@ int hr_wal_cell_decode(const uint8_t **pp, const uint8_t *end, uint32_t version,
 		return n;
 	*pp = p + n;
 	return 0;
+}
+
+int hr_wal_edit_apply(hr_region *r, const hr_wal_edit *ed, uint32_t seg_version, uint64_t seq)
+{
+	/* a row mutation is applied whole or not at all: every cell is decoded
+	 * before any is applied */
+	const uint8_t *p = ed->cells;
+	for (uint32_t i = 0; i < ed->ncells; i++) {
+		char fam[HR_MAX_NAME + 1];
+		hr_kv kv;
+		if (hr_wal_cell_decode(&p, ed->cells_end, seg_version, fam, &kv) < 0)
+			return -EBADMSG;
+	}
+	int applied = 0, rc;
+	p = ed->cells;
+	for (uint32_t i = 0; i < ed->ncells; i++) {
+		char fam[HR_MAX_NAME + 1];
+		hr_kv kv;
+		if ((rc = hr_wal_cell_decode(&p, ed->cells_end, seg_version, fam, &kv)) < 0)
+			return rc;
+		hr_store *st = hr_region_store(r, fam);
+		if (!st || seq <= st->flushed_seq)
+			continue;
+		hr_region_note_ts(r, kv.ts);
+		kv.row = ed->row;
+		kv.row_len = ed->row_len;
+		kv.seq = seq;
+		uint64_t before = hr_memstore_bytes(st->active);
+		if ((rc = hr_memstore_add(st->active, &kv)) < 0)
+			return rc;
+		hr_region_mem_add(r, (int64_t)(hr_memstore_bytes(st->active) - before));
+		applied++;
+	}
+	return applied;
 }

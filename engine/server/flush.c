@@ -259,15 +259,19 @@ void hr_wal_maintain(hr_server *srv)
 
 /* ---- the flush queue -------------------------------------------------------- */
 
-/* 1 while a region whose last flush failed waits for its retry */
-static int backing_off(hr_region *r)
+/* 1 while a region whose last flush failed waits for its retry (for
+ * ever under the test_no_flush_retry hook) */
+static int backing_off(hr_server *srv, hr_region *r)
 {
-	return atomic_load(&r->flush_failures) && hr_mono_ns() < atomic_load(&r->flush_retry_ns);
+	if (!atomic_load(&r->flush_failures))
+		return 0;
+	return atomic_load(&srv->test_no_flush_retry) ||
+	       hr_mono_ns() < atomic_load(&r->flush_retry_ns);
 }
 
 static void enqueue(hr_server *srv, hr_region *r)
 {
-	if (backing_off(r))
+	if (backing_off(srv, r))
 		return; /* the chore queues it when its retry is due */
 	if (atomic_exchange(&r->flush_queued, 1))
 		return;
@@ -304,7 +308,7 @@ static void flush_for_global(hr_server *srv)
 			for (size_t j = 0; j < srv->tables[i]->nregions; j++) {
 				hr_region *r = srv->tables[i]->regions[j];
 				uint64_t b = hr_region_memstore_bytes(r);
-				if (!atomic_load(&r->flush_queued) && !backing_off(r) && b > bb) {
+				if (!atomic_load(&r->flush_queued) && !backing_off(srv, r) && b > bb) {
 					bb = b;
 					best = r;
 				}
@@ -451,7 +455,7 @@ static void chore_tick(hr_server *srv)
 	for (size_t i = 0; i < srv->ntables; i++)
 		for (size_t j = 0; j < srv->tables[i]->nregions; j++) {
 			hr_region *r = srv->tables[i]->regions[j];
-			if (atomic_load(&r->flush_failures) && !backing_off(r)) {
+			if (atomic_load(&r->flush_failures) && !backing_off(srv, r)) {
 				enqueue(srv, r); /* retry a failed flush */
 				continue;
 			}

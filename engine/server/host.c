@@ -340,38 +340,17 @@ static int host_replay_cb(void *ctx, uint64_t seg_id, uint32_t seg_version, uint
 	open_item *it = batch_find(b, ed.region_id);
 	if (!it || !it->r)
 		return 0;
-	hr_region *r = it->r;
-	const uint8_t *p = ed.cells;
-	for (uint32_t i = 0; i < ed.ncells; i++) {
-		char fam[HR_MAX_NAME + 1];
-		hr_kv kv;
-		if (hr_wal_cell_decode(&p, ed.cells_end, seg_version, fam, &kv) < 0) {
-			hr_log_warn("host", "WAL segment %016" PRIx64 ": record seq %" PRIu64
-				    " has a bad cell: skipped", seg_id, seq);
-			return 0;
-		}
+	rc = hr_wal_edit_apply(it->r, &ed, seg_version, seq);
+	if (rc == -EBADMSG) {
+		hr_log_warn("host", "WAL segment %016" PRIx64 ": record seq %" PRIu64
+			    " has a bad cell: skipped", seg_id, seq);
+		return 0;
 	}
+	if (rc < 0)
+		return rc;
 	if (seq > b->max_seq)
 		b->max_seq = seq;
-	p = ed.cells;
-	for (uint32_t i = 0; i < ed.ncells; i++) {
-		char fam[HR_MAX_NAME + 1];
-		hr_kv kv;
-		if ((rc = hr_wal_cell_decode(&p, ed.cells_end, seg_version, fam, &kv)) < 0)
-			return rc;
-		hr_store *st = hr_region_store(r, fam);
-		if (!st || seq <= st->flushed_seq)
-			continue;
-		hr_region_note_ts(r, kv.ts);
-		kv.row = ed.row;
-		kv.row_len = ed.row_len;
-		kv.seq = seq;
-		uint64_t before = hr_memstore_bytes(st->active);
-		if ((rc = hr_memstore_add(st->active, &kv)) < 0)
-			return rc;
-		hr_region_mem_add(r, (int64_t)(hr_memstore_bytes(st->active) - before));
-		it->napplied++;
-	}
+	it->napplied += (uint64_t)rc;
 	return 0;
 }
 

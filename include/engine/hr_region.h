@@ -326,6 +326,10 @@ struct hr_server {
 	/* test hook: HREGIONFS_TEST_FLUSH_DELAY_MS makes every flush this slow, so
 	 * tests can drive the back-pressure paths */
 	uint32_t test_flush_delay_ms;
+	/* test hook: when set, a failed flush is retried only by hr_flush,
+	 * never by the chore, so a test can inspect the disk and the fds
+	 * right after a failed flush with no flush running behind it */
+	atomic_int test_no_flush_retry;
 	int64_t offline_wal_warn_ms; /* the chore's last "OFFLINE region keeps the WAL" */
 
 	struct hr_compactor *compactor; /* compaction pools (hr_compact.h) */

@@ -120,5 +120,13 @@ int hr_wal_edit_decode(const void *payload, size_t len, hr_wal_edit *ed);
  * `version`; kv.row/row_len/seq left for the caller. */
 int hr_wal_cell_decode(const uint8_t **p, const uint8_t *end, uint32_t version, char *family,
 		       hr_kv *kv);
+/* Replays the edit of WAL record seq (of a segment in WAL version
+ * seg_version) into r's memstores: all its cells or none (every cell is
+ * decoded first), skipping the cells of a store that flushed seq already.
+ * Returns the number of cells applied, -EBADMSG if a cell does not decode
+ * (nothing applied: the caller logs and skips the record), or the
+ * memstore's error. The caller excludes writers (open, or a region not yet
+ * serving). */
+int hr_wal_edit_apply(hr_region *r, const hr_wal_edit *ed, uint32_t seg_version, uint64_t seq);
 
 #endif

@@ -62,6 +62,34 @@ setup_file() {
 	assert_line r02
 }
 
+@test "history through a cluster mount: versions/ and asof/ read what was stored, over the RPC" {
+	# max_versions comes from the mount that makes the family (mkdir)
+	local m=$HR_TMP/mh ts n i
+	mount_client "$m" default_max_versions=5
+	t mkdir -p "$m/hist/r/cf"
+	for i in one two three; do
+		tsh 'printf "%s" "$2" > "$1"' "$m/hist/r/cf/q" "$i"
+	done
+	run t ls -U "$m/.hregionfs/versions/hist/r/cf/q"
+	assert_success
+	local vers=("${lines[@]}")
+	n=${#vers[@]}
+	# two stores in one millisecond are one version: 1 to 3 of them
+	((n >= 1 && n <= 3)) || fail "versions: ${vers[*]}"
+	run t cat "$m/.hregionfs/versions/hist/r/cf/q/${vers[0]}"
+	assert_output three
+	for ts in "${vers[@]}"; do
+		run t cat "$m/.hregionfs/versions/hist/r/cf/q/$ts"
+		assert_success
+		local v=$output
+		run t cat "$m/.hregionfs/asof/$ts/hist/r/cf/q"
+		assert_output "$v"
+	done
+	# before the first version the cell did not exist
+	run t cat "$m/.hregionfs/asof/$((vers[n - 1] - 1))/hist/r/cf/q"
+	assert_failure
+}
+
 @test "two mounts on one cluster see each other's writes after close" {
 	local m2=$HR_TMP/m2
 	mount_client "$m2"
