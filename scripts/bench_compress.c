@@ -20,23 +20,7 @@
 #include "hr_config.h"
 #include "hr_log.h"
 #include "hregionfs.h"
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-#define TRY(x)                                                                             \
-	do {                                                                               \
-		int rc_ = (x);                                                             \
-		if (rc_ < 0) {                                                             \
-			fprintf(stderr, "%s:%d: %s = %s\n", __FILE__, __LINE__, #x,        \
-				hr_strerror(rc_));                                         \
-			exit(1);                                                           \
-		}                                                                          \
-	} while (0)
+#include "bench_util.h"
 
 static uint64_t file_bytes(hr_server *s)
 {

@@ -26,6 +26,7 @@
 #include "hr_config.h"
 #include "hr_log.h"
 #include "hregionfs.h"
+#include "bench_util.h"
 
 #define TABLE "bench"
 #define FAMILY "cf"
@@ -43,13 +44,6 @@ static struct {
 
 static uint8_t *value_buf;
 static int failed;
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static uint64_t splitmix(uint64_t *s)
 {

@@ -26,19 +26,12 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include "bench_util.h"
 
 #define FAMILY "cf"
 
 static const char *g_dir;
 static long g_rows = 2500, g_quals = 4, g_size = 32;
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void die(const char *what, const char *path)
 {

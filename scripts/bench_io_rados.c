@@ -21,23 +21,7 @@
 #include <unistd.h>
 
 #include "engine/hr_io_rados.h"
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-#define TRY(x)                                                                       \
-	do {                                                                         \
-		long rc_ = (long)(x);                                                \
-		if (rc_ < 0) {                                                       \
-			fprintf(stderr, "%s:%d: %s = %s\n", __FILE__, __LINE__, #x,  \
-				strerror((int)-rc_));                                \
-			exit(1);                                                     \
-		}                                                                    \
-	} while (0)
+#include "bench_util.h"
 
 static rados_ioctx_t ctx;
 static hr_io *io;

@@ -21,13 +21,7 @@
 #include "engine/hr_io.h"
 #include "engine/hr_meta.h"
 #include "hr_log.h"
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+#include "bench_util.h"
 
 static void report(const char *name, unsigned long n, double secs)
 {

@@ -17,13 +17,7 @@
 #include "hr_config.h"
 #include "hr_log.h"
 #include "hregionfs.h"
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+#include "bench_util.h"
 
 typedef struct result {
 	double put_s, get_s, scan_s;
@@ -43,16 +37,6 @@ static uint64_t file_bytes(hr_server *s)
 	hr_region_list_free(r, n);
 	return b;
 }
-
-#define TRY(x)                                                                             \
-	do {                                                                               \
-		int rc_ = (x);                                                             \
-		if (rc_ < 0) {                                                             \
-			fprintf(stderr, "%s:%d: %s = %s\n", __FILE__, __LINE__, #x,        \
-				hr_strerror(rc_));                                         \
-			exit(1);                                                           \
-		}                                                                          \
-	} while (0)
 
 static void get_pass(hr_server *s, long n)
 {

@@ -151,6 +151,11 @@ mon data = $C/mon/\$name
 mgr data = $C/mgr/\$name
 osd data = $C/osd/\$name
 osd objectstore = memstore
+# pages, not one growing buffer list per object: a WAL object appended to
+# record by record otherwise costs more per append as it grows (put_os_1t
+# over RADOS: 2,224 puts/s at 5,000 puts, 1,071 at 20,000; with pages
+# 3,970 and 4,027)
+memstore page set = true
 memstore device bytes = 2147483648
 osd journal size = 0
 keyring = /dev/null

@@ -19,6 +19,8 @@ int hr_client_open(const hr_config *cfg, hr_client **out)
 	c->cfg = *cfg;
 	if (!c->cfg.rpc_timeout_ms)
 		c->cfg.rpc_timeout_ms = 10000;
+	/* ride out a failover: session expiry + reassignment (hr_client.h) */
+	c->retry_window_ms = 2 * (uint64_t)c->cfg.zk_session_timeout_ms;
 	pthread_mutex_init(&c->pool_mu, NULL);
 	int rc = hr_client_locate_open(c);
 	if (rc < 0) {
@@ -74,11 +76,26 @@ void hr_client_backoff(hr_client *c, unsigned attempt)
 	atomic_fetch_add(&c->retries, 1);
 }
 
+uint64_t hr_client_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+int hr_client_give_up(const hr_client *c, unsigned attempt, uint64_t t0_ms)
+{
+	if (attempt < c->cfg.retries)
+		return 0;
+	return c->cfg.retries == 0 || hr_client_now_ms() - t0_ms >= c->retry_window_ms;
+}
+
 /* One request about a row, to the server of its region; on success *r
  * holds the server's answer (r->err may be an engine error). */
 static int row_call(hr_client *c, const char *table, const void *row, size_t row_len,
 		    hr_rpc_req *q, hr_rpc_resp *r, uint8_t **frame)
 {
+	uint64_t t0 = hr_client_now_ms();
 	for (unsigned attempt = 0;; attempt++) {
 		hr_rpc_location loc;
 		int rc = hr_client_locate(c, table, row, row_len, &loc);
@@ -97,8 +114,9 @@ static int row_call(hr_client *c, const char *table, const void *row, size_t row
 		}
 		if (!hr_client_retryable(rc))
 			return rc;
-		if (attempt >= c->cfg.retries) {
-			hr_log_warn("client", "%s: gave up after %u tries: %s", table, attempt + 1,
+		if (hr_client_give_up(c, attempt, t0)) {
+			hr_log_warn("client", "%s: gave up after %u tries in %llu ms: %s", table,
+				    attempt + 1, (unsigned long long)(hr_client_now_ms() - t0),
 				    hr_strerror(rc));
 			return -EAGAIN;
 		}
@@ -109,6 +127,7 @@ static int row_call(hr_client *c, const char *table, const void *row, size_t row
 /* One request to the master (table admin, listings). */
 static int master_call(hr_client *c, hr_rpc_req *q, hr_rpc_resp *r, uint8_t **frame)
 {
+	uint64_t t0 = hr_client_now_ms();
 	for (unsigned attempt = 0;; attempt++) {
 		char master[HR_RPC_ADDR_MAX];
 		int rc = hr_client_master(c, master);
@@ -125,7 +144,7 @@ static int master_call(hr_client *c, hr_rpc_req *q, hr_rpc_resp *r, uint8_t **fr
 		}
 		if (!hr_client_retryable(rc))
 			return rc;
-		if (attempt >= c->cfg.retries)
+		if (hr_client_give_up(c, attempt, t0))
 			return -EAGAIN;
 		hr_client_backoff(c, attempt);
 	}

@@ -175,6 +175,7 @@ static void close_server_cursor(hr_ccursor *cc)
 static int open_region(hr_ccursor *cc)
 {
 	hr_client *c = cc->c;
+	uint64_t t0 = hr_client_now_ms();
 	for (unsigned attempt = 0;; attempt++) {
 		hr_rpc_location loc;
 		int rc = hr_client_locate(c, cc->table, cc->pos_row.p, cc->pos_row.n, &loc);
@@ -226,7 +227,7 @@ static int open_region(hr_ccursor *cc)
 		}
 		if (!hr_client_retryable(rc))
 			return rc;
-		if (attempt >= c->cfg.retries)
+		if (hr_client_give_up(c, attempt, t0))
 			return -EAGAIN;
 		hr_client_backoff(c, attempt);
 	}

@@ -170,22 +170,70 @@ static int collect_table_cb(void *ctx, const hr_table_schema *s)
 	return 0;
 }
 
-int hr_host_refresh(hr_server *srv)
+static int meta_schemas(hr_server *srv, schemas *sc)
 {
-	schemas sc = {0};
 	hr_meta_txn *t;
-	if (!srv->host)
-		return -EOPNOTSUPP;
 	int rc = hr_meta_begin(srv->meta, 0, &t);
 	if (rc < 0)
 		return rc;
-	rc = hr_meta_table_each(t, collect_table_cb, &sc);
+	rc = hr_meta_table_each(t, collect_table_cb, sc);
 	hr_meta_abort(t);
+	return rc;
+}
+
+int hr_host_refresh(hr_server *srv)
+{
+	schemas sc = {0};
+	if (!srv->host)
+		return -EOPNOTSUPP;
+	int rc = meta_schemas(srv, &sc);
 	if (rc == 0) {
 		pthread_rwlock_wrlock(&srv->map_lock);
 		rc = add_tables(srv, sc.v, sc.n);
 		pthread_rwlock_unlock(&srv->map_lock);
 	}
+	free(sc.v);
+	return rc;
+}
+
+int hr_host_table_schema(hr_server *srv, const char *table, hr_table_schema *out)
+{
+	schemas sc = {0};
+	int rc = meta_schemas(srv, &sc);
+	if (rc == 0) {
+		rc = -ENOENT;
+		for (size_t i = 0; i < sc.n; i++)
+			if (strcmp(sc.v[i].name, table) == 0) {
+				*out = sc.v[i];
+				rc = 0;
+				break;
+			}
+	}
+	free(sc.v);
+	return rc;
+}
+
+int hr_host_table_list(hr_server *srv, char ***names, size_t *n)
+{
+	schemas sc = {0};
+	char **v = NULL;
+	size_t k = 0;
+	int rc = meta_schemas(srv, &sc);
+	if (rc < 0)
+		goto out;
+	if (!(v = calloc(sc.n ? sc.n : 1, sizeof(*v)))) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (; k < sc.n; k++)
+		if (!(v[k] = strdup(sc.v[k].name))) {
+			rc = -ENOMEM;
+			hr_names_free(v, k);
+			goto out;
+		}
+	*names = v;
+	*n = k;
+out:
 	free(sc.v);
 	return rc;
 }

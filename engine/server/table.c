@@ -260,6 +260,8 @@ int hr_table_schema_get(hr_server *srv, const char *table, hr_table_schema *out)
 {
 	if (srv->client) /* cluster mode: engine/client (hr_client.h) */
 		return hr_client_table_schema(srv->client, table, out);
+	if (srv->host) /* server mode: meta's answer (hr_host.h says why) */
+		return hr_host_table_schema(srv, table, out);
 	pthread_rwlock_rdlock(&srv->map_lock);
 	hr_table *t = hr_server_table(srv, table);
 	if (t)
@@ -436,6 +438,8 @@ int hr_table_list(hr_server *srv, char ***names, size_t *n)
 {
 	if (srv->client) /* cluster mode: engine/client (hr_client.h) */
 		return hr_client_table_list(srv->client, names, n);
+	if (srv->host)
+		return hr_host_table_list(srv, names, n);
 	pthread_rwlock_rdlock(&srv->map_lock);
 	char **v = calloc(srv->ntables ? srv->ntables : 1, sizeof(*v));
 	size_t k = 0;

@@ -20,7 +20,14 @@
  * Retries (ops.c): on -EREMOTE (not serving), -ESTALE, a refused, reset or
  * timed-out connection, or a region in transition, the op drops the cached
  * location, waits retry_pause_ms doubling each time (capped at 1 s) and
- * re-locates, at most cfg.retries times, then returns -EAGAIN. A mutation
+ * re-locates. It gives up with -EAGAIN once it has retried cfg.retries
+ * times AND retry_window_ms has passed since the op began: the window is
+ * 2 x zk_session_timeout_ms, because a killed server's regions come back
+ * only after its ZooKeeper session expires (zk_session_timeout_ms) plus the
+ * master's reassignment and WAL replay (1-3 s), and a client that gave up
+ * sooner would answer EAGAIN in every failover (HBase's client likewise
+ * retries for tens of seconds). retries = 0 means no retry at all (no
+ * window either). A mutation
  * retried after a timeout may be applied twice (as HBase without nonces):
  * with HR_TS_NOW both copies are versions of the cell; the last value wins.
  *
@@ -96,6 +103,11 @@ void hr_client_forget(hr_client *c, const char *table, const void *row, size_t r
 int hr_client_retryable(int err);
 /* The pause before try number `attempt` (0-based), then sleeps it. */
 void hr_client_backoff(hr_client *c, unsigned attempt);
+/* The monotonic time in ms, taken when an op begins its retry loop. */
+uint64_t hr_client_now_ms(void);
+/* 1 if an op that began at t0_ms and failed its try number `attempt` has
+ * used up its retries and its retry window (see "Retries" above). */
+int hr_client_give_up(const hr_client *c, unsigned attempt, uint64_t t0_ms);
 const hr_config *hr_client_config(const hr_client *c);
 
 /* conn.c's pools and locate.c's master and cache, in one struct. */
@@ -107,6 +119,7 @@ typedef struct hr_ctable hr_ctable;
 
 struct hr_client {
 	hr_config cfg;
+	uint64_t retry_window_ms; /* set at open, read-only after */
 	/* master (locate.c), under master_mu */
 	pthread_mutex_t master_mu;
 	char master[HR_RPC_ADDR_MAX];

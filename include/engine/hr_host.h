@@ -145,9 +145,17 @@ int hr_host_meta_regions(hr_server *srv, const char *table, hr_host_region_desc 
 void hr_host_meta_regions_free(hr_host_region_desc *v, size_t n);
 
 /* Adds to this server the tables and families meta has and it lacks
- * (another server's DDL), so hr_table_list / hr_table_schema_get answer
- * for them. Region opens do it themselves. */
+ * (another server's DDL). Region opens do it themselves. */
 int hr_host_refresh(hr_server *srv);
+
+/* What hr_table_schema_get and hr_table_list answer in server mode: meta's
+ * tables, not this server's map. The map knows the tables loaded at open
+ * and those of regions opened here since, so a master asked about a table
+ * another master created, whose regions it does not host, would answer
+ * -ENOENT for a table that exists (a mount then fails every write into it
+ * with ENOENT) — and would still list a table another server dropped. */
+int hr_host_table_schema(hr_server *srv, const char *table, hr_table_schema *out);
+int hr_host_table_list(hr_server *srv, char ***names, size_t *n);
 
 /* Removes the WAL directory of a dead server (its name), once every region
  * it hosted was reopened with it in recover_from. -ENOENT if there is none;

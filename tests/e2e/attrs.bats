@@ -43,7 +43,7 @@ make_local() {
 
 @test "modes, owners and times survive a remount and a major compaction" {
 	need_root
-	HR_OPTS=(flush_size=64K major_interval=1s)
+	HR_OPTS=(flush_size=64K)
 	remount_fs
 	t mkdir -p "$M/t/r/cf"
 	# open(O_CREAT, 0620) under umask 0, and under the default umask
@@ -71,20 +71,23 @@ make_local() {
 	local now_mtime
 	now_mtime=$(echo "$before" | awk '$1 == "./now" { print int($5) }')
 	((now_mtime >= $(date +%s) - 60)) || fail "UTIME_NOW: $before"
-	remount_fs flush_size=64K major_interval=1s
+	remount_fs
 	run attrs "$M/t/r/cf" "%n %a %u %g %.9Y %.9X %s"
 	assert_output "$before"
-	# through store files and a major compaction (a log line says so)
+	# through store files and a major compaction, asked for explicitly: a
+	# periodic one (major_interval) is not certain to come, since a store
+	# left as one file without tombstones is never due, and whether the
+	# minor compactions after the flushes leave one file or several depends
+	# on when the compaction thread runs (under load, after the last flush:
+	# one "minor (all files)", then no major ever)
 	t mkdir -p "$M/t/filler/cf"
 	run tlongsh 'for i in $(seq 1 60); do head -c 4000 /dev/urandom > "$1/f$i" || exit 1; done' "$M/t/filler/cf"
 	assert_success
-	local i
-	for ((i = 0; i < 600; i++)); do
-		grep -q "family 'cf': major of" "$HR_LOG" && break
-		sleep 0.1
-	done
-	grep -q "family 'cf': major of" "$HR_LOG" || fail "no major compaction within 60 s"
-	remount_fs
+	unmount_fs
+	run ctl compact --major t
+	assert_success
+	assert_output --regexp '^compacted t major=true files_before=[0-9]+ files_after=1 '
+	mount_fs
 	run attrs "$M/t/r/cf" "%n %a %u %g %.9Y %.9X %s"
 	assert_output "$before"
 }

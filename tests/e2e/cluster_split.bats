@@ -85,7 +85,7 @@ split_crash() {
 	echo "# $step: master crash to regions settled: $(echo "$t1 - $t0" | bc) s; $(zk dump /regions | tr '\n' ';')" >&3
 	# It died at the hook, not of something else.
 	grep -q "test hook: SIGKILL $step a split" "$HR_CLUSTER_DIR"/log/server-*.log ||
-		fail "the master died, but not at the hook '$step'"
+		fail "the master died, but not at the hook '$step'; the servers' last log lines: $(tail -n 8 "$HR_CLUSTER_DIR"/log/server-*.log)"
 	# Meta has the daughters once 'after' is reached: the split must be
 	# finished (the parent's znode gone). Before it, either outcome is right.
 	if [[ $step == after ]]; then
@@ -93,7 +93,7 @@ split_crash() {
 	fi
 	local na
 	na=$(grep -c '^ack' "$w/r.log" || true)
-	wait_until 60 acks_above "$w/r.log" $((na + 10)) || fail "no writes after the split settled"
+	wait_until 60 acks_above "$w/r.log" $((na + 10)) || fail "no writes after the split settled; the writer's last lines: $(tail -n 5 "$w/r.log" | tr "\n" ";")"
 	touch "$w/stop"
 	wait_until 60 bash -c '! kill -0 "$1" 2>/dev/null' _ "$pw" || fail "writer did not stop"
 

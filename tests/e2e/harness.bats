@@ -65,10 +65,16 @@ zombie_leader() {
 	kill -9 "$p"
 	wait_exit "$p" 10 || fail "a killed sleep was reported alive"
 	! pid_alive "$p" || fail "a reaped process was reported alive"
-	# a zombie that nobody reaps: the child of a shell that is stopped
-	bash -c 'sleep 0 & echo $!; kill -STOP $$' >"$HR_TMP/zpid" &
-	local sh=$!
-	bg_track "$sh"
+	# a zombie that nobody reaps: the child of a parent that never waits.
+	# (Not the child of a shell that stops itself: bash reaps a child that
+	# exits before the shell's kill -STOP runs, which under load it often
+	# does, and then there is no zombie at all.) SIGCHLD is set to default,
+	# not inherited, since an ignored SIGCHLD makes the kernel reap at once.
+	perl -e '$SIG{CHLD} = "DEFAULT"; defined(my $p = fork) or die "fork: $!";
+		if (!$p) { require POSIX; POSIX::_exit(0) }
+		$| = 1; print "$p\n"; sleep 1 while 1' >"$HR_TMP/zpid" &
+	local parent=$!
+	bg_track "$parent"
 	local z='' i line=''
 	for ((i = 0; i < 200; i++)); do
 		[[ -s $HR_TMP/zpid ]] && z=$(<"$HR_TMP/zpid")

@@ -345,6 +345,9 @@ static int env_client(env *e, unsigned retries, uint32_t timeout_ms, hr_server *
 	c.retries = retries;
 	c.retry_pause_ms = 2;
 	c.rpc_timeout_ms = timeout_ms;
+	/* no ZooKeeper behind rpc://; a short failover window (2 x this) keeps
+	 * the tests that expect -EAGAIN quick */
+	c.zk_session_timeout_ms = 100;
 	return hr_server_open(&c, out);
 }
 
@@ -653,6 +656,72 @@ static void t_client_server_gone(void)
 	env_down(&e);
 }
 
+/* A failover takes longer than `retries` doubling pauses (5 x 2 ms from
+ * 2 ms = 62 ms here): the client keeps retrying for its window (2 x
+ * zk_session_timeout_ms) and the op succeeds once the region is back;
+ * past the window it still ends in -EAGAIN. */
+typedef struct comeback {
+	stub *st;
+	unsigned after_ms;
+} comeback;
+
+static void *comeback_run(void *arg)
+{
+	comeback *cb = arg;
+	struct timespec ts = {.tv_sec = cb->after_ms / 1000,
+			      .tv_nsec = (long)(cb->after_ms % 1000) * 1000000};
+	nanosleep(&ts, NULL); /* the failover's duration, not a wait for a condition */
+	atomic_store(&cb->st->owner[1], 0);
+	return NULL;
+}
+
+static void t_client_failover_window(void)
+{
+	env e;
+	CHECK_RC(env_up(&e), 0);
+	hr_server_close(e.cl);
+	hr_config c;
+	et_config(&c, e.dir);
+	snprintf(c.cluster, sizeof(c.cluster), "rpc://%s", e.st.addrs[0]);
+	c.retries = 5;
+	c.retry_pause_ms = 2;
+	c.zk_session_timeout_ms = 1000; /* window 2 s */
+	CHECK_RC(hr_server_open(&c, &e.cl), 0);
+	CHECK_RC(et_table(e.cl, "t", "cf", NULL), 0);
+	CHECK_RC(et_put(e.cl, "t", "row-0300", 8, "cf", "q", HR_TS_NOW, "x"), 0); /* server 1 */
+	hr_rpc_server_stop(e.rs[1]);
+	e.rs[1] = NULL;
+	/* the region returns on server 0 after 600 ms, ten times the old budget */
+	comeback cb = {&e.st, 600};
+	pthread_t th;
+	uint64_t t0 = hr_client_now_ms();
+	CHECK_RC(pthread_create(&th, NULL, comeback_run, &cb), 0);
+	CHECK_RC(et_put(e.cl, "t", "row-0300", 8, "cf", "q", HR_TS_NOW, "y"), 0);
+	uint64_t took = hr_client_now_ms() - t0;
+	pthread_join(th, NULL);
+	fprintf(stdout, "# put rode out a %u ms outage in %llu ms\n", cb.after_ms,
+		(unsigned long long)took);
+	CHECK(took >= 600);
+	char buf[16];
+	CHECK_RC(et_get(e.local, "t", "row-0300", 8, "cf", "q", buf, sizeof(buf), NULL), 0);
+	CHECK_STREQ(buf, "y");
+	/* nobody serves it for good: -EAGAIN, not before the window ends */
+	atomic_store(&e.st.owner[1], 1);
+	hr_client_forget(e.cl->client, "t", NULL, 0);
+	t0 = hr_client_now_ms();
+	CHECK_RC(et_get(e.cl, "t", "row-0300", 8, "cf", "q", buf, sizeof(buf), NULL), -EAGAIN);
+	took = hr_client_now_ms() - t0;
+	CHECK(took >= 2000 && took < 5000);
+	/* retries = 0: no retry, no window */
+	hr_server_close(e.cl);
+	c.retries = 0;
+	CHECK_RC(hr_server_open(&c, &e.cl), 0);
+	t0 = hr_client_now_ms();
+	CHECK_RC(et_get(e.cl, "t", "row-0300", 8, "cf", "q", buf, sizeof(buf), NULL), -EAGAIN);
+	CHECK(hr_client_now_ms() - t0 < 1000);
+	env_down(&e);
+}
+
 /* A server answers "not serving" (-EREMOTE): the client drops its cached
  * location, asks the master again and goes to the new server. */
 static void t_client_relocate(void)
@@ -861,6 +930,7 @@ static void t_client_zk(void)
 	c.retry_pause_ms = 5;
 	hr_server *cl;
 	CHECK_RC(hr_server_open(&c, &cl), 0);
+	cl->client->retry_window_ms = 0; /* -EAGAIN after the retries alone */
 	CHECK_RC(et_table(cl, "t", "cf", NULL), 0);
 	char buf[16];
 	CHECK_RC(et_put(cl, "t", "row-0100", 8, "cf", "q", HR_TS_NOW, "a"), 0);
@@ -954,6 +1024,7 @@ int main(void)
 	RUN(t_client_threads);
 	RUN(t_client_server_gone);
 	RUN(t_client_relocate);
+	RUN(t_client_failover_window);
 	RUN(t_server_mode);
 	RUN(t_server_pipelined);
 	if (getenv("HR_ZK") && *getenv("HR_ZK")) {
