@@ -524,19 +524,24 @@ int main(int argc, char **argv)
 	if (sig == SIGUSR1 && !atomic_load(&s.fenced))
 		test_hold_expiry(&set);
 	if (sig == SIGUSR1) {
-		/* stop answering first, whichever way we learnt it */
-		hr_rpc_server_stop(s.rpc);
-		s.rpc = NULL;
 		if (!atomic_load(&s.fenced) && s.rados && hr_rados_probe(s.rados) == -ESHUTDOWN)
 			atomic_store(&s.fenced, 1);
-		if (atomic_load(&s.fenced))
+		if (atomic_load(&s.fenced)) {
 			hr_log_error("rs", "fenced: RADOS refuses this server's operations (the master "
 				     "blocklisted it and recovers its regions elsewhere); a write it "
 				     "did not acknowledge is not lost, none after the fence lands; "
 				     "stopping at once");
-		else
-			hr_log_error("rs", "ZooKeeper session expired: the cluster counts this server "
-				     "as dead and recovers its regions elsewhere; stopping at once");
+			/* no orderly close: nothing it writes can land, and a
+			 * handler waiting for a WAL segment RADOS refuses would
+			 * hold the RPC stop forever. The clients see the
+			 * connections reset and go to the new owners. */
+			fflush(stderr);
+			_exit(1);
+		}
+		hr_rpc_server_stop(s.rpc); /* stop answering first */
+		s.rpc = NULL;
+		hr_log_error("rs", "ZooKeeper session expired: the cluster counts this server as "
+			     "dead and recovers its regions elsewhere; stopping at once");
 		status = 1;
 	} else {
 		hr_log_info("rs", "signal %d: closing this server's regions, then leaving", sig);
