@@ -54,6 +54,7 @@ typedef struct rs {
 	pthread_t main_thread;
 	hr_rados *rados;	/* storage=rados: fences others, is fenced */
 	atomic_int fenced;
+	atomic_int stopping;	/* the main thread left its sigwait */
 } rs;
 
 /* How long a fenced server's RADOS instance stays blocklisted. It must
@@ -223,6 +224,13 @@ static void on_fenced(void *ctx)
 {
 	rs *s = ctx;
 	atomic_store(&s->fenced, 1);
+	if (atomic_load(&s->stopping)) {
+		/* fenced while stopping (its session expired first): the close
+		 * in progress could wait forever on refused writes */
+		hr_log_error("rs", "fenced while stopping: exiting at once");
+		fflush(stderr);
+		_exit(1);
+	}
 	pthread_kill(s->main_thread, SIGUSR1);
 }
 
@@ -523,6 +531,7 @@ int main(int argc, char **argv)
 		;
 	if (sig == SIGUSR1 && !atomic_load(&s.fenced))
 		test_hold_expiry(&set);
+	atomic_store(&s.stopping, 1);
 	if (sig == SIGUSR1) {
 		if (!atomic_load(&s.fenced) && s.rados && hr_rados_probe(s.rados) == -ESHUTDOWN)
 			atomic_store(&s.fenced, 1);
