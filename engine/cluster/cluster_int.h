@@ -26,6 +26,7 @@ struct hr_cluster {
 	hr_zk *zk;
 	char name[256];
 	char addr[128];
+	char fence_addr[512];	/* published in /fence/<name> */
 	const hr_cluster_engine *eng;
 	void *ectx;
 	uint32_t tick_ms;
@@ -59,7 +60,7 @@ struct hr_cluster {
 	char dropping[HR_MAX_NAME + 1];
 };
 
-#define RZ_ROOTS_N 5
+#define RZ_ROOTS_N 6
 extern const char *const hr_cluster_roots[RZ_ROOTS_N];
 
 const char *rz_state_name(int s);

@@ -28,6 +28,7 @@ typedef struct view {
 	hr_cluster_region *meta;
 	size_t nmeta;
 	char recovering[4096];	/* HR_CLUSTER_LIST_SEP-separated */
+	char unfenced[4096];	/* dead servers whose fence failed this round */
 } view;
 
 static void view_free(view *v)
@@ -169,13 +170,48 @@ static int read_view(hr_cluster *c, view *v)
 	return rc;
 }
 
+/* Fences dead (hr_cluster.h, fencing): its published RADOS address goes to
+ * the engine. Any failure leaves it unfenced: the caller hands nothing of
+ * it out this round. */
+static int fence(hr_cluster *c, const char *dead)
+{
+	if (!c->eng->fence)
+		return 0;
+	char path[300], *addr = NULL;
+	snprintf(path, sizeof(path), "/fence/%s", dead);
+	int rc = hr_zk_get(c->zk, path, &addr, NULL, NULL, NULL);
+	if (rc) {
+		hr_log_error("cluster", "server %s is gone but cannot be fenced: %s%s; its regions "
+			     "wait (its WAL is never replayed unfenced)", dead,
+			     rc == -ENOENT ? "no " : "", rc == -ENOENT ? path : strerror(-rc));
+		return rc;
+	}
+	rc = c->eng->fence(c->ectx, dead, addr);
+	if (rc)
+		hr_log_error("cluster", "server %s is gone but fencing it (RADOS client %s) failed: "
+			     "%s; its regions wait (its WAL is never replayed unfenced)", dead,
+			     addr[0] ? addr : "-", strerror(-rc));
+	else
+		hr_log_info("cluster", "server %s fenced (RADOS client %s)", dead,
+			    addr[0] ? addr : "none");
+	free(addr);
+	return rc;
+}
+
 static int mark_recovering(hr_cluster *c, view *v, const char *dead)
 {
 	if (list_has(v->recovering, dead))
 		return 0;
+	if (list_has(v->unfenced, dead))
+		return -EAGAIN; /* once a round: a fence may wait for the monitors */
+	int rc = fence(c, dead);
+	if (rc) {
+		list_add(v->unfenced, sizeof(v->unfenced), dead);
+		return rc;
+	}
 	char path[300];
 	snprintf(path, sizeof(path), "/recovering/%s", dead);
-	int rc = hr_zk_create(c->zk, path, "", 0, HR_ZK_PERSISTENT, NULL, 0);
+	rc = hr_zk_create(c->zk, path, "", 0, HR_ZK_PERSISTENT, NULL, 0);
 	if (rc && rc != -EEXIST)
 		return rc;
 	if (rc == 0)
@@ -260,6 +296,10 @@ static void retire_dead(hr_cluster *c, view *v, int pending)
 		char path[300];
 		snprintf(path, sizeof(path), "/assign/%s", p);
 		if (hr_zk_delete_tree(c->zk, path))
+			continue;
+		snprintf(path, sizeof(path), "/fence/%s", p);
+		int r = hr_zk_delete(c->zk, path, -1);
+		if (r && r != -ENOENT)
 			continue;
 		snprintf(path, sizeof(path), "/recovering/%s", p);
 		if (hr_zk_delete(c->zk, path, -1) == 0)

@@ -13,7 +13,7 @@
 #include "hr_log.h"
 
 const char *const hr_cluster_roots[RZ_ROOTS_N] = {"/rs", "/election", "/regions", "/assign",
-						  "/recovering"};
+						  "/recovering", "/fence"};
 
 static const char *const state_names[] = {
 	[RZ_OFFLINE] = "OFFLINE", [RZ_OPENING] = "OPENING", [RZ_OPEN] = "OPEN",
@@ -316,6 +316,7 @@ int hr_cluster_join(const hr_cluster_opts *o, hr_cluster **out)
 		return -ENOMEM;
 	snprintf(c->name, sizeof(c->name), "%s", o->server_name);
 	snprintf(c->addr, sizeof(c->addr), "%s", o->address);
+	snprintf(c->fence_addr, sizeof(c->fence_addr), "%s", o->fence_addr ? o->fence_addr : "");
 	c->eng = o->engine;
 	c->ectx = o->engine_ctx;
 	c->tick_ms = o->tick_ms ? o->tick_ms : 1000;
@@ -335,9 +336,15 @@ int hr_cluster_join(const hr_cluster_opts *o, hr_cluster **out)
 		goto fail;
 	for (int i = 0; i < RZ_ROOTS_N && rc == 0; i++)
 		rc = hr_zk_mkpath(c->zk, hr_cluster_roots[i]);
+	/* /fence first: a server the master may ever count as dead (it has
+	 * an /rs or /assign node) has published what fences it */
+	char path[300];
+	snprintf(path, sizeof(path), "/fence/%s", c->name);
+	if (rc == 0)
+		rc = hr_zk_create(c->zk, path, c->fence_addr, strlen(c->fence_addr),
+				  HR_ZK_PERSISTENT, NULL, 0);
 	/* /rs before /assign: the master takes an /assign dir without an /rs
 	 * znode for a dead server's */
-	char path[300];
 	snprintf(path, sizeof(path), "/rs/%s", c->name);
 	if (rc == 0)
 		rc = hr_zk_create(c->zk, path, c->addr, strlen(c->addr), HR_ZK_EPHEMERAL, NULL, 0);
@@ -420,8 +427,16 @@ int hr_cluster_leave(hr_cluster *c)
 		rz_path(rpath, sizeof(rpath), id);
 		if (hr_zk_set(c->zk, rpath, text, strlen(text), z.version) == 0)
 			closed++;
+		else
+			err = err ? err : -EAGAIN;
 	}
 	hr_zk_names_free(kids, n);
+	/* every region closed and OFFLINE: no WAL of ours will be replayed,
+	 * so nothing needs fencing (the master would otherwise blocklist a
+	 * process still finishing its stop) */
+	snprintf(path, sizeof(path), "/fence/%s", c->name);
+	if (err == 0)
+		hr_zk_set(c->zk, path, "", 0, -1);
 	hr_log_info("cluster", "%s leaves the cluster (%d regions closed)", c->name, closed);
 	return err;
 }

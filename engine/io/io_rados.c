@@ -1256,17 +1256,51 @@ static void ro_destroy(hr_io *io)
 	free(r);
 }
 
+/* Every result that can carry a blocklisting goes through hr_rados_note:
+ * the first refusal tells the server it was fenced (hr_rados.h). */
+static int fo_open(hr_io *io, const char *path, int flags)
+{
+	return hr_rados_note(ro_open(io, path, flags));
+}
+
+static ssize_t fo_pread(hr_io *io, int fd, void *buf, size_t len, uint64_t off)
+{
+	ssize_t n = ro_pread(io, fd, buf, len, off);
+	return n == -ESHUTDOWN ? hr_rados_note(-ESHUTDOWN) : n;
+}
+
+static ssize_t fo_pwrite(hr_io *io, int fd, const void *buf, size_t len, uint64_t off)
+{
+	ssize_t n = ro_pwrite(io, fd, buf, len, off);
+	return n == -ESHUTDOWN ? hr_rados_note(-ESHUTDOWN) : n;
+}
+
+static int fo_sync(hr_io *io, int fd, int data_only)
+{
+	return hr_rados_note(ro_sync(io, fd, data_only));
+}
+
+static int fo_rename(hr_io *io, const char *from, const char *to)
+{
+	return hr_rados_note(ro_rename(io, from, to));
+}
+
+static int fo_unlink(hr_io *io, const char *path)
+{
+	return hr_rados_note(ro_unlink(io, path));
+}
+
 static const hr_io_ops rados_ops = {
-	.open = ro_open,
+	.open = fo_open,
 	.close = ro_close,
-	.pread = ro_pread,
-	.pwrite = ro_pwrite,
-	.sync = ro_sync,
+	.pread = fo_pread,
+	.pwrite = fo_pwrite,
+	.sync = fo_sync,
 	.truncate = ro_truncate,
 	.size = ro_size,
-	.rename = ro_rename,
+	.rename = fo_rename,
 	.link = ro_link,
-	.unlink = ro_unlink,
+	.unlink = fo_unlink,
 	.mkdir = ro_mkdir,
 	.rmdir = ro_rmdir,
 	.sync_dir = ro_sync_dir,

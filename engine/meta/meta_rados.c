@@ -13,6 +13,7 @@
 
 #include "engine/hr_format.h"
 #include "engine/hr_io.h"
+#include "engine/hr_rados.h"
 #include "engine/hr_util.h"
 #include "hr_log.h"
 #include "meta_int.h"
@@ -656,7 +657,7 @@ static int send_txn(rtxn *t)
 		rados_write_op_omap_set2(op, skeys, svals, skl, svl, ns);
 	if (nd)
 		rados_write_op_omap_rm_keys2(op, dkeys, dkl, nd);
-	rc = rados_write_op_operate2(op, m->io, HR_META_RADOS_OBJECT, NULL, 0);
+	rc = hr_rados_note(rados_write_op_operate2(op, m->io, HR_META_RADOS_OBJECT, NULL, 0));
 	if (rc == -ECANCELED) {
 		for (size_t i = 0; i < t->ng; i++)
 			if (t->g[i].prval == -ECANCELED) {
@@ -729,7 +730,7 @@ static int r_counter_alloc(hr_meta *hm, const char *name, uint64_t n, uint64_t f
 		const char *keys[1] = {key}, *vals[1] = {(const char *)nv};
 		size_t kl = strlen(key), vl = 8;
 		rados_write_op_omap_set2(op, keys, vals, &kl, &vl, 1);
-		rc = rados_write_op_operate2(op, m->io, HR_META_RADOS_OBJECT, NULL, 0);
+		rc = hr_rados_note(rados_write_op_operate2(op, m->io, HR_META_RADOS_OBJECT, NULL, 0));
 		rados_release_write_op(op);
 		free(cv);
 		if (rc == 0) {
@@ -784,7 +785,7 @@ static int open_object(rmeta *m)
 	size_t kl = strlen(FORMAT_KEY), fl = 4;
 	rados_write_op_create(op, LIBRADOS_CREATE_IDEMPOTENT, NULL);
 	rados_write_op_omap_set2(op, keys, vals, &kl, &fl, 1);
-	rc = rados_write_op_operate2(op, m->io, HR_META_RADOS_OBJECT, NULL, 0);
+	rc = hr_rados_note(rados_write_op_operate2(op, m->io, HR_META_RADOS_OBJECT, NULL, 0));
 	rados_release_write_op(op);
 	if (rc < 0)
 		hr_log_error("meta", "cannot create %s: %s", HR_META_RADOS_OBJECT, strerror(-rc));

@@ -10,9 +10,11 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "engine/hr_rados.h"
@@ -173,6 +175,64 @@ void hr_rados_close(hr_rados *r)
 	free(r->pool);
 	free(r->nspace);
 	free(r);
+}
+
+int hr_rados_addrs(hr_rados *r, char *buf, size_t len)
+{
+	char *a = NULL;
+	int rc = rados_getaddrs(r->cl->handle, &a);
+	if (rc < 0)
+		return rc;
+	rc = snprintf(buf, len, "%s", a) < (int)len ? 0 : -ERANGE;
+	rados_buffer_free(a);
+	return rc;
+}
+
+int hr_rados_blocklist(hr_rados *r, const char *addr, uint32_t expire_s)
+{
+	/* librados waits for the OSD map with the entry before returning */
+	return rados_blocklist_add(r->cl->handle, (char *)addr, expire_s);
+}
+
+int hr_rados_wait_latest_map(hr_rados *r)
+{
+	return rados_wait_for_latest_osdmap(r->cl->handle);
+}
+
+static atomic_int fenced;
+static pthread_mutex_t hook_lock = PTHREAD_MUTEX_INITIALIZER;
+static void (*fence_hook)(void *);	/* guarded by hook_lock */
+static void *fence_ctx;
+
+int hr_rados_note(int rc)
+{
+	if (rc != -ESHUTDOWN || atomic_exchange(&fenced, 1))
+		return rc;
+	hr_log_error("rados", "RADOS refuses this process's operations (%s): it is "
+		     "blocklisted, fenced by the master", strerror(-rc));
+	pthread_mutex_lock(&hook_lock);
+	if (fence_hook)
+		fence_hook(fence_ctx);
+	pthread_mutex_unlock(&hook_lock);
+	return rc;
+}
+
+int hr_rados_fenced(void) { return atomic_load(&fenced); }
+
+void hr_rados_set_fence_hook(void (*hook)(void *ctx), void *ctx)
+{
+	pthread_mutex_lock(&hook_lock);
+	fence_hook = hook;
+	fence_ctx = ctx;
+	pthread_mutex_unlock(&hook_lock);
+}
+
+int hr_rados_probe(hr_rados *r)
+{
+	uint64_t size;
+	time_t mtime;
+	int rc = rados_stat(r->ioctx, "hregionfs.fence-probe", &size, &mtime);
+	return hr_rados_note(rc == -ENOENT ? 0 : rc);
 }
 
 void hr_rados_default_namespace(const char *data_dir, char *buf, size_t len)

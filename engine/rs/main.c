@@ -39,6 +39,7 @@
 #include "engine/hr_cluster.h"
 #include "engine/hr_host.h"
 #include "engine/hr_meta.h"
+#include "engine/hr_rados.h"
 #include "engine/hr_region.h"
 #include "engine/hr_rpc.h"
 #include "hr_config.h"
@@ -51,7 +52,18 @@ typedef struct rs {
 	hr_cluster *_Atomic cl;	/* set once joined; the split hooks need it */
 	uint32_t op_timeout_ms;
 	pthread_t main_thread;
+	hr_rados *rados;	/* storage=rados: fences others, is fenced */
+	atomic_int fenced;
+	atomic_int stopping;	/* the main thread left its sigwait */
 } rs;
+
+/* How long a fenced server's RADOS instance stays blocklisted. It must
+ * outlive the fenced process, which exits at its first refused operation
+ * or at its session's expiry, whichever it sees first; a paused one may
+ * resume much later, and a restart is a new instance (new nonce) that
+ * the entry never hits, so a long expiry costs only an OSD map entry.
+ * An hour is Ceph's own default (mon_osd_blocklist_default_expire). */
+#define RS_FENCE_EXPIRE_S 3600
 
 /* ---- the engine as the cluster code sees it -------------------------------- */
 
@@ -111,7 +123,29 @@ static int e_meta_regions(void *ctx, hr_cluster_region **out, size_t *n)
 
 static int e_open(void *ctx, uint64_t id, const char *const *from, size_t n)
 {
-	return hr_host_open_region(((rs *)ctx)->srv, id, from, n);
+	rs *s = ctx;
+	/* the master fenced the dead servers before ordering this: with the
+	 * map that says so, our reads of their WAL are ordered after it */
+	if (n && s->rados) {
+		int rc = hr_rados_wait_latest_map(s->rados);
+		if (rc < 0)
+			return rc;
+	}
+	return hr_host_open_region(s->srv, id, from, n);
+}
+
+static int e_fence(void *ctx, const char *dead, const char *addr)
+{
+	rs *s = ctx;
+	if (!addr[0])
+		return 0; /* it had no RADOS client: nothing it wrote is shared */
+	if (!s->rados)
+		return -EOPNOTSUPP; /* a RADOS server among local ones: cannot */
+	int rc = hr_rados_blocklist(s->rados, addr, RS_FENCE_EXPIRE_S);
+	if (rc == 0)
+		hr_log_warn("rs", "fenced %s: its RADOS client %s is blocklisted for %d s", dead,
+			    addr, RS_FENCE_EXPIRE_S);
+	return rc;
 }
 
 static int e_close(void *ctx, uint64_t id)
@@ -142,7 +176,7 @@ static int e_family_add(void *ctx, const char *table, const hr_family_schema *f)
 static const hr_cluster_engine engine_ops = {
 	.meta_regions = e_meta_regions, .open_region = e_open, .close_region = e_close,
 	.wal_retire = e_retire, .table_create = e_table_create, .table_drop = e_table_drop,
-	.family_add = e_family_add,
+	.family_add = e_family_add, .fence = e_fence,
 };
 
 /* ---- the master's RPC ---------------------------------------------------------- */
@@ -186,6 +220,20 @@ static void on_master(void *ctx)
 	hr_rpc_server_set_master(s->rpc, &master_ops, s);
 }
 
+static void on_fenced(void *ctx)
+{
+	rs *s = ctx;
+	atomic_store(&s->fenced, 1);
+	if (atomic_load(&s->stopping)) {
+		/* fenced while stopping (its session expired first): the close
+		 * in progress could wait forever on refused writes */
+		hr_log_error("rs", "fenced while stopping: exiting at once");
+		fflush(stderr);
+		_exit(1);
+	}
+	pthread_kill(s->main_thread, SIGUSR1);
+}
+
 static void on_expired(void *ctx)
 {
 	rs *s = ctx;
@@ -215,6 +263,27 @@ static void test_crash_in_split(const char *step)
 		hr_log_warn("rs", "test hook: SIGKILL %s a split (HREGIONFS_TEST_CRASH_IN_SPLIT)", step);
 		raise(SIGKILL);
 	}
+}
+
+/* Test hook (tests/e2e/cluster_fence.bats): HREGIONFS_TEST_HOLD_EXPIRY_MS=N
+ * makes a server whose session expired go on serving, as one that has not
+ * noticed yet (cut off from ZooKeeper but not from its clients and the
+ * OSDs), until RADOS refuses it (fenced) or N ms pass. The window is the
+ * one fencing closes; the hook makes it as wide as the test needs instead
+ * of racing the expiry notice against a client's request. */
+static void test_hold_expiry(const sigset_t *set)
+{
+	const char *v = getenv("HREGIONFS_TEST_HOLD_EXPIRY_MS");
+	long ms = v ? strtol(v, NULL, 10) : 0;
+	if (ms <= 0)
+		return;
+	hr_log_warn("rs", "test hook: session expired, serving on until fenced or %ld ms pass "
+		    "(HREGIONFS_TEST_HOLD_EXPIRY_MS)", ms);
+	struct timespec to = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+	siginfo_t si;
+	/* the fence hook raises SIGUSR1 again */
+	while (sigtimedwait(set, &si, &to) == SIGHUP)
+		;
 }
 
 static int split_before(void *ctx, uint64_t parent)
@@ -420,6 +489,20 @@ int main(int argc, char **argv)
 		fprintf(stderr, "hregionfs-server: cannot open %s: %s\n", cfg.data_dir, strerror(-rc));
 		return 1;
 	}
+	/* the engine's RADOS session (shared per ceph.conf): its address is
+	 * what the master blocklists to fence this server */
+	char fence_addr[512] = "";
+	if (cfg.storage == HR_STORAGE_RADOS) {
+		hr_rados_set_fence_hook(on_fenced, &s);
+		rc = hr_rados_connect(cfg.ceph_conf, cfg.rados_pool, "", &s.rados);
+		if (rc == 0)
+			rc = hr_rados_addrs(s.rados, fence_addr, sizeof(fence_addr));
+		if (rc < 0) {
+			fprintf(stderr, "hregionfs-server: no RADOS client address to publish: %s\n",
+				strerror(-rc));
+			goto out;
+		}
+	}
 	hr_host_set_split_hooks(s.srv, split_before, split_after, &s);
 	rc = hr_rpc_server_start(s.srv, addr, NULL, NULL, &s.rpc);
 	if (rc < 0) {
@@ -428,7 +511,8 @@ int main(int argc, char **argv)
 	}
 	hr_cluster_opts o = {
 		.connect = cfg.cluster, .session_timeout_ms = cfg.zk_session_timeout_ms,
-		.server_name = cfg.server_name, .address = addr, .engine = &engine_ops,
+		.server_name = cfg.server_name, .address = addr, .fence_addr = fence_addr,
+		.engine = &engine_ops,
 		.engine_ctx = &s, .on_expired = on_expired, .expired_ctx = &s,
 		.on_master = on_master, .master_ctx = &s,
 	};
@@ -445,11 +529,28 @@ int main(int argc, char **argv)
 	int sig = 0;
 	while (sigwait(&set, &sig) == 0 && sig == SIGHUP)
 		;
+	if (sig == SIGUSR1 && !atomic_load(&s.fenced))
+		test_hold_expiry(&set);
+	atomic_store(&s.stopping, 1);
 	if (sig == SIGUSR1) {
+		if (!atomic_load(&s.fenced) && s.rados && hr_rados_probe(s.rados) == -ESHUTDOWN)
+			atomic_store(&s.fenced, 1);
+		if (atomic_load(&s.fenced)) {
+			hr_log_error("rs", "fenced: RADOS refuses this server's operations (the master "
+				     "blocklisted it and recovers its regions elsewhere); a write it "
+				     "did not acknowledge is not lost, none after the fence lands; "
+				     "stopping at once");
+			/* no orderly close: nothing it writes can land, and a
+			 * handler waiting for a WAL segment RADOS refuses would
+			 * hold the RPC stop forever. The clients see the
+			 * connections reset and go to the new owners. */
+			fflush(stderr);
+			_exit(1);
+		}
+		hr_rpc_server_stop(s.rpc); /* stop answering first */
+		s.rpc = NULL;
 		hr_log_error("rs", "ZooKeeper session expired: the cluster counts this server as "
 			     "dead and recovers its regions elsewhere; stopping at once");
-		hr_rpc_server_stop(s.rpc);
-		s.rpc = NULL;
 		status = 1;
 	} else {
 		hr_log_info("rs", "signal %d: closing this server's regions, then leaving", sig);
@@ -464,5 +565,7 @@ int main(int argc, char **argv)
 out:
 	hr_rpc_server_stop(s.rpc);
 	hr_server_close(s.srv);
+	hr_rados_set_fence_hook(NULL, NULL);
+	hr_rados_close(s.rados);
 	return status;
 }

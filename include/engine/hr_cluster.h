@@ -14,7 +14,11 @@
  *   /assign/<server>/<id>     an order: "open [DEAD1;...]" or "close"
  *                             (';' separates server names: a name,
  *                             "host,port,startcode", has commas)
- *   /recovering/<dead>        a dead server whose WAL is being split
+ *   /recovering/<dead>        a dead server whose WAL is being split; it
+ *                             exists only once the server is fenced
+ *   /fence/<server>           persistent, the server's RADOS client address
+ *                             ("" when it has none): written at join, read
+ *                             by the master after the server's death
  *
  * STATE is OPENING, OPEN, CLOSING, SPLITTING or OFFLINE. Every change of a
  * /regions znode is a versioned set or part of a multi (with the order it
@@ -33,6 +37,16 @@
  *     daughters, in meta without znodes, get znodes and open).
  * /recovering/<dead> goes (after the engine retired the dead WAL) once no
  * znode names the dead server.
+ *
+ * Fencing (HBase closes this gap with HDFS lease recovery): a server whose
+ * session expired may still be running (a pause, a partition) and append
+ * to its WAL while another server replays it. Before the master creates
+ * /recovering/<dead> (hence before any region of it is handed out with its
+ * WAL to replay) it calls the engine's fence with the address of
+ * /fence/<dead>; if that fails, or the record is missing, nothing of that
+ * server is reassigned this round (retried on the next). /recovering/<dead>
+ * is thus the record that the fence was done: a new master does not redo
+ * it. /fence/<dead> goes with /recovering/<dead>.
  *
  * The master reconciles level-triggered: on any watched change and on a
  * tick it reads /regions, meta and /regions again (acting only if the two
@@ -74,6 +88,10 @@ typedef struct hr_cluster_engine {
 	int (*table_create)(void *ctx, const hr_table_schema *s, uint64_t *region_id);
 	int (*table_drop)(void *ctx, const char *table);
 	int (*family_add)(void *ctx, const char *table, const hr_family_schema *f);
+	/* makes sure the dead server can no longer write (blocklists its
+	 * RADOS address rados_addr, as it published it; "" = it had none):
+	 * 0 only once that holds. NULL: nothing to fence (no shared storage) */
+	int (*fence)(void *ctx, const char *dead, const char *rados_addr);
 } hr_cluster_engine;
 
 typedef struct hr_cluster hr_cluster;
@@ -83,6 +101,7 @@ typedef struct hr_cluster_opts {
 	uint32_t session_timeout_ms;
 	const char *server_name; /* "host,port,startcode" */
 	const char *address;	/* "HOST:PORT" clients reach this server at */
+	const char *fence_addr;	/* its RADOS client address (/fence); NULL: "" */
 	uint32_t tick_ms;	/* master's periodic reconcile (0: 1000) */
 	const hr_cluster_engine *engine;
 	void *engine_ctx;

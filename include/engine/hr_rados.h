@@ -56,6 +56,39 @@ const char *hr_rados_namespace(const hr_rados *r);
  * NULL is a no-op. */
 void hr_rados_close(hr_rados *r);
 
+/* ---- fencing (hregionfs-server; README "Cluster mode", fencing) ----------
+ * The master fences a dead server by blocklisting its RADOS client
+ * instance: from then on every OSD refuses that instance's operations with
+ * -EBLOCKLISTED (librados' name for -ESHUTDOWN), so a server that was only
+ * paused can no longer append to the WAL another server is replaying. */
+
+/* This process's RADOS client address ("IP:PORT/NONCE", or librados' list
+ * of them), the instance a blocklist names. -ERANGE if len is too small. */
+int hr_rados_addrs(hr_rados *r, char *buf, size_t len);
+/* Blocklists the client instance addr for expire_s seconds (idempotent:
+ * adding it again only renews the expiry) and returns once this process
+ * has the OSD map that carries the entry. */
+int hr_rados_blocklist(hr_rados *r, const char *addr, uint32_t expire_s);
+/* Waits until this process has the monitors' latest OSD map: operations
+ * issued after it carry that epoch, and an OSD holds them until it has
+ * the map too, so they are ordered after every blocklist already
+ * committed (a WAL replay reads nothing a fenced server writes later). */
+int hr_rados_wait_latest_map(hr_rados *r);
+
+/* Called with an operation's result by the RADOS backends: -ESHUTDOWN
+ * (the instance is blocklisted: fenced) marks the process fenced and calls
+ * the hook once. Returns rc. */
+int hr_rados_note(int rc);
+/* 1 once an operation of this process failed as blocklisted. */
+int hr_rados_fenced(void);
+/* The hook (one per process; the server program's): called once, from
+ * whichever thread saw the refusal, so it must only set a flag/signal. */
+void hr_rados_set_fence_hook(void (*hook)(void *ctx), void *ctx);
+/* One small read (stat of an object that need not exist) to learn whether
+ * this instance is fenced: -ESHUTDOWN if so (noted as above), 0 if not,
+ * another negative errno when the cluster cannot tell. */
+int hr_rados_probe(hr_rados *r);
+
 /* The namespace a data directory gets when rados_namespace is empty: its
  * absolute path (so two data directories never share objects), or "" for
  * an empty path. Writes at most len bytes (truncates; the path is short). */

@@ -36,6 +36,9 @@ static struct {
 	uint64_t next_id;
 	char retired[1024];	/* ';'-separated */
 	int dropped;
+	char fenced[1024];	/* "dead=addr;" per fence call, in order */
+	int fence_fails;	/* the fence answers -EIO while set */
+	int unfenced_opens;	/* opens recovering from a server never fenced */
 } W = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER};
 
 typedef struct frs {
@@ -103,6 +106,11 @@ static int f_open(void *ctx, uint64_t id, const char *const *rec, size_t n)
 	else if (host_idx(s, id) != SIZE_MAX)
 		rc = -EALREADY;
 	else {
+		for (size_t i = 0; i < n; i++) {
+			char key[160];
+			snprintf(key, sizeof(key), "%s=", rec[i]);
+			W.unfenced_opens += strstr(W.fenced, key) == NULL;
+		}
 		s->hosted[s->nh++] = id;
 		s->opened[s->nopen] = id;
 		char *r = s->recovered[s->nopen++];
@@ -183,10 +191,23 @@ static int f_family_add(void *ctx, const char *table, const hr_family_schema *f)
 	return 0;
 }
 
+static int f_fence(void *ctx, const char *dead, const char *addr)
+{
+	pthread_mutex_lock(&W.mu);
+	int rc = W.fence_fails ? -EIO : 0;
+	if (rc == 0) {
+		size_t l = strlen(W.fenced);
+		snprintf(W.fenced + l, sizeof(W.fenced) - l, "%s=%s;", dead, addr);
+	}
+	w_signal();
+	pthread_mutex_unlock(&W.mu);
+	return rc;
+}
+
 static const hr_cluster_engine FAKE = {
 	.meta_regions = f_meta, .open_region = f_open, .close_region = f_close,
 	.wal_retire = f_retire, .table_create = f_table_create, .table_drop = f_table_drop,
-	.family_add = f_family_add,
+	.family_add = f_family_add, .fence = f_fence,
 };
 
 static int start_rs(int i)
@@ -195,11 +216,12 @@ static int start_rs(int i)
 	memset(s, 0, sizeof(*s));
 	static int gen;
 	snprintf(s->name, sizeof(s->name), "127.0.0.1,%d,%d%03d", 16000 + i, (int)getpid(), ++gen);
-	char addr[64];
+	char addr[64], faddr[64];
 	snprintf(addr, sizeof(addr), "127.0.0.1:%d", 16000 + i);
+	snprintf(faddr, sizeof(faddr), "rados-of-%d", i);
 	hr_cluster_opts o = {
 		.connect = connect_str, .session_timeout_ms = 4000, .server_name = s->name,
-		.address = addr, .tick_ms = 300, .engine = &FAKE, .engine_ctx = s,
+		.address = addr, .fence_addr = faddr, .tick_ms = 300, .engine = &FAKE, .engine_ctx = s,
 	};
 	int rc = hr_cluster_join(&o, &s->c);
 	s->alive = rc == 0;
@@ -341,10 +363,14 @@ static int fresh_cluster(const char *tag)
 	W.next_id = 1000;
 	W.retired[0] = '\0';
 	W.dropped = 0;
+	W.fenced[0] = '\0';
+	W.fence_fails = 0;
+	W.unfenced_opens = 0;
 	pthread_mutex_unlock(&W.mu);
 	int rc = hr_zk_open(connect_str, 4000, NULL, NULL, &obs);
-	static const char *const roots[] = {"/rs", "/election", "/regions", "/assign", "/recovering"};
-	for (int i = 0; rc == 0 && i < 5; i++)
+	static const char *const roots[] = {"/rs",	   "/election",	  "/regions",
+					    "/assign", "/recovering", "/fence"};
+	for (int i = 0; rc == 0 && i < 6; i++)
 		rc = hr_zk_mkpath(obs, roots[i]);
 	return rc;
 }
@@ -393,7 +419,7 @@ static void t_zk_basics(void)
 	char **kids;
 	size_t n;
 	CHECK_RC(hr_zk_children(obs, "/", &kids, &n, NULL), 0);
-	CHECK_RC(n, 5);
+	CHECK_RC(n, 6);
 	hr_zk_names_free(kids, n);
 }
 
@@ -435,12 +461,19 @@ static void t_assign_and_failover(void)
 		recovered &= open_on(vids[k], &who) && last_open_recovered(who, vids[k], vname);
 	}
 	int retired = strstr(W.retired, vname) != NULL;
+	char fkey[160];
+	snprintf(fkey, sizeof(fkey), "%s=rados-of-%d;", vname, victim);
+	int fenced = strstr(W.fenced, fkey) != NULL, unfenced = W.unfenced_opens;
 	pthread_mutex_unlock(&W.mu);
 	CHECK(ok);
 	CHECK(recovered);
 	CHECK(retired);
+	CHECK(fenced);
+	CHECK_RC(unfenced, 0);
 	char path[300];
 	snprintf(path, sizeof(path), "/assign/%s", vname);
+	CHECK_RC(hr_zk_exists(obs, path, NULL, NULL), -ENOENT);
+	snprintf(path, sizeof(path), "/fence/%s", vname);
 	CHECK_RC(hr_zk_exists(obs, path, NULL, NULL), -ENOENT);
 
 	/* the master goes: the survivor takes over and assigns a new region */
@@ -469,6 +502,7 @@ static void t_master_died_mid_transition(void)
 	for (int i = 0; i < 4; i++)
 		meta_add("t", 300 + (uint64_t)i, "", "");
 	pthread_mutex_unlock(&W.mu);
+	zput("/fence/ghost1", ""); /* what a server publishes at join */
 	zput("/assign/ghost1", "");
 	zput("/assign/ghost1/000000000000012c", "open");
 	zput("/regions/000000000000012c", "OPENING ghost1");
@@ -506,6 +540,8 @@ static void t_splitting_dead_owner(void)
 	meta_add("u", 411, "", "m"); /* daughters of 410: finish */
 	meta_add("u", 412, "m", "");
 	pthread_mutex_unlock(&W.mu);
+	zput("/fence/ghostA", "");
+	zput("/fence/ghostB", "");
 	zput("/regions/0000000000000190", "SPLITTING ghostA");
 	zput("/regions/000000000000019a", "SPLITTING ghostB");
 	CHECK_RC(start_rs(0), 0);
@@ -532,6 +568,82 @@ static uint64_t rounds_want;
 static int rounds_done(void)
 {
 	return hr_cluster_master_rounds(RS[master_at].c) >= rounds_want;
+}
+
+static char gone_path[300];
+static int rs_gone(void)
+{
+	return hr_zk_exists(obs, gone_path, NULL, NULL) == -ENOENT;
+}
+
+/* Fencing: while the engine cannot fence a dead server, none of its
+ * regions is handed out and it is not marked recovering (its WAL is never
+ * replayed unfenced); once the fence works, every region reopens,
+ * recovering from it, and every open came after the fence of the server
+ * it recovered from. */
+static void t_fence_before_recovery(void)
+{
+	CHECK_RC(fresh_cluster("fence"), 0);
+	CHECK_RC(start_rs(0), 0);
+	CHECK_RC(start_rs(1), 0);
+	pthread_mutex_lock(&W.mu);
+	int ok = wait_for(one_master);
+	for (int i = 0; i < 4; i++)
+		meta_add("t", 600 + (uint64_t)i, "", "");
+	ok = ok && wait_for(settled);
+	int m = the_master(), victim = 1 - m;
+	int held = (int)RS[victim].nh;
+	uint64_t vids[MAXR];
+	memcpy(vids, RS[victim].hosted, sizeof(vids));
+	char vname[64];
+	snprintf(vname, sizeof(vname), "%s", RS[victim].name);
+	W.fence_fails = 1;
+	size_t opens = RS[m].nopen;
+	pthread_mutex_unlock(&W.mu);
+	CHECK(ok);
+	CHECK(held > 0);
+
+	crash_rs(victim);
+	snprintf(gone_path, sizeof(gone_path), "/rs/%s", vname);
+	pthread_mutex_lock(&W.mu);
+	ok = wait_for(rs_gone);
+	/* three full rounds of the master after it could see the death */
+	master_at = m;
+	rounds_want = hr_cluster_master_rounds(RS[m].c) + 3;
+	ok = ok && wait_for(rounds_done);
+	int moved = RS[m].nopen != opens, fenced = W.fenced[0] != '\0';
+	pthread_mutex_unlock(&W.mu);
+	CHECK(ok);
+	CHECK(!moved);
+	CHECK(!fenced);
+	char path[300];
+	snprintf(path, sizeof(path), "/recovering/%s", vname);
+	CHECK_RC(hr_zk_exists(obs, path, NULL, NULL), -ENOENT);
+	for (int k = 0; k < held; k++) {
+		char *d = NULL;
+		char rp[64];
+		snprintf(rp, sizeof(rp), "/regions/%016" PRIx64, vids[k]);
+		CHECK_RC(hr_zk_get(obs, rp, &d, NULL, NULL, NULL), 0);
+		CHECK(d && strstr(d, vname) && strncmp(d, "OPENING", 7) != 0);
+		free(d);
+	}
+
+	pthread_mutex_lock(&W.mu);
+	W.fence_fails = 0;
+	ok = wait_for(settled);
+	int recovered = 1;
+	for (int k = 0; k < held; k++)
+		recovered &= open_on(vids[k], NULL) && last_open_recovered(m, vids[k], vname);
+	char fkey[160];
+	snprintf(fkey, sizeof(fkey), "%s=rados-of-%d;", vname, victim);
+	fenced = strstr(W.fenced, fkey) != NULL;
+	int unfenced = W.unfenced_opens;
+	pthread_mutex_unlock(&W.mu);
+	CHECK(ok);
+	CHECK(recovered);
+	CHECK(fenced);
+	CHECK_RC(unfenced, 0);
+	stop_all();
 }
 
 /* A live server's split: SPLITTING while it runs (the master leaves it and
@@ -650,9 +762,14 @@ static void t_master_ops_and_leave(void)
 	ok = wait_for(settled) && wait_for(one_master);
 	int other = 1 - who;
 	int clean = open_on(yid, NULL) && last_open_recovered(other, yid, "");
+	/* it emptied its fence record: nothing of it to blocklist */
+	char fkey[160];
+	snprintf(fkey, sizeof(fkey), "%s=;", RS[who].name);
+	int unfenced = strstr(W.fenced, fkey) != NULL;
 	pthread_mutex_unlock(&W.mu);
 	CHECK(ok);
 	CHECK(clean);
+	CHECK(unfenced);
 	stop_all();
 }
 
@@ -726,6 +843,7 @@ int main(void)
 	RUN(t_splitting_dead_owner);
 	RUN(t_split_hooks);
 	RUN(t_master_ops_and_leave);
+	RUN(t_fence_before_recovery);
 	RUN(t_wait_watch_outlives_wait);
 	stop_all();
 	hr_zk_close(obs);
