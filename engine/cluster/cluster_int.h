@@ -38,6 +38,11 @@ struct hr_cluster {
 
 	hr_zk_kick member_kick;	/* orders, election */
 	hr_zk_kick master_kick;	/* the master's reconcile */
+	/* the waits of the master's operations for regions to change state
+	 * (wait_regions, several at once): a kick given to ZooKeeper as a
+	 * watch must live as long as the session, since ZooKeeper keeps the
+	 * watch until its znode changes, long after the wait returned */
+	hr_zk_kick wait_kick;
 	pthread_t member_thr, master_thr;
 	int member_started, master_started;
 	atomic_int stop;

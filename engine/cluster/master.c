@@ -471,17 +471,18 @@ int hr_cluster_locate(hr_cluster *c, const char *table, const void *row, size_t 
 static int wait_regions(hr_cluster *c, const uint64_t *ids, size_t n, int want,
 			uint32_t timeout_ms)
 {
-	hr_zk_kick k;
-	hr_zk_kick_init(&k);
+	/* not a kick on this stack: the watches rz_read sets outlive the
+	 * wait, and one firing later would lock a mutex of a dead frame */
+	hr_zk_kick *k = &c->wait_kick;
 	struct timespec t0, now;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	int rc = -ETIMEDOUT;
 	for (;;) {
-		uint64_t seen = hr_zk_kick_count(&k);
+		uint64_t seen = hr_zk_kick_count(k);
 		size_t done = 0;
 		for (size_t i = 0; i < n; i++) {
 			rz z;
-			int r = rz_read(c, ids[i], &z, &k);
+			int r = rz_read(c, ids[i], &z, k);
 			if ((r == -ENOENT && want == RZ_OFFLINE) || (r == 0 && z.state == want))
 				done++;
 		}
@@ -495,9 +496,8 @@ static int wait_regions(hr_cluster *c, const uint64_t *ids, size_t n, int want,
 		if (left <= 0 || atomic_load(&c->stop))
 			break;
 		hr_zk_kick_fire(&c->master_kick);
-		hr_zk_kick_wait(&k, seen, (uint32_t)(left < 500 ? left : 500));
+		hr_zk_kick_wait(k, seen, (uint32_t)(left < 500 ? left : 500));
 	}
-	hr_zk_kick_destroy(&k);
 	return rc;
 }
 

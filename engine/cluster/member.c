@@ -327,6 +327,7 @@ int hr_cluster_join(const hr_cluster_opts *o, hr_cluster **out)
 	c->master_ctx = o->master_ctx;
 	hr_zk_kick_init(&c->member_kick);
 	hr_zk_kick_init(&c->master_kick);
+	hr_zk_kick_init(&c->wait_kick);
 	pthread_mutex_init(&c->master_mu, NULL);
 	pthread_mutex_init(&c->exec_mu, NULL);
 	pthread_mutex_init(&c->drop_mu, NULL);
@@ -448,6 +449,7 @@ void hr_cluster_free(hr_cluster *c)
 	hr_zk_close(c->zk);
 	hr_zk_kick_destroy(&c->member_kick);
 	hr_zk_kick_destroy(&c->master_kick);
+	hr_zk_kick_destroy(&c->wait_kick);
 	pthread_mutex_destroy(&c->master_mu);
 	pthread_mutex_destroy(&c->exec_mu);
 	pthread_mutex_destroy(&c->drop_mu);

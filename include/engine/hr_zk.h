@@ -35,7 +35,10 @@
 typedef struct hr_zk hr_zk;
 
 /* What a watch wakes: a counter under a mutex. A waiter remembers the
- * count it saw, re-reads ZooKeeper, then waits for the count to move. */
+ * count it saw, re-reads ZooKeeper, then waits for the count to move.
+ * Lifetime: ZooKeeper keeps a watch until its znode changes or the
+ * session closes, so a kick passed as a watch must live until hr_zk_close
+ * (never on a waiter's stack: a later change fires it into a dead frame). */
 typedef struct hr_zk_kick {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;

@@ -773,6 +773,62 @@ static void t_master_ops_and_leave(void)
 	stop_all();
 }
 
+/* Zeroes a stretch of this thread's stack below the caller's frame (where
+ * the frames of a call the caller just made were), changes the znode at
+ * path, and reports whether anything wrote into that stretch within 2 s:
+ * a watch left behind by a finished call whose kick lived on its stack
+ * fires into it (the count goes up), as ZooKeeper's thread did in
+ * cluster_split.bats when a region of a table created by the master
+ * changed state (a mutex of a dead frame: glibc's "e != ESRCH || !robust"
+ * assertion, or worse). */
+static __attribute__((noinline)) int stale_watch_fires(const char *path)
+{
+	volatile unsigned char pad[1 << 16];
+	memset((void *)pad, 0, sizeof(pad));
+	char *data = NULL;
+	int version = -1;
+	if (hr_zk_get(obs, path, &data, NULL, &version, NULL) != 0)
+		return -1;
+	int rc = hr_zk_set(obs, path, data, strlen(data), version);
+	free(data);
+	if (rc != 0)
+		return -1;
+	struct timespec end, now, step = {0, 10 * 1000000L};
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	end.tv_sec += 2;
+	do {
+		for (size_t i = 0; i < sizeof(pad); i++)
+			if (pad[i])
+				return 1;
+		nanosleep(&step, NULL);
+		clock_gettime(CLOCK_MONOTONIC, &now);
+	} while (now.tv_sec < end.tv_sec || (now.tv_sec == end.tv_sec && now.tv_nsec < end.tv_nsec));
+	return 0;
+}
+
+/* A create waits for its region to be OPEN through ZooKeeper watches; the
+ * watch of its last read outlives the wait and must not fire into it. */
+static void t_wait_watch_outlives_wait(void)
+{
+	CHECK_RC(fresh_cluster("waitwatch"), 0);
+	CHECK_RC(start_rs(0), 0);
+	pthread_mutex_lock(&W.mu);
+	int ok = wait_for(one_master);
+	int m = the_master();
+	pthread_mutex_unlock(&W.mu);
+	CHECK(ok);
+	if (!ok)
+		return;
+	CHECK_RC(hr_cluster_create_table(RS[m].c, &(hr_table_schema){.name = "w"}, 10000), 0);
+	pthread_mutex_lock(&W.mu);
+	uint64_t id = W.nmeta ? W.meta[0].id : 0;
+	pthread_mutex_unlock(&W.mu);
+	char path[64];
+	snprintf(path, sizeof(path), "/regions/%016" PRIx64, id);
+	CHECK_RC(stale_watch_fires(path), 0);
+	stop_all();
+}
+
 int main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -788,6 +844,7 @@ int main(void)
 	RUN(t_split_hooks);
 	RUN(t_master_ops_and_leave);
 	RUN(t_fence_before_recovery);
+	RUN(t_wait_watch_outlives_wait);
 	stop_all();
 	hr_zk_close(obs);
 	/* leave nothing behind in the shared ZooKeeper */
