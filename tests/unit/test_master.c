@@ -340,6 +340,14 @@ static int one_master(void)
 	return the_master() >= 0;
 }
 
+/* The master fenced the server whose "name=;" key is g_leaver_key with an
+ * empty address (called with W.mu). */
+static char g_leaver_key[160];
+static int leaver_fenced_empty(void)
+{
+	return strstr(W.fenced, g_leaver_key) != NULL;
+}
+
 /* The last open of id on server i recovered from exactly rec. */
 static int last_open_recovered(int i, uint64_t id, const char *rec)
 {
@@ -762,10 +770,11 @@ static void t_master_ops_and_leave(void)
 	ok = wait_for(settled) && wait_for(one_master);
 	int other = 1 - who;
 	int clean = open_on(yid, NULL) && last_open_recovered(other, yid, "");
-	/* it emptied its fence record: nothing of it to blocklist */
-	char fkey[160];
-	snprintf(fkey, sizeof(fkey), "%s=;", RS[who].name);
-	int unfenced = strstr(W.fenced, fkey) != NULL;
+	/* it emptied its fence record: nothing of it to blocklist. The
+	 * master fences it when it handles the /rs node's going, which may
+	 * come after y settled (the leave set y OFFLINE itself): wait for it */
+	snprintf(g_leaver_key, sizeof(g_leaver_key), "%s=;", RS[who].name);
+	int unfenced = wait_for(leaver_fenced_empty);
 	pthread_mutex_unlock(&W.mu);
 	CHECK(ok);
 	CHECK(clean);
