@@ -118,6 +118,21 @@ static int add_store_record(hr_meta_txn *t, uint64_t region_id, const char *fami
 	return rc;
 }
 
+/* A new table's records: its schema, its one region (whole key range) in
+ * state, and an empty store per family. */
+static int put_new_table(hr_meta_txn *t, const hr_table_schema *schema, uint64_t rid, int state)
+{
+	hr_meta_region mr = {.id = rid, .state = state};
+	strcpy(mr.table, schema->name);
+	int rc;
+	if ((rc = hr_meta_table_put(t, schema)) < 0 || (rc = hr_meta_region_put(t, &mr)) < 0)
+		return rc;
+	for (uint32_t i = 0; i < schema->nfamilies; i++)
+		if ((rc = add_store_record(t, rid, schema->families[i].name)) < 0)
+			return rc;
+	return 0;
+}
+
 int hr_table_create(hr_server *srv, const hr_table_schema *schema)
 {
 	if (srv->client) /* cluster mode: engine/client (hr_client.h) */
@@ -141,13 +156,8 @@ int hr_table_create(hr_server *srv, const hr_table_schema *schema)
 		goto fail;
 	if ((rc = hr_meta_begin(srv->meta, 1, &txn)) < 0)
 		goto fail;
-	hr_meta_region mr = {.id = rid, .state = HR_REGION_OPEN};
-	strcpy(mr.table, schema->name);
-	if ((rc = hr_meta_table_put(txn, schema)) < 0 || (rc = hr_meta_region_put(txn, &mr)) < 0)
+	if ((rc = put_new_table(txn, schema, rid, HR_REGION_OPEN)) < 0)
 		goto fail;
-	for (uint32_t i = 0; i < schema->nfamilies; i++)
-		if ((rc = add_store_record(txn, rid, schema->families[i].name)) < 0)
-			goto fail;
 	if ((rc = hr_region_new(srv, t, rid, NULL, 0, NULL, 0, &r)) < 0)
 		goto fail;
 	rc = hr_meta_commit(txn);
@@ -506,13 +516,8 @@ int hr_host_table_create(hr_server *srv, const hr_table_schema *schema, uint64_t
 		rc = -EEXIST;
 		goto fail;
 	}
-	hr_meta_region mr = {.id = rid, .state = HR_REGION_CLOSED};
-	strcpy(mr.table, schema->name);
-	if ((rc = hr_meta_table_put(txn, schema)) < 0 || (rc = hr_meta_region_put(txn, &mr)) < 0)
+	if ((rc = put_new_table(txn, schema, rid, HR_REGION_CLOSED)) < 0)
 		goto fail;
-	for (uint32_t i = 0; i < schema->nfamilies; i++)
-		if ((rc = add_store_record(txn, rid, schema->families[i].name)) < 0)
-			goto fail;
 	rc = hr_meta_commit(txn);
 	txn = NULL;
 	if (rc < 0)
